@@ -1,0 +1,10 @@
+import { defineConfig } from 'drizzle-kit';
+
+export default defineConfig({
+  dialect: 'sqlite',
+  schema: './src/db/schema.ts',
+  out: './drizzle',
+  dbCredentials: { url: process.env.GLOBUS_TIMER_DB ?? './dev.sqlite' },
+  strict: true,
+  verbose: true,
+});

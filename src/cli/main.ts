@@ -1,0 +1,55 @@
+import { pathToFileURL } from 'node:url';
+import yargs from 'yargs';
+import { ERROR_CODES, ReportedError, TimerError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import { daemonCommands } from './commands/daemon.ts';
+import { jobCommands } from './commands/job.ts';
+import { processIo, type CliIo } from './context.ts';
+
+/** Exit codes (SPEC §5): 0 success, 1 runtime error, 2 usage error. */
+export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
+
+/**
+ * Parse and run one command line; returns the exit code. Never calls process.exit, so
+ * tests run it in-process.
+ */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  const cli = yargs(argv)
+    .scriptName('globus-timer')
+    .usage('$0 <command>\n\nA self-hosted Globus Timer: schedule Globus Action Provider calls (such as transfers).')
+    .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'Output format' })
+    .command('job', 'Submit and manage timer jobs', jobCommands(io))
+    .command('daemon', 'Run and inspect the globus-timer daemon', daemonCommands(io, (code) => (exitCode = code)))
+    .demandCommand(1, 'name a command: job or daemon')
+    .strict()
+    .recommendCommands()
+    .version(VERSION)
+    .help()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail(false);
+  try {
+    await cli.parseAsync();
+    return exitCode;
+  } catch (err) {
+    if (err instanceof ReportedError) return exitCodeFor(err.original);
+    const e = err as Error;
+    io.err(`globus-timer: ${oneLine(e.message)}`);
+    return exitCodeFor(e);
+  }
+}
+
+function exitCodeFor(err: Error): number {
+  if (err.name === 'YError') return EXIT.USAGE;
+  if (err instanceof TimerError && err.code === ERROR_CODES.INVALID_INPUT) return EXIT.USAGE;
+  return EXIT.RUNTIME;
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, '; ');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await runCli(process.argv.slice(2));
+}

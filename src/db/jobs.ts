@@ -1,0 +1,116 @@
+import { and, asc, eq, gt, isNotNull, lte, ne, or, sql } from 'drizzle-orm';
+import type { Db } from './open.ts';
+import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow } from './schema.ts';
+
+/** All SQL about jobs lives here. Every function is synchronous (better-sqlite3). */
+
+export function insertJob(db: Db, row: NewJobRow): JobRow {
+  return db.insert(jobs).values(row).returning().get();
+}
+
+export function getJob(db: Db, jobId: string): JobRow | undefined {
+  return db.select().from(jobs).where(eq(jobs.id, jobId)).get();
+}
+
+export interface JobPageKey {
+  submittedAtMs: number;
+  id: string;
+}
+
+/** One page in submission order, after `after` (keyset paging: fast at any depth). */
+export function listJobs(
+  db: Db,
+  { limit, after, showDeleted }: { limit: number; after: JobPageKey | null; showDeleted: boolean },
+): JobRow[] {
+  const conditions = [];
+  if (!showDeleted) conditions.push(ne(jobs.status, 'deleted'));
+  if (after) {
+    conditions.push(
+      or(
+        gt(jobs.submittedAtMs, after.submittedAtMs),
+        and(eq(jobs.submittedAtMs, after.submittedAtMs), gt(jobs.id, after.id)),
+      ),
+    );
+  }
+  return db
+    .select()
+    .from(jobs)
+    .where(and(...conditions))
+    .orderBy(asc(jobs.submittedAtMs), asc(jobs.id))
+    .limit(limit)
+    .all();
+}
+
+/** Loaded jobs whose next slot is due at `nowMs`, earliest first (index range on next_run_at_ms). */
+export function dueJobs(db: Db, nowMs: number, limit: number): JobRow[] {
+  return db
+    .select()
+    .from(jobs)
+    .where(and(isNotNull(jobs.nextRunAtMs), lte(jobs.nextRunAtMs, nowMs)))
+    .orderBy(asc(jobs.nextRunAtMs))
+    .limit(limit)
+    .all();
+}
+
+/** The earliest next run of any job, or null when nothing is scheduled. */
+export function earliestNextRunAtMs(db: Db): number | null {
+  const row = db
+    .select({ at: jobs.nextRunAtMs })
+    .from(jobs)
+    .where(isNotNull(jobs.nextRunAtMs))
+    .orderBy(asc(jobs.nextRunAtMs))
+    .limit(1)
+    .get();
+  return row?.at ?? null;
+}
+
+export interface ScheduleUpdate {
+  status: JobStatus;
+  nextSlotIndex: number;
+  nextRunAtMs: number | null;
+  runCount: number;
+  lastRanAtMs: number | null;
+  missedSlots: number;
+  overlapSkippedSlots: number;
+}
+
+export function updateSchedule(db: Db, jobId: string, update: ScheduleUpdate, nowMs: number): void {
+  db.update(jobs)
+    .set({ ...update, updatedAtMs: nowMs })
+    .where(eq(jobs.id, jobId))
+    .run();
+}
+
+/** Soft delete: the job never runs again; it and its runs stay readable. */
+export function markDeleted(db: Db, jobId: string, nowMs: number): void {
+  db.update(jobs)
+    .set({ status: 'deleted', nextRunAtMs: null, updatedAtMs: nowMs })
+    .where(eq(jobs.id, jobId))
+    .run();
+}
+
+/** Stop a loaded job until a user acts (auth failure, pause). Deleted and finished jobs stay as they are. */
+export function markInactive(db: Db, jobId: string, reason: InactiveReason, nowMs: number): void {
+  db.update(jobs)
+    .set({ status: 'inactive', inactiveReason: reason, nextRunAtMs: null, updatedAtMs: nowMs })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, 'loaded')))
+    .run();
+}
+
+export function incrementErrorCount(db: Db, jobId: string): void {
+  db.update(jobs)
+    .set({ errorCount: sql`${jobs.errorCount} + 1` })
+    .where(eq(jobs.id, jobId))
+    .run();
+}
+
+export function countJobsByStatus(db: Db): Record<JobStatus, number> {
+  const counts: Record<JobStatus, number> = { loaded: 0, inactive: 0, finished: 0, deleted: 0 };
+  const rows = db
+    .select({ status: jobs.status, n: sql<number>`count(*)` })
+    .from(jobs)
+    .groupBy(jobs.status)
+    .all();
+  for (const row of rows) counts[row.status] = row.n;
+  return counts;
+}

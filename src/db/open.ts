@@ -1,0 +1,66 @@
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ERROR_CODES, TimerError } from '../errors.ts';
+import * as schema from './schema.ts';
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+
+/** `src/db` and `dist/db` sit at the same depth, so this finds `<package>/drizzle` from both. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+/**
+ * Open (creating if needed) the database file, in WAL mode, and migrate it forward.
+ * Only the daemon calls this: the CLI never touches SQLite.
+ */
+export function openDb(file: string): Db {
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  }
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(file);
+    sqlite.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file.
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (err) {
+    throw new TimerError(
+      ERROR_CODES.STORE_FAILED,
+      `cannot open database ${file}: ${(err as Error).message}; check the file and its permissions`,
+      { cause: err },
+    );
+  }
+  if (file !== ':memory:') {
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        fs.chmodSync(f, 0o600);
+      } catch {
+        // -wal/-shm may not exist yet; SQLite creates them with the main file's mode.
+      }
+    }
+  }
+  const db = drizzle(sqlite, { schema }) as Db;
+  // FKs off during migrate(): drizzle-kit rebuilds tables with DROP TABLE inside one
+  // transaction, where PRAGMA foreign_keys does nothing, so the drop would cascade-delete runs.
+  sqlite.pragma('foreign_keys = OFF');
+  try {
+    migrate(db, { migrationsFolder: MIGRATIONS_DIR });
+  } catch (err) {
+    sqlite.close();
+    throw new TimerError(
+      ERROR_CODES.STORE_FAILED,
+      `cannot migrate database ${file}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if ((sqlite.pragma('foreign_key_check') as unknown[]).length > 0) {
+    sqlite.close();
+    throw new TimerError(ERROR_CODES.STORE_FAILED, `database ${file} has foreign-key violations after migration`);
+  }
+  sqlite.pragma('foreign_keys = ON');
+  return db;
+}

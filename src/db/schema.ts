@@ -1,0 +1,117 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** Times are epoch milliseconds (`…AtMs`); the job document turns them into ISO-8601. */
+
+export const JOB_STATUSES = ['loaded', 'inactive', 'finished', 'deleted'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** `skip` (default): a slot is skipped while the previous run is in progress. */
+export const OVERLAP_POLICIES = ['skip', 'allow'] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+/** `coalesce` (default): one catch-up run for the latest missed slot; `skip`: wait for the next. */
+export const MISFIRE_POLICIES = ['coalesce', 'skip'] as const;
+export type MisfirePolicy = (typeof MISFIRE_POLICIES)[number];
+
+/**
+ * - `pending`: created; the submission has not been answered yet (after a crash its
+ *   outcome is unknown, so it is re-sent with the same request_id);
+ * - `active`: the provider accepted it and it is ACTIVE/INACTIVE: poll its status;
+ * - `succeeded` / `failed`: terminal.
+ */
+export const RUN_STATES = ['pending', 'active', 'succeeded', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export interface InactiveReason {
+  cause: 'user' | 'globus_auth_requirements' | 'action_error';
+  detail?: unknown;
+}
+
+export interface RunError {
+  /** Stable code: ACTION_HTTP, ACTION_TIMEOUT, ACTION_NETWORK, ACTION_INVALID_RESPONSE, … */
+  code: string;
+  message: string;
+  httpStatus?: number;
+  /** The provider's error document (or the start of its text), as it sent it. */
+  providerError?: unknown;
+}
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    /** The anchor S of the grid: slot k is due at startAtMs + k * intervalSeconds * 1000. */
+    startAtMs: integer('start_at_ms').notNull(),
+    intervalSeconds: integer('interval_seconds').notNull(),
+    stopAfterDateMs: integer('stop_after_date_ms'),
+    stopAfterRuns: integer('stop_after_runs'),
+    scope: text('scope'),
+    callbackUrl: text('callback_url').notNull(),
+    callbackBody: text('callback_body', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    overlap: text('overlap', { enum: OVERLAP_POLICIES }).notNull().default('skip'),
+    misfire: text('misfire', { enum: MISFIRE_POLICIES }).notNull().default('coalesce'),
+    status: text('status', { enum: JOB_STATUSES }).notNull(),
+    inactiveReason: text('inactive_reason', { mode: 'json' }).$type<InactiveReason>(),
+    submittedAtMs: integer('submitted_at_ms').notNull(),
+    /** Index k of the next slot the scheduler will consider. Only ever grows. */
+    nextSlotIndex: integer('next_slot_index').notNull(),
+    /** Due time of slot nextSlotIndex while the job is loaded; null otherwise. */
+    nextRunAtMs: integer('next_run_at_ms'),
+    lastRanAtMs: integer('last_ran_at_ms'),
+    /** Fired runs (skipped slots excluded), kept exact when old runs are pruned. */
+    runCount: integer('run_count').notNull().default(0),
+    errorCount: integer('error_count').notNull().default(0),
+    /** Slots passed over because the daemon was down or the clock jumped (coalesced). */
+    missedSlots: integer('missed_slots').notNull().default(0),
+    /** Slots skipped because the previous run was still in progress. */
+    overlapSkippedSlots: integer('overlap_skipped_slots').notNull().default(0),
+    updatedAtMs: integer('updated_at_ms').notNull(),
+  },
+  (t) => [
+    // The scheduler's "what is due next" lookup: an index range, never a scan.
+    index('jobs_next_run_at').on(t.nextRunAtMs),
+    // Stable paging order for job.list with a million jobs.
+    index('jobs_submitted').on(t.submittedAtMs, t.id),
+  ],
+);
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    jobId: text('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    /** Due time of the grid slot this run belongs to. */
+    slotAtMs: integer('slot_at_ms').notNull(),
+    /** Derived from (job, slot): a re-send after a crash or a retry reuses it. */
+    requestId: text('request_id').notNull(),
+    state: text('state', { enum: RUN_STATES }).notNull(),
+    firedAtMs: integer('fired_at_ms').notNull(),
+    /** Transient failures are retried until this instant, then the run fails. */
+    retryUntilMs: integer('retry_until_ms').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    httpStatus: integer('http_status'),
+    actionId: text('action_id'),
+    actionStatus: text('action_status'),
+    actionDocument: text('action_document', { mode: 'json' }).$type<Record<string, unknown>>(),
+    error: text('error', { mode: 'json' }).$type<RunError>(),
+    completedAtMs: integer('completed_at_ms'),
+  },
+  (t) => [
+    // SPEC §2 rule 2: at most one run per (job, slot), ever. Enforced here, not only in code.
+    uniqueIndex('runs_job_slot').on(t.jobId, t.slotAtMs),
+    uniqueIndex('runs_request_id').on(t.requestId),
+    // Newest runs of a job (job document, history, retention).
+    index('runs_job_id').on(t.jobId, t.id),
+    // Unfinished runs: overlap checks and recovery after a restart.
+    index('runs_open').on(t.jobId).where(sql`completed_at_ms IS NULL`),
+    index('runs_completed').on(t.completedAtMs),
+  ],
+);
+
+export type JobRow = typeof jobs.$inferSelect;
+export type NewJobRow = typeof jobs.$inferInsert;
+export type RunRow = typeof runs.$inferSelect;

@@ -1,0 +1,83 @@
+/**
+ * Typed errors with stable codes. Code that fails throws one of these; only the edges
+ * translate them: `rpc/server.ts` into a JSON-RPC error with `data.code`, the CLI into an
+ * exit code. Tests check `code`, never the message text.
+ */
+
+export const ERROR_CODES = {
+  INVALID_INPUT: 'INVALID_INPUT',
+  JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  DAEMON_NOT_RUNNING: 'DAEMON_NOT_RUNNING',
+  DAEMON_ALREADY_RUNNING: 'DAEMON_ALREADY_RUNNING',
+  RPC_FAILED: 'RPC_FAILED',
+  STORE_FAILED: 'STORE_FAILED',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+export class TimerError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TimerError';
+    this.code = code;
+  }
+}
+
+/** Bad input from a user or a client: a CLI flag, an RPC parameter. Exit 2 in the CLI. */
+export class InvalidInputError extends TimerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ERROR_CODES.INVALID_INPUT, message, options);
+    this.name = 'InvalidInputError';
+  }
+}
+
+export class JobNotFoundError extends TimerError {
+  constructor(jobId: string) {
+    super(ERROR_CODES.JOB_NOT_FOUND, `no job with id ${jobId}; list jobs with: globus-timer job list`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+export class DaemonNotRunningError extends TimerError {
+  constructor(socketPath: string, options?: ErrorOptions) {
+    super(
+      ERROR_CODES.DAEMON_NOT_RUNNING,
+      `daemon not running (no answer at ${socketPath}); start it with: globus-timer daemon run`,
+      options,
+    );
+    this.name = 'DaemonNotRunningError';
+  }
+}
+
+export class DaemonAlreadyRunningError extends TimerError {
+  constructor(detail: string) {
+    super(
+      ERROR_CODES.DAEMON_ALREADY_RUNNING,
+      `another globus-timer daemon is already running (${detail}); stop it first, or set GLOBUS_TIMER_HOME to use separate state`,
+    );
+    this.name = 'DaemonAlreadyRunningError';
+  }
+}
+
+/** An error the CLI has already printed: only its exit code is left to apply. */
+export class ReportedError extends Error {
+  readonly original: Error;
+  constructor(original: Error) {
+    super(original.message, { cause: original });
+    this.name = 'ReportedError';
+    this.original = original;
+  }
+}
+
+/** Normalise anything that was thrown into an Error (as graphile-worker's coerceError). */
+export function coerceError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  if (typeof err === 'string') return new Error(err);
+  try {
+    return new Error(`non-error thrown: ${JSON.stringify(err)}`);
+  } catch {
+    return new Error('non-error thrown');
+  }
+}

@@ -1,0 +1,120 @@
+import { InvalidInputError } from '../errors.ts';
+
+/**
+ * The rules for job input (SPEC §5), shared by the CLI (so a bad flag exits 2 before any
+ * RPC) and the daemon (so a client that skips the CLI gets the same answer). Pure: no I/O.
+ */
+
+/** 100 years: far beyond any real schedule, and safely inside exact millisecond arithmetic. */
+export const MAX_INTERVAL_SECONDS = 100 * 365 * 24 * 3600;
+
+const UNIT_SECONDS = { w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1 } as const;
+const INTERVAL = /^(?:(\d+)\s*w)?\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?$/i;
+
+/**
+ * `1w 2d 3h 4m 5s` (units in that order, any subset, spaces optional) or bare seconds.
+ * Unlike the original, trailing junk (`1m2d`) is an error, not silently dropped.
+ */
+export function parseInterval(text: string): number {
+  const trimmed = text.trim();
+  let seconds: number;
+  if (/^\d+$/.test(trimmed)) {
+    seconds = Number(trimmed);
+  } else {
+    const m = INTERVAL.exec(trimmed);
+    if (!trimmed || !m || m.slice(1).every((g) => g === undefined)) {
+      throw new InvalidInputError(
+        `invalid interval "${text}": use units in the order w d h m s (e.g. "1d", "2h 30m") or a number of seconds`,
+      );
+    }
+    const counts = m.slice(1).map((g) => Number(g ?? 0));
+    seconds = Object.values(UNIT_SECONDS).reduce((sum, unit, i) => sum + unit * (counts[i] ?? 0), 0);
+  }
+  return checkIntervalSeconds(seconds, text);
+}
+
+export function checkIntervalSeconds(seconds: number, shown: unknown = seconds): number {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_INTERVAL_SECONDS) {
+    throw new InvalidInputError(
+      `invalid interval ${JSON.stringify(shown)}: it must be a whole number of seconds from 1 to ${MAX_INTERVAL_SECONDS}`,
+    );
+  }
+  return seconds;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/** Action URLs must be https, or http to a loopback address (a local provider or a test). */
+export function checkActionUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidInputError(`invalid action URL "${text}": give a full URL such as https://transfer.actions.globus.org/transfer/run`);
+  }
+  const ok = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+  if (!ok || !url.hostname) {
+    throw new InvalidInputError(`invalid action URL "${text}": it must use https (plain http only to a loopback address)`);
+  }
+  if (url.username || url.password) {
+    throw new InvalidInputError(`invalid action URL "${text}": credentials do not belong in the URL; use --scope`);
+  }
+  return url.toString();
+}
+
+/** Top-level keys an Action Provider run request may have besides `request_id` (action_request.schema.json). */
+const RUN_REQUEST_KEYS = new Set(['body', 'label', 'monitor_by', 'manage_by', 'allowed_clients', 'deadline', 'release_after']);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The action body is the provider's run request without `request_id`: an object with a
+ * `body` object and only the other keys that request allows.
+ */
+export function checkActionBody(value: unknown): Record<string, unknown> {
+  if (!isPlainObject(value) || !isPlainObject(value.body)) {
+    throw new InvalidInputError('the action body must be a JSON object with a "body" object, e.g. {"body": {...}}');
+  }
+  const extra = Object.keys(value).filter((k) => !RUN_REQUEST_KEYS.has(k));
+  if (extra.length > 0) {
+    throw new InvalidInputError(
+      `the action body has key(s) ${extra.map((k) => JSON.stringify(k)).join(', ')} that a run request does not allow; allowed: ${[...RUN_REQUEST_KEYS].join(', ')}`,
+    );
+  }
+  return value;
+}
+
+/** Parse `--action-body` text: surrounding quotes are stripped, as the original CLI did. */
+export function parseActionBody(text: string, flag = '--action-body'): Record<string, unknown> {
+  let raw = text.trim();
+  if (raw.length >= 2 && (raw[0] === "'" || raw[0] === '"') && raw.at(-1) === raw[0]) {
+    raw = raw.slice(1, -1);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw new InvalidInputError(`${flag} must parse into valid JSON; got error: ${(err as Error).message}`);
+  }
+  return checkActionBody(parsed);
+}
+
+export function checkName(name: string): string {
+  const trimmed = name.trim();
+  if (!trimmed || trimmed.length > 255 || /[\u0000-\u001f]/.test(trimmed)) {
+    throw new InvalidInputError('invalid job name: give 1 to 255 printable characters');
+  }
+  return trimmed;
+}
+
+export function checkStopAfterRuns(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidInputError(`invalid stop-after-runs ${JSON.stringify(n)}: give a whole number of runs, at least 1`);
+  }
+  return n;
+}

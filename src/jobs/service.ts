@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { ResolvedConfig } from '../config/config.ts';
+import { countJobsByStatus, getJob, insertJob, listJobs, markDeleted, type JobPageKey } from '../db/jobs.ts';
+import type { Db } from '../db/open.ts';
+import { newestRuns } from '../db/runs.ts';
+import type { JobRow, JobStatus } from '../db/schema.ts';
+import { InvalidInputError, JobNotFoundError } from '../errors.ts';
+import type { JobDocument, JobPage, ListJobsParams, SubmitJobParams } from '../rpc/protocol.ts';
+import type { Clock } from '../scheduler/clock.ts';
+import { initialSlotIndex, nextRunOf } from '../scheduler/slots.ts';
+import { RESULTS_IN_DOCUMENT, toJobDocument } from './document.ts';
+import { checkActionBody, checkActionUrl, checkIntervalSeconds, checkName, checkStopAfterRuns } from './input.ts';
+import { parseDateTime } from './time.ts';
+
+export interface JobServiceDeps {
+  db: Db;
+  clock: Clock;
+  config: ResolvedConfig;
+  /** Tell the scheduler that a schedule changed. */
+  onScheduleChange: () => void;
+}
+
+const DEFAULT_PAGE_SIZE = 100;
+
+/** What the RPC methods do with jobs; the RPC layer only checks types and calls these. */
+export class JobService {
+  readonly #deps: JobServiceDeps;
+
+  constructor(deps: JobServiceDeps) {
+    this.#deps = deps;
+  }
+
+  submit(params: SubmitJobParams): JobDocument {
+    const { db, clock, config } = this.#deps;
+    const nowMs = clock.now();
+    const intervalSeconds = checkIntervalSeconds(params.interval_seconds);
+    const startAtMs = params.start ? parseDateTime(params.start, 'start') : nowMs;
+    const stopAfterDateMs = params.stop_after?.date ? parseDateTime(params.stop_after.date, 'stop-after date') : null;
+    const stopAfterRuns = params.stop_after?.n_runs != null ? checkStopAfterRuns(params.stop_after.n_runs) : null;
+    const scope = params.scope?.trim() || null;
+    const schedule = {
+      startAtMs,
+      intervalSeconds,
+      nextSlotIndex: initialSlotIndex({ startAtMs, intervalSeconds }, nowMs, config.misfireGraceMs),
+      runCount: 0,
+      stopAfterRuns,
+      stopAfterDateMs,
+      overlap: params.policy?.overlap ?? 'skip',
+      misfire: params.policy?.misfire ?? 'coalesce',
+    } as const;
+    const { nextRunAtMs, finished } = nextRunOf(schedule);
+    const job = insertJob(db, {
+      id: randomUUID(),
+      name: checkName(params.name),
+      ...schedule,
+      scope,
+      callbackUrl: checkActionUrl(params.callback_url),
+      callbackBody: checkActionBody(params.callback_body),
+      status: finished ? 'finished' : 'loaded',
+      submittedAtMs: nowMs,
+      nextRunAtMs,
+      updatedAtMs: nowMs,
+    });
+    this.#deps.onScheduleChange();
+    return toJobDocument(job, []);
+  }
+
+  get(jobId: string): JobDocument {
+    return this.#document(this.#find(jobId), RESULTS_IN_DOCUMENT);
+  }
+
+  /** One page of jobs; each document carries only its newest run, which is what lists show. */
+  list(params: ListJobsParams): JobPage {
+    const limit = params.limit ?? DEFAULT_PAGE_SIZE;
+    const rows = listJobs(this.#deps.db, {
+      limit: limit + 1,
+      after: params.cursor ? decodeCursor(params.cursor) : null,
+      showDeleted: params.show_deleted ?? false,
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      jobs: page.map((job) => this.#document(job, 1)),
+      next_cursor: rows.length > limit && last ? encodeCursor({ submittedAtMs: last.submittedAtMs, id: last.id }) : null,
+    };
+  }
+
+  /** Soft delete: never runs again; history stays readable by id and with show_deleted. */
+  delete(jobId: string): JobDocument {
+    const job = this.#find(jobId);
+    if (job.status !== 'deleted') {
+      markDeleted(this.#deps.db, job.id, this.#deps.clock.now());
+      this.#deps.onScheduleChange();
+    }
+    return this.get(jobId);
+  }
+
+  countByStatus(): Record<JobStatus, number> {
+    return countJobsByStatus(this.#deps.db);
+  }
+
+  #find(jobId: string): JobRow {
+    const job = getJob(this.#deps.db, jobId);
+    if (!job) throw new JobNotFoundError(jobId);
+    return job;
+  }
+
+  #document(job: JobRow, runs: number): JobDocument {
+    return toJobDocument(job, newestRuns(this.#deps.db, job.id, runs));
+  }
+}
+
+function encodeCursor(key: JobPageKey): string {
+  return Buffer.from(JSON.stringify([key.submittedAtMs, key.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): JobPageKey {
+  try {
+    const [submittedAtMs, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof submittedAtMs === 'number' && typeof id === 'string') return { submittedAtMs, id };
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidInputError('invalid cursor: pass the next_cursor of the previous page unchanged');
+}

@@ -1,0 +1,73 @@
+import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
+import net from 'node:net';
+import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../errors.ts';
+import { onLines, writeFrame } from './framing.ts';
+import type { MethodName, Methods } from './protocol.ts';
+
+/** An error the daemon answered with; `code` is the stable code from `errors.ts`. */
+export class RpcError extends TimerError {
+  readonly rpcCode: number;
+  constructor(code: ErrorCode, rpcCode: number, message: string) {
+    super(code, message);
+    this.name = 'RpcError';
+    this.rpcCode = rpcCode;
+  }
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
+
+/** A connection to the daemon; every call is typed by the protocol's `Methods`. */
+export class RpcClient {
+  readonly #sock: net.Socket;
+  readonly #rpc: JSONRPCClient;
+  readonly #timeoutMs: number;
+
+  private constructor(sock: net.Socket, timeoutMs: number) {
+    this.#sock = sock;
+    this.#timeoutMs = timeoutMs;
+    this.#rpc = new JSONRPCClient((request) => writeFrame(sock, request));
+    onLines(
+      sock,
+      (line) => {
+        try {
+          this.#rpc.receive(JSON.parse(line));
+        } catch {
+          this.#rpc.rejectAllPendingRequests('the daemon sent an unreadable reply');
+        }
+      },
+      () => sock.destroy(),
+    );
+    sock.on('close', () => this.#rpc.rejectAllPendingRequests('the daemon closed the connection'));
+  }
+
+  /** Connect, or fail with DaemonNotRunningError when nothing answers on the socket. */
+  static connect(socketPath: string, { timeoutMs = 30_000 } = {}): Promise<RpcClient> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(socketPath);
+      sock.once('connect', () => {
+        sock.removeAllListeners('error');
+        sock.on('error', () => sock.destroy());
+        resolve(new RpcClient(sock, timeoutMs));
+      });
+      sock.once('error', (err) => reject(new DaemonNotRunningError(socketPath, { cause: err })));
+    });
+  }
+
+  async call<M extends MethodName>(method: M, params: Methods[M]['params']): Promise<Methods[M]['result']> {
+    try {
+      return (await this.#rpc.timeout(this.#timeoutMs).request(method, params)) as Methods[M]['result'];
+    } catch (err) {
+      if (err instanceof JSONRPCErrorException) {
+        const data = err.data as { code?: unknown } | undefined;
+        const code = typeof data?.code === 'string' && KNOWN_CODES.has(data.code) ? (data.code as ErrorCode) : ERROR_CODES.RPC_FAILED;
+        throw new RpcError(code, err.code, err.message);
+      }
+      throw new TimerError(ERROR_CODES.RPC_FAILED, `daemon call ${method} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  close(): void {
+    this.#sock.end();
+    this.#sock.destroy();
+  }
+}

@@ -1,0 +1,134 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { createJSONRPCErrorResponse, JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DaemonAlreadyRunningError, ERROR_CODES, TimerError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { onLines, writeFrame } from './framing.ts';
+import { PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods } from './protocol.ts';
+
+export type Handlers = {
+  [M in MethodName]: (params: Methods[M]['params']) => Methods[M]['result'] | Promise<Methods[M]['result']>;
+};
+
+/** JSON-RPC code for each stable error code; anything else is a generic server error. */
+function rpcCodeFor(code: string): number {
+  if (code === ERROR_CODES.INVALID_INPUT) return RPC_ERROR_CODES.INVALID_INPUT;
+  if (code === ERROR_CODES.JOB_NOT_FOUND) return RPC_ERROR_CODES.JOB_NOT_FOUND;
+  return -32000;
+}
+
+/**
+ * JSON-RPC 2.0 over a Unix socket, newline-delimited frames. Parameters are checked
+ * against the protocol's JSON Schemas before a handler runs; a TimerError becomes a
+ * JSON-RPC error with its stable code in `data.code`; anything unexpected is logged and
+ * answered with a bare "internal error", never its text (which could leak internals).
+ */
+export class RpcServer {
+  readonly #rpc: JSONRPCServer;
+  readonly #log: Logger;
+  readonly #clients = new Set<net.Socket>();
+  #server: net.Server | undefined;
+  #socketPath: string | undefined;
+
+  constructor(handlers: Handlers, log: Logger) {
+    this.#log = log;
+    this.#rpc = new JSONRPCServer({ errorListener: (message, data) => log.debug({ data }, message) });
+    this.#rpc.mapErrorToJSONRPCErrorResponse = (id, err: unknown) => {
+      if (err instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, err.code, err.message, err.data);
+      if (err instanceof TimerError) return createJSONRPCErrorResponse(id, rpcCodeFor(err.code), err.message, { code: err.code });
+      log.error({ err }, 'rpc method failed');
+      return createJSONRPCErrorResponse(id, RPC_ERROR_CODES.INTERNAL, 'internal error; see the daemon log', { code: ERROR_CODES.INTERNAL });
+    };
+    const ajv = new Ajv({ allErrors: false, strict: true });
+    for (const method of Object.keys(handlers) as MethodName[]) {
+      const validate: ValidateFunction = ajv.compile(PARAM_SCHEMAS[method]);
+      const handler = handlers[method] as (params: unknown) => unknown;
+      this.#rpc.addMethod(method, (params: unknown) => {
+        const p = params ?? {};
+        if (!validate(p)) {
+          const e = validate.errors?.[0];
+          const where = e?.instancePath ? `params${e.instancePath.replace(/\//g, '.')}` : 'params';
+          throw new JSONRPCErrorException(`invalid params for ${method}: ${where} ${e?.message ?? 'is invalid'}`, RPC_ERROR_CODES.INVALID_INPUT, {
+            code: ERROR_CODES.INVALID_INPUT,
+          });
+        }
+        return handler(p);
+      });
+    }
+  }
+
+  /**
+   * Listen on `socketPath` inside a 0700 directory, the socket itself 0600. A socket file
+   * left by a killed daemon (connect refused) is replaced; a live one means another daemon
+   * owns this state, and we refuse to start.
+   */
+  async listen(socketPath: string): Promise<void> {
+    fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+    fs.chmodSync(path.dirname(socketPath), 0o700);
+    if (await isAnswering(socketPath)) throw new DaemonAlreadyRunningError(`it answers on ${socketPath}`);
+    fs.rmSync(socketPath, { force: true });
+    const server = net.createServer((sock) => this.#serve(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // Created 0600 from the start (umask), not chmod-ed after: no window where others can connect.
+      const oldMask = process.umask(0o177);
+      try {
+        server.listen(socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(oldMask);
+      }
+    });
+    fs.chmodSync(socketPath, 0o600);
+    server.on('error', (err) => this.#log.error({ err }, 'rpc server error'));
+    this.#server = server;
+    this.#socketPath = socketPath;
+  }
+
+  /** Stop accepting, drop clients, remove the socket file. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const sock of this.#clients) sock.destroy();
+    await closed;
+    if (this.#socketPath) fs.rmSync(this.#socketPath, { force: true });
+  }
+
+  #serve(sock: net.Socket): void {
+    this.#clients.add(sock);
+    sock.on('close', () => this.#clients.delete(sock));
+    sock.on('error', () => sock.destroy());
+    onLines(
+      sock,
+      (line) => {
+        Promise.resolve(this.#rpc.receiveJSON(line))
+          .then((response) => {
+            if (response) writeFrame(sock, response);
+          })
+          .catch((err: unknown) => this.#log.error({ err }, 'rpc dispatch failed'));
+      },
+      () => {
+        writeFrame(sock, createJSONRPCErrorResponse(null, -32600, 'frame too large; the limit is 1 MiB per line'));
+        sock.end();
+      },
+    );
+  }
+}
+
+/** Whether something accepts connections on `socketPath` (a live daemon). */
+export function isAnswering(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(socketPath);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}

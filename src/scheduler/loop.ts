@@ -1,0 +1,151 @@
+import { requestIdFor } from '../actions/request-id.ts';
+import type { ResolvedConfig } from '../config/config.ts';
+import { dueJobs, earliestNextRunAtMs, updateSchedule } from '../db/jobs.ts';
+import type { Db } from '../db/open.ts';
+import { hasOpenRun, insertRun } from '../db/runs.ts';
+import type { JobRow, RunRow } from '../db/schema.ts';
+import { coerceError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Clock, TimerHandle } from './clock.ts';
+import { decide } from './slots.ts';
+
+export interface SchedulerDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  config: ResolvedConfig;
+  /** Called for each fired run after its row is committed; must not block (the runner's `track`). */
+  onFire: (run: RunRow) => void;
+}
+
+/**
+ * The anchored tick loop (SPEC §2 rule 9). One timer is armed for the earliest due slot of
+ * any job, capped at `maxTimerDelayMs` so that suspend and wall-clock jumps are noticed;
+ * no polling. On waking, every due job is decided by the pure `decide()` and its run row
+ * and new schedule are committed in one transaction per batch, before anything goes on
+ * the network. The unique (job, slot) key backs "never twice" if anything else slips.
+ */
+export class Scheduler {
+  readonly #deps: SchedulerDeps;
+  #timer: TimerHandle | undefined;
+  #armedForMs: number | null = null;
+  #running = false;
+
+  constructor(deps: SchedulerDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.tick();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#disarm();
+  }
+
+  /** Call after anything changed a schedule (submit, delete): re-arms for the new earliest slot. */
+  reschedule(): void {
+    if (this.#running) this.#arm();
+  }
+
+  /** Fire everything due now, then arm the timer for the next slot. */
+  tick(): void {
+    if (!this.#running) return;
+    this.#disarm();
+    try {
+      this.#fireDue();
+    } catch (err) {
+      // A failed pass (disk full, locked database) must not kill the loop: log and try
+      // again at the next wake-up; nothing was committed for the failed batch.
+      this.#deps.log.error({ err: coerceError(err) }, 'scheduler pass failed');
+    }
+    this.#arm();
+  }
+
+  #fireDue(): void {
+    const { db, clock, config } = this.#deps;
+    const nowMs = clock.now();
+    for (;;) {
+      const batch = dueJobs(db, nowMs, config.fireBatchSize);
+      if (batch.length === 0) return;
+      const fired = db.transaction(() => batch.map((job) => this.#decideJob(job, nowMs)).filter((r) => r !== null));
+      for (const run of fired) this.#deps.onFire(run);
+      if (batch.length < config.fireBatchSize) return;
+    }
+  }
+
+  /** Decide one due job inside the batch transaction; returns the run to start, if any. */
+  #decideJob(job: JobRow, nowMs: number): RunRow | null {
+    const { db, config, log } = this.#deps;
+    const decision = decide(job, nowMs, {
+      hasOpenRun: job.overlap === 'skip' && hasOpenRun(db, job.id),
+      misfireGraceMs: config.misfireGraceMs,
+    });
+    if (!decision) return null;
+    let run: RunRow | undefined;
+    if (decision.fire) {
+      const slotAtMs = decision.fire.slotAtMs;
+      run = insertRun(db, {
+        jobId: job.id,
+        slotAtMs,
+        requestId: requestIdFor(job.id, slotAtMs),
+        firedAtMs: nowMs,
+        retryUntilMs: nowMs + Math.min(config.retryWindowMaxMs, (job.intervalSeconds * 1000) / 2),
+      });
+      if (!run) log.error({ jobId: job.id, slotAtMs }, 'slot already has a run; not firing it again');
+    }
+    updateSchedule(
+      db,
+      job.id,
+      {
+        status: decision.finished ? 'finished' : job.status,
+        nextSlotIndex: decision.nextSlotIndex,
+        nextRunAtMs: decision.nextRunAtMs,
+        runCount: job.runCount + (run ? 1 : 0),
+        lastRanAtMs: run ? nowMs : job.lastRanAtMs,
+        missedSlots: job.missedSlots + decision.missedSlots,
+        overlapSkippedSlots: job.overlapSkippedSlots + decision.overlapSkippedSlots,
+      },
+      nowMs,
+    );
+    if (decision.missedSlots || decision.overlapSkippedSlots) {
+      log.info(
+        { jobId: job.id, missedSlots: decision.missedSlots, overlapSkippedSlots: decision.overlapSkippedSlots },
+        'slots skipped',
+      );
+    }
+    if (decision.finished) log.info({ jobId: job.id, runCount: job.runCount + (run ? 1 : 0) }, 'job finished');
+    return run ?? null;
+  }
+
+  #arm(): void {
+    const { db, clock, config } = this.#deps;
+    let nextMs: number | null;
+    try {
+      nextMs = earliestNextRunAtMs(db);
+    } catch (err) {
+      this.#deps.log.error({ err: coerceError(err) }, 'cannot read the next slot; retrying');
+      nextMs = null;
+    }
+    const nowMs = clock.now();
+    // Wake no later than maxTimerDelayMs from now, even with nothing due: a suspended
+    // machine or a wall clock that jumped forward is then noticed within that time.
+    const delayMs = nextMs === null ? config.maxTimerDelayMs : Math.min(Math.max(0, Math.ceil(nextMs - nowMs)), config.maxTimerDelayMs);
+    const wakeAtMs = nowMs + delayMs;
+    if (this.#timer !== undefined && this.#armedForMs !== null && this.#armedForMs <= wakeAtMs) return;
+    this.#disarm();
+    this.#armedForMs = wakeAtMs;
+    this.#timer = clock.setTimer(() => {
+      this.#timer = undefined;
+      this.tick();
+    }, delayMs);
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#deps.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#armedForMs = null;
+  }
+}

@@ -1,0 +1,283 @@
+import type { Dispatcher } from 'undici';
+import { classify, type Verdict } from '../actions/classify.ts';
+import { getActionStatus, releaseAction, submitAction, type ProviderOptions } from '../actions/provider.ts';
+import { isTerminal, type ParsedStatus } from '../actions/status.ts';
+import type { ResolvedConfig } from '../config/config.ts';
+import { incrementErrorCount, getJob, markInactive } from '../db/jobs.ts';
+import type { Db } from '../db/open.ts';
+import { getRun, openRuns, pruneJobRuns, updateRun } from '../db/runs.ts';
+import type { JobRow, RunError, RunRow } from '../db/schema.ts';
+import { coerceError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { sleep, type Clock } from './clock.ts';
+
+/**
+ * The seam for Globus Auth: an access token for a job's scope, or null to send no
+ * Authorization header. `forceRefresh` is set after a 401/403. Filled in by the auth issue;
+ * until then `NO_TOKENS` is used.
+ */
+export interface TokenProvider {
+  getToken(scope: string, opts: { forceRefresh: boolean }): Promise<string | null>;
+}
+
+export const NO_TOKENS: TokenProvider = { getToken: async () => null };
+
+export interface RunnerDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  config: ResolvedConfig;
+  dispatcher: Dispatcher;
+  tokens: TokenProvider;
+}
+
+/**
+ * Drives each run from submission to its end (SPEC §3): POST the run request, retry
+ * transient failures with the same request_id until the run's retry deadline, poll
+ * ACTIVE/INACTIVE actions with backoff, release them when done, and record every step.
+ *
+ * One async driver per open run; the scheduler hands runs over with `track()` and never
+ * waits on them. Every state change is written before the next network call, so a run
+ * interrupted by a crash resumes from the database (`resumeOpenRuns`).
+ */
+export class Runner {
+  readonly #deps: RunnerDeps;
+  readonly #drivers = new Map<number, Promise<void>>();
+  /** Aborted on stop: sleeps end at once and no new work starts. */
+  readonly #stopping = new AbortController();
+  /** Aborted when the shutdown grace period is over: in-flight requests are cut off. */
+  readonly #cutOff = new AbortController();
+  readonly #http: ProviderOptions;
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+    this.#http = {
+      dispatcher: deps.dispatcher,
+      timeoutMs: deps.config.actionTimeoutMs,
+      maxResponseBytes: deps.config.maxResponseBytes,
+      signal: this.#cutOff.signal,
+    };
+  }
+
+  /** Runs being driven right now (submitting, retrying or polling). */
+  get inFlight(): number {
+    return this.#drivers.size;
+  }
+
+  /** Start driving a run. Returns at once; idempotent. */
+  track(runId: number): void {
+    if (this.#drivers.has(runId) || this.#stopping.signal.aborted) return;
+    const driver = this.#drive(runId)
+      .catch((err: unknown) => this.#deps.log.error({ err: coerceError(err), runId }, 'run driver failed'))
+      .finally(() => this.#drivers.delete(runId));
+    this.#drivers.set(runId, driver);
+  }
+
+  /** After a restart: re-send submissions whose outcome is unknown, poll accepted actions. */
+  resumeOpenRuns(): number {
+    const open = openRuns(this.#deps.db);
+    for (const run of open) this.track(run.id);
+    return open.length;
+  }
+
+  /**
+   * Stop: no new work, sleeps end now; requests already on the wire get `graceMs` to finish
+   * and be recorded, then are cut off. Unfinished runs stay open in the database and are
+   * resumed by the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping.abort();
+    const all = Promise.allSettled([...this.#drivers.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    this.#cutOff.abort();
+    await all;
+  }
+
+  get #stopped(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
+  async #drive(runId: number): Promise<void> {
+    const { db } = this.#deps;
+    const run = getRun(db, runId);
+    const job = run && getJob(db, run.jobId);
+    if (!run || !job || run.completedAtMs !== null) return;
+    const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
+    if (state === 'active') await this.#poll(run, job);
+  }
+
+  /** Submit until accepted, failed or stopped. Returns the run's state afterwards, or null when stopped. */
+  async #submit(run: RunRow, job: JobRow): Promise<'active' | 'done' | null> {
+    const { config, clock, db } = this.#deps;
+    const runRequest = { ...job.callbackBody, request_id: run.requestId };
+    let attempts = run.attempts;
+    let retryDelayMs = config.retryInitialMs;
+    let forceRefresh = false;
+    while (!this.#stopped) {
+      attempts += 1;
+      updateRun(db, run.id, { attempts });
+      const token = await this.#token(job, forceRefresh);
+      if (typeof token !== 'string' && token !== null) return this.#authFailed(run, job, token.error);
+      const outcome = await submitAction(job.callbackUrl, runRequest, token, this.#http);
+      // Cut off by shutdown: the provider may or may not have the request. Leave the run
+      // pending; the next start re-sends it with the same request_id.
+      if (this.#cutOff.signal.aborted) return null;
+      const verdict = classify(outcome);
+      this.#deps.log.debug({ jobId: job.id, runId: run.id, attempts, verdict: verdict.kind }, 'submission answered');
+      switch (verdict.kind) {
+        case 'ok':
+          return this.#recordStatus(run, job, verdict.status, verdict.httpStatus);
+        case 'auth':
+          if (job.scope && !forceRefresh) {
+            forceRefresh = true;
+            continue;
+          }
+          return this.#authFailed(run, job, verdict.error);
+        case 'permanent':
+          this.#fail(run, job, verdict.error);
+          return 'done';
+        case 'transient': {
+          const waitMs = Math.max(retryDelayMs, verdict.retryAfterMs ?? 0);
+          if (clock.now() + waitMs > run.retryUntilMs) {
+            this.#fail(run, job, { ...verdict.error, message: `${verdict.error.message} (gave up after ${attempts} attempts)` });
+            return 'done';
+          }
+          updateRun(db, run.id, { error: verdict.error });
+          this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error: verdict.error }, 'submission failed; will retry');
+          if (!(await sleep(clock, waitMs, this.#stopping.signal))) return null;
+          retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Poll an accepted action with backoff until it is SUCCEEDED or FAILED. */
+  async #poll(run: RunRow, job: JobRow): Promise<void> {
+    const { config, clock } = this.#deps;
+    let delayMs = config.pollInitialMs;
+    let forceRefresh = false;
+    const actionId = getRun(this.#deps.db, run.id)?.actionId;
+    if (!actionId) return;
+    while (await sleep(clock, delayMs, this.#stopping.signal)) {
+      const token = await this.#token(job, forceRefresh);
+      if (typeof token !== 'string' && token !== null) return void this.#authFailed(run, job, token.error);
+      const outcome = await getActionStatus(job.callbackUrl, actionId, token, this.#http);
+      if (this.#cutOff.signal.aborted) return;
+      const verdict: Verdict = classify(outcome);
+      switch (verdict.kind) {
+        case 'ok':
+          if (this.#recordStatus(run, job, verdict.status, null) === 'done') return;
+          forceRefresh = false;
+          break;
+        case 'auth':
+          if (job.scope && !forceRefresh) {
+            forceRefresh = true;
+            delayMs = 0;
+            continue;
+          }
+          return void this.#authFailed(run, job, verdict.error);
+        case 'permanent':
+          return this.#fail(run, job, {
+            ...verdict.error,
+            code: verdict.error.httpStatus === 404 ? 'ACTION_STATUS_UNKNOWN' : verdict.error.code,
+            message: `status poll: ${verdict.error.message}`,
+          });
+        case 'transient':
+          this.#deps.log.warn({ jobId: job.id, runId: run.id, error: verdict.error }, 'status poll failed; will retry');
+      }
+      delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
+    }
+  }
+
+  /** Record a status document; a terminal one completes the run and releases the action. */
+  #recordStatus(run: RunRow, job: JobRow, status: ParsedStatus, httpStatus: number | null): 'active' | 'done' {
+    const { db, clock } = this.#deps;
+    const actionId = status.actionId ?? getRun(db, run.id)?.actionId ?? null;
+    if (!isTerminal(status.status) && !actionId) {
+      this.#fail(run, job, {
+        code: 'ACTION_INVALID_RESPONSE',
+        message: `provider reported ${status.status} without an action_id, so the action cannot be followed`,
+        ...(httpStatus !== null ? { httpStatus } : {}),
+        providerError: status.document,
+      });
+      return 'done';
+    }
+    const common = {
+      ...(httpStatus !== null ? { httpStatus } : {}),
+      actionId,
+      actionStatus: status.status,
+      actionDocument: status.document,
+      error: null,
+    };
+    if (!isTerminal(status.status)) {
+      updateRun(db, run.id, { ...common, state: 'active' });
+      return 'active';
+    }
+    const failed = status.status === 'FAILED';
+    db.transaction(() => {
+      updateRun(db, run.id, { ...common, state: failed ? 'failed' : 'succeeded', completedAtMs: clock.now() });
+      if (failed) incrementErrorCount(db, job.id);
+      pruneJobRuns(db, job.id, this.#deps.config.retentionRunsPerJob);
+    });
+    this.#deps.log.info({ jobId: job.id, runId: run.id, actionId, status: status.status }, 'run completed');
+    if (actionId) void this.#release(job, actionId);
+    return 'done';
+  }
+
+  #fail(run: RunRow, job: JobRow, error: RunError): void {
+    const { db, clock } = this.#deps;
+    db.transaction(() => {
+      updateRun(db, run.id, {
+        state: 'failed',
+        error,
+        completedAtMs: clock.now(),
+        ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
+      });
+      incrementErrorCount(db, job.id);
+      pruneJobRuns(db, job.id, this.#deps.config.retentionRunsPerJob);
+    });
+    this.#deps.log.warn({ jobId: job.id, runId: run.id, error }, 'run failed');
+  }
+
+  /**
+   * 401/403 that a token refresh did not cure (or no token to refresh): the run fails and
+   * the job waits for the user, in the hosted service's shape.
+   */
+  #authFailed(run: RunRow, job: JobRow, error: RunError): 'done' {
+    this.#fail(run, job, error);
+    markInactive(
+      this.#deps.db,
+      job.id,
+      {
+        cause: 'globus_auth_requirements',
+        detail: {
+          code: error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed',
+          message: error.message,
+          authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
+        },
+      },
+      this.#deps.clock.now(),
+    );
+    return 'done';
+  }
+
+  /** A token for the job's scope; an error object when the token provider failed. */
+  async #token(job: JobRow, forceRefresh: boolean): Promise<string | null | { error: RunError }> {
+    if (!job.scope) return null;
+    try {
+      return await this.#deps.tokens.getToken(job.scope, { forceRefresh });
+    } catch (err) {
+      return { error: { code: 'ACTION_AUTH', message: `no usable token for scope ${job.scope}: ${coerceError(err).message}` } };
+    }
+  }
+
+  /** Best effort (SPEC §3): a provider that refuses or fails a release changes nothing. */
+  async #release(job: JobRow, actionId: string): Promise<void> {
+    const token = await this.#token(job, false);
+    const outcome = await releaseAction(job.callbackUrl, actionId, typeof token === 'string' ? token : null, this.#http);
+    this.#deps.log.debug({ jobId: job.id, actionId, outcome: outcome.kind === 'response' ? outcome.httpStatus : outcome.code }, 'release');
+  }
+}
