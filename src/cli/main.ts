@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
-import { ERROR_CODES, ReportedError, TimerError } from '../errors.ts';
+import { ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { jobCommands } from './commands/job.ts';
@@ -27,8 +27,16 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .version(VERSION)
     .help()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
+    // An option given twice keeps its last value (as the original click CLI did) instead
+    // of turning into an array that no command expects.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .exitProcess(false)
-    .fail(false);
+    // yargs reports usage errors as plain `Error`s (with `.fail(false)` they cannot be told
+    // apart from a failing handler), so give them a class: they exit 2. A handler's own
+    // error comes with no message argument and is passed on unchanged.
+    .fail((msg, err) => {
+      throw msg ? new InvalidInputError(msg, { cause: err }) : err;
+    });
   try {
     await cli.parseAsync();
     return exitCode;

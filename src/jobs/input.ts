@@ -73,12 +73,34 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * Deepest nesting of objects and arrays in an action body. Real run requests are a few
+ * levels deep; a body nested thousands deep would overflow the stack of JSON.stringify
+ * when it is stored or sent, so it is refused as bad input instead.
+ */
+export const MAX_ACTION_BODY_DEPTH = 100;
+
+/** Whether objects/arrays nest deeper than `limit` (iterative: any depth is safe to check). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
  * The action body is the provider's run request without `request_id`: an object with a
  * `body` object and only the other keys that request allows.
  */
 export function checkActionBody(value: unknown): Record<string, unknown> {
   if (!isPlainObject(value) || !isPlainObject(value.body)) {
     throw new InvalidInputError('the action body must be a JSON object with a "body" object, e.g. {"body": {...}}');
+  }
+  if (nestsDeeperThan(value, MAX_ACTION_BODY_DEPTH)) {
+    throw new InvalidInputError(`the action body nests objects or arrays more than ${MAX_ACTION_BODY_DEPTH} levels deep`);
   }
   const extra = Object.keys(value).filter((k) => !RUN_REQUEST_KEYS.has(k));
   if (extra.length > 0) {

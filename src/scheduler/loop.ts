@@ -1,13 +1,13 @@
 import { requestIdFor } from '../actions/request-id.ts';
 import type { ResolvedConfig } from '../config/config.ts';
-import { dueJobs, earliestNextRunAtMs, updateSchedule } from '../db/jobs.ts';
+import { dueJobs, earliestNextRunAtMs, updateSchedule, type ScheduleUpdate } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import { hasOpenRun, insertRun } from '../db/runs.ts';
 import type { JobRow, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { decide } from './slots.ts';
+import { decide, nextRunOf } from './slots.ts';
 
 export interface SchedulerDeps {
   db: Db;
@@ -83,7 +83,13 @@ export class Scheduler {
       hasOpenRun: job.overlap === 'skip' && hasOpenRun(db, job.id),
       misfireGraceMs: config.misfireGraceMs,
     });
-    if (!decision) return null;
+    if (!decision) {
+      // next_run_at_ms disagrees with next_slot_index (an edited row): trust the slot index,
+      // so the job is not picked up again and again in this pass.
+      const { nextRunAtMs, finished } = nextRunOf(job);
+      updateSchedule(db, job.id, { ...scheduleOf(job), nextRunAtMs, status: finished ? 'finished' : job.status }, nowMs);
+      return null;
+    }
     let run: RunRow | undefined;
     if (decision.fire) {
       const slotAtMs = decision.fire.slotAtMs;
@@ -148,4 +154,9 @@ export class Scheduler {
     this.#timer = undefined;
     this.#armedForMs = null;
   }
+}
+
+function scheduleOf(job: JobRow): ScheduleUpdate {
+  const { status, nextSlotIndex, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots } = job;
+  return { status, nextSlotIndex, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots };
 }
