@@ -27,9 +27,6 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .version(VERSION)
     .help()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
-    // An option given twice keeps its last value (as the original click CLI did) instead
-    // of turning into an array that no command expects.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
     .exitProcess(false)
     // yargs reports usage errors as plain `Error`s (with `.fail(false)` they cannot be told
     // apart from a failing handler), so give them a class: they exit 2. A handler's own

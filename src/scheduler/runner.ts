@@ -163,7 +163,7 @@ export class Runner {
     if (!actionId) return;
     while (await sleep(clock, delayMs, this.#stopping.signal)) {
       const token = await this.#token(job, forceRefresh);
-      if (typeof token !== 'string' && token !== null) return void this.#authFailed(run, job, token.error);
+      if (typeof token !== 'string' && token !== null) return void this.#authFailed(run, job, token.error, false);
       const outcome = await getActionStatus(job.callbackUrl, actionId, token, this.#http);
       if (this.#cutOff.signal.aborted) return;
       const verdict: Verdict = classify(outcome);
@@ -178,13 +178,18 @@ export class Runner {
             delayMs = 0;
             continue;
           }
-          return void this.#authFailed(run, job, verdict.error);
+          return void this.#authFailed(run, job, verdict.error, false);
         case 'permanent':
-          return this.#fail(run, job, {
-            ...verdict.error,
-            code: verdict.error.httpStatus === 404 ? 'ACTION_STATUS_UNKNOWN' : verdict.error.code,
-            message: `status poll: ${verdict.error.message}`,
-          });
+          return this.#fail(
+            run,
+            job,
+            {
+              ...verdict.error,
+              code: verdict.error.httpStatus === 404 ? 'ACTION_STATUS_UNKNOWN' : verdict.error.code,
+              message: `status poll: ${verdict.error.message}`,
+            },
+            false,
+          );
         case 'transient':
           this.#deps.log.warn({ jobId: job.id, runId: run.id, error: verdict.error }, 'status poll failed; will retry');
       }
@@ -227,14 +232,18 @@ export class Runner {
     return 'done';
   }
 
-  #fail(run: RunRow, job: JobRow, error: RunError): void {
+  /**
+   * Fail the run. `fromSubmission`: the error answers the run request, so its HTTP status is
+   * the run's submission status; a failed status poll keeps the submission's (SPEC §3).
+   */
+  #fail(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): void {
     const { db, clock } = this.#deps;
     db.transaction(() => {
       updateRun(db, run.id, {
         state: 'failed',
         error,
         completedAtMs: clock.now(),
-        ...(error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
+        ...(fromSubmission && error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
       });
       incrementErrorCount(db, job.id);
       pruneJobRuns(db, job.id, this.#deps.config.retentionRunsPerJob);
@@ -246,8 +255,8 @@ export class Runner {
    * 401/403 that a token refresh did not cure (or no token to refresh): the run fails and
    * the job waits for the user, in the hosted service's shape.
    */
-  #authFailed(run: RunRow, job: JobRow, error: RunError): 'done' {
-    this.#fail(run, job, error);
+  #authFailed(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): 'done' {
+    this.#fail(run, job, error, fromSubmission);
     markInactive(
       this.#deps.db,
       job.id,

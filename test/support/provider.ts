@@ -131,7 +131,10 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     };
   }
 
-  function send(res: http.ServerResponse, reply: Reply, onAccept: () => Record<string, unknown> | null): void {
+  type AcceptReply = Extract<Reply, { kind: 'accept' }>;
+
+  /** `onAccept` gets the accept reply actually used (after any `delay`); null when it answered itself. */
+  function send(res: http.ServerResponse, reply: Reply, onAccept: (accept: AcceptReply) => Record<string, unknown> | null): void {
     switch (reply.kind) {
       case 'hang':
         return;
@@ -148,7 +151,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
         return;
       }
       case 'accept': {
-        const doc = onAccept();
+        const doc = onAccept(reply);
         if (!doc) return;
         res.writeHead(reply.httpStatus ?? 202, { 'content-type': 'application/json' });
         res.end(JSON.stringify(doc));
@@ -188,7 +191,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
         }
         const reply = provider.runReplies.shift() ?? provider.defaultRunReply;
         const requestId = (body as { request_id: string }).request_id;
-        send(res, reply, () => {
+        send(res, reply, (accept) => {
           const existing = byRequestId.get(requestId);
           if (existing) {
             if (existing.bodyText !== JSON.stringify((body as { body: unknown }).body)) {
@@ -197,17 +200,17 @@ export async function startFakeProvider(): Promise<FakeProvider> {
               return null;
             }
             // Idempotent repeat: 200 with the action's current status.
-            res.statusCode = 200;
-            return statusDocument(existing, existing.pollsLeft > 0 ? 'ACTIVE' : existing.final);
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(statusDocument(existing, existing.pollsLeft > 0 ? 'ACTIVE' : existing.final)));
+            return null;
           }
-          const accept = reply.kind === 'accept' ? reply : { activePolls: 0 };
           const action: Action = {
             actionId: randomUUID(),
             requestId,
             bodyText: JSON.stringify((body as { body: unknown }).body),
             pollsLeft: accept.activePolls ?? 0,
-            final: (reply.kind === 'accept' && reply.final) || 'SUCCEEDED',
-            document: (reply.kind === 'accept' && reply.document) || { details: { files_transferred: 1 } },
+            final: accept.final ?? 'SUCCEEDED',
+            document: accept.document ?? { details: { files_transferred: 1 } },
             released: false,
           };
           actions.set(action.actionId, action);
