@@ -1,4 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
 import { deadline } from './deadline.ts';
 
 /**
@@ -94,6 +95,8 @@ async function call(
     } catch {
       json = undefined;
     }
+    // Too deep to store: treat like unreadable JSON (the start of the text is still kept).
+    if (nestsDeeperThan(json, MAX_JSON_DEPTH)) json = undefined;
     return { kind: 'response', httpStatus: res.statusCode, json, text, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
   } catch (err) {
     const e = err as { name?: string; code?: string; message?: string };

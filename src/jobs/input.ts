@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
 
 /**
  * The rules for job input (SPEC §5), shared by the CLI (so a bad flag exits 2 before any
@@ -72,24 +73,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/**
- * Deepest nesting of objects and arrays in an action body. Real run requests are a few
- * levels deep; a body nested thousands deep would overflow the stack of JSON.stringify
- * when it is stored or sent, so it is refused as bad input instead.
- */
-export const MAX_ACTION_BODY_DEPTH = 100;
-
-/** Whether objects/arrays nest deeper than `limit` (iterative: any depth is safe to check). */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    const [v, depth] = item;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > limit) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
+/** Deepest nesting of objects and arrays an action body may have (see json-depth.ts). */
+export const MAX_ACTION_BODY_DEPTH = MAX_JSON_DEPTH;
 
 /**
  * The action body is the provider's run request without `request_id`: an object with a
