@@ -55,7 +55,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     if (ownAgent) undo.push(() => ownAgent.close());
 
     const runner = new Runner({ db, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens: opts.tokens ?? NO_TOKENS });
-    const scheduler = new Scheduler({ db, clock, log: log.child({ component: 'scheduler' }), config, onFire: (run) => runner.track(run.id) });
+    const scheduler = new Scheduler({ db, clock, log: log.child({ component: 'scheduler' }), config, onFire: (run, job) => runner.fire(run, job) });
     const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
 
     const rpc = new RpcServer(

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, isNotNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
+import { param, preparedFor } from './prepared.ts';
 import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow } from './schema.ts';
 
 /** All SQL about jobs lives here. Every function is synchronous (better-sqlite3). */
@@ -8,8 +9,12 @@ export function insertJob(db: Db, row: NewJobRow): JobRow {
   return db.insert(jobs).values(row).returning().get();
 }
 
+const getJobStatement = preparedFor((db) =>
+  db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare(),
+);
+
 export function getJob(db: Db, jobId: string): JobRow | undefined {
-  return db.select().from(jobs).where(eq(jobs.id, jobId)).get();
+  return getJobStatement(db).get({ id: jobId });
 }
 
 export interface JobPageKey {
@@ -42,26 +47,27 @@ export function listJobs(
 }
 
 /** Loaded jobs whose next slot is due at `nowMs`, earliest first (index range on next_run_at_ms). */
-export function dueJobs(db: Db, nowMs: number, limit: number): JobRow[] {
-  return db
+const dueJobsStatement = preparedFor((db) =>
+  db
     .select()
     .from(jobs)
-    .where(and(isNotNull(jobs.nextRunAtMs), lte(jobs.nextRunAtMs, nowMs)))
+    .where(and(isNotNull(jobs.nextRunAtMs), lte(jobs.nextRunAtMs, sql.placeholder('nowMs'))))
     .orderBy(asc(jobs.nextRunAtMs))
-    .limit(limit)
-    .all();
+    .limit(sql.placeholder('limit'))
+    .prepare(),
+);
+
+export function dueJobs(db: Db, nowMs: number, limit: number): JobRow[] {
+  return dueJobsStatement(db).all({ nowMs, limit });
 }
 
 /** The earliest next run of any job, or null when nothing is scheduled. */
+const earliestStatement = preparedFor((db) =>
+  db.select({ at: jobs.nextRunAtMs }).from(jobs).where(isNotNull(jobs.nextRunAtMs)).orderBy(asc(jobs.nextRunAtMs)).limit(1).prepare(),
+);
+
 export function earliestNextRunAtMs(db: Db): number | null {
-  const row = db
-    .select({ at: jobs.nextRunAtMs })
-    .from(jobs)
-    .where(isNotNull(jobs.nextRunAtMs))
-    .orderBy(asc(jobs.nextRunAtMs))
-    .limit(1)
-    .get();
-  return row?.at ?? null;
+  return earliestStatement(db).get()?.at ?? null;
 }
 
 export interface ScheduleUpdate {
@@ -74,11 +80,25 @@ export interface ScheduleUpdate {
   overlapSkippedSlots: number;
 }
 
+const updateScheduleStatement = preparedFor((db) =>
+  db
+    .update(jobs)
+    .set({
+      status: param('status'),
+      nextSlotIndex: param('nextSlotIndex'),
+      nextRunAtMs: param('nextRunAtMs'),
+      runCount: param('runCount'),
+      lastRanAtMs: param('lastRanAtMs'),
+      missedSlots: param('missedSlots'),
+      overlapSkippedSlots: param('overlapSkippedSlots'),
+      updatedAtMs: param('updatedAtMs'),
+    })
+    .where(eq(jobs.id, sql.placeholder('id')))
+    .prepare(),
+);
+
 export function updateSchedule(db: Db, jobId: string, update: ScheduleUpdate, nowMs: number): void {
-  db.update(jobs)
-    .set({ ...update, updatedAtMs: nowMs })
-    .where(eq(jobs.id, jobId))
-    .run();
+  updateScheduleStatement(db).run({ ...update, updatedAtMs: nowMs, id: jobId });
 }
 
 /** Soft delete: the job never runs again; it and its runs stay readable. */

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
+import { param, preparedFor } from './prepared.ts';
 import { runs, type RunRow } from './schema.ts';
 
 /** All SQL about runs lives here. Every function is synchronous (better-sqlite3). */
@@ -10,17 +11,42 @@ export type NewRun = Pick<RunRow, 'jobId' | 'slotAtMs' | 'requestId' | 'firedAtM
  * Insert a pending run. The unique (job, slot) key makes a second insert for the same slot
  * a no-op: it returns undefined, and the caller must not fire.
  */
-export function insertRun(db: Db, run: NewRun): RunRow | undefined {
-  return db
+const insertRunStatement = preparedFor((db) =>
+  db
     .insert(runs)
-    .values({ ...run, state: 'pending', attempts: 0 })
+    .values({
+      jobId: sql.placeholder('jobId'),
+      slotAtMs: sql.placeholder('slotAtMs'),
+      requestId: sql.placeholder('requestId'),
+      firedAtMs: sql.placeholder('firedAtMs'),
+      retryUntilMs: sql.placeholder('retryUntilMs'),
+      state: 'pending',
+      attempts: 0,
+    })
     .onConflictDoNothing()
     .returning()
-    .get();
+    .prepare(),
+);
+
+export function insertRun(db: Db, run: NewRun): RunRow | undefined {
+  return insertRunStatement(db).get(run);
 }
 
+const getRunStatement = preparedFor((db) =>
+  db.select().from(runs).where(eq(runs.id, sql.placeholder('id'))).prepare(),
+);
+
 export function getRun(db: Db, runId: number): RunRow | undefined {
-  return db.select().from(runs).where(eq(runs.id, runId)).get();
+  return getRunStatement(db).get({ id: runId });
+}
+
+const recordAttemptStatement = preparedFor((db) =>
+  db.update(runs).set({ attempts: param('attempts') }).where(eq(runs.id, sql.placeholder('id'))).prepare(),
+);
+
+/** Count a submission attempt (on the firing path, so prepared). */
+export function recordAttempt(db: Db, runId: number, attempts: number): void {
+  recordAttemptStatement(db).run({ id: runId, attempts });
 }
 
 export type RunUpdate = Partial<
@@ -32,15 +58,17 @@ export function updateRun(db: Db, runId: number, update: RunUpdate): void {
 }
 
 /** Whether the job has a run whose action has not ended (the overlap rule). Uses runs_open. */
+const openRunStatement = preparedFor((db) =>
+  db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(eq(runs.jobId, sql.placeholder('jobId')), isNull(runs.completedAtMs)))
+    .limit(1)
+    .prepare(),
+);
+
 export function hasOpenRun(db: Db, jobId: string): boolean {
-  return (
-    db
-      .select({ id: runs.id })
-      .from(runs)
-      .where(and(eq(runs.jobId, jobId), isNull(runs.completedAtMs)))
-      .limit(1)
-      .get() !== undefined
-  );
+  return openRunStatement(db).get({ jobId }) !== undefined;
 }
 
 /** Runs not yet finished, oldest first: what the runner resumes after a restart. */

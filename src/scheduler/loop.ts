@@ -14,8 +14,8 @@ export interface SchedulerDeps {
   clock: Clock;
   log: Logger;
   config: ResolvedConfig;
-  /** Called for each fired run after its row is committed; must not block (the runner's `track`). */
-  onFire: (run: RunRow) => void;
+  /** Called for each fired run after its row is committed; must not block (the runner's `fire`). */
+  onFire: (run: RunRow, job: JobRow) => void;
 }
 
 /**
@@ -70,8 +70,13 @@ export class Scheduler {
     for (;;) {
       const batch = dueJobs(db, nowMs, config.fireBatchSize);
       if (batch.length === 0) return;
-      const fired = db.transaction(() => batch.map((job) => this.#decideJob(job, nowMs)).filter((r) => r !== null));
-      for (const run of fired) this.#deps.onFire(run);
+      const fired = db.transaction(() =>
+        batch.flatMap((job) => {
+          const run = this.#decideJob(job, nowMs);
+          return run ? [{ run, job }] : [];
+        }),
+      );
+      for (const { run, job } of fired) this.#deps.onFire(run, job);
       if (batch.length < config.fireBatchSize) return;
     }
   }

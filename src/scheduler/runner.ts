@@ -5,7 +5,7 @@ import { isTerminal, type ParsedStatus } from '../actions/status.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import { incrementErrorCount, getJob, markInactive } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { getRun, openRuns, pruneJobRuns, updateRun } from '../db/runs.ts';
+import { getRun, openRuns, pruneJobRuns, recordAttempt, updateRun } from '../db/runs.ts';
 import type { JobRow, RunError, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -64,13 +64,24 @@ export class Runner {
     return this.#drivers.size;
   }
 
-  /** Start driving a run. Returns at once; idempotent. */
+  /** Start driving a run from the database (after a restart, or by id). Returns at once; idempotent. */
   track(runId: number): void {
-    if (this.#drivers.has(runId) || this.#stopping.signal.aborted) return;
-    const driver = this.#drive(runId)
-      .catch((err: unknown) => this.#deps.log.error({ err: coerceError(err), runId }, 'run driver failed'))
-      .finally(() => this.#drivers.delete(runId));
-    this.#drivers.set(runId, driver);
+    const run = getRun(this.#deps.db, runId);
+    const job = run && getJob(this.#deps.db, run.jobId);
+    if (run && job) this.fire(run, job);
+  }
+
+  /**
+   * Start driving a run the scheduler has just committed, with the rows it already holds:
+   * nothing is read back, and a job without a scope reaches the HTTP request without
+   * yielding, so the request leaves within the scheduler's own turn. Returns at once.
+   */
+  fire(run: RunRow, job: JobRow): void {
+    if (this.#drivers.has(run.id) || this.#stopping.signal.aborted || run.completedAtMs !== null) return;
+    const driver = this.#drive(run, job)
+      .catch((err: unknown) => this.#deps.log.error({ err: coerceError(err), runId: run.id }, 'run driver failed'))
+      .finally(() => this.#drivers.delete(run.id));
+    this.#drivers.set(run.id, driver);
   }
 
   /** After a restart: re-send submissions whose outcome is unknown, poll accepted actions. */
@@ -99,11 +110,7 @@ export class Runner {
     return this.#stopping.signal.aborted;
   }
 
-  async #drive(runId: number): Promise<void> {
-    const { db } = this.#deps;
-    const run = getRun(db, runId);
-    const job = run && getJob(db, run.jobId);
-    if (!run || !job || run.completedAtMs !== null) return;
+  async #drive(run: RunRow, job: JobRow): Promise<void> {
     const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
     if (state === 'active') await this.#poll(run, job);
   }
@@ -117,10 +124,14 @@ export class Runner {
     let forceRefresh = false;
     while (!this.#stopped) {
       attempts += 1;
-      updateRun(db, run.id, { attempts });
-      const token = await this.#token(job, forceRefresh);
+      // No await without a scope: see fire().
+      const token = job.scope ? await this.#token(job, forceRefresh) : null;
       if (typeof token !== 'string' && token !== null) return this.#authFailed(run, job, token.error);
-      const outcome = await submitAction(job.callbackUrl, runRequest, token, this.#http);
+      const submission = submitAction(job.callbackUrl, runRequest, token, this.#http);
+      // Counted once the request is under way, off the firing path. A crash right here
+      // loses one count, never a request: the run is still pending and is re-sent.
+      recordAttempt(db, run.id, attempts);
+      const outcome = await submission;
       // Cut off by shutdown: the provider may or may not have the request. Leave the run
       // pending; the next start re-sends it with the same request_id.
       if (this.#cutOff.signal.aborted) return null;
