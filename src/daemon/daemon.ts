@@ -4,11 +4,12 @@ import { createProviderAgent } from '../actions/provider.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import type { AppPaths } from '../config/paths.ts';
 import { openDb, type Db } from '../db/open.ts';
-import { countOpenRuns } from '../db/runs.ts';
+import { countOpenRuns, recentLatenessMs } from '../db/runs.ts';
 import { formatIso } from '../jobs/time.ts';
 import { JobService } from '../jobs/service.ts';
+import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { PROTOCOL_VERSION } from '../rpc/protocol.ts';
+import { PROTOCOL_VERSION, type DaemonStatus } from '../rpc/protocol.ts';
 import { RpcServer } from '../rpc/server.ts';
 import { systemClock, type Clock } from '../scheduler/clock.ts';
 import { Scheduler } from '../scheduler/loop.ts';
@@ -25,7 +26,14 @@ export interface DaemonOptions {
   /** undici dispatcher for provider calls; default: a pooled Agent. */
   dispatcher?: Dispatcher;
   tokens?: TokenProvider;
+  /** A listening socket passed by systemd (socket activation); else we bind `paths.socketPath`. */
+  inheritedSocketFd?: number | null;
+  /** Where `log` writes, for `daemon status`; null for stderr. */
+  logFile?: string | null;
 }
+
+/** How many recent runs `daemon status` summarises for fire lateness. */
+const LATENESS_SAMPLE_RUNS = 1_000;
 
 /** A running daemon. Startup and `stop()` are mirror images. */
 export interface Daemon extends AsyncDisposable {
@@ -34,6 +42,8 @@ export interface Daemon extends AsyncDisposable {
   readonly scheduler: Scheduler;
   readonly runner: Runner;
   stop(): Promise<void>;
+  /** Resolves once the daemon has stopped, whoever asked (a signal, `daemon.stop`): true if cleanly. */
+  readonly stopped: Promise<boolean>;
 }
 
 /**
@@ -58,12 +68,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const scheduler = new Scheduler({ db, clock, log: log.child({ component: 'scheduler' }), config, onFire: (run, job) => runner.fire(run, job) });
     const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
 
+    let markStopped: (cleanly: boolean) => void = () => {};
+    const stopped = new Promise<boolean>((resolve) => (markStopped = resolve));
+    let stop: () => Promise<void> = async () => {};
     const rpc = new RpcServer(
       {
         'job.submit': (p) => service.submit(p),
         'job.get': (p) => service.get(p.job_id),
         'job.list': (p) => service.list(p),
         'job.delete': (p) => service.delete(p.job_id),
+        'daemon.hello': () => ({ protocol_version: PROTOCOL_VERSION, version: VERSION, pid: process.pid }),
         'daemon.status': () => ({
           pid: process.pid,
           version: VERSION,
@@ -74,11 +88,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           socket_path: paths.socketPath,
           jobs: service.countByStatus(),
           runs_in_flight: countOpenRuns(db),
+          fire_lateness_ms: summarize(recentLatenessMs(db, LATENESS_SAMPLE_RUNS)),
+          log_file: opts.logFile ?? null,
+          socket_activated: opts.inheritedSocketFd != null,
         }),
+        'daemon.stop': () => {
+          // Answer first: the caller then waits for the socket to go away.
+          setImmediate(() => stop().catch(() => {})); // logged inside stop()
+          return { pid: process.pid };
+        },
       },
       log.child({ component: 'rpc' }),
     );
-    await rpc.listen(paths.socketPath);
+    if (opts.inheritedSocketFd != null) await rpc.listenOnFd(opts.inheritedSocketFd);
+    else await rpc.listen(paths.socketPath);
     undo.push(() => rpc.close());
 
     const resumed = runner.resumeOpenRuns();
@@ -87,19 +110,26 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     log.info({ socket: paths.socketPath, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
 
     let stopping: Promise<void> | undefined;
-    const stop = () =>
+    stop = () =>
       (stopping ??= (async () => {
         log.info('daemon stopping');
-        scheduler.stop();
-        stopRetention();
-        await rpc.close();
-        await runner.stop(config.shutdownGraceMs);
-        if (ownAgent) await ownAgent.close();
-        db.$client.close();
-        undo[0]?.();
-        log.info('daemon stopped');
+        try {
+          scheduler.stop();
+          stopRetention();
+          await rpc.close();
+          await runner.stop(config.shutdownGraceMs);
+          if (ownAgent) await ownAgent.close();
+          db.$client.close();
+          undo[0]?.();
+          log.info('daemon stopped');
+          markStopped(true);
+        } catch (err) {
+          log.error({ err: coerceError(err) }, 'shutdown failed');
+          markStopped(false);
+          throw err;
+        }
       })());
-    return { db, service, scheduler, runner, stop, [Symbol.asyncDispose]: stop };
+    return { db, service, scheduler, runner, stop, stopped, [Symbol.asyncDispose]: stop };
   } catch (err) {
     for (const step of undo.reverse()) {
       try {
@@ -110,4 +140,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }
     throw err;
   }
+}
+
+/** p50 / p99 / max of a sample, nearest-rank. */
+function summarize(samples: number[]): DaemonStatus['fire_lateness_ms'] {
+  if (samples.length === 0) return { runs: 0, p50: null, p99: null, max: null };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return { runs: sorted.length, p50: rank(0.5), p99: rank(0.99), max: sorted.at(-1)! };
 }

@@ -1,47 +1,53 @@
 import { pathToFileURL } from 'node:url';
+import path from 'node:path';
 import { resolveConfig } from '../config/config.ts';
 import { resolvePaths } from '../config/paths.ts';
 import { coerceError, TimerError } from '../errors.ts';
-import { createLogger } from '../log/logger.ts';
-import { startDaemon } from './daemon.ts';
+import { createFileLogger, createLogger, type Logger } from '../log/logger.ts';
+import { startDaemon, type Daemon } from './daemon.ts';
+import { inheritedSocketFd } from './systemd.ts';
 
 /**
- * Run the daemon in the foreground until SIGTERM/SIGINT (what `globus-timer daemon run`,
- * `npm start` and a systemd unit call). The first signal stops gracefully; a second one
- * exits at once. Logs are pino JSON lines on stderr.
+ * Run the daemon until it is stopped (what `globus-timer daemon run`, `npm start`, a
+ * systemd unit and `daemon start` call). SIGTERM/SIGINT or the `daemon.stop` RPC stop it
+ * gracefully; a second signal exits at once. Logs are pino JSON lines on stderr, or with
+ * `logToFile` (a detached daemon) in rotated files under the state directory.
  */
-export async function runDaemon(): Promise<number> {
-  const log = createLogger();
-  let daemon;
+export async function runDaemon({ logToFile = false }: { logToFile?: boolean } = {}): Promise<number> {
+  let log: Logger = createLogger();
+  let daemon: Daemon;
   try {
-    daemon = await startDaemon({ paths: resolvePaths(), config: resolveConfig(), log });
+    const paths = resolvePaths();
+    if (logToFile) log = await createFileLogger(paths.logDir);
+    daemon = await startDaemon({
+      paths,
+      config: resolveConfig(),
+      log,
+      inheritedSocketFd: inheritedSocketFd(),
+      logFile: logToFile ? path.join(paths.logDir, 'current.log') : null,
+    });
   } catch (err) {
     const e = coerceError(err);
     log.fatal({ err: e }, 'daemon failed to start');
     process.stderr.write(`globus-timer: ${e instanceof TimerError ? e.message : `cannot start the daemon: ${e.message}`}\n`);
     return 1;
   }
-  const running = daemon;
-  return new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        log.warn({ signal }, 'second signal; exiting now');
-        process.exit(1);
-      }
-      signalled = true;
-      log.info({ signal }, 'shutting down');
-      running.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error({ err: coerceError(err) }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal; exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal }, 'shutting down');
+    daemon.stop().catch(() => {}); // a failed stop is logged by the daemon and seen below
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const cleanly = await daemon.stopped;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return cleanly ? 0 : 1;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

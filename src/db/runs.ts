@@ -117,3 +117,14 @@ export function pruneJobRuns(db: Db, jobId: string, keep: number): number {
     .where(and(eq(runs.jobId, jobId), lt(runs.id, boundary.id), isNotNull(runs.completedAtMs)))
     .run().changes;
 }
+
+/** fired_at − slot of the newest `limit` runs, in ms (index: the primary key, read backwards). */
+export function recentLatenessMs(db: Db, limit: number): number[] {
+  return db
+    .select({ lateMs: sql<number>`${runs.firedAtMs} - ${runs.slotAtMs}` })
+    .from(runs)
+    .orderBy(desc(runs.id))
+    .limit(limit)
+    .all()
+    .map((r) => r.lateMs);
+}

@@ -1,29 +1,62 @@
-import { pino, type Level, type Logger } from 'pino';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pino, type DestinationStream, type Level, type Logger } from 'pino';
+import roll from 'pino-roll';
 
 export type { Logger };
 
-/**
- * pino JSON lines on stderr: what journald and `daemon run` under a supervisor expect.
- * Synchronous writes, so lines are not lost when the process exits right after logging.
- * Secrets never reach the log: the redact list is a second line of defence for fields
- * that might carry a token by mistake.
- */
-export function createLogger({
-  level = (process.env.GLOBUS_TIMER_LOG_LEVEL as Level | undefined) ?? 'info',
-  destination = 2,
-}: { level?: Level | 'silent'; destination?: number | string } = {}): Logger {
+type LevelOption = Level | 'silent';
+
+function levelFromEnv(): LevelOption {
+  return (process.env.GLOBUS_TIMER_LOG_LEVEL as LevelOption | undefined) ?? 'info';
+}
+
+function build(level: LevelOption, destination: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Secrets never reach the log: a second line of defence for fields that might carry
+      // a token by mistake.
       redact: {
         paths: ['authorization', 'headers.authorization', '*.authorization', 'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token'],
         censor: '[redacted]',
       },
     },
-    pino.destination({ dest: destination, sync: true }),
+    destination,
   );
+}
+
+/**
+ * pino JSON lines on stderr: what journald and a supervisor expect (`daemon run`).
+ * Synchronous writes, so lines are not lost when the process exits right after logging.
+ */
+export function createLogger({ level = levelFromEnv() }: { level?: LevelOption } = {}): Logger {
+  return build(level, pino.destination({ dest: 2, sync: true }));
+}
+
+/** Log files of a detached daemon: `daemon.N.log` in the log directory, newest `current.log`. */
+export const LOG_FILE_BASE = 'daemon';
+export const LOG_FILE_SIZE = '10m';
+export const LOG_FILES_KEPT = 5;
+
+/**
+ * JSON lines to a size-rotated file under `logDir` (pino-roll: a new `daemon.N.log` every
+ * 10 MB, 5 old files kept, `current.log` a link to the newest): a detached daemon has no
+ * terminal and no journal to write to.
+ */
+export async function createFileLogger(logDir: string, { level = levelFromEnv() }: { level?: LevelOption } = {}): Promise<Logger> {
+  fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const stream = await roll({
+    file: path.join(logDir, LOG_FILE_BASE),
+    extension: '.log',
+    size: LOG_FILE_SIZE,
+    limit: { count: LOG_FILES_KEPT },
+    symlink: true,
+    sync: true,
+  });
+  return build(level, stream);
 }
 
 /** A logger that drops everything, for tests and library use. */

@@ -2,7 +2,8 @@ import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
 import net from 'node:net';
 import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../errors.ts';
 import { onLines, writeFrame } from './framing.ts';
-import type { MethodName, Methods } from './protocol.ts';
+import { VERSION } from '../version.ts';
+import { PROTOCOL_VERSION, type MethodName, type Methods } from './protocol.ts';
 
 /** An error the daemon answered with; `code` is the stable code from `errors.ts`. */
 export class RpcError extends TimerError {
@@ -40,17 +41,31 @@ export class RpcClient {
     sock.on('close', () => this.#rpc.rejectAllPendingRequests('the daemon closed the connection'));
   }
 
-  /** Connect, or fail with DaemonNotRunningError when nothing answers on the socket. */
-  static connect(socketPath: string, { timeoutMs = 30_000 } = {}): Promise<RpcClient> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(socketPath);
-      sock.once('connect', () => {
-        sock.removeAllListeners('error');
-        sock.on('error', () => sock.destroy());
-        resolve(new RpcClient(sock, timeoutMs));
+  /**
+   * Connect and exchange versions (`daemon.hello`). Fails with DaemonNotRunningError when
+   * nothing answers on the socket, and with PROTOCOL_MISMATCH when the daemon speaks
+   * another protocol version (an older daemon that has no `daemon.hello` counts too).
+   */
+  static async connect(socketPath: string, { timeoutMs = 30_000 } = {}): Promise<RpcClient> {
+    const sock = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(socketPath);
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        s.on('error', () => s.destroy());
+        resolve(s);
       });
-      sock.once('error', (err) => reject(new DaemonNotRunningError(socketPath, { cause: err })));
+      s.once('error', (err) => reject(new DaemonNotRunningError(socketPath, { cause: err })));
     });
+    const client = new RpcClient(sock, timeoutMs);
+    try {
+      const hello = await client.call('daemon.hello', { protocol_version: PROTOCOL_VERSION, version: VERSION });
+      if (hello.protocol_version !== PROTOCOL_VERSION) throw mismatch(`globus-timer ${hello.version}, protocol ${hello.protocol_version}`);
+    } catch (err) {
+      client.close();
+      if (err instanceof RpcError && err.rpcCode === -32601) throw mismatch('an older globus-timer without a version handshake');
+      throw err;
+    }
+    return client;
   }
 
   async call<M extends MethodName>(method: M, params: Methods[M]['params']): Promise<Methods[M]['result']> {
@@ -70,4 +85,11 @@ export class RpcClient {
     this.#sock.end();
     this.#sock.destroy();
   }
+}
+
+function mismatch(daemon: string): TimerError {
+  return new TimerError(
+    ERROR_CODES.PROTOCOL_MISMATCH,
+    `the running daemon is ${daemon}, but this CLI is globus-timer ${VERSION}, protocol ${PROTOCOL_VERSION}; restart the daemon: globus-timer daemon stop && globus-timer daemon start`,
+  );
 }

@@ -97,6 +97,28 @@ export interface DaemonStatus {
   socket_path: string;
   jobs: Record<JobStatus, number>;
   runs_in_flight: number;
+  /** How late recent runs fired (fired_at − slot), over the newest `runs` runs. */
+  fire_lateness_ms: { runs: number; p50: number | null; p99: number | null; max: number | null };
+  /** Where the daemon logs: its current log file, or null for stderr (journal, terminal). */
+  log_file: string | null;
+  /** True when systemd passed the listening socket (socket activation). */
+  socket_activated: boolean;
+}
+
+/**
+ * The first call of every connection: each side learns the other's versions, and the CLI
+ * refuses to go on when the protocols differ. Its shape must never change incompatibly,
+ * so that any two versions can at least tell each other to restart.
+ */
+export interface HelloParams {
+  protocol_version: number;
+  version: string;
+}
+
+export interface HelloResult {
+  protocol_version: number;
+  version: string;
+  pid: number;
 }
 
 export interface Methods {
@@ -104,7 +126,10 @@ export interface Methods {
   'job.get': { params: JobIdParams; result: JobDocument };
   'job.list': { params: ListJobsParams; result: JobPage };
   'job.delete': { params: JobIdParams; result: JobDocument };
+  'daemon.hello': { params: HelloParams; result: HelloResult };
   'daemon.status': { params: Record<string, never>; result: DaemonStatus };
+  /** Graceful shutdown; answers first, then stops. */
+  'daemon.stop': { params: Record<string, never>; result: { pid: number } };
 }
 
 export type MethodName = keyof Methods;
@@ -163,7 +188,14 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
       show_deleted: { type: 'boolean' },
     },
   },
+  // Extra keys allowed: a newer client may send more, and must still get an answer.
+  'daemon.hello': {
+    type: 'object',
+    required: ['protocol_version', 'version'],
+    properties: { protocol_version: { type: 'integer' }, version: { type: 'string', maxLength: 64 } },
+  },
   'daemon.status': { type: 'object', additionalProperties: false, properties: {} },
+  'daemon.stop': { type: 'object', additionalProperties: false, properties: {} },
 };
 
 function jobIdSchema(): object {

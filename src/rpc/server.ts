@@ -69,24 +69,37 @@ export class RpcServer {
     fs.chmodSync(path.dirname(socketPath), 0o700);
     if (await isAnswering(socketPath)) throw new DaemonAlreadyRunningError(`it answers on ${socketPath}`);
     fs.rmSync(socketPath, { force: true });
+    // Created 0600 from the start (umask), not chmod-ed after: no window where others can
+    // connect. Binding a Unix socket happens synchronously inside listen().
+    const oldMask = process.umask(0o177);
+    try {
+      await this.#listen(socketPath);
+    } finally {
+      process.umask(oldMask);
+    }
+    fs.chmodSync(socketPath, 0o600);
+    this.#socketPath = socketPath;
+  }
+
+  /**
+   * Serve on a listening socket inherited from systemd (socket activation). The socket file
+   * belongs to systemd: it made it with the unit's SocketMode, and we never remove it.
+   */
+  async listenOnFd(fd: number): Promise<void> {
+    await this.#listen({ fd });
+  }
+
+  async #listen(target: string | { fd: number }): Promise<void> {
     const server = net.createServer((sock) => this.#serve(sock));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // Created 0600 from the start (umask), not chmod-ed after: no window where others can connect.
-      const oldMask = process.umask(0o177);
-      try {
-        server.listen(socketPath, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      } finally {
-        process.umask(oldMask);
-      }
+      server.listen(target, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-    fs.chmodSync(socketPath, 0o600);
     server.on('error', (err) => this.#log.error({ err }, 'rpc server error'));
     this.#server = server;
-    this.#socketPath = socketPath;
   }
 
   /** Stop accepting, drop clients, remove the socket file. */

@@ -1,0 +1,15 @@
+// pino-roll ships no types; this is the part of its API we use.
+declare module 'pino-roll' {
+  import type SonicBoom from 'sonic-boom';
+  interface PinoRollOptions {
+    file: string;
+    size?: string | number;
+    frequency?: 'daily' | 'hourly' | number;
+    extension?: string;
+    symlink?: boolean;
+    mkdir?: boolean;
+    sync?: boolean;
+    limit?: { count?: number; removeOtherLogFiles?: boolean };
+  }
+  export default function build(options: PinoRollOptions): Promise<SonicBoom>;
+}
