@@ -45,7 +45,7 @@ export class DaemonNotRunningError extends TimerError {
   constructor(socketPath: string, options?: ErrorOptions) {
     super(
       ERROR_CODES.DAEMON_NOT_RUNNING,
-      `daemon not running (no answer at ${socketPath}); start it with: globus-timer daemon run`,
+      `daemon not running (no answer at ${socketPath}); start it with: globus-timer daemon start (or in the foreground: globus-timer daemon run)`,
       options,
     );
     this.name = 'DaemonNotRunningError';

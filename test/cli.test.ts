@@ -28,7 +28,9 @@ interface Home {
 function makeHome(t: TestContext | null): Home {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
   if (t) t.after(() => fs.rmSync(home, { recursive: true, force: true }));
-  const env: NodeJS.ProcessEnv = { ...process.env, GLOBUS_TIMER_HOME: home };
+  // Autostart off: these tests are about the CLI against a daemon they control (autostart
+  // has its own tests in service-control.test.ts).
+  const env: NodeJS.ProcessEnv = { ...process.env, GLOBUS_TIMER_HOME: home, GLOBUS_TIMER_NO_AUTOSTART: '1' };
   delete env.GLOBUS_TIMER_LOG_LEVEL;
   return { home, env };
 }
@@ -483,8 +485,6 @@ test('with no daemon running, every command exits 1 and says how to start it', a
     ['job', 'status', '00000000-0000-4000-8000-000000000000'],
     ['job', 'status', '--all'],
     ['job', 'delete', '00000000-0000-4000-8000-000000000000'],
-    ['daemon', 'status'],
-    ['daemon', 'status', '--format', 'json'],
   ];
   for (const args of commands) {
     const r = await cli(env, args);
@@ -494,6 +494,14 @@ test('with no daemon running, every command exits 1 and says how to start it', a
     assert.ok(!r.err[0]!.includes('\n'));
     assert.match(r.err[0]!, /^globus-timer: .*globus-timer daemon run/, args.join(' '));
   }
+  // `daemon status` answers the question instead of failing: exit 3, as LSB and systemctl do.
+  const status = await cli(env, ['daemon', 'status']);
+  assert.equal(status.code, 3);
+  assert.deepEqual(status.err, []);
+  assert.match(status.out[0]!, /^globus-timer daemon is not running .*globus-timer daemon start$/);
+  const json = await cli(env, ['daemon', 'status', '--format', 'json']);
+  assert.equal(json.code, 3);
+  assert.equal((JSON.parse(json.out.join('\n')) as { running: boolean }).running, false);
   // A socket file that nobody answers on is "not running" too.
   fs.writeFileSync(resolvePaths(env).socketPath, '');
   const r = await cli(env, ['job', 'list']);

@@ -89,7 +89,7 @@ test('a 1-second job fires on its grid; status, list and delete behave', async (
   assert.equal(await daemon.stop('SIGTERM'), 0, 'graceful stop exits 0');
   assert.equal(fs.existsSync(paths.socketPath), false, 'socket removed');
   assert.equal((fs.statSync(paths.dbFile).mode & 0o777).toString(8), '600');
-  const unavailable = await runCliProcess(['job', 'list'], env);
+  const unavailable = await runCliProcess(['job', 'list'], { ...env, GLOBUS_TIMER_NO_AUTOSTART: '1' });
   assert.equal(unavailable.code, 1);
   assert.match(unavailable.stderr, /daemon not running.*globus-timer daemon run/);
 });

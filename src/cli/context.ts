@@ -1,5 +1,7 @@
 import { resolvePaths } from '../config/paths.ts';
+import { ERROR_CODES, TimerError } from '../errors.ts';
 import { RpcClient } from '../rpc/client.ts';
+import { startDetached } from './daemon-control.ts';
 
 /** What a command needs from the outside world; tests pass their own. */
 export interface CliIo {
@@ -19,11 +21,31 @@ export type OutputFormat = 'text' | 'json';
 /** Options every command has. */
 export interface GlobalArgs {
   format: OutputFormat;
+  /** `--no-autostart` sets this false. */
+  autostart: boolean;
 }
 
-/** Connect to the daemon named by the environment's paths, run `fn`, always close. */
-export async function withDaemon<T>(io: CliIo, fn: (client: RpcClient) => Promise<T>): Promise<T> {
-  const client = await RpcClient.connect(resolvePaths(io.env).socketPath);
+/** Autostart is on unless `--no-autostart` or GLOBUS_TIMER_NO_AUTOSTART=1 (any value but 0/empty). */
+function autostartEnabled(io: CliIo, args: GlobalArgs): boolean {
+  const off = io.env.GLOBUS_TIMER_NO_AUTOSTART;
+  return args.autostart && (off === undefined || off === '' || off === '0');
+}
+
+/**
+ * Connect to the daemon, run `fn`, always close. When no daemon answers, start one in the
+ * background first (as gpg-agent does) and say so in one line on stderr.
+ */
+export async function withDaemon<T>(io: CliIo, args: GlobalArgs, fn: (client: RpcClient) => Promise<T>): Promise<T> {
+  const paths = resolvePaths(io.env);
+  let client: RpcClient;
+  try {
+    client = await RpcClient.connect(paths.socketPath);
+  } catch (err) {
+    if (!(err instanceof TimerError && err.code === ERROR_CODES.DAEMON_NOT_RUNNING) || !autostartEnabled(io, args)) throw err;
+    const pid = await startDetached(paths, io.env);
+    io.err(`globus-timer: started the daemon in the background (pid ${pid}); logs: globus-timer daemon logs`);
+    client = await RpcClient.connect(paths.socketPath);
+  }
   try {
     return await fn(client);
   } finally {

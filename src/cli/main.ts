@@ -19,6 +19,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .scriptName('globus-timer')
     .usage('$0 <command>\n\nA self-hosted Globus Timer: schedule Globus Action Provider calls (such as transfers).')
     .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'Output format' })
+    .option('autostart', { type: 'boolean', default: true, describe: 'Start the daemon in the background if none is running (--no-autostart: fail instead)' })
     .command('job', 'Submit and manage timer jobs', jobCommands(io))
     .command('daemon', 'Run and inspect the globus-timer daemon', daemonCommands(io, (code) => (exitCode = code)))
     .demandCommand(1, 'name a command: job or daemon')

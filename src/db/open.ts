@@ -43,6 +43,7 @@ export function openDb(file: string): Db {
       }
     }
   }
+  refuseNewerSchema(sqlite, file);
   const db = drizzle(sqlite, { schema }) as Db;
   // FKs off during migrate(): drizzle-kit rebuilds tables with DROP TABLE inside one
   // transaction, where PRAGMA foreign_keys does nothing, so the drop would cascade-delete runs.
@@ -63,4 +64,24 @@ export function openDb(file: string): Db {
   }
   sqlite.pragma('foreign_keys = ON');
   return db;
+}
+
+/**
+ * drizzle's migrator applies what is missing but says nothing about a database migrated by
+ * a newer globus-timer (after a downgrade). Running on a schema we do not know could
+ * corrupt it, so refuse to open it.
+ */
+function refuseNewerSchema(sqlite: Database.Database, file: string): void {
+  const hasTable = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
+  if (!hasTable) return;
+  const applied = (sqlite.prepare('SELECT max(created_at) AS at FROM __drizzle_migrations').get() as { at: number | null }).at;
+  const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
+  const known = Math.max(...journal.entries.map((e) => e.when));
+  if (applied !== null && applied > known) {
+    sqlite.close();
+    throw new TimerError(
+      ERROR_CODES.STORE_FAILED,
+      `database ${file} was migrated by a newer globus-timer (schema of ${new Date(applied).toISOString()}); upgrade globus-timer, or set GLOBUS_TIMER_HOME to use another database`,
+    );
+  }
 }

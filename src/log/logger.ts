@@ -55,6 +55,7 @@ export async function createFileLogger(logDir: string, { level = levelFromEnv() 
     limit: { count: LOG_FILES_KEPT },
     symlink: true,
     sync: true,
+    mode: 0o600,
   });
   return build(level, stream);
 }

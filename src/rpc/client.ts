@@ -3,7 +3,7 @@ import net from 'node:net';
 import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../errors.ts';
 import { onLines, writeFrame } from './framing.ts';
 import { VERSION } from '../version.ts';
-import { PROTOCOL_VERSION, type MethodName, type Methods } from './protocol.ts';
+import { PROTOCOL_VERSION, type HelloResult, type MethodName, type Methods } from './protocol.ts';
 
 /** An error the daemon answered with; `code` is the stable code from `errors.ts`. */
 export class RpcError extends TimerError {
@@ -22,6 +22,8 @@ export class RpcClient {
   readonly #sock: net.Socket;
   readonly #rpc: JSONRPCClient;
   readonly #timeoutMs: number;
+  /** What the daemon said about itself when we connected. */
+  daemon: HelloResult = { protocol_version: PROTOCOL_VERSION, version: VERSION, pid: 0 };
 
   private constructor(sock: net.Socket, timeoutMs: number) {
     this.#sock = sock;
@@ -59,6 +61,7 @@ export class RpcClient {
     const client = new RpcClient(sock, timeoutMs);
     try {
       const hello = await client.call('daemon.hello', { protocol_version: PROTOCOL_VERSION, version: VERSION });
+      client.daemon = hello;
       if (hello.protocol_version !== PROTOCOL_VERSION) throw mismatch(`globus-timer ${hello.version}, protocol ${hello.protocol_version}`);
     } catch (err) {
       client.close();
@@ -92,4 +95,16 @@ function mismatch(daemon: string): TimerError {
     ERROR_CODES.PROTOCOL_MISMATCH,
     `the running daemon is ${daemon}, but this CLI is globus-timer ${VERSION}, protocol ${PROTOCOL_VERSION}; restart the daemon: globus-timer daemon stop && globus-timer daemon start`,
   );
+}
+
+/** Whether something accepts connections on `socketPath` (a live daemon). */
+export function isAnswering(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(socketPath);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
 }

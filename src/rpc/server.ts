@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { DaemonAlreadyRunningError, ERROR_CODES, TimerError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { isAnswering } from './client.ts';
 import { onLines, writeFrame } from './framing.ts';
 import { PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods } from './protocol.ts';
 
@@ -132,16 +133,4 @@ export class RpcServer {
       },
     );
   }
-}
-
-/** Whether something accepts connections on `socketPath` (a live daemon). */
-export function isAnswering(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(socketPath);
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
 }

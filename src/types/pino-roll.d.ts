@@ -9,6 +9,7 @@ declare module 'pino-roll' {
     symlink?: boolean;
     mkdir?: boolean;
     sync?: boolean;
+    mode?: number;
     limit?: { count?: number; removeOtherLogFiles?: boolean };
   }
   export default function build(options: PinoRollOptions): Promise<SonicBoom>;

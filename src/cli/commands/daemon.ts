@@ -1,6 +1,32 @@
 import type { Argv } from 'yargs';
-import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { resolvePaths } from '../../config/paths.ts';
+import { InvalidInputError } from '../../errors.ts';
+import { RpcClient } from '../../rpc/client.ts';
+import type { DaemonStatus } from '../../rpc/protocol.ts';
+import { currentLogFile, daemonPid, startDetached, stopDaemon } from '../daemon-control.ts';
+import type { CliIo, GlobalArgs } from '../context.ts';
+import { follow, lineFormatter, tailLines } from '../logs.ts';
 import { formatRecord, toJson } from '../output.ts';
+
+/** `daemon status` exit codes, as LSB init scripts and `systemctl status` use them. */
+export const STATUS_EXIT = { RUNNING: 0, NOT_RUNNING: 3 } as const;
+
+function statusRecord(status: DaemonStatus): string {
+  const late = status.fire_lateness_ms;
+  return formatRecord([
+    ['Status', 'running'],
+    ['PID', status.pid],
+    ['Version', `${status.version} (protocol ${status.protocol_version})`],
+    ['Started', status.started_at],
+    ['Uptime', `${status.uptime_seconds}s`],
+    ['Database', status.db_file],
+    ['Socket', `${status.socket_path}${status.socket_activated ? ' (socket-activated)' : ''}`],
+    ['Log', status.log_file ?? 'stderr'],
+    ['Jobs', Object.entries(status.jobs).map(([k, n]) => `${n} ${k}`).join(', ')],
+    ['Runs In Flight', status.runs_in_flight],
+    ['Fire Lateness', late.runs ? `p50 ${late.p50} ms, p99 ${late.p99} ms, max ${late.max} ms (last ${late.runs} runs)` : null],
+  ]);
+}
 
 export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
   return (y: Argv<GlobalArgs>) =>
@@ -8,34 +34,79 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
       .command(
         'run',
         'Run the daemon in the foreground (what a systemd unit or `npm start` calls)',
-        (b) => b,
-        async () => {
+        (b) => b.option('log-file', { type: 'boolean', default: false, describe: 'Log to rotating files under the state directory instead of stderr' }),
+        async (args) => {
           // Loaded only here: the rest of the CLI never opens the database.
           const { runDaemon } = await import('../../daemon/main.ts');
-          setExitCode(await runDaemon());
+          setExitCode(await runDaemon({ logToFile: args['log-file'] }));
+        },
+      )
+      .command(
+        'start',
+        'Start the daemon in the background and wait until it answers',
+        (b) => b,
+        async () => {
+          const paths = resolvePaths(io.env);
+          const running = await daemonPid(paths);
+          if (running !== null) return io.out(`globus-timer daemon is already running (pid ${running})`);
+          const pid = await startDetached(paths, io.env);
+          io.out(`globus-timer daemon started (pid ${pid}); logs: ${currentLogFile(paths)} (globus-timer daemon logs)`);
+        },
+      )
+      .command(
+        'stop',
+        'Stop the daemon gracefully and wait until it has exited',
+        (b) => b,
+        async () => {
+          const pid = await stopDaemon(resolvePaths(io.env));
+          io.out(pid === null ? 'globus-timer daemon is not running' : `globus-timer daemon stopped (pid ${pid})`);
         },
       )
       .command(
         'status',
-        'Show whether the daemon runs, with its paths and job counts',
+        'Show whether the daemon runs (exit 0) or not (exit 3), with its paths, jobs and fire lateness',
         (b) => b,
         async (args) => {
-          const status = await withDaemon(io, (c) => c.call('daemon.status', {}));
-          if (args.format === 'json') return io.out(toJson(status));
-          io.out(
-            formatRecord([
-              ['Status', 'running'],
-              ['PID', status.pid],
-              ['Version', status.version],
-              ['Started', status.started_at],
-              ['Uptime', `${status.uptime_seconds}s`],
-              ['Database', status.db_file],
-              ['Socket', status.socket_path],
-              ['Jobs', Object.entries(status.jobs).map(([k, n]) => `${n} ${k}`).join(', ')],
-              ['Runs In Flight', status.runs_in_flight],
-            ]),
-          );
+          const paths = resolvePaths(io.env);
+          let client: RpcClient;
+          try {
+            client = await RpcClient.connect(paths.socketPath);
+          } catch (err) {
+            if (await daemonPid(paths).catch(() => null)) throw err; // running, but unusable (e.g. version mismatch)
+            setExitCode(STATUS_EXIT.NOT_RUNNING);
+            if (args.format === 'json') return io.out(toJson({ running: false, socket_path: paths.socketPath }));
+            return io.out(`globus-timer daemon is not running (no answer at ${paths.socketPath}); start it with: globus-timer daemon start`);
+          }
+          try {
+            const status = await client.call('daemon.status', {});
+            io.out(args.format === 'json' ? toJson({ running: true, ...status }) : statusRecord(status));
+          } finally {
+            client.close();
+          }
         },
       )
-      .demandCommand(1, 'name a daemon command: run or status');
+      .command(
+        'logs',
+        "Show the detached daemon's log, readably",
+        (b) =>
+          b
+            .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines (Ctrl-C stops)' })
+            .option('lines', { alias: 'n', type: 'number', default: 50, describe: 'How many of the last lines to show' }),
+        async (args) => {
+          const { logDir } = resolvePaths(io.env);
+          if (!Number.isInteger(args.lines) || args.lines < 0) throw new InvalidInputError(`invalid --lines ${args.lines}: give a whole number, 0 or more`);
+          const format = args.format === 'json' ? (line: string) => line : lineFormatter(process.stdout.isTTY === true);
+          const lines = tailLines(logDir, args.lines);
+          if (lines.length === 0 && !args.follow) {
+            return io.out(`no daemon log in ${logDir}; a daemon run in the foreground or by systemd logs to stderr (journalctl --user -u globus-timer)`);
+          }
+          for (const line of lines) io.out(format(line));
+          if (args.follow) {
+            const stop = new AbortController();
+            process.once('SIGINT', () => stop.abort());
+            await follow(logDir, (line) => io.out(format(line)), stop.signal);
+          }
+        },
+      )
+      .demandCommand(1, 'name a daemon command: start, stop, status, logs or run');
 }

@@ -115,7 +115,7 @@ export function jobCommands(io: CliIo) {
             .option('verbose', verbose),
         async (args) => {
           const params = submitParamsFromFlags(args as SubmitFlags);
-          const job = await withDaemon(io, (c) => c.call('job.submit', params));
+          const job = await withDaemon(io, args, (c) => c.call('job.submit', params));
           io.out(wantsJson(args) ? toJson(job) : jobRecord(job));
         },
       )
@@ -124,7 +124,7 @@ export function jobCommands(io: CliIo) {
         'List jobs',
         (b) => b.option('show-deleted', { type: 'boolean', default: false, describe: 'Include deleted jobs' }).option('verbose', verbose),
         async (args) => {
-          const jobs = await withDaemon(io, (c) => allJobs(c, args['show-deleted']));
+          const jobs = await withDaemon(io, args, (c) => allJobs(c, args['show-deleted']));
           io.out(wantsJson(args) ? toJson(jobs) : jobTable(jobs));
         },
       )
@@ -139,7 +139,7 @@ export function jobCommands(io: CliIo) {
             .option('verbose', verbose),
         async (args) => {
           if (!args.job_id && !args.all) throw new InvalidInputError('must provide either a job ID or the --all option');
-          const jobs = await withDaemon(io, async (c) =>
+          const jobs = await withDaemon(io, args, async (c) =>
             args.job_id ? [await c.call('job.get', { job_id: args.job_id })] : allJobs(c, args['show-deleted']),
           );
           if (wantsJson(args)) io.out(toJson(args.job_id ? jobs[0] : jobs));
@@ -155,7 +155,7 @@ export function jobCommands(io: CliIo) {
           // the command still fails at the end so scripts notice.
           const ids = args.job_id as string[];
           const failures: Error[] = [];
-          const deleted = await withDaemon(io, async (c) => {
+          const deleted = await withDaemon(io, args, async (c) => {
             const docs: JobDocument[] = [];
             for (const id of ids) {
               try {

@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { prettyFactory } from 'pino-pretty';
+import { LOG_FILE_BASE } from '../log/logger.ts';
+
+/** The daemon's rotated log files, oldest first (`daemon.1.log`, `daemon.2.log`, …). */
+export function logFiles(logDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(logDir);
+  } catch {
+    return [];
+  }
+  const numbered = names
+    .map((name) => ({ name, n: Number(new RegExp(`^${LOG_FILE_BASE}\\.(\\d+)\\.log$`).exec(name)?.[1]) }))
+    .filter((f) => Number.isInteger(f.n))
+    .sort((a, b) => a.n - b.n);
+  return numbered.map((f) => path.join(logDir, f.name));
+}
+
+/** The last `n` lines across the rotated files. */
+export function tailLines(logDir: string, n: number): string[] {
+  const lines: string[] = [];
+  for (const file of logFiles(logDir).reverse()) {
+    const own = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+    lines.unshift(...own.slice(-(n - lines.length)));
+    if (lines.length >= n) break;
+  }
+  return lines.slice(-n);
+}
+
+/** pino JSON lines made readable (time, level, message, fields); other lines pass through. */
+export function lineFormatter(colorize: boolean): (line: string) => string {
+  const pretty = prettyFactory({ colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname' });
+  return (line) => {
+    if (!line.startsWith('{')) return line;
+    return pretty(line).trimEnd();
+  };
+}
+
+/**
+ * Print what is appended to the newest log file, following rotation, until `signal`
+ * aborts. Polls every 250 ms: simple, and the same on every platform.
+ */
+export async function follow(logDir: string, print: (line: string) => void, signal: AbortSignal): Promise<void> {
+  let file = logFiles(logDir).at(-1);
+  let offset = file ? fs.statSync(file).size : 0;
+  let partial = '';
+  while (!signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const newest = logFiles(logDir).at(-1);
+    for (const f of file && newest !== file ? [file, newest] : [newest]) {
+      if (!f) continue;
+      if (f !== file) {
+        file = f;
+        offset = 0;
+      }
+      const size = fs.statSync(f).size;
+      if (size <= offset) continue;
+      const fd = fs.openSync(f, 'r');
+      const buf = Buffer.alloc(size - offset);
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      fs.closeSync(fd);
+      offset = size;
+      const lines = (partial + buf.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) print(line);
+    }
+  }
+}
