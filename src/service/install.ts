@@ -162,8 +162,9 @@ function passedOn(ctx: Context): Record<string, string> {
   const out: Record<string, string> = {};
   if (ctx.home !== undefined) return out;
   for (const name of PASSED_ON[ctx.kind]) {
+    // A relative one would mean a different place for a service started in another directory.
     const v = ctx.env[name];
-    if (v) out[name] = v;
+    if (v && path.isAbsolute(v)) out[name] = v;
   }
   return out;
 }
@@ -238,7 +239,7 @@ function planSystemd(ctx: Context): InstallPlan {
   const notes = commonNotes(ctx);
   if (ctx.home === undefined && shellRuntime === undefined) {
     notes.push(
-      `XDG_RUNTIME_DIR is not set in this shell: the service listens on ${socketPath}, but the CLI here would look under ${os.tmpdir()}; ` +
+      `XDG_RUNTIME_DIR is not set in this shell: the service listens on ${socketPath}, but the CLI here would look in ${fallbackRuntimeDir(ctx)}; ` +
         `a normal login session sets XDG_RUNTIME_DIR=${runtimeDir}, otherwise export it.`,
     );
   }
@@ -246,14 +247,18 @@ function planSystemd(ctx: Context): InstallPlan {
   return { kind: 'systemd', dryRun: ctx.dryRun, dirs: [unitDir], files, commands, socketPath, notes };
 }
 
+/** resolvePaths()' socket directory without XDG_RUNTIME_DIR: os.tmpdir() reads TMPDIR without its trailing slash, else /tmp. */
+function fallbackRuntimeDir(ctx: Context): string {
+  const tmp = (ctx.env.TMPDIR || '/tmp').replace(/(.)\/+$/, '$1');
+  return path.join(tmp, `globus-timer-${ctx.uid}`);
+}
+
 /** Where resolvePaths() puts the socket for this environment (the daemon makes it itself under launchd). */
 function launchdSocketPath(ctx: Context): string {
   if (ctx.home !== undefined) return path.join(ctx.home, 'daemon.sock');
   const runtime = xdg(ctx.env, 'XDG_RUNTIME_DIR');
   if (runtime !== undefined) return path.join(runtime, 'globus-timer', 'daemon.sock');
-  // os.tmpdir() reads TMPDIR without its trailing slash, falling back to /tmp.
-  const tmp = (ctx.env.TMPDIR || '/tmp').replace(/(.)\/+$/, '$1');
-  return path.join(tmp, `globus-timer-${ctx.uid}`, 'daemon.sock');
+  return path.join(fallbackRuntimeDir(ctx), 'daemon.sock');
 }
 
 function planLaunchd(ctx: Context): InstallPlan {
@@ -416,9 +421,9 @@ export function installService(opts: ServiceRunOptions = {}): InstallPlan & Serv
 
 /**
  * What `daemon uninstall` calls. With a runner: stop and disable, remove the files, reload.
- * Without one the files are removed at once, and the caller tells the user to run
- * `commands` and `afterCommands` (disable --now then fails for lack of unit files, so with
- * systemd print `planUninstall()`'s commands before calling this, or pass a runner).
+ * Without one the files go at once and nothing is run; `systemctl disable` needs the unit
+ * files, so a caller that only prints must have the user run planUninstall()'s `commands`
+ * before this, not after.
  */
 export function uninstallService(opts: ServiceRunOptions = {}): UninstallPlan & ServiceOutcome & { removed: string[] } {
   const plan = planUninstall(opts);

@@ -101,10 +101,15 @@ const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 /**
  * One word of ExecStart=. Quoted only when it has to be; `%` doubled. Arguments also double
  * `$` (`$FOO`/`${FOO}` are expanded there), but the program path must not: systemd uses it
- * as written, so `$$` would name a different file (checked with systemd-analyze verify).
+ * as written, so `$$` would name a different file. Both seen with systemd-analyze verify.
  */
 export function systemdExecWord(word: string, { program = false }: { program?: boolean } = {}): string {
   if (CONTROL_CHARS.test(word)) throw new InvalidInputError(`command word contains a control character: ${JSON.stringify(word)}`);
+  // systemd's string_is_safe(): correctly quoted or not, such a program path makes the unit
+  // fail to load ("Executable name contains special characters").
+  if (program && /["'\\]/.test(word)) {
+    throw new InvalidInputError(`systemd cannot run a program whose path contains a quote or a backslash: ${word}; put Node.js (or a symlink to it) elsewhere`);
+  }
   let s = escapeSpecifiers(word);
   if (!program) s = s.replaceAll('$', () => '$$');
   return PLAIN_WORD.test(s) ? s : quoteItem(s);
