@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openDb } from '../src/db/open.ts';
@@ -202,4 +203,39 @@ test('a database migrated by a newer version is refused, not opened', async (t) 
   const r = await runCliProcess(['daemon', 'run'], env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /globus-timer: database .* was migrated by a newer globus-timer.*upgrade globus-timer/);
+});
+
+test('daemon install writes the units and prints how to enable them; uninstall removes them', async (t) => {
+  const { env } = tempHome(t);
+  const fakeHome = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-home-'));
+  t.after(() => fs.rmSync(fakeHome, { recursive: true, force: true }));
+  const userEnv = { ...env, HOME: fakeHome, XDG_CONFIG_HOME: path.join(fakeHome, '.config') };
+  const unitDir = path.join(fakeHome, '.config', 'systemd', 'user');
+
+  const dry = await runCliProcess(['daemon', 'install', '--systemd', '--dry-run'], userEnv);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /^Would write .*globus-timer\.service$/m);
+  assert.equal(fs.existsSync(unitDir), false, 'a dry run writes nothing');
+
+  const install = await runCliProcess(['daemon', 'install', '--systemd'], userEnv);
+  assert.equal(install.code, 0, install.stderr);
+  assert.match(install.stdout, /^ {2}systemctl --user enable --now globus-timer\.socket globus-timer\.service$/m);
+  const service = fs.readFileSync(path.join(unitDir, 'globus-timer.service'), 'utf8');
+  assert.match(service, new RegExp(`^ExecStart=${process.execPath.replace(/[/.]/g, '\\$&')} .*bin/globus-timer\\.js daemon run$`, 'm'));
+  assert.match(service, new RegExp(`^Environment=.*GLOBUS_TIMER_HOME=${env.GLOBUS_TIMER_HOME}`, 'm'));
+  assert.match(fs.readFileSync(path.join(unitDir, 'globus-timer.socket'), 'utf8'), new RegExp(`^ListenStream=${env.GLOBUS_TIMER_HOME}/daemon\\.sock$`, 'm'));
+
+  const json = JSON.parse((await runCliProcess(['daemon', 'install', '--systemd', '--dry-run', '--format', 'json'], userEnv)).stdout) as {
+    files: { state: string }[];
+  };
+  assert.deepEqual(
+    json.files.map((f) => f.state),
+    ['same', 'same'],
+  );
+
+  const uninstall = await runCliProcess(['daemon', 'uninstall', '--systemd'], userEnv);
+  assert.equal(uninstall.code, 0, uninstall.stdout + uninstall.stderr);
+  assert.match(uninstall.stdout, /^\$ systemctl --user disable --now globus-timer\.socket globus-timer\.service$/m);
+  assert.match(uninstall.stdout, /^Removed .*globus-timer\.service$/m);
+  assert.equal(fs.existsSync(path.join(unitDir, 'globus-timer.service')), false);
 });

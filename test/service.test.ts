@@ -31,6 +31,7 @@ import {
   systemdSocketUnit,
   type ServiceUnitInput,
 } from '../src/service/units.ts';
+import { EXAMPLE_UNIT_INPUT } from './support/example-units.ts';
 
 const BASE: ServiceUnitInput = {
   nodePath: '/usr/local/bin/node',
@@ -206,7 +207,7 @@ test('plist: parses as a property list with every key; awkward paths survive exa
     EnvironmentVariables: { GLOBUS_TIMER_HOME: nasty, TMPDIR: '/var/folders/xy/T/' },
     RunAtLoad: true,
     KeepAlive: { SuccessfulExit: false },
-    ProcessType: 'Background',
+    ProcessType: 'Standard',
     ExitTimeOut: 15,
     StandardOutPath: `${nasty}/logs/launchd.log`,
     StandardErrorPath: `${nasty}/logs/launchd.log`,
@@ -503,4 +504,10 @@ test('systemd-analyze verify accepts the installed units, awkward paths included
   fs.rmSync(path.join(bad, 'globus-timer.socket'));
   fs.writeFileSync(path.join(bad, 'globus-timer.service'), svc({}));
   assert.notEqual(verify(root, [path.join(bad, 'globus-timer.service')], bad).status, 0, 'missing socket unit not caught');
+});
+
+test('the example units in systemd/ are what the generator writes', () => {
+  const dir = new URL('../systemd/', import.meta.url);
+  assert.equal(fs.readFileSync(new URL('globus-timer.service', dir), 'utf8'), systemdServiceUnit(EXAMPLE_UNIT_INPUT));
+  assert.equal(fs.readFileSync(new URL('globus-timer.socket', dir), 'utf8'), systemdSocketUnit(EXAMPLE_UNIT_INPUT));
 });

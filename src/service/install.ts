@@ -139,11 +139,11 @@ function xdg(env: Context['env'], name: string): string | undefined {
   return v && path.isAbsolute(v) ? v : undefined;
 }
 
-export function systemdUnitDir(ctx: Pick<Context, 'env' | 'homedir'>): string {
+export function systemdUnitDir(ctx: { env: Readonly<Record<string, string | undefined>>; homedir: string }): string {
   return path.join(xdg(ctx.env, 'XDG_CONFIG_HOME') ?? path.join(ctx.homedir, '.config'), 'systemd', 'user');
 }
 
-export function launchAgentsDir(ctx: Pick<Context, 'homedir'>): string {
+export function launchAgentsDir(ctx: { homedir: string }): string {
   return path.join(ctx.homedir, 'Library', 'LaunchAgents');
 }
 
@@ -338,7 +338,8 @@ export function planUninstall(opts: ServiceOptions = {}): UninstallPlan {
         removal(path.join(unitDir, 'default.target.wants', SYSTEMD_SERVICE_NAME), true),
         removal(path.join(unitDir, 'sockets.target.wants', SYSTEMD_SOCKET_NAME), true),
       ],
-      afterCommands: [systemctl('daemon-reload')],
+      // Nothing to reload when no user manager runs (e.g. over ssh without lingering).
+      afterCommands: [{ ...systemctl('daemon-reload'), mayFail: true }],
       notes: ['Jobs, run history and the journal are kept; the daemon no longer starts on its own.'],
     };
   }

@@ -255,8 +255,10 @@ export function launchdPlist(input: ServiceUnitInput): string {
     '    <key>SuccessfulExit</key>',
     '    <false/>',
     '  </dict>',
+    // Standard, not Background: launchd throttles Background jobs and coalesces their
+    // timers, which would cost the millisecond precision a timer daemon exists for.
     key('ProcessType'),
-    str('Background'),
+    str('Standard'),
     key('ExitTimeOut'),
     `  <integer>${STOP_TIMEOUT_SEC}</integer>`,
     key('StandardOutPath'),

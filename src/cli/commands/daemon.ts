@@ -7,6 +7,13 @@ import { currentLogFile, daemonPid, startDetached, stopDaemon } from '../daemon-
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { follow, lineFormatter, tailLines } from '../logs.ts';
 import { formatRecord, toJson } from '../output.ts';
+import { installService, spawnRunner, uninstallService, type ServiceKind } from '../../service/install.ts';
+
+function serviceKind(args: { systemd?: boolean | undefined; launchd?: boolean | undefined }): ServiceKind | undefined {
+  if (args.systemd) return 'systemd';
+  if (args.launchd) return 'launchd';
+  return undefined;
+}
 
 /** `daemon status` exit codes, as LSB init scripts and `systemctl status` use them. */
 export const STATUS_EXIT = { RUNNING: 0, NOT_RUNNING: 3 } as const;
@@ -108,5 +115,59 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           }
         },
       )
-      .demandCommand(1, 'name a daemon command: start, stop, status, logs or run');
+      .command(
+        'install',
+        'Install the daemon as a user service (systemd on Linux, launchd on macOS) and print how to enable it',
+        (b) =>
+          b
+            .option('systemd', { type: 'boolean', describe: 'A systemd user service and socket (default on Linux)' })
+            .option('launchd', { type: 'boolean', describe: 'A launchd agent (default on macOS)' })
+            .conflicts('systemd', 'launchd')
+            .option('dry-run', { type: 'boolean', default: false, describe: 'Show the files and commands; change nothing' }),
+        (args) => {
+          // Writes the files but leaves enabling to the user, as the commands printed say:
+          // starting a service is the service manager's business, and stays visible.
+          const plan = installService({ kind: serviceKind(args), env: io.env, dryRun: args['dry-run'] });
+          if (args.format === 'json') return io.out(toJson({ ...plan, files: plan.files.map(({ content: _, ...f }) => f) }));
+          const verb = plan.dryRun ? 'Would write' : 'Wrote';
+          for (const f of plan.files) io.out(`${verb} ${f.path}${f.state === 'same' ? ' (unchanged)' : ''}`);
+          io.out(`\nTo enable and start it${plan.dryRun ? ' (after installing)' : ''}, run:`);
+          for (const c of plan.commands) io.out(`  ${c.shell}`);
+          for (const note of plan.notes) io.out(`\nNote: ${note}`);
+        },
+      )
+      .command(
+        'uninstall',
+        'Stop and disable the user service, and remove its files (jobs and history stay)',
+        (b) =>
+          b
+            .option('systemd', { type: 'boolean', describe: 'The systemd user service (default on Linux)' })
+            .option('launchd', { type: 'boolean', describe: 'The launchd agent (default on macOS)' })
+            .conflicts('systemd', 'launchd')
+            .option('dry-run', { type: 'boolean', default: false, describe: 'Show what would be run and removed; change nothing' }),
+        (args) => {
+          // Unlike install, this runs the commands itself: `systemctl disable` needs the unit
+          // files, so it must run before they are removed, in one step.
+          const result = uninstallService({
+            kind: serviceKind(args),
+            env: io.env,
+            dryRun: args['dry-run'],
+            run: (cmd) => {
+              io.out(`$ ${cmd.shell}`);
+              return spawnRunner(cmd);
+            },
+          });
+          if (result.dryRun) {
+            for (const c of [...result.commands]) io.out(`Would run: ${c.shell}`);
+            for (const f of result.files.filter((f) => f.exists)) io.out(`Would remove ${f.path}`);
+            for (const c of result.afterCommands) io.out(`Would run: ${c.shell}`);
+            return;
+          }
+          for (const p of result.removed) io.out(`Removed ${p}`);
+          if (result.removed.length === 0) io.out('Nothing to remove: the service was not installed');
+          for (const note of result.notes) io.out(note);
+          if (!result.ok) setExitCode(1);
+        },
+      )
+      .demandCommand(1, 'name a daemon command: start, stop, status, logs, run, install or uninstall');
 }
