@@ -4,6 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { tailLines } from '../src/cli/logs.ts';
 import { formatInterval, formatRecord, formatTable, jobRecord, jobTable, lastRunResult, toJson } from '../src/cli/output.ts';
 import { ERROR_CODES, TimerError } from '../src/errors.ts';
 import {
@@ -421,4 +425,20 @@ test('jobTable and toJson', () => {
   assert.equal(jobTable([]).split('\n')[0], 'Name | Job ID | Status | Last Result');
   assert.equal(toJson({ a: [1] }), '{\n  "a": [\n    1\n  ]\n}');
   assert.deepEqual(JSON.parse(toJson(a)), a);
+});
+
+test('tailLines: the last n lines across rotated log files, none for n = 0', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-logs-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'daemon.1.log'), 'a\nb\n');
+    fs.writeFileSync(path.join(dir, 'daemon.2.log'), 'c\n\nd\n');
+    fs.writeFileSync(path.join(dir, 'daemon.10.log'), 'e\n');
+    fs.writeFileSync(path.join(dir, 'other.log'), 'x\n');
+    assert.deepEqual(tailLines(dir, 0), []);
+    assert.deepEqual(tailLines(dir, 2), ['d', 'e']);
+    assert.deepEqual(tailLines(dir, 4), ['b', 'c', 'd', 'e']);
+    assert.deepEqual(tailLines(dir, 100), ['a', 'b', 'c', 'd', 'e']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

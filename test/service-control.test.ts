@@ -203,6 +203,26 @@ test('a database migrated by a newer version is refused, not opened', async (t) 
   const r = await runCliProcess(['daemon', 'run'], env);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /globus-timer: database .* was migrated by a newer globus-timer.*upgrade globus-timer/);
+  // In the background, `daemon start` reports why it failed, from the daemon's own output.
+  const start = await runCliProcess(['daemon', 'start'], env);
+  assert.equal(start.code, 1);
+  assert.match(start.stderr, /^globus-timer: the daemon did not start \(exit 1\): .*migrated by a newer globus-timer.*; see .*daemon\.out\n$/);
+});
+
+test('daemon logs -f prints lines as the daemon writes them', async (t) => {
+  const { env } = home(t);
+  assert.equal((await runCliProcess(['daemon', 'start'], env)).code, 0);
+  const follower = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), 'daemon', 'logs', '-f', '-n', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => follower.kill('SIGKILL'));
+  let out = '';
+  follower.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  // The follower must be reading before the daemon writes: give its start-up time.
+  await new Promise((r) => setTimeout(r, 2_000));
+  assert.equal((await runCliProcess(['daemon', 'stop'], env)).code, 0); // the daemon logs "daemon stopping"
+  for (let i = 0; i < 60 && !out.includes('daemon stopped'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(out, /INFO.*daemon stopping/);
+  assert.match(out, /INFO.*daemon stopped/);
+  assert.doesNotMatch(out, /daemon listening/, '-n 0 prints none of the old lines');
 });
 
 test('daemon install writes the units and prints how to enable them; uninstall removes them', async (t) => {

@@ -21,6 +21,7 @@ export function logFiles(logDir: string): string[] {
 /** The last `n` lines across the rotated files. */
 export function tailLines(logDir: string, n: number): string[] {
   const lines: string[] = [];
+  if (n <= 0) return lines;
   for (const file of logFiles(logDir).reverse()) {
     const own = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
     lines.unshift(...own.slice(-(n - lines.length)));
