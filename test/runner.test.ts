@@ -1018,3 +1018,55 @@ test('a hanging provider does not delay runs to a healthy one', async (t) => {
   }
   assert.equal(runner.inFlight, deadRuns.length);
 });
+
+test('a run claimed ahead of its slot is sent at the slot, never before, and records when it fired', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  p.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
+  const job = h.job(p.runUrl);
+  const slotAtMs = Date.now() + 300;
+  const run = h.run(job, { slotAtMs });
+  h.runner().track(run.id);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(p.runRequests().length, 0, 'nothing sent before the slot');
+  const done = await waitDone(h.db, run.id);
+  const [sent] = p.runRequests();
+  assert.ok(sent && sent.receivedAtMs >= slotAtMs, 'received at or after the slot');
+  assert.ok(done.firedAtMs >= slotAtMs && done.firedAtMs - slotAtMs < 100, `fired_at is the send time (${done.firedAtMs - slotAtMs} ms late)`);
+  assert.equal(done.attempts, 1);
+});
+
+test('stopping while a run waits for its slot sends nothing and leaves it pending for the next start', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  const job = h.job(p.runUrl);
+  const run = h.run(job, { slotAtMs: Date.now() + 10_000 });
+  const runner = h.runner();
+  runner.track(run.id);
+  const t0 = Date.now();
+  await runner.stop(5_000);
+  assert.ok(Date.now() - t0 < 1_000, 'the wait ends at once on stop');
+  assert.equal(p.runRequests().length, 0);
+  const after = mustGetRun(h.db, run.id);
+  assert.equal(after.state, 'pending');
+  assert.equal(after.attempts, 0);
+});
+
+test('per-job retention: old finished runs beyond retentionRunsPerJob are pruned, open ones never', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  p.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
+  const job = h.job(p.runUrl); // runCount 0: a prune check is due on this run
+  const old = [1, 2, 3, 4].map(() => h.run(job));
+  for (const r of old.slice(0, 3)) updateRun(h.db, r.id, { state: 'succeeded', completedAtMs: Date.now() });
+  const openOne = old[3]!; // still open (never driven here)
+  const run = h.run(job);
+  h.runner({ config: { retentionRunsPerJob: 2 } }).track(run.id);
+  await waitDone(h.db, run.id);
+  const left = h.db.$client.prepare('SELECT id FROM runs WHERE job_id = ? ORDER BY id').all(job.id) as { id: number }[];
+  assert.deepEqual(
+    left.map((r) => r.id),
+    [openOne.id, run.id],
+    'the newest 2 are kept; older finished ones pruned; the open one stays',
+  );
+});

@@ -13,7 +13,9 @@ import { FakeClock } from './support/clock.ts';
 import { tempHome, testConfig } from './support/env.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
-const config = testConfig({ maxTimerDelayMs: 30_000, misfireGraceMs: 60_000 });
+// No lead here: these tests watch when runs are claimed relative to their slots. The lead
+// (claiming ahead, sending at the slot) has its own test below and in runner.test.ts.
+const config = testConfig({ maxTimerDelayMs: 30_000, misfireGraceMs: 60_000, fireLeadMs: 0 });
 
 interface Harness {
   db: Db;
@@ -25,18 +27,18 @@ interface Harness {
   restart(): void;
 }
 
-function harness(t: TestContext, clock = new FakeClock(T0)): Harness {
+function harness(t: TestContext, clock = new FakeClock(T0), cfg = config): Harness {
   const { paths } = tempHome(t);
   const db = openDb(paths.dbFile);
   t.after(() => db.$client.close());
   const fired: RunRow[] = [];
-  const make = () => new Scheduler({ db, clock, log: silentLogger(), config, onFire: (run) => fired.push(run) });
+  const make = () => new Scheduler({ db, clock, log: silentLogger(), config: cfg, onFire: (run) => fired.push(run) });
   const h: Harness = {
     db,
     clock,
     fired,
     scheduler: make(),
-    service: new JobService({ db, clock, config, onScheduleChange: () => h.scheduler.reschedule() }),
+    service: new JobService({ db, clock, config: cfg, onScheduleChange: () => h.scheduler.reschedule() }),
     restart() {
       h.scheduler.stop();
       h.scheduler = make();
@@ -244,4 +246,22 @@ test('a row whose next_run_at disagrees with its slot index is repaired, not fir
   assert.equal(getJob(h.db, job.job_id)!.nextRunAtMs, T0 + 20_000);
   h.clock.advance(10_000);
   assert.equal(h.fired.length, 2);
+});
+
+test('with a lead, runs are claimed before their slot (as of the slot) and no earlier than the lead', (t) => {
+  const lead = testConfig({ maxTimerDelayMs: 30_000, misfireGraceMs: 60_000, fireLeadMs: 20 });
+  const h = harness(t, new FakeClock(T0), lead);
+  submit(h);
+  h.clock.advance(10_000 - 21);
+  assert.equal(h.fired.length, 0, 'not claimed before slot − lead');
+  h.clock.advance(1);
+  assert.equal(h.fired.length, 1, 'claimed at slot − lead');
+  assert.equal(h.fired[0]!.slotAtMs, T0 + 10_000);
+  assert.equal(h.clock.now(), T0 + 10_000 - 20);
+  completeAll(h);
+  h.clock.advance(10_000);
+  assert.deepEqual(
+    h.fired.map((r) => r.slotAtMs - T0),
+    [10_000, 20_000],
+  );
 });

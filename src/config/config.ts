@@ -16,6 +16,12 @@ export interface ResolvedConfig {
   misfireGraceMs: number;
   /** How many due jobs one scheduler pass claims in one transaction. */
   fireBatchSize: number;
+  /**
+   * The scheduler wakes this long before a slot and claims (decides and commits) the runs
+   * due within twice this, so the database work is done before the slot; each run is then
+   * sent at its slot, never before. The overlap rule is thus checked up to 2× this early.
+   */
+  fireLeadMs: number;
   /** Deadline of one HTTP request to an Action Provider. */
   actionTimeoutMs: number;
   /** Concurrent connections per provider origin: one dead provider cannot take them all. */
@@ -42,6 +48,7 @@ export const DEFAULT_CONFIG: ResolvedConfig = {
   maxTimerDelayMs: 30_000,
   misfireGraceMs: 60_000,
   fireBatchSize: 500,
+  fireLeadMs: 20,
   actionTimeoutMs: 30_000,
   maxConnectionsPerOrigin: 16,
   maxResponseBytes: 1 << 20,

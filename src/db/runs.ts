@@ -41,12 +41,16 @@ export function getRun(db: Db, runId: number): RunRow | undefined {
 }
 
 const recordAttemptStatement = preparedFor((db) =>
-  db.update(runs).set({ attempts: param('attempts') }).where(eq(runs.id, sql.placeholder('id'))).prepare(),
+  db
+    .update(runs)
+    .set({ attempts: param('attempts'), firedAtMs: param('firedAtMs') })
+    .where(eq(runs.id, sql.placeholder('id')))
+    .prepare(),
 );
 
-/** Count a submission attempt (on the firing path, so prepared). */
-export function recordAttempt(db: Db, runId: number, attempts: number): void {
-  recordAttemptStatement(db).run({ id: runId, attempts });
+/** Count a submission attempt and record when the run fired (on the firing path, so prepared). */
+export function recordAttempt(db: Db, runId: number, attempts: number, firedAtMs: number): void {
+  recordAttemptStatement(db).run({ id: runId, attempts, firedAtMs });
 }
 
 export type RunUpdate = Partial<

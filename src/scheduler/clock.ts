@@ -33,3 +33,15 @@ export function sleep(clock: Clock, delayMs: number, signal: AbortSignal): Promi
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Resolve once the wall clock has reached `atMs` (true), or at once when `signal` aborts
+ * (false). Re-checks after each sleep: timers run on a monotonic clock, so a wall clock
+ * set back meanwhile means sleeping again, never an early return.
+ */
+export async function sleepUntil(clock: Clock, atMs: number, signal: AbortSignal): Promise<boolean> {
+  for (let waitMs = atMs - clock.now(); waitMs > 0; waitMs = atMs - clock.now()) {
+    if (!(await sleep(clock, waitMs, signal))) return false;
+  }
+  return !signal.aborted;
+}

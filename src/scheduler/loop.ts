@@ -14,16 +14,21 @@ export interface SchedulerDeps {
   clock: Clock;
   log: Logger;
   config: ResolvedConfig;
-  /** Called for each fired run after its row is committed; must not block (the runner's `fire`). */
+  /**
+   * Called for each claimed run after its row is committed; must not block (the runner's
+   * `fire`, which sends it at its slot, not before).
+   */
   onFire: (run: RunRow, job: JobRow) => void;
 }
 
 /**
- * The anchored tick loop (SPEC §2 rule 9). One timer is armed for the earliest due slot of
- * any job, capped at `maxTimerDelayMs` so that suspend and wall-clock jumps are noticed;
- * no polling. On waking, every due job is decided by the pure `decide()` and its run row
- * and new schedule are committed in one transaction per batch, before anything goes on
- * the network. The unique (job, slot) key backs "never twice" if anything else slips.
+ * The anchored tick loop (SPEC §2 rule 9). One timer is armed `fireLeadMs` before the
+ * earliest slot of any job, capped at `maxTimerDelayMs` so that suspend and wall-clock
+ * jumps are noticed; no polling. On waking, every job due within 2 × `fireLeadMs` is
+ * decided (as of its slot) by the pure `decide()`, and its run row and new schedule are
+ * committed in one transaction per batch. The runner then sends each run at its slot: the
+ * database work is done before the slot, so only the HTTP request is left at the slot.
+ * The unique (job, slot) key backs "never twice" if anything else slips.
  */
 export class Scheduler {
   readonly #deps: SchedulerDeps;
@@ -67,8 +72,9 @@ export class Scheduler {
   #fireDue(): void {
     const { db, clock, config } = this.#deps;
     const nowMs = clock.now();
+    const claimUntilMs = nowMs + 2 * config.fireLeadMs;
     for (;;) {
-      const batch = dueJobs(db, nowMs, config.fireBatchSize);
+      const batch = dueJobs(db, claimUntilMs, config.fireBatchSize);
       if (batch.length === 0) return;
       const fired = db.transaction(() =>
         batch.flatMap((job) => {
@@ -82,8 +88,11 @@ export class Scheduler {
   }
 
   /** Decide one due job inside the batch transaction; returns the run to start, if any. */
-  #decideJob(job: JobRow, nowMs: number): RunRow | null {
+  #decideJob(job: JobRow, claimedAtMs: number): RunRow | null {
     const { db, config, log } = this.#deps;
+    // A job claimed ahead of its slot is decided as of the slot (its run is sent then); an
+    // overdue one as of now.
+    const nowMs = Math.max(claimedAtMs, job.nextRunAtMs ?? claimedAtMs);
     const decision = decide(job, nowMs, {
       hasOpenRun: job.overlap === 'skip' && hasOpenRun(db, job.id),
       misfireGraceMs: config.misfireGraceMs,
@@ -102,6 +111,7 @@ export class Scheduler {
         jobId: job.id,
         slotAtMs,
         requestId: requestIdFor(job.id, slotAtMs),
+        // The planned fire time; the runner records the real one when it sends.
         firedAtMs: nowMs,
         retryUntilMs: nowMs + Math.min(config.retryWindowMaxMs, (job.intervalSeconds * 1000) / 2),
       });
@@ -143,7 +153,10 @@ export class Scheduler {
     const nowMs = clock.now();
     // Wake no later than maxTimerDelayMs from now, even with nothing due: a suspended
     // machine or a wall clock that jumped forward is then noticed within that time.
-    const delayMs = nextMs === null ? config.maxTimerDelayMs : Math.min(Math.max(0, Math.ceil(nextMs - nowMs)), config.maxTimerDelayMs);
+    const delayMs =
+      nextMs === null
+        ? config.maxTimerDelayMs
+        : Math.min(Math.max(0, Math.floor(nextMs - config.fireLeadMs - nowMs)), config.maxTimerDelayMs);
     const wakeAtMs = nowMs + delayMs;
     if (this.#timer !== undefined && this.#armedForMs !== null && this.#armedForMs <= wakeAtMs) return;
     this.#disarm();

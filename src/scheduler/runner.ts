@@ -9,7 +9,7 @@ import { getRun, openRuns, pruneJobRuns, recordAttempt, updateRun } from '../db/
 import type { JobRow, RunError, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { sleep, type Clock } from './clock.ts';
+import { sleep, sleepUntil, type Clock } from './clock.ts';
 
 /**
  * The seam for Globus Auth: an access token for a job's scope, or null to send no
@@ -21,6 +21,8 @@ export interface TokenProvider {
 }
 
 export const NO_TOKENS: TokenProvider = { getToken: async () => null };
+
+const PRUNE_EVERY_RUNS = 50;
 
 export interface RunnerDeps {
   db: Db;
@@ -111,6 +113,10 @@ export class Runner {
   }
 
   async #drive(run: RunRow, job: JobRow): Promise<void> {
+    // Claimed ahead of its slot (or resumed after a very quick restart): never send early.
+    // A run already due goes on without yielding (see fire()).
+    const early = run.state === 'pending' && run.attempts === 0 && this.#deps.clock.now() < run.slotAtMs;
+    if (early && !(await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping.signal))) return;
     const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
     if (state === 'active') await this.#poll(run, job);
   }
@@ -127,10 +133,12 @@ export class Runner {
       // No await without a scope: see fire().
       const token = job.scope ? await this.#token(job, forceRefresh) : null;
       if (typeof token !== 'string' && token !== null) return this.#authFailed(run, job, token.error);
+      const sentAtMs = clock.now();
       const submission = submitAction(job.callbackUrl, runRequest, token, this.#http);
       // Counted once the request is under way, off the firing path. A crash right here
-      // loses one count, never a request: the run is still pending and is re-sent.
-      recordAttempt(db, run.id, attempts);
+      // loses one count, never a request: the run is still pending and is re-sent. The
+      // first send is when the run really fired.
+      recordAttempt(db, run.id, attempts, attempts === 1 ? sentAtMs : run.firedAtMs);
       const outcome = await submission;
       // Cut off by shutdown: the provider may or may not have the request. Leave the run
       // pending; the next start re-sends it with the same request_id.
@@ -236,7 +244,7 @@ export class Runner {
     db.transaction(() => {
       updateRun(db, run.id, { ...common, state: failed ? 'failed' : 'succeeded', completedAtMs: clock.now() });
       if (failed) incrementErrorCount(db, job.id);
-      pruneJobRuns(db, job.id, this.#deps.config.retentionRunsPerJob);
+      this.#pruneNowAndThen(job);
     });
     this.#deps.log.info({ jobId: job.id, runId: run.id, actionId, status: status.status }, 'run completed');
     if (actionId) void this.#release(job, actionId);
@@ -247,6 +255,15 @@ export class Runner {
    * Fail the run. `fromSubmission`: the error answers the run request, so its HTTP status is
    * the run's submission status; a failed status poll keeps the submission's (SPEC §3).
    */
+  /**
+   * Keep a job's finished runs at retentionRunsPerJob, checked on every PRUNE_EVERY_RUNS-th
+   * run of the job rather than on every run: the check reads up to that many index
+   * entries, and a job may briefly hold PRUNE_EVERY_RUNS runs too many.
+   */
+  #pruneNowAndThen(job: JobRow): void {
+    if (job.runCount % PRUNE_EVERY_RUNS === 0) pruneJobRuns(this.#deps.db, job.id, this.#deps.config.retentionRunsPerJob);
+  }
+
   #fail(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): void {
     const { db, clock } = this.#deps;
     db.transaction(() => {
@@ -257,7 +274,7 @@ export class Runner {
         ...(fromSubmission && error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
       });
       incrementErrorCount(db, job.id);
-      pruneJobRuns(db, job.id, this.#deps.config.retentionRunsPerJob);
+      this.#pruneNowAndThen(job);
     });
     this.#deps.log.warn({ jobId: job.id, runId: run.id, error }, 'run failed');
   }

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { insertJob } from '../src/db/jobs.ts';
+import { openDb } from '../src/db/open.ts';
+import { insertRun, pruneOldRuns, updateRun } from '../src/db/runs.ts';
+import { tempHome } from './support/env.ts';
+
+test('age retention: finished runs completed before the cutoff go, in batches; open and newer ones stay', (t) => {
+  const { paths } = tempHome(t);
+  const db = openDb(paths.dbFile);
+  t.after(() => db.$client.close());
+  const id = randomUUID();
+  insertJob(db, {
+    id, name: 'j', startAtMs: 0, intervalSeconds: 1, callbackUrl: 'https://x.example/run', callbackBody: { body: {} },
+    status: 'loaded', submittedAtMs: 0, nextSlotIndex: 0, updatedAtMs: 0,
+  });
+  const runIds = Array.from({ length: 7 }, (_, i) => insertRun(db, { jobId: id, slotAtMs: i, requestId: `r${i}`, firedAtMs: i, retryUntilMs: i })!.id);
+  runIds.slice(0, 5).forEach((runId, i) => updateRun(db, runId, { state: 'succeeded', completedAtMs: 1_000 + i }));
+  updateRun(db, runIds[5]!, { state: 'failed', completedAtMs: 9_000 });
+  // runIds[6] stays open.
+  assert.equal(pruneOldRuns(db, 5_000, 2), 2, 'a batch at most');
+  assert.equal(pruneOldRuns(db, 5_000, 2), 2);
+  assert.equal(pruneOldRuns(db, 5_000, 2), 1);
+  assert.equal(pruneOldRuns(db, 5_000, 2), 0);
+  const left = (db.$client.prepare('SELECT id FROM runs ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+  assert.deepEqual(left, runIds.slice(5));
+});
