@@ -13,7 +13,7 @@ import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
-import { VERSION } from '../src/version.ts';
+import { VERSION } from '../src/package-root.ts';
 import { ROOT, runCliProcess, testConfig } from './support/env.ts';
 
 interface Home {

@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AppPaths } from '../config/paths.ts';
+import { CLI_BIN } from '../package-root.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
 import { isAnswering, RpcClient } from '../rpc/client.ts';
 
-/** The CLI entry point a detached daemon is started with (works from src/ and dist/). */
-const CLI_BIN = fileURLToPath(new URL('../../bin/globus-timer.js', import.meta.url));
 
 /** How long `daemon start` (and autostart) wait for the new daemon to answer. */
 const START_TIMEOUT_MS = 20_000;

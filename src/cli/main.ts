@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../errors.ts';
-import { VERSION } from '../version.ts';
+import { VERSION } from '../package-root.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { jobCommands } from './commands/job.ts';
 import { processIo, type CliIo } from './context.ts';

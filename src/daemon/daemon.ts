@@ -14,7 +14,7 @@ import { RpcServer } from '../rpc/server.ts';
 import { systemClock, type Clock } from '../scheduler/clock.ts';
 import { Scheduler } from '../scheduler/loop.ts';
 import { NO_TOKENS, Runner, type TokenProvider } from '../scheduler/runner.ts';
-import { VERSION } from '../version.ts';
+import { VERSION } from '../package-root.ts';
 import { acquirePidLock } from './lock.ts';
 import { startRetention } from './retention.ts';
 

@@ -3,14 +3,12 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { MIGRATIONS_DIR } from '../package-root.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
 import * as schema from './schema.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-/** `src/db` and `dist/db` sit at the same depth, so this finds `<package>/drizzle` from both. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 /**
  * Open (creating if needed) the database file, in WAL mode, and migrate it forward.

@@ -2,7 +2,7 @@ import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
 import net from 'node:net';
 import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../errors.ts';
 import { onLines, writeFrame } from './framing.ts';
-import { VERSION } from '../version.ts';
+import { VERSION } from '../package-root.ts';
 import { PROTOCOL_VERSION, type HelloResult, type MethodName, type Methods } from './protocol.ts';
 
 /** An error the daemon answered with; `code` is the stable code from `errors.ts`. */

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_BIN } from '../package-root.ts';
 import { InvalidInputError } from '../errors.ts';
 import {
   LAUNCHD_LABEL,
@@ -100,7 +100,7 @@ export const DIR_MODE = 0o700;
 
 /** bin/globus-timer.js of this checkout or installed package (src/service/ → ../../bin). */
 export function defaultCliPath(): string {
-  return fileURLToPath(new URL('../../bin/globus-timer.js', import.meta.url));
+  return CLI_BIN;
 }
 
 interface Context {

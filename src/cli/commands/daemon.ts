@@ -5,9 +5,8 @@ import { RpcClient } from '../../rpc/client.ts';
 import type { DaemonStatus } from '../../rpc/protocol.ts';
 import { currentLogFile, daemonPid, startDetached, stopDaemon } from '../daemon-control.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
-import { follow, lineFormatter, tailLines } from '../logs.ts';
 import { formatRecord, toJson } from '../output.ts';
-import { installService, spawnRunner, uninstallService, type ServiceKind } from '../../service/install.ts';
+import type { ServiceKind } from '../../service/install.ts';
 
 function serviceKind(args: { systemd?: boolean | undefined; launchd?: boolean | undefined }): ServiceKind | undefined {
   if (args.systemd) return 'systemd';
@@ -100,6 +99,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
             .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines (Ctrl-C stops)' })
             .option('lines', { alias: 'n', type: 'number', default: 50, describe: 'How many of the last lines to show' }),
         async (args) => {
+          const { follow, lineFormatter, tailLines } = await import('../logs.ts'); // pino-pretty: only here
           const { logDir } = resolvePaths(io.env);
           if (!Number.isInteger(args.lines) || args.lines < 0) throw new InvalidInputError(`invalid --lines ${args.lines}: give a whole number, 0 or more`);
           const format = args.format === 'json' ? (line: string) => line : lineFormatter(process.stdout.isTTY === true);
@@ -124,7 +124,8 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
             .option('launchd', { type: 'boolean', describe: 'A launchd agent (default on macOS)' })
             .conflicts('systemd', 'launchd')
             .option('dry-run', { type: 'boolean', default: false, describe: 'Show the files and commands; change nothing' }),
-        (args) => {
+        async (args) => {
+          const { installService } = await import('../../service/install.ts');
           // Writes the files but leaves enabling to the user, as the commands printed say:
           // starting a service is the service manager's business, and stays visible.
           const plan = installService({ kind: serviceKind(args), env: io.env, dryRun: args['dry-run'] });
@@ -145,7 +146,8 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
             .option('launchd', { type: 'boolean', describe: 'The launchd agent (default on macOS)' })
             .conflicts('systemd', 'launchd')
             .option('dry-run', { type: 'boolean', default: false, describe: 'Show what would be run and removed; change nothing' }),
-        (args) => {
+        async (args) => {
+          const { spawnRunner, uninstallService } = await import('../../service/install.ts');
           // Unlike install, this runs the commands itself: `systemctl disable` needs the unit
           // files, so it must run before they are removed, in one step.
           const result = uninstallService({
