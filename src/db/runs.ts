@@ -84,8 +84,19 @@ export function countOpenRuns(db: Db): number {
   return db.select({ n: sql<number>`count(*)` }).from(runs).where(isNull(runs.completedAtMs)).get()?.n ?? 0;
 }
 
+const newestRunsStatement = preparedFor((db) =>
+  db
+    .select()
+    .from(runs)
+    .where(eq(runs.jobId, sql.placeholder('jobId')))
+    .orderBy(desc(runs.id))
+    .limit(sql.placeholder('limit'))
+    .prepare(),
+);
+
+/** A job's newest runs, newest first (job documents and lists: prepared, called per job). */
 export function newestRuns(db: Db, jobId: string, limit: number): RunRow[] {
-  return db.select().from(runs).where(eq(runs.jobId, jobId)).orderBy(desc(runs.id)).limit(limit).all();
+  return newestRunsStatement(db).all({ jobId, limit });
 }
 
 /**
