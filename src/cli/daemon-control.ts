@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppPaths } from '../config/paths.ts';
+import { isProcessAlive } from '../daemon/lock.ts';
 import { CLI_BIN } from '../package-root.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
 import { isAnswering, RpcClient } from '../rpc/client.ts';
@@ -61,17 +62,21 @@ export async function startDetached(paths: AppPaths, env: NodeJS.ProcessEnv): Pr
   );
 }
 
-/** The pid of the daemon answering on the socket, or null when none does. */
-export async function daemonPid(paths: AppPaths): Promise<number | null> {
-  let client: RpcClient;
+/** A connection to the running daemon, or null when none answers (other errors are thrown). */
+async function connectIfRunning(paths: AppPaths): Promise<RpcClient | null> {
   try {
-    client = await RpcClient.connect(paths.socketPath, { timeoutMs: 5_000 });
+    return await RpcClient.connect(paths.socketPath, { timeoutMs: 5_000 });
   } catch (err) {
     if (err instanceof TimerError && err.code === ERROR_CODES.DAEMON_NOT_RUNNING) return null;
     throw err;
   }
-  client.close();
-  return client.daemon.pid;
+}
+
+/** The pid of the daemon answering on the socket, or null when none does. */
+export async function daemonPid(paths: AppPaths): Promise<number | null> {
+  const client = await connectIfRunning(paths);
+  client?.close();
+  return client ? client.daemon.pid : null;
 }
 
 /**
@@ -79,13 +84,8 @@ export async function daemonPid(paths: AppPaths): Promise<number | null> {
  * or null when no daemon was running.
  */
 export async function stopDaemon(paths: AppPaths): Promise<number | null> {
-  let client: RpcClient;
-  try {
-    client = await RpcClient.connect(paths.socketPath, { timeoutMs: 5_000 });
-  } catch (err) {
-    if (err instanceof TimerError && err.code === ERROR_CODES.DAEMON_NOT_RUNNING) return null;
-    throw err;
-  }
+  const client = await connectIfRunning(paths);
+  if (!client) return null;
   let pid: number;
   try {
     pid = (await client.call('daemon.stop', {})).pid;
@@ -93,22 +93,13 @@ export async function stopDaemon(paths: AppPaths): Promise<number | null> {
     client.close();
   }
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (isAlive(pid)) {
+  while (isProcessAlive(pid)) {
     if (Date.now() > deadline) {
       throw new TimerError(ERROR_CODES.INTERNAL, `the daemon (pid ${pid}) did not stop within ${STOP_TIMEOUT_MS / 1000} s; stop it with: kill ${pid}`);
     }
     await sleep(POLL_MS);
   }
   return pid;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The last `n` non-empty lines of the startup output and the log, joined on one line. */

@@ -21,7 +21,7 @@ export function acquirePidLock(lockFile: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
       throw new DaemonAlreadyRunningError(`pid ${pid} holds ${lockFile}`);
     }
     fs.rmSync(lockFile, { force: true });
@@ -29,7 +29,8 @@ export function acquirePidLock(lockFile: string): () => void {
   throw new DaemonAlreadyRunningError(`could not take ${lockFile}`);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

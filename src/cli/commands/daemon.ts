@@ -8,6 +8,15 @@ import type { CliIo, GlobalArgs } from '../context.ts';
 import { formatRecord, toJson } from '../output.ts';
 import type { ServiceKind } from '../../service/install.ts';
 
+/** `--systemd | --launchd` and `--dry-run`, shared by install and uninstall. */
+function serviceOptions<T>(b: Argv<T>, dryRunMeans: string) {
+  return b
+    .option('systemd', { type: 'boolean', describe: 'The systemd user service and socket (default on Linux)' })
+    .option('launchd', { type: 'boolean', describe: 'The launchd agent (default on macOS)' })
+    .conflicts('systemd', 'launchd')
+    .option('dry-run', { type: 'boolean', default: false, describe: dryRunMeans });
+}
+
 function serviceKind(args: { systemd?: boolean | undefined; launchd?: boolean | undefined }): ServiceKind | undefined {
   if (args.systemd) return 'systemd';
   if (args.launchd) return 'launchd';
@@ -118,12 +127,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
       .command(
         'install',
         'Install the daemon as a user service (systemd on Linux, launchd on macOS) and print how to enable it',
-        (b) =>
-          b
-            .option('systemd', { type: 'boolean', describe: 'A systemd user service and socket (default on Linux)' })
-            .option('launchd', { type: 'boolean', describe: 'A launchd agent (default on macOS)' })
-            .conflicts('systemd', 'launchd')
-            .option('dry-run', { type: 'boolean', default: false, describe: 'Show the files and commands; change nothing' }),
+        (b) => serviceOptions(b, 'Show the files and commands; change nothing'),
         async (args) => {
           const { installService } = await import('../../service/install.ts');
           // Writes the files but leaves enabling to the user, as the commands printed say:
@@ -140,12 +144,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
       .command(
         'uninstall',
         'Stop and disable the user service, and remove its files (jobs and history stay)',
-        (b) =>
-          b
-            .option('systemd', { type: 'boolean', describe: 'The systemd user service (default on Linux)' })
-            .option('launchd', { type: 'boolean', describe: 'The launchd agent (default on macOS)' })
-            .conflicts('systemd', 'launchd')
-            .option('dry-run', { type: 'boolean', default: false, describe: 'Show what would be run and removed; change nothing' }),
+        (b) => serviceOptions(b, 'Show what would be run and removed; change nothing'),
         async (args) => {
           const { spawnRunner, uninstallService } = await import('../../service/install.ts');
           // Unlike install, this runs the commands itself: `systemctl disable` needs the unit
