@@ -1,0 +1,104 @@
+/** globus-timer as the system under test of a firing run. */
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { checkActionUrl } from '../../src/jobs/input.ts';
+import { resolvePaths } from '../../src/config/paths.ts';
+import { startDaemon, daemonEnv, type DaemonHandle } from './daemon.ts';
+import type { Observed } from './firing.ts';
+import type { SystemUnderTest } from './firing-run.ts';
+import { ROOT } from './procs.ts';
+import type { FireRecord } from './provider-client.ts';
+import { seedGrid, type Grid } from './seed.ts';
+import { percentiles } from './stats.ts';
+import fs from 'node:fs';
+
+export interface OursOptions {
+  /** Write a V8 CPU profile of the daemon into this directory. */
+  cpuProfDir?: string | null;
+  /** Preload bench/probe.ts: event-loop delay and utilisation over the window. */
+  probe?: boolean;
+}
+
+export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
+  let daemon: DaemonHandle | undefined;
+  let home = '';
+  let ids: string[] = [];
+  let stopped: Promise<void> | undefined;
+  let probeFile = '';
+  return {
+    name: 'globus-timer',
+    setupEstimateMs: (grid) => 1_500 + grid.n * 0.06,
+    async setup(grid: Grid, providerUrl: string, dir: string) {
+      home = dir;
+      const paths = resolvePaths(daemonEnv(dir));
+      const t0 = performance.now();
+      ids = seedGrid(paths.dbFile, grid, checkActionUrl(providerUrl));
+      const seedMs = performance.now() - t0;
+      const nodeArgs: string[] = [];
+      const env: NodeJS.ProcessEnv = {};
+      if (opts.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`);
+      if (opts.probe) {
+        probeFile = path.join(dir, 'probe.json');
+        nodeArgs.push('--import', 'tsx', '--import', path.join(ROOT, 'bench/probe.ts'));
+        env.BENCH_PROBE_OUT = probeFile;
+      }
+      daemon = await startDaemon(dir, { nodeArgs, env });
+      return { seed_ms: Math.round(seedMs), ready_ms: Math.round(daemon.readyMs) };
+    },
+    pids: () => [daemon?.pid],
+    markWindow: () => {
+      if (opts.probe && daemon?.pid) process.kill(daemon.pid, 'SIGUSR2');
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        if (daemon) await daemon.stop();
+      })()),
+    async results(records: FireRecord[], grid: Grid, warmupMs: number) {
+      const db = new Database(resolvePaths(daemonEnv(home)).dbFile, { readonly: true });
+      try {
+        const index = new Map(ids.map((id, i) => [id, i]));
+        const runs = db.prepare('SELECT job_id, slot_at_ms, request_id, fired_at_ms, state, attempts FROM runs').all() as {
+          job_id: string;
+          slot_at_ms: number;
+          request_id: string;
+          fired_at_ms: number;
+          state: string;
+          attempts: number;
+        }[];
+        const byRequest = new Map(runs.map((r) => [r.request_id, r]));
+        const observed: Observed[] = [];
+        let unmapped = 0;
+        for (const rec of records) {
+          const run = byRequest.get(rec.requestId);
+          const job = run && index.get(run.job_id);
+          if (run && job !== undefined) observed.push({ job, slot: run.slot_at_ms, t: rec.t });
+          else unmapped += 1;
+        }
+        const windowStart = grid.t0Ms + warmupMs;
+        const fired = percentiles(runs.filter((r) => r.slot_at_ms >= windowStart).map((r) => r.fired_at_ms - r.slot_at_ms));
+        const states: Record<string, number> = {};
+        for (const r of runs) states[r.state] = (states[r.state] ?? 0) + 1;
+        const sums = db
+          .prepare('SELECT sum(missed_slots) AS missed, sum(overlap_skipped_slots) AS overlap, sum(error_count) AS errors FROM jobs')
+          .get() as { missed: number | null; overlap: number | null; errors: number | null };
+        let probe: unknown = undefined;
+        if (probeFile && fs.existsSync(probeFile)) probe = JSON.parse(fs.readFileSync(probeFile, 'utf8'));
+        return {
+          observed,
+          unmapped,
+          extra: {
+            // fired_at − slot as the daemon recorded it (whole ms): the scheduler's share of the lateness.
+            fired_ms: { p50: fired.p50, p99: fired.p99, max: fired.max },
+            daemon_runs: states,
+            daemon_skipped: { missed: sums.missed ?? 0, overlap: sums.overlap ?? 0 },
+            daemon_errors: sums.errors ?? 0,
+            ...(probe ? { probe } : {}),
+          },
+        };
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
