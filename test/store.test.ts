@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import { insertJob } from '../src/db/jobs.ts';
 import { openDb } from '../src/db/open.ts';
 import { insertRun, pruneOldRuns, updateRun } from '../src/db/runs.ts';
-import { tempHome } from './support/env.ts';
+import fs from 'node:fs';
+import { startDaemon } from '../src/daemon/daemon.ts';
+import { silentLogger } from '../src/log/logger.ts';
+import { tempHome, testConfig } from './support/env.ts';
 
 test('age retention: finished runs completed before the cutoff go, in batches; open and newer ones stay', (t) => {
   const { paths } = tempHome(t);
@@ -25,4 +28,18 @@ test('age retention: finished runs completed before the cutoff go, in batches; o
   assert.equal(pruneOldRuns(db, 5_000, 2), 0);
   const left = (db.$client.prepare('SELECT id FROM runs ORDER BY id').all() as { id: number }[]).map((r) => r.id);
   assert.deepEqual(left, runIds.slice(5));
+});
+
+test('WAL checkpoints run on a worker: the main connection never checkpoints, the file still catches up', async (t) => {
+  const { paths } = tempHome(t);
+  const daemon = await startDaemon({ paths, config: testConfig(), log: silentLogger() });
+  t.after(() => daemon.stop());
+  assert.equal(daemon.db.$client.pragma('wal_autocheckpoint', { simple: true }), 0);
+  const before = fs.statSync(paths.dbFile).size;
+  for (let i = 0; i < 2_000; i++) {
+    daemon.service.submit({ name: `j${i}`, interval_seconds: 3600, start: '2030-01-01T00:00:00Z', callback_url: 'https://x.example/run', callback_body: { body: { pad: 'x'.repeat(200) } } });
+  }
+  // Only a checkpoint moves pages from the WAL into the database file.
+  for (let i = 0; i < 60 && fs.statSync(paths.dbFile).size <= before; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.statSync(paths.dbFile).size > before + 200_000, 'the worker checkpointed the WAL into the file');
 });

@@ -4,6 +4,7 @@ import { createProviderAgent } from '../actions/provider.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import type { AppPaths } from '../config/paths.ts';
 import { openDb, type Db } from '../db/open.ts';
+import { startCheckpointer } from '../db/checkpointer.ts';
 import { countOpenRuns, recentLatenessMs } from '../db/runs.ts';
 import { formatIso } from '../jobs/time.ts';
 import { JobService } from '../jobs/service.ts';
@@ -60,6 +61,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     undo.push(acquirePidLock(paths.lockFile));
     const db = openDb(paths.dbFile);
     undo.push(() => db.$client.close());
+    const checkpointer = startCheckpointer(db, paths.dbFile, log.child({ component: 'checkpoint' }));
+    undo.push(() => checkpointer.stop());
     const ownAgent = opts.dispatcher ? null : createProviderAgent(config.maxConnectionsPerOrigin);
     const dispatcher = opts.dispatcher ?? ownAgent!;
     if (ownAgent) undo.push(() => ownAgent.close());
@@ -119,6 +122,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           await rpc.close();
           await runner.stop(config.shutdownGraceMs);
           if (ownAgent) await ownAgent.close();
+          await checkpointer.stop();
           db.$client.close();
           undo[0]?.();
           log.info('daemon stopped');
