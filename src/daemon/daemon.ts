@@ -58,7 +58,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const undo: (() => unknown)[] = [];
   try {
     fs.mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
-    undo.push(acquirePidLock(paths.lockFile));
+    const releaseLock = acquirePidLock(paths.lockFile);
+    undo.push(releaseLock);
     const db = openDb(paths.dbFile);
     undo.push(() => db.$client.close());
     const checkpointer = startCheckpointer(db, paths.dbFile, log.child({ component: 'checkpoint' }));
@@ -124,7 +125,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           if (ownAgent) await ownAgent.close();
           await checkpointer.stop();
           db.$client.close();
-          undo[0]?.();
+          releaseLock();
           log.info('daemon stopped');
           markStopped(true);
         } catch (err) {

@@ -83,10 +83,12 @@ function wantsJson(args: GlobalArgs & { verbose?: boolean }): boolean {
  * yargs turns an option given twice into an array, which no rule here expects; refuse it
  * as a usage error instead (`coerce` errors are reported like any other usage error).
  */
-function once(flag: string) {
-  return (value: string | string[]): string => {
-    if (Array.isArray(value)) throw new InvalidInputError(`--${flag} was given more than once`);
-    return value;
+function single(flag: string) {
+  return {
+    coerce: (value: string | string[]): string => {
+      if (Array.isArray(value)) throw new InvalidInputError(`--${flag} was given more than once`);
+      return value;
+    },
   };
 }
 
@@ -100,18 +102,18 @@ export function jobCommands(io: CliIo) {
         'Submit a job that calls an Action Provider on a schedule',
         (b) =>
           b
-            .option('name', { coerce: once('name'), type: 'string', demandOption: true, describe: 'Name for the job' })
-            .option('interval', { coerce: once('interval'), type: 'string', demandOption: true, describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds' })
-            .option('start', { coerce: once('start'), alias: 'start-time', type: 'string', describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset]; no offset = local time (default: now)' })
-            .option('action-url', { coerce: once('action-url'), type: 'string', demandOption: true, describe: "The Action Provider's run URL (https, or http to loopback)" })
-            .option('action-body', { coerce: once('action-body'), type: 'string', describe: 'The run request without request_id, as JSON: {"body": {...}}' })
-            .option('action-file', { coerce: once('action-file'), type: 'string', describe: 'Read the action body from this JSON file' })
+            .option('name', { ...single('name'), type: 'string', demandOption: true, describe: 'Name for the job' })
+            .option('interval', { ...single('interval'), type: 'string', demandOption: true, describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds' })
+            .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset]; no offset = local time (default: now)' })
+            .option('action-url', { ...single('action-url'), type: 'string', demandOption: true, describe: "The Action Provider's run URL (https, or http to loopback)" })
+            .option('action-body', { ...single('action-body'), type: 'string', describe: 'The run request without request_id, as JSON: {"body": {...}}' })
+            .option('action-file', { ...single('action-file'), type: 'string', describe: 'Read the action body from this JSON file' })
             .conflicts('action-body', 'action-file')
-            .option('scope', { coerce: once('scope'), type: 'string', describe: 'Globus Auth scope for the action (optional)' })
-            .option('stop-after-date', { coerce: once('stop-after-date'), type: 'string', describe: 'No runs after this time' })
-            .option('stop-after-runs', { coerce: once('stop-after-runs'), type: 'string', describe: 'Finish after this many runs' })
-            .option('overlap', { coerce: once('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot (default) or allow' })
-            .option('misfire', { coerce: once('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)' })
+            .option('scope', { ...single('scope'), type: 'string', describe: 'Globus Auth scope for the action (optional)' })
+            .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time' })
+            .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many runs' })
+            .option('overlap', { ...single('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot (default) or allow' })
+            .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)' })
             .option('verbose', verbose),
         async (args) => {
           const params = submitParamsFromFlags(args as SubmitFlags);
