@@ -12,6 +12,14 @@ export const ERROR_CODES = {
   RPC_FAILED: 'RPC_FAILED',
   PROTOCOL_MISMATCH: 'PROTOCOL_MISMATCH',
   STORE_FAILED: 'STORE_FAILED',
+  /** No usable Globus Auth token or consent: the user must log in (again). */
+  AUTH_REQUIRED: 'AUTH_REQUIRED',
+  /** Globus Auth could not be reached or failed; trying again later may work. */
+  AUTH_UNAVAILABLE: 'AUTH_UNAVAILABLE',
+  /** The token cache file is unreadable or malformed. */
+  TOKEN_CACHE_INVALID: 'TOKEN_CACHE_INVALID',
+  /** The Action Provider's introspection document could not tell the job's scope. */
+  SCOPE_DISCOVERY_FAILED: 'SCOPE_DISCOVERY_FAILED',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import test, { type TestContext } from 'node:test';
+import test, { after, type TestContext } from 'node:test';
 import { runCli } from '../src/cli/main.ts';
 import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
@@ -15,6 +15,12 @@ import { silentLogger } from '../src/log/logger.ts';
 import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
 import { VERSION } from '../src/package-root.ts';
 import { ROOT, runCliProcess, testConfig } from './support/env.ts';
+import { startFakeProvider } from './support/provider.ts';
+
+// `job submit` without --scope reads the scope from the provider's introspection document,
+// so submissions need a provider that answers (it names no scope: no login needed).
+const provider = await startFakeProvider();
+after(() => provider.close());
 
 interface Home {
   home: string;
@@ -82,7 +88,7 @@ function submitArgs(over: Record<string, string | null> = {}): string[] {
     '--name': 'nightly',
     '--interval': '1d',
     '--start': FUTURE,
-    '--action-url': 'https://actions.example.org/run',
+    '--action-url': provider.runUrl,
     '--action-body': BODY,
     ...over,
   };
@@ -263,9 +269,11 @@ test('job submit: prints the record in the original key order, and the job is st
   assert.deepEqual(stored.callback_body, JSON.parse(BODY));
 
   // --action-file gives the body; --start-time is an alias of --start; every other option.
+  // A confidential client (headless use) needs no user consent for --scope.
   const bodyFile = path.join(home, 'body.json');
   fs.writeFileSync(bodyFile, '{"body": {"from": "file"}, "label": "from a file"}\n');
-  const r2 = await cli(env, [
+  const headless = { ...env, GLOBUS_TIMER_CLIENT_ID: 'cc-client', GLOBUS_TIMER_CLIENT_SECRET: 'cc-secret' };
+  const r2 = await cli(headless, [
     ...submitArgs({ '--action-body': null, '--action-file': bodyFile, '--start': null, '--start-time': '2099-05-06T07:08:09Z', '--interval': null }),
     '--interval',
     '2h3m4s',
@@ -305,7 +313,7 @@ test('job submit -v and --format json print the job document as JSON', async (t)
     assert.equal(doc.start, '2099-01-01T00:00:00+00:00');
     assert.equal(doc.interval, 86_400);
     assert.deepEqual(doc.stop_after, { date: null, n_runs: 3 });
-    assert.equal(doc.callback_url, 'https://actions.example.org/run');
+    assert.equal(doc.callback_url, provider.runUrl);
     assert.deepEqual(doc.callback_body, JSON.parse(BODY));
     assert.equal(doc.status, 'loaded');
     assert.equal(doc.n_runs, 0);

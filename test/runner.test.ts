@@ -19,7 +19,8 @@ import { getRun, insertRun, updateRun } from '../src/db/runs.ts';
 import type { JobRow, NewJobRow, RunRow } from '../src/db/schema.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { systemClock } from '../src/scheduler/clock.ts';
-import { NO_TOKENS, Runner, type TokenProvider } from '../src/scheduler/runner.ts';
+import { AuthRequiredError, AuthUnavailableError, NO_TOKENS, type TokenProvider } from '../src/auth/tokens.ts';
+import { Runner } from '../src/scheduler/runner.ts';
 import { tempHome, testConfig } from './support/env.ts';
 import { readFixture, recordedStatusDocument, startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
 
@@ -529,10 +530,56 @@ test('a token provider that throws fails the run without calling the provider', 
   const done = await waitDone(h.db, run.id);
 
   assert.equal(done.state, 'failed');
-  assert.equal(done.error?.code, 'ACTION_AUTH');
+  assert.equal(done.error?.code, 'AUTH_REQUIRED');
   assert.match(done.error?.message ?? '', /token file is corrupt/);
   assert.equal(p.runRequests().length, 0);
   assert.equal(mustGetJob(h.db, job.id).inactiveReason?.cause, 'globus_auth_requirements');
+});
+
+test('no consent for the scope: the job goes inactive with ConsentRequired and the scope to log in with', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  const job = h.job(p.runUrl, { scope: SCOPE });
+  const run = h.run(job);
+  const tokens: TokenProvider = {
+    getToken: async (scope) => {
+      throw new AuthRequiredError('ConsentRequired', [scope], `no consent for scope ${scope}`);
+    },
+  };
+  h.runner({ tokens }).track(run.id);
+  const done = await waitDone(h.db, run.id);
+
+  assert.equal(done.state, 'failed');
+  assert.equal(p.runRequests().length, 0, 'nothing is sent without a token');
+  const after = mustGetJob(h.db, job.id);
+  assert.equal(after.status, 'inactive');
+  const detail = after.inactiveReason?.detail as { code: string; authorization_parameters: { required_scopes: string[] } };
+  assert.equal(detail.code, 'ConsentRequired');
+  assert.deepEqual(detail.authorization_parameters.required_scopes, [SCOPE]);
+});
+
+test('Globus Auth unavailable: the submission waits and retries with backoff, the job stays loaded', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  p.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
+  const job = h.job(p.runUrl, { scope: SCOPE });
+  const run = h.run(job);
+  let outages = 2;
+  const tokens: TokenProvider = {
+    getToken: async () => {
+      if (outages-- > 0) throw new AuthUnavailableError('Globus Auth token answered 503');
+      return 'tok-after-outage';
+    },
+  };
+  h.runner({ tokens, config: { retryInitialMs: 10 } }).track(run.id);
+  const done = await waitDone(h.db, run.id);
+
+  assert.equal(done.state, 'succeeded');
+  assert.ok(outages < 0, 'both outages were waited out');
+  assert.equal(done.attempts, 1, 'waiting for a token is not a submission attempt');
+  assert.equal(p.runRequests().length, 1);
+  assert.equal(p.runRequests()[0]?.headers.authorization, 'Bearer tok-after-outage');
+  assert.equal(mustGetJob(h.db, job.id).status, 'loaded');
 });
 
 // ---------------------------------------------------------------------------------------

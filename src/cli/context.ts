@@ -1,3 +1,4 @@
+import readline from 'node:readline';
 import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
 import { RpcClient } from '../rpc/client.ts';
@@ -8,13 +9,32 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   env: NodeJS.ProcessEnv;
+  /** Ask for one line of input (the prompt goes to stderr); null at end of input. Absent: no input. */
+  readLine?(prompt: string): Promise<string | null>;
+  /** A person at a terminal: commands may then start the login flow themselves. */
+  interactive?: boolean;
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text + '\n'),
   err: (text) => process.stderr.write(text + '\n'),
   env: process.env,
+  readLine: readStdinLine,
+  interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
 };
+
+/** One line from stdin, a terminal or a pipe alike (a pasted code, or one a test writes). */
+async function readStdinLine(prompt: string): Promise<string | null> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
+  try {
+    return await new Promise<string | null>((resolve) => {
+      rl.once('close', () => resolve(null));
+      rl.question(prompt, resolve);
+    });
+  } finally {
+    rl.close();
+  }
+}
 
 export type OutputFormat = 'text' | 'json';
 

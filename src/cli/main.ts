@@ -4,6 +4,7 @@ import { ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../er
 import { VERSION } from '../package-root.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { jobCommands } from './commands/job.ts';
+import { sessionCommands } from './commands/session.ts';
 import { processIo, type CliIo } from './context.ts';
 
 /** Exit codes (SPEC §5): 0 success, 1 runtime error, 2 usage error. */
@@ -21,8 +22,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'Output format' })
     .option('autostart', { type: 'boolean', default: true, describe: 'Start the daemon in the background if none is running (--no-autostart: fail instead)' })
     .command('job', 'Submit and manage timer jobs', jobCommands(io))
+    .command('session', 'Log in to Globus and manage your saved tokens', sessionCommands(io))
     .command('daemon', 'Run and inspect the globus-timer daemon', daemonCommands(io, (code) => (exitCode = code)))
-    .demandCommand(1, 'name a command: job or daemon')
+    .demandCommand(1, 'name a command: job, session or daemon')
     .strict()
     .recommendCommands()
     .version(VERSION)

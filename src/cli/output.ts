@@ -1,3 +1,4 @@
+import { loginCommand } from '../auth/tokens.ts';
 import type { JobDocument } from '../rpc/protocol.ts';
 
 /**
@@ -43,7 +44,27 @@ export function jobRecord(job: JobDocument, { short = false } = {}): string {
     ['Interval', formatInterval(job.interval)],
   ];
   if (!short) fields.push(['Next Run At', job.next_run], ['Last Run Result', lastRunResult(job)]);
+  const reason = inactiveReasonLine(job);
+  if (reason) fields.push(['Inactive Reason', reason]);
   return formatRecord(fields);
+}
+
+/**
+ * Why an inactive job does not run, and in the same line how to fix it. For missing
+ * consent, the hosted service's shape: `detail.authorization_parameters.required_scopes`.
+ */
+export function inactiveReasonLine(job: JobDocument): string | null {
+  const reason = job.inactive_reason;
+  if (job.status !== 'inactive' || !reason) return null;
+  if (reason.cause === 'globus_auth_requirements') {
+    const detail = (reason.detail ?? {}) as { code?: unknown; authorization_parameters?: { required_scopes?: unknown } };
+    const listed = detail.authorization_parameters?.required_scopes;
+    const scopes = Array.isArray(listed) && listed.length ? listed.map(String) : job.scope ? [job.scope] : [];
+    const code = typeof detail.code === 'string' ? ` (${detail.code})` : '';
+    return `Globus Auth needs you${code}; fix: ${loginCommand(scopes)} && globus-timer job resume ${job.job_id}`;
+  }
+  const note = typeof reason.detail === 'string' && reason.detail ? `: ${reason.detail}` : '';
+  return `${reason.cause}${note}; resume with: globus-timer job resume ${job.job_id}`;
 }
 
 /** Columns as wide as their widest cell, cells joined with " | ", dashes joined with "-|-". */

@@ -36,6 +36,8 @@ export interface ResolvedConfig {
   /** First and longest wait between status polls of an ACTIVE/INACTIVE action. */
   pollInitialMs: number;
   pollMaxMs: number;
+  /** An access token is refreshed when it has less than this left, so none expires mid-request. */
+  tokenRefreshMarginMs: number;
   /** Finished runs older than this are pruned; a job's totals stay exact. */
   retentionDays: number;
   /** ...and each job keeps at most this many finished runs. */
@@ -57,6 +59,7 @@ export const DEFAULT_CONFIG: ResolvedConfig = {
   retryWindowMaxMs: 45 * 60_000,
   pollInitialMs: 1_000,
   pollMaxMs: 5 * 60_000,
+  tokenRefreshMarginMs: 60_000,
   retentionDays: 90,
   retentionRunsPerJob: 1_000,
   shutdownGraceMs: 5_000,

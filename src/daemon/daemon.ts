@@ -14,7 +14,8 @@ import { PROTOCOL_VERSION, type DaemonStatus } from '../rpc/protocol.ts';
 import { RpcServer } from '../rpc/server.ts';
 import { systemClock, type Clock } from '../scheduler/clock.ts';
 import { Scheduler } from '../scheduler/loop.ts';
-import { NO_TOKENS, Runner, type TokenProvider } from '../scheduler/runner.ts';
+import { NO_TOKENS, type TokenProvider } from '../auth/tokens.ts';
+import { Runner } from '../scheduler/runner.ts';
 import { VERSION } from '../package-root.ts';
 import { acquirePidLock } from './lock.ts';
 import { startRetention } from './retention.ts';
@@ -81,6 +82,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         'job.get': (p) => service.get(p.job_id),
         'job.list': (p) => service.list(p),
         'job.delete': (p) => service.delete(p.job_id),
+        'job.resume': (p) => service.resume(p.job_id),
         'daemon.hello': () => ({ protocol_version: PROTOCOL_VERSION, version: VERSION, pid: process.pid }),
         'daemon.status': () => ({
           pid: process.pid,

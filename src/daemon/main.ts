@@ -1,6 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { createTokenProvider } from '../auth/tokens.ts';
 import { resolveConfig } from '../config/config.ts';
+import { systemClock } from '../scheduler/clock.ts';
 import { resolvePaths } from '../config/paths.ts';
 import { coerceError, TimerError } from '../errors.ts';
 import { createFileLogger, createLogger, type Logger } from '../log/logger.ts';
@@ -19,10 +21,19 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
   try {
     const paths = resolvePaths();
     if (logToFile) log = await createFileLogger(paths.logDir);
+    const config = resolveConfig();
+    const tokens = createTokenProvider({
+      env: process.env,
+      tokensFile: paths.tokensFile,
+      clock: systemClock,
+      refreshMarginMs: config.tokenRefreshMarginMs,
+      warn: (message) => log.warn(message),
+    });
     daemon = await startDaemon({
       paths,
-      config: resolveConfig(),
+      config,
       log,
+      tokens,
       inheritedSocketFd: inheritedSocketFd(),
       logFile: logToFile ? path.join(paths.logDir, 'current.log') : null,
     });

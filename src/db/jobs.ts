@@ -117,6 +117,16 @@ export function markInactive(db: Db, jobId: string, reason: InactiveReason, nowM
     .run();
 }
 
+/** Schedule an inactive job again from `nextRunAtMs` (null: it turned out finished). Returns whether it was inactive. */
+export function markResumed(db: Db, jobId: string, nextRunAtMs: number | null, nowMs: number): boolean {
+  const result = db
+    .update(jobs)
+    .set({ status: nextRunAtMs === null ? 'finished' : 'loaded', inactiveReason: null, nextRunAtMs, updatedAtMs: nowMs })
+    .where(and(eq(jobs.id, jobId), eq(jobs.status, 'inactive')))
+    .run();
+  return result.changes === 1;
+}
+
 export function incrementErrorCount(db: Db, jobId: string): void {
   db.update(jobs)
     .set({ errorCount: sql`${jobs.errorCount} + 1` })

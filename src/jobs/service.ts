@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../config/config.ts';
-import { countJobsByStatus, getJob, insertJob, listJobs, markDeleted, type JobPageKey } from '../db/jobs.ts';
+import { countJobsByStatus, getJob, insertJob, listJobs, markDeleted, markResumed, type JobPageKey } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import { newestRuns } from '../db/runs.ts';
 import type { JobRow, JobStatus } from '../db/schema.ts';
 import { InvalidInputError, JobNotFoundError } from '../errors.ts';
-import type { JobDocument, JobPage, ListJobsParams, SubmitJobParams } from '../rpc/protocol.ts';
+import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../rpc/protocol.ts';
 import type { Clock } from '../scheduler/clock.ts';
 import { initialSlotIndex, nextRunOf } from '../scheduler/slots.ts';
 import { RESULTS_IN_DOCUMENT, toJobDocument } from './document.ts';
@@ -93,6 +93,21 @@ export class JobService {
       this.#deps.onScheduleChange();
     }
     return this.get(jobId);
+  }
+
+  /**
+   * Schedule an inactive job again. Its next slot is the one it stopped at, now in the
+   * past, so the scheduler applies the misfire rule as for any missed slot: one catch-up
+   * run (coalesce) or wait for the next slot on the grid (skip).
+   */
+  resume(jobId: string): ResumeResult {
+    const job = this.#find(jobId);
+    let resumed = false;
+    if (job.status === 'inactive') {
+      resumed = markResumed(this.#deps.db, job.id, nextRunOf(job).nextRunAtMs, this.#deps.clock.now());
+      if (resumed) this.#deps.onScheduleChange();
+    }
+    return { job: this.get(jobId), resumed };
   }
 
   countByStatus(): Record<JobStatus, number> {

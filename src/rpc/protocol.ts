@@ -81,6 +81,12 @@ export interface JobDocument {
   skipped_slots: { missed: number; overlap: number };
 }
 
+export interface ResumeResult {
+  job: JobDocument;
+  /** False when the job was not inactive: nothing changed. */
+  resumed: boolean;
+}
+
 export interface JobPage {
   jobs: JobDocument[];
   /** Pass as `cursor` for the next page; null on the last page. */
@@ -126,6 +132,8 @@ export interface Methods {
   'job.get': { params: JobIdParams; result: JobDocument };
   'job.list': { params: ListJobsParams; result: JobPage };
   'job.delete': { params: JobIdParams; result: JobDocument };
+  /** An inactive job is scheduled again (SPEC §2 misfire rule); any other job is left as it is. */
+  'job.resume': { params: JobIdParams; result: ResumeResult };
   'daemon.hello': { params: HelloParams; result: HelloResult };
   'daemon.status': { params: Record<string, never>; result: DaemonStatus };
   /** Graceful shutdown; answers first, then stops. */
@@ -179,6 +187,7 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
   },
   'job.get': jobIdSchema(),
   'job.delete': jobIdSchema(),
+  'job.resume': jobIdSchema(),
   'job.list': {
     type: 'object',
     additionalProperties: false,

@@ -9,18 +9,16 @@ import { getRun, openRuns, pruneJobRuns, recordAttempt, updateRun } from '../db/
 import type { JobRow, RunError, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { AuthRequiredError, AuthUnavailableError, type TokenProvider } from '../auth/tokens.ts';
 import { sleep, sleepUntil, type Clock } from './clock.ts';
 
-/**
- * The seam for Globus Auth: an access token for a job's scope, or null to send no
- * Authorization header. `forceRefresh` is set after a 401/403. Filled in by the auth issue;
- * until then `NO_TOKENS` is used.
- */
-export interface TokenProvider {
-  getToken(scope: string, opts: { forceRefresh: boolean }): Promise<string | null>;
+/** Why no token could be had: the user must act (`auth`), or Auth is down for now (`transient`). */
+interface TokenFailure {
+  kind: 'auth' | 'transient';
+  error: RunError;
+  /** For `auth`: the hosted service's `inactive_reason.detail.code`. */
+  reason?: string;
 }
-
-export const NO_TOKENS: TokenProvider = { getToken: async () => null };
 
 const PRUNE_EVERY_RUNS = 50;
 
@@ -129,10 +127,22 @@ export class Runner {
     let retryDelayMs = config.retryInitialMs;
     let forceRefresh = false;
     while (!this.#stopped) {
-      attempts += 1;
       // No await without a scope: see fire().
       const token = job.scope ? await this.#token(job, forceRefresh) : null;
-      if (typeof token !== 'string' && token !== null) return this.#authFailed(run, job, token.error);
+      if (isTokenFailure(token)) {
+        if (token.kind === 'auth') return this.#authFailed(run, job, token.error, true, token.reason);
+        // Globus Auth is down: nothing was sent, so no attempt is counted; wait as for a transient failure.
+        if (clock.now() + retryDelayMs > run.retryUntilMs) {
+          this.#fail(run, job, { ...token.error, message: `${token.error.message} (gave up)` });
+          return 'done';
+        }
+        updateRun(db, run.id, { error: token.error });
+        this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token yet; will retry');
+        if (!(await sleep(clock, retryDelayMs, this.#stopping.signal))) return null;
+        retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
+        continue;
+      }
+      attempts += 1;
       const sentAtMs = clock.now();
       const submission = submitAction(job.callbackUrl, runRequest, token, this.#http);
       // Counted once the request is under way, off the firing path. A crash right here
@@ -153,7 +163,7 @@ export class Runner {
             forceRefresh = true;
             continue;
           }
-          return this.#authFailed(run, job, verdict.error);
+          return this.#authFailed(run, job, verdict.error, true);
         case 'permanent':
           this.#fail(run, job, verdict.error);
           return 'done';
@@ -182,7 +192,12 @@ export class Runner {
     if (!actionId) return;
     while (await sleep(clock, delayMs, this.#stopping.signal)) {
       const token = await this.#token(job, forceRefresh);
-      if (typeof token !== 'string' && token !== null) return void this.#authFailed(run, job, token.error, false);
+      if (isTokenFailure(token)) {
+        if (token.kind === 'auth') return void this.#authFailed(run, job, token.error, false, token.reason);
+        this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token for the status poll; will retry');
+        delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
+        continue;
+      }
       const outcome = await getActionStatus(job.callbackUrl, actionId, token, this.#http);
       if (this.#cutOff.signal.aborted) return;
       const verdict: Verdict = classify(outcome);
@@ -283,7 +298,7 @@ export class Runner {
    * 401/403 that a token refresh did not cure (or no token to refresh): the run fails and
    * the job waits for the user, in the hosted service's shape.
    */
-  #authFailed(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): 'done' {
+  #authFailed(run: RunRow, job: JobRow, error: RunError, fromSubmission: boolean, reason?: string): 'done' {
     this.#fail(run, job, error, fromSubmission);
     markInactive(
       this.#deps.db,
@@ -291,7 +306,7 @@ export class Runner {
       {
         cause: 'globus_auth_requirements',
         detail: {
-          code: error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed',
+          code: reason ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed'),
           message: error.message,
           authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
         },
@@ -301,20 +316,27 @@ export class Runner {
     return 'done';
   }
 
-  /** A token for the job's scope; an error object when the token provider failed. */
-  async #token(job: JobRow, forceRefresh: boolean): Promise<string | null | { error: RunError }> {
+  /** A token for the job's scope (null without one), or why there is none. */
+  async #token(job: JobRow, forceRefresh: boolean): Promise<string | null | TokenFailure> {
     if (!job.scope) return null;
     try {
       return await this.#deps.tokens.getToken(job.scope, { forceRefresh });
     } catch (err) {
-      return { error: { code: 'ACTION_AUTH', message: `no usable token for scope ${job.scope}: ${coerceError(err).message}` } };
+      const e = coerceError(err);
+      if (e instanceof AuthUnavailableError) return { kind: 'transient', error: { code: 'AUTH_UNAVAILABLE', message: e.message } };
+      const reason = e instanceof AuthRequiredError ? e.reason : undefined;
+      return { kind: 'auth', reason, error: { code: 'AUTH_REQUIRED', message: `no usable token for scope ${job.scope}: ${e.message}` } };
     }
   }
 
   /** Best effort (SPEC §3): a provider that refuses or fails a release changes nothing. */
   async #release(job: JobRow, actionId: string): Promise<void> {
     const token = await this.#token(job, false);
-    const outcome = await releaseAction(job.callbackUrl, actionId, typeof token === 'string' ? token : null, this.#http);
+    const outcome = await releaseAction(job.callbackUrl, actionId, isTokenFailure(token) ? null : token, this.#http);
     this.#deps.log.debug({ jobId: job.id, actionId, outcome: outcome.kind === 'response' ? outcome.httpStatus : outcome.code }, 'release');
   }
+}
+
+function isTokenFailure(token: string | null | TokenFailure): token is TokenFailure {
+  return token !== null && typeof token === 'object';
 }

@@ -81,14 +81,33 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the real CLI (bin/globus-timer.js) as a subprocess. */
-export function runCliProcess(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+/**
+ * Run the real CLI (bin/globus-timer.js) as a subprocess. `answer` plays the user at stdin:
+ * it sees stdout so far and returns the line to type once it is ready (then stdin closes).
+ */
+export function runCliProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  answer?: (stdoutSoFar: string) => string | undefined,
+): Promise<CliResult> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), ...args], {
+      env,
+      cwd: ROOT,
+      stdio: [answer ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    let answered = false;
+    proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      const line = answer && !answered ? answer(stdout) : undefined;
+      if (line !== undefined) {
+        answered = true;
+        proc.stdin?.end(line + '\n');
+      }
+    });
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     proc.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -68,6 +68,14 @@ export interface FakeProvider {
   /** Replies used for the next status polls, in order; then the action's own state. */
   statusReplies: Reply[];
   actions: Map<string, Action>;
+  /**
+   * Optional token check (default null: none). When set, run requests, status polls and
+   * releases whose `Authorization: Bearer X` is not accepted for `scope` get 401
+   * AuthenticationFailed (and are still recorded). `accepts` is e.g. FakeAuth.accepts.
+   */
+  auth: { scope: string; accepts: (token: string | undefined, scope: string) => boolean } | null;
+  /** `globus_auth_scope` in the introspection document at GET baseUrl (default null). */
+  introspectionScope: string | null;
   runRequests(): RecordedRequest[];
   statusRequests(): RecordedRequest[];
   releaseRequests(): RecordedRequest[];
@@ -97,6 +105,8 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     defaultRunReply: { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' },
     statusReplies: [],
     actions,
+    auth: null,
+    introspectionScope: null,
     runRequests: () => requests.filter((r) => r.method === 'POST' && r.path.endsWith('/run')),
     statusRequests: () => requests.filter((r) => r.path.endsWith('/status')),
     releaseRequests: () => requests.filter((r) => r.path.endsWith('/release')),
@@ -131,6 +141,39 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     };
   }
 
+  /** The introspection document (reference §3), as a Globus Action Provider serves it at its base URL. */
+  function introspection(): Record<string, unknown> {
+    return {
+      title: 'Fake Action Provider',
+      subtitle: 'A test Action Provider on 127.0.0.1',
+      admin_contact: 'admin@example.org',
+      synchronous: false,
+      log_supported: false,
+      runnable_by: ['all_authenticated_users'],
+      globus_auth_scope: provider.introspectionScope,
+      input_schema: { type: 'object' },
+      keywords: [],
+      visible_to: ['public'],
+      api_version: '1.0',
+    };
+  }
+
+  /** With `provider.auth` set: answers 401 and returns true when the bearer token is not accepted. */
+  function refusedAuth(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const check = provider.auth;
+    if (!check) return false;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (check.accepts(m?.[1], check.scope)) return false;
+    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+    res.end(
+      JSON.stringify({
+        code: 'AuthenticationFailed',
+        description: m ? `the bearer token is not valid for scope ${check.scope} (expired, revoked or issued for another scope)` : 'no bearer token: authentication required',
+      }),
+    );
+    return true;
+  }
+
   type AcceptReply = Extract<Reply, { kind: 'accept' }>;
 
   /** `onAccept` gets the accept reply actually used (after any `delay`); null when it answered itself. */
@@ -159,6 +202,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     }
   }
 
+  const basePath = '/ap';
   const server = http.createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
@@ -174,6 +218,13 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       const record: RecordedRequest = { method: req.method ?? '', path, body, headers: req.headers, receivedAtMs: Date.now(), schemaErrors: [] };
       requests.push(record);
 
+      const pathname = path.split('?')[0] ?? '/';
+      if (req.method === 'GET' && (pathname === basePath || pathname === `${basePath}/`)) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(introspection()));
+        return;
+      }
+
       if (req.method === 'POST' && path.endsWith('/run')) {
         if (!validateRunRequest(body)) {
           record.schemaErrors = (validateRunRequest.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
@@ -184,6 +235,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
             w.resolve();
           }
         }
+        if (refusedAuth(req, res)) return;
         if (record.schemaErrors.length) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ code: 'BadRequest', description: record.schemaErrors.join('; ') }));
@@ -222,6 +274,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
 
       const m = /\/([^/]+)\/(status|release)$/.exec(path);
       const action = m ? actions.get(decodeURIComponent(m[1]!)) : undefined;
+      if (m && refusedAuth(req, res)) return;
       if (m?.[2] === 'status') {
         const scripted = provider.statusReplies.shift();
         if (scripted) return send(res, scripted, () => (action ? statusDocument(action, 'ACTIVE') : null));
@@ -253,7 +306,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  provider.baseUrl = `http://127.0.0.1:${port}/ap`;
+  provider.baseUrl = `http://127.0.0.1:${port}${basePath}`;
   provider.runUrl = `${provider.baseUrl}/run`;
   return provider;
 }

@@ -1,25 +1,22 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { InvalidInputError, ReportedError } from '../../errors.ts';
-import { checkActionUrl, checkName, checkStopAfterRuns, parseActionBody, parseInterval } from '../../jobs/input.ts';
-import { formatIso, parseDateTime } from '../../jobs/time.ts';
+import { checkActionUrl, parseActionBody } from '../../jobs/input.ts';
 import type { RpcClient } from '../../rpc/client.ts';
 import type { JobDocument, JobPage, SubmitJobParams } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { single, verbose, wantsJson } from '../options.ts';
 import { jobRecord, jobTable, toJson } from '../output.ts';
+import { ensureConsent } from '../session.ts';
+import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
+import { submitJob } from '../submit.ts';
+import { transferCommand } from './transfer.ts';
 
-interface SubmitFlags extends GlobalArgs {
-  name: string;
-  interval: string;
-  start?: string | undefined;
+interface SubmitFlags extends GlobalArgs, ScheduleFlags {
   'action-url': string;
   'action-body'?: string | undefined;
   'action-file'?: string | undefined;
   scope?: string | undefined;
-  'stop-after-date'?: string | undefined;
-  'stop-after-runs'?: string | undefined;
-  overlap?: 'skip' | 'allow' | undefined;
-  misfire?: 'coalesce' | 'skip' | undefined;
   verbose: boolean;
 }
 
@@ -43,23 +40,11 @@ export function submitParamsFromFlags(flags: SubmitFlags): SubmitJobParams {
   } else {
     callbackBody = parseActionBody(flags['action-body']!);
   }
-  const stopRuns = flags['stop-after-runs'];
-  if (stopRuns !== undefined && !/^\s*\d+\s*$/.test(stopRuns)) {
-    throw new InvalidInputError(`invalid --stop-after-runs "${stopRuns}": give a whole number of runs, at least 1`);
-  }
-  const stopAfter = {
-    date: flags['stop-after-date'] !== undefined ? formatIso(parseDateTime(flags['stop-after-date'], '--stop-after-date')) : null,
-    n_runs: stopRuns !== undefined ? checkStopAfterRuns(Number(stopRuns)) : null,
-  };
   return {
-    name: checkName(flags.name),
-    start: flags.start !== undefined ? formatIso(parseDateTime(flags.start, '--start')) : null,
-    interval_seconds: parseInterval(flags.interval),
+    ...scheduleParamsFromFlags(flags),
     callback_url: checkActionUrl(flags['action-url']),
     callback_body: callbackBody,
     scope: flags.scope?.trim() || null,
-    stop_after: stopAfter.date !== null || stopAfter.n_runs !== null ? stopAfter : null,
-    policy: { ...(flags.overlap ? { overlap: flags.overlap } : {}), ...(flags.misfire ? { misfire: flags.misfire } : {}) },
   };
 }
 
@@ -75,25 +60,6 @@ async function allJobs(client: RpcClient, showDeleted: boolean): Promise<JobDocu
   return jobs;
 }
 
-function wantsJson(args: GlobalArgs & { verbose?: boolean }): boolean {
-  return args.format === 'json' || args.verbose === true;
-}
-
-/**
- * yargs turns an option given twice into an array, which no rule here expects; refuse it
- * as a usage error instead (`coerce` errors are reported like any other usage error).
- */
-function single(flag: string) {
-  return {
-    coerce: (value: string | string[]): string => {
-      if (Array.isArray(value)) throw new InvalidInputError(`--${flag} was given more than once`);
-      return value;
-    },
-  };
-}
-
-const verbose = { alias: 'v', type: 'boolean', default: false, describe: 'Print the whole job document as JSON' } as const;
-
 export function jobCommands(io: CliIo) {
   return (y: Argv<GlobalArgs>) =>
     y
@@ -101,26 +67,18 @@ export function jobCommands(io: CliIo) {
         'submit',
         'Submit a job that calls an Action Provider on a schedule',
         (b) =>
-          b
-            .option('name', { ...single('name'), type: 'string', demandOption: true, describe: 'Name for the job' })
-            .option('interval', { ...single('interval'), type: 'string', demandOption: true, describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds' })
-            .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset]; no offset = local time (default: now)' })
+          scheduleOptions(b)
             .option('action-url', { ...single('action-url'), type: 'string', demandOption: true, describe: "The Action Provider's run URL (https, or http to loopback)" })
             .option('action-body', { ...single('action-body'), type: 'string', describe: 'The run request without request_id, as JSON: {"body": {...}}' })
             .option('action-file', { ...single('action-file'), type: 'string', describe: 'Read the action body from this JSON file' })
             .conflicts('action-body', 'action-file')
-            .option('scope', { ...single('scope'), type: 'string', describe: 'Globus Auth scope for the action (optional)' })
-            .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time' })
-            .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many runs' })
-            .option('overlap', { ...single('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot (default) or allow' })
-            .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)' })
+            .option('scope', { ...single('scope'), type: 'string', describe: "Globus Auth scope for the action (default: the provider's globus_auth_scope)" })
             .option('verbose', verbose),
         async (args) => {
-          const params = submitParamsFromFlags(args as SubmitFlags);
-          const job = await withDaemon(io, args, (c) => c.call('job.submit', params));
-          io.out(wantsJson(args) ? toJson(job) : jobRecord(job));
+          await submitJob(io, args, submitParamsFromFlags(args as SubmitFlags));
         },
       )
+      .command(...transferCommand(io))
       .command(
         'list',
         'List jobs',
@@ -175,5 +133,24 @@ export function jobCommands(io: CliIo) {
           if (failures.length) throw new ReportedError(failures[0]!);
         },
       )
-      .demandCommand(1, 'name a job command: submit, list, status or delete');
+      .command(
+        'resume <job_id>',
+        'Schedule an inactive job again (after a login that restored its consent)',
+        (b) => b.positional('job_id', { type: 'string', demandOption: true }).option('verbose', verbose),
+        async (args) => {
+          const jobId = args.job_id as string;
+          const result = await withDaemon(io, args, async (c) => {
+            const job = await c.call('job.get', { job_id: jobId });
+            // Resuming a job whose token is still missing would only fail again at its next run.
+            if (job.status === 'inactive' && job.inactive_reason?.cause === 'globus_auth_requirements' && job.scope) {
+              await ensureConsent(io, job.scope);
+            }
+            return c.call('job.resume', { job_id: jobId });
+          });
+          if (wantsJson(args)) io.out(toJson(result.job));
+          else if (!result.resumed) io.out(`Job ${jobId} is ${result.job.status}, not inactive: nothing to resume.`);
+          else io.out(jobRecord(result.job));
+        },
+      )
+      .demandCommand(1, 'name a job command: submit, transfer, list, status, delete or resume');
 }

@@ -1,0 +1,210 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import lockfile from 'proper-lockfile';
+import { ERROR_CODES, TimerError } from '../errors.ts';
+import type { TokenGrant } from './auth-client.ts';
+import { baseScope, coversScope, mergeScopes } from './scopes.ts';
+
+/**
+ * The token cache (SPEC §6): one JSON file, mode 0600, one entry per resource server.
+ *
+ * The CLI (login, whoami) and the daemon (refreshes) both write it, so every change is a
+ * read-modify-write under a lock (proper-lockfile: a `tokens.json.lock` directory, with
+ * stale-lock recovery should a process die holding it), and every write is atomic (temp
+ * file + rename), so a reader never sees half a file and no refresh overwrites another
+ * process's new tokens. The lock is held only around that quick step, never across an
+ * HTTP call to Globus Auth.
+ */
+
+export const TOKEN_CACHE_FORMAT = 'globus-timer-tokens/1';
+
+export interface CachedToken {
+  resource_server: string;
+  access_token: string;
+  refresh_token: string | null;
+  /** Epoch seconds. */
+  expiration_time: number;
+  /** Base scopes the token carries. */
+  scopes: string[];
+  /** Full scope strings with dependencies (`scope[*dep]`) the user has consented to. */
+  dependent_scopes: string[];
+}
+
+export interface TokenCacheFile {
+  format: typeof TOKEN_CACHE_FORMAT;
+  /** Refresh tokens belong to the client that got them; another client id cannot use them. */
+  client_id: string;
+  tokens: Record<string, CachedToken>;
+}
+
+export class TokenCacheError extends TimerError {
+  constructor(file: string, detail: string) {
+    super(ERROR_CODES.TOKEN_CACHE_INVALID, `token cache ${file} is unusable (${detail}); run: globus-timer session logout, then log in again`);
+    this.name = 'TokenCacheError';
+  }
+}
+
+const LOCK_OPTIONS = {
+  realpath: false,
+  // A holder that died leaves the lock behind; after this long it is taken over.
+  stale: 10_000,
+  retries: { retries: 60, factor: 1.3, minTimeout: 5, maxTimeout: 250 },
+} as const;
+
+export class TokenCache {
+  readonly file: string;
+  readonly #warn: (message: string) => void;
+  /** The last parse and the file identity it came from, so an unchanged file is not re-read. */
+  #last: { key: string; value: TokenCacheFile } | null = null;
+
+  constructor(file: string, warn: (message: string) => void) {
+    this.file = file;
+    this.#warn = warn;
+  }
+
+  /** The cache, or null when there is none. Cheap when the file has not changed since the last read. */
+  read(): TokenCacheFile | null {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(this.file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new TokenCacheError(this.file, (err as Error).message);
+    }
+    if ((stat.mode & 0o077) !== 0) {
+      fs.chmodSync(this.file, 0o600);
+      this.#warn(`token cache ${this.file} was readable by others (mode ${(stat.mode & 0o777).toString(8)}); tightened to 600`);
+    }
+    const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    if (this.#last?.key === key) return this.#last.value;
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new TokenCacheError(this.file, (err as Error).message);
+    }
+    const value = parseCache(text, this.file);
+    this.#last = { key, value };
+    return value;
+  }
+
+  /**
+   * Change the cache under the lock: `change` gets the current contents (read afresh) and
+   * returns the new ones, or null to delete the file.
+   */
+  async update(change: (current: TokenCacheFile | null) => TokenCacheFile | null): Promise<TokenCacheFile | null> {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const release = await lockfile.lock(this.file, LOCK_OPTIONS);
+    try {
+      this.#last = null;
+      const next = change(this.read());
+      if (next === null) fs.rmSync(this.file, { force: true });
+      else writeAtomically(this.file, JSON.stringify(next, null, 2) + '\n');
+      this.#last = null;
+      return next;
+    } finally {
+      await release();
+    }
+  }
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function parseCache(text: string, file: string): TokenCacheFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new TokenCacheError(file, `not JSON: ${(err as Error).message}`);
+  }
+  const c = raw as Partial<TokenCacheFile> | null;
+  if (!c || typeof c !== 'object' || c.format !== TOKEN_CACHE_FORMAT || typeof c.client_id !== 'string' || !isRecord(c.tokens)) {
+    throw new TokenCacheError(file, `not a ${TOKEN_CACHE_FORMAT} token cache`);
+  }
+  for (const [rs, t] of Object.entries(c.tokens)) {
+    const ok =
+      isRecord(t) &&
+      t.resource_server === rs &&
+      typeof t.access_token === 'string' &&
+      (t.refresh_token === null || typeof t.refresh_token === 'string') &&
+      typeof t.expiration_time === 'number' &&
+      isStringArray(t.scopes) &&
+      isStringArray(t.dependent_scopes);
+    if (!ok) throw new TokenCacheError(file, `the entry for ${JSON.stringify(rs)} is malformed`);
+  }
+  return c as TokenCacheFile;
+}
+
+function isRecord(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+/**
+ * The cache with new grants merged in. `requestedScopes` are the full scope strings asked
+ * for; each one with dependencies is remembered on the entry that carries its base scope.
+ * Consent is kept across refreshes and logins (it lives at Globus Auth, not in a token).
+ */
+export function withGrants(
+  current: TokenCacheFile | null,
+  clientId: string,
+  grants: readonly TokenGrant[],
+  requestedScopes: readonly string[] = [],
+): TokenCacheFile {
+  const tokens = current && current.client_id === clientId ? { ...current.tokens } : {};
+  for (const g of grants) {
+    const before = tokens[g.resourceServer];
+    const dependent = requestedScopes.filter((s) => s.includes('[') && g.scopes.includes(baseScope(s)));
+    tokens[g.resourceServer] = {
+      resource_server: g.resourceServer,
+      access_token: g.accessToken,
+      // A refresh answer may leave the refresh token out: the old one still holds.
+      refresh_token: g.refreshToken ?? before?.refresh_token ?? null,
+      expiration_time: g.expiresAtSeconds,
+      scopes: g.scopes.length ? g.scopes : (before?.scopes ?? []),
+      dependent_scopes: [...new Set([...(before?.dependent_scopes ?? []), ...dependent])],
+    };
+  }
+  return { format: TOKEN_CACHE_FORMAT, client_id: clientId, tokens };
+}
+
+export type TokenLookup =
+  | { kind: 'found'; token: CachedToken }
+  /** No token carries the base scope, or the dependencies were never consented to. */
+  | { kind: 'missing' };
+
+/** The cached token for a scope, honouring consent to its dependent scopes. */
+export function lookupToken(cache: TokenCacheFile | null, clientId: string, scope: string): TokenLookup {
+  if (!cache || cache.client_id !== clientId) return { kind: 'missing' };
+  const base = baseScope(scope);
+  const token = Object.values(cache.tokens).find((t) => t.scopes.includes(base));
+  if (!token) return { kind: 'missing' };
+  if (!coversScope(token.dependent_scopes, scope)) return { kind: 'missing' };
+  return { kind: 'found', token };
+}
+
+/** Every scope the user has consented to, to ask for again at the next login. */
+export function consentedScopes(cache: TokenCacheFile | null, clientId: string): string[] {
+  if (!cache || cache.client_id !== clientId) return [];
+  return mergeScopes(Object.values(cache.tokens).flatMap((t) => [...t.scopes, ...t.dependent_scopes]));
+}

@@ -1,0 +1,181 @@
+import type { Clock } from '../scheduler/clock.ts';
+import { ERROR_CODES, TimerError } from '../errors.ts';
+import { AuthClient, AuthError, type TokenGrant } from './auth-client.ts';
+import { authSettings, type AuthSettings } from './environment.ts';
+import { parseScope } from './scopes.ts';
+import { lookupToken, TokenCache, withGrants } from './token-cache.ts';
+
+/**
+ * Access tokens for job scopes: the real `TokenProvider` behind the runner's seam, and
+ * what the CLI uses too (whoami). Two sources, picked from the environment:
+ * - a user's tokens from the token cache (after `session login`), refreshed shortly
+ *   before they expire and once more after a 401;
+ * - with GLOBUS_TIMER_CLIENT_ID + GLOBUS_TIMER_CLIENT_SECRET, a confidential client's
+ *   own tokens from the client-credentials grant (headless servers), kept in memory only.
+ */
+
+export interface TokenProvider {
+  /** An access token for the scope, or null to send no Authorization header. */
+  getToken(scope: string, opts: { forceRefresh: boolean }): Promise<string | null>;
+}
+
+/** Until a real provider is wired in (and for jobs without a scope): no token at all. */
+export const NO_TOKENS: TokenProvider = { getToken: async () => null };
+
+/**
+ * No usable token: the user must log in or consent. `reason` is the code the hosted
+ * Timers service puts in `inactive_reason.detail.code`.
+ */
+export class AuthRequiredError extends TimerError {
+  readonly reason: 'ConsentRequired' | 'LoginRequired' | 'InvalidClient';
+  readonly requiredScopes: string[];
+  constructor(reason: AuthRequiredError['reason'], requiredScopes: string[], message: string) {
+    super(ERROR_CODES.AUTH_REQUIRED, message);
+    this.name = 'AuthRequiredError';
+    this.reason = reason;
+    this.requiredScopes = requiredScopes;
+  }
+}
+
+/** Globus Auth could not be reached or failed for now: retry later, nothing for the user to do. */
+export class AuthUnavailableError extends TimerError {
+  constructor(message: string) {
+    super(ERROR_CODES.AUTH_UNAVAILABLE, message);
+    this.name = 'AuthUnavailableError';
+  }
+}
+
+/** The command a user runs to (re)gain consent for scopes. */
+export function loginCommand(scopes: readonly string[]): string {
+  return ['globus-timer session login', ...scopes.map((s) => `--scope '${s}'`)].join(' ');
+}
+
+/** After a forced refresh, another 401 within this window reuses the new token instead of refreshing again. */
+const FORCED_REFRESH_DEBOUNCE_MS = 10_000;
+
+interface TokenSourceDeps {
+  client: AuthClient;
+  clock: Clock;
+  refreshMarginMs: number;
+}
+
+/** A user's tokens from the token cache. */
+export class UserTokens implements TokenProvider {
+  readonly cache: TokenCache;
+  readonly #deps: TokenSourceDeps;
+  /** One refresh per resource server at a time; concurrent callers share it. */
+  readonly #refreshing = new Map<string, Promise<string>>();
+  readonly #refreshedAtMs = new Map<string, number>();
+
+  constructor(cache: TokenCache, deps: TokenSourceDeps) {
+    this.cache = cache;
+    this.#deps = deps;
+  }
+
+  async getToken(scope: string, { forceRefresh }: { forceRefresh: boolean }): Promise<string> {
+    const { client, clock, refreshMarginMs } = this.#deps;
+    const lookup = lookupToken(this.cache.read(), client.settings.clientId, scope);
+    if (lookup.kind === 'missing') {
+      throw new AuthRequiredError('ConsentRequired', [scope], `no consent for scope ${scope}; run: ${loginCommand([scope])}`);
+    }
+    const { token } = lookup;
+    const rs = token.resource_server;
+    const now = clock.now();
+    const fresh = token.expiration_time * 1000 - now > refreshMarginMs;
+    const justRefreshed = now - (this.#refreshedAtMs.get(rs) ?? -Infinity) < FORCED_REFRESH_DEBOUNCE_MS;
+    if (fresh && (!forceRefresh || justRefreshed)) return token.access_token;
+    if (!token.refresh_token) {
+      throw new AuthRequiredError('LoginRequired', [scope], `the token for ${rs} has expired and there is no refresh token; run: ${loginCommand([scope])}`);
+    }
+    let pending = this.#refreshing.get(rs);
+    if (!pending) {
+      pending = this.#refresh(rs, token.refresh_token, scope).finally(() => this.#refreshing.delete(rs));
+      this.#refreshing.set(rs, pending);
+    }
+    return pending;
+  }
+
+  async #refresh(rs: string, refreshToken: string, scope: string): Promise<string> {
+    const { client, clock } = this.#deps;
+    let grants: TokenGrant[];
+    try {
+      grants = await client.refresh(refreshToken);
+    } catch (err) {
+      throw authFailure(err, 'LoginRequired', scope, `refreshing the token for ${rs}`);
+    }
+    const grant = grants.find((g) => g.resourceServer === rs) ?? grants[0]!;
+    // Written only into a cache that still holds this user's entry: a logout in the
+    // meantime stays a logout.
+    await this.cache.update((current) =>
+      current?.client_id === client.settings.clientId && current.tokens[rs] ? withGrants(current, client.settings.clientId, [grant]) : current,
+    );
+    this.#refreshedAtMs.set(rs, clock.now());
+    return grant.accessToken;
+  }
+}
+
+/** A confidential client's own tokens (client-credentials grant), per scope, in memory. */
+export class ClientCredentialTokens implements TokenProvider {
+  readonly #deps: TokenSourceDeps;
+  readonly #tokens = new Map<string, { accessToken: string; expiresAtMs: number; grantedAtMs: number }>();
+  readonly #granting = new Map<string, Promise<string>>();
+
+  constructor(deps: TokenSourceDeps) {
+    this.#deps = deps;
+  }
+
+  async getToken(scope: string, { forceRefresh }: { forceRefresh: boolean }): Promise<string> {
+    const { clock, refreshMarginMs } = this.#deps;
+    const held = this.#tokens.get(scope);
+    const now = clock.now();
+    if (held && held.expiresAtMs - now > refreshMarginMs && (!forceRefresh || now - held.grantedAtMs < FORCED_REFRESH_DEBOUNCE_MS)) {
+      return held.accessToken;
+    }
+    let pending = this.#granting.get(scope);
+    if (!pending) {
+      pending = this.#grant(scope).finally(() => this.#granting.delete(scope));
+      this.#granting.set(scope, pending);
+    }
+    return pending;
+  }
+
+  async #grant(scope: string): Promise<string> {
+    const { client, clock } = this.#deps;
+    let grants: TokenGrant[];
+    try {
+      grants = await client.clientCredentials([scope]);
+    } catch (err) {
+      throw authFailure(err, 'InvalidClient', scope, `the client-credentials grant for client ${client.settings.clientId}`);
+    }
+    const base = parseScope(scope).base;
+    const grant = grants.find((g) => g.scopes.includes(base)) ?? grants[0]!;
+    this.#tokens.set(scope, { accessToken: grant.accessToken, expiresAtMs: grant.expiresAtSeconds * 1000, grantedAtMs: clock.now() });
+    return grant.accessToken;
+  }
+}
+
+/** Map an Auth failure to what the runner and the CLI act on. */
+function authFailure(err: unknown, refusedReason: AuthRequiredError['reason'], scope: string, what: string): Error {
+  if (!(err instanceof AuthError)) return err as Error;
+  if (err.kind === 'unavailable') return new AuthUnavailableError(`${what} failed: ${err.message}`);
+  const reason = err.oauthError === 'invalid_scope' || err.oauthError === 'consent_required' ? 'ConsentRequired' : refusedReason;
+  const fix = refusedReason === 'InvalidClient' ? 'check GLOBUS_TIMER_CLIENT_ID and GLOBUS_TIMER_CLIENT_SECRET' : `run: ${loginCommand([scope])}`;
+  return new AuthRequiredError(reason, [scope], `${what} was refused (${err.message}); ${fix}`);
+}
+
+export interface TokenProviderOptions {
+  env: NodeJS.ProcessEnv;
+  tokensFile: string;
+  clock: Clock;
+  refreshMarginMs: number;
+  warn: (message: string) => void;
+  settings?: AuthSettings;
+}
+
+/** The token source this environment asks for (see the module comment). */
+export function createTokenProvider(opts: TokenProviderOptions): UserTokens | ClientCredentialTokens {
+  const settings = opts.settings ?? authSettings(opts.env);
+  const deps = { client: new AuthClient(settings), clock: opts.clock, refreshMarginMs: opts.refreshMarginMs };
+  if (settings.clientSecret) return new ClientCredentialTokens(deps);
+  return new UserTokens(new TokenCache(opts.tokensFile, opts.warn), deps);
+}

@@ -1,0 +1,52 @@
+import type { Argv } from 'yargs';
+import { InvalidInputError } from '../errors.ts';
+import { checkName, checkStopAfterRuns, parseInterval } from '../jobs/input.ts';
+import { formatIso, parseDateTime } from '../jobs/time.ts';
+import type { SubmitJobParams } from '../rpc/protocol.ts';
+import { single } from './options.ts';
+
+/**
+ * The schedule flags every job-creating command shares (`job submit`, `job transfer`):
+ * their yargs options and their one translation into RPC parameters.
+ */
+export interface ScheduleFlags {
+  name: string;
+  interval: string;
+  start?: string | undefined;
+  'stop-after-date'?: string | undefined;
+  'stop-after-runs'?: string | undefined;
+  overlap?: 'skip' | 'allow' | undefined;
+  misfire?: 'coalesce' | 'skip' | undefined;
+}
+
+export function scheduleOptions<T>(b: Argv<T>) {
+  return b
+    .option('name', { ...single('name'), type: 'string', demandOption: true, describe: 'Name for the job' })
+    .option('interval', { ...single('interval'), type: 'string', demandOption: true, describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds' })
+    .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset]; no offset = local time (default: now)' })
+    .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time' })
+    .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many runs' })
+    .option('overlap', { ...single('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot (default) or allow' })
+    .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)' });
+}
+
+export type ScheduleParams = Pick<SubmitJobParams, 'name' | 'start' | 'interval_seconds' | 'stop_after' | 'policy'>;
+
+/** Every rule is checked here, so a bad flag exits 2 before the daemon is asked; the daemon checks again. */
+export function scheduleParamsFromFlags(flags: ScheduleFlags): ScheduleParams {
+  const stopRuns = flags['stop-after-runs'];
+  if (stopRuns !== undefined && !/^\s*\d+\s*$/.test(stopRuns)) {
+    throw new InvalidInputError(`invalid --stop-after-runs "${stopRuns}": give a whole number of runs, at least 1`);
+  }
+  const stopAfter = {
+    date: flags['stop-after-date'] !== undefined ? formatIso(parseDateTime(flags['stop-after-date'], '--stop-after-date')) : null,
+    n_runs: stopRuns !== undefined ? checkStopAfterRuns(Number(stopRuns)) : null,
+  };
+  return {
+    name: checkName(flags.name),
+    start: flags.start !== undefined ? formatIso(parseDateTime(flags.start, '--start')) : null,
+    interval_seconds: parseInterval(flags.interval),
+    stop_after: stopAfter.date !== null || stopAfter.n_runs !== null ? stopAfter : null,
+    policy: { ...(flags.overlap ? { overlap: flags.overlap } : {}), ...(flags.misfire ? { misfire: flags.misfire } : {}) },
+  };
+}

@@ -1,0 +1,87 @@
+import { request, type Dispatcher } from 'undici';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
+import { deadline } from './deadline.ts';
+
+/**
+ * One HTTP exchange with a Globus service (an Action Provider or Globus Auth), returned as
+ * an outcome instead of thrown, so each caller decides in one place what is transient.
+ * The body is read up to a cap and parsed as JSON when it is JSON.
+ */
+
+export type HttpFailureCode = 'TIMEOUT' | 'NETWORK' | 'RESPONSE_TOO_LARGE';
+
+export interface HttpResponse {
+  kind: 'response';
+  httpStatus: number;
+  /** The parsed body; undefined when it is empty, not JSON, or nested too deep to keep. */
+  json: unknown;
+  text: string;
+  retryAfterMs: number | null;
+}
+
+export type HttpOutcome = HttpResponse | { kind: 'transport'; code: HttpFailureCode; message: string };
+
+export interface HttpOptions {
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  /** Aborts every request at once (daemon shutdown). */
+  signal?: AbortSignal;
+}
+
+export async function sendRequest(
+  method: 'GET' | 'POST',
+  url: string,
+  { headers, body }: { headers: Record<string, string>; body?: string | undefined },
+  opts: HttpOptions,
+): Promise<HttpOutcome> {
+  const dl = deadline(opts.timeoutMs, opts.signal);
+  try {
+    const res = await request(url, {
+      method,
+      headers: { accept: 'application/json', 'user-agent': 'globus-timer', ...headers },
+      body,
+      signal: dl.signal,
+      dispatcher: opts.dispatcher,
+    });
+    let text = '';
+    let bytes = 0;
+    res.body.setEncoding('utf8');
+    for await (const chunk of res.body as AsyncIterable<string>) {
+      bytes += Buffer.byteLength(chunk);
+      if (bytes > opts.maxResponseBytes) {
+        res.body.destroy();
+        return { kind: 'transport', code: 'RESPONSE_TOO_LARGE', message: `${method} ${url}: response larger than ${opts.maxResponseBytes} bytes` };
+      }
+      text += chunk;
+    }
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    // Too deep to store: treat like unreadable JSON (the start of the text is still kept).
+    if (nestsDeeperThan(json, MAX_JSON_DEPTH)) json = undefined;
+    return { kind: 'response', httpStatus: res.statusCode, json, text, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+  } catch (err) {
+    const e = err as { name?: string; code?: string; message?: string };
+    const timedOut = e.name === 'TimeoutError' || (typeof e.code === 'string' && e.code.endsWith('_TIMEOUT'));
+    return {
+      kind: 'transport',
+      code: timedOut ? 'TIMEOUT' : 'NETWORK',
+      message: `${method} ${url}: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`,
+    };
+  } finally {
+    dl.dispose();
+  }
+}
+
+/** `Retry-After` as seconds or an HTTP date; null when absent or unreadable. */
+function parseRetryAfter(value: string | string[] | undefined): number | null {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) return null;
+  if (/^\d+$/.test(raw.trim())) return Number(raw.trim()) * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}
