@@ -146,11 +146,11 @@ function assertRunRequests(provider: FakeProvider, job: JobRow, run: RunRow, exp
 }
 
 class FakeTokens implements TokenProvider {
-  readonly calls: { scope: string; forceRefresh: boolean }[] = [];
+  readonly calls: { scope: string; rejected: string | null }[] = [];
   #generation = 0;
-  async getToken(scope: string, { forceRefresh }: { forceRefresh: boolean }): Promise<string> {
-    this.calls.push({ scope, forceRefresh });
-    if (forceRefresh) this.#generation += 1;
+  async getToken(scope: string, { rejected }: { rejected: string | null }): Promise<string> {
+    this.calls.push({ scope, rejected });
+    if (rejected) this.#generation += 1;
     return `tok-${this.#generation}`;
   }
 }
@@ -479,10 +479,10 @@ test('with a scope, a 401 triggers exactly one forced token refresh and the retr
   const sent = assertRunRequests(p, job, run, 2);
   assert.equal(sent[0]?.headers.authorization, 'Bearer tok-0');
   assert.equal(sent[1]?.headers.authorization, 'Bearer tok-1', 'the refreshed token is sent');
-  assert.equal(tokens.calls.filter((c) => c.forceRefresh).length, 1);
+  assert.equal(tokens.calls.filter((c) => c.rejected).length, 1);
   assert.deepEqual(tokens.calls.slice(0, 2), [
-    { scope: SCOPE, forceRefresh: false },
-    { scope: SCOPE, forceRefresh: true },
+    { scope: SCOPE, rejected: null },
+    { scope: SCOPE, rejected: 'tok-0' },
   ]);
   assert.ok(tokens.calls.every((c) => c.scope === SCOPE));
   for (const poll of p.statusRequests()) assert.equal(poll.headers.authorization, 'Bearer tok-1');
@@ -505,7 +505,7 @@ test('with a scope, a 403 that survives the refresh makes the job inactive', asy
   assert.equal(done.state, 'failed');
   assert.equal(done.attempts, 2);
   assert.equal(p.runRequests().length, 2, 'one retry after the refresh, no more');
-  assert.equal(tokens.calls.filter((c) => c.forceRefresh).length, 1);
+  assert.equal(tokens.calls.filter((c) => c.rejected).length, 1);
   assert.equal(done.error?.httpStatus, 403);
   assert.deepEqual(done.error?.providerError, { code: 'Forbidden', description: 'missing consent' });
   const after = mustGetJob(h.db, job.id);
@@ -814,7 +814,7 @@ test('with a scope, a 401 on a status poll refreshes the token once and polling 
 
   assert.equal(done.state, 'succeeded');
   assert.equal(done.httpStatus, 202);
-  assert.equal(tokens.calls.filter((c) => c.forceRefresh).length, 1);
+  assert.equal(tokens.calls.filter((c) => c.rejected).length, 1);
   const polls = p.statusRequests();
   assert.deepEqual(
     polls.map((r) => r.headers.authorization),

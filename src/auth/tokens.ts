@@ -15,8 +15,12 @@ import { lookupToken, TokenCache, withGrants } from './token-cache.ts';
  */
 
 export interface TokenProvider {
-  /** An access token for the scope, or null to send no Authorization header. */
-  getToken(scope: string, opts: { forceRefresh: boolean }): Promise<string | null>;
+  /**
+   * An access token for the scope, or null to send no Authorization header. `rejected` is
+   * a token a provider has just refused (401/403): the answer is then a different token,
+   * refreshed unless another caller has refreshed it already.
+   */
+  getToken(scope: string, opts: { rejected: string | null }): Promise<string | null>;
 }
 
 /** Until a real provider is wired in (and for jobs without a scope): no token at all. */
@@ -50,9 +54,6 @@ export function loginCommand(scopes: readonly string[]): string {
   return ['globus-timer session login', ...scopes.map((s) => `--scope '${s}'`)].join(' ');
 }
 
-/** After a forced refresh, another 401 within this window reuses the new token instead of refreshing again. */
-const FORCED_REFRESH_DEBOUNCE_MS = 10_000;
-
 interface TokenSourceDeps {
   client: AuthClient;
   clock: Clock;
@@ -65,14 +66,13 @@ export class UserTokens implements TokenProvider {
   readonly #deps: TokenSourceDeps;
   /** One refresh per resource server at a time; concurrent callers share it. */
   readonly #refreshing = new Map<string, Promise<string>>();
-  readonly #refreshedAtMs = new Map<string, number>();
 
   constructor(cache: TokenCache, deps: TokenSourceDeps) {
     this.cache = cache;
     this.#deps = deps;
   }
 
-  async getToken(scope: string, { forceRefresh }: { forceRefresh: boolean }): Promise<string> {
+  async getToken(scope: string, { rejected }: { rejected: string | null }): Promise<string> {
     const { client, clock, refreshMarginMs } = this.#deps;
     const lookup = lookupToken(this.cache.read(), client.settings.clientId, scope);
     if (lookup.kind === 'missing') {
@@ -80,10 +80,8 @@ export class UserTokens implements TokenProvider {
     }
     const { token } = lookup;
     const rs = token.resource_server;
-    const now = clock.now();
-    const fresh = token.expiration_time * 1000 - now > refreshMarginMs;
-    const justRefreshed = now - (this.#refreshedAtMs.get(rs) ?? -Infinity) < FORCED_REFRESH_DEBOUNCE_MS;
-    if (fresh && (!forceRefresh || justRefreshed)) return token.access_token;
+    const fresh = token.expiration_time * 1000 - clock.now() > refreshMarginMs;
+    if (fresh && token.access_token !== rejected) return token.access_token;
     if (!token.refresh_token) {
       throw new AuthRequiredError('LoginRequired', [scope], `the token for ${rs} has expired and there is no refresh token; run: ${loginCommand([scope])}`);
     }
@@ -96,7 +94,7 @@ export class UserTokens implements TokenProvider {
   }
 
   async #refresh(rs: string, refreshToken: string, scope: string): Promise<string> {
-    const { client, clock } = this.#deps;
+    const { client } = this.#deps;
     let grants: TokenGrant[];
     try {
       grants = await client.refresh(refreshToken);
@@ -109,7 +107,6 @@ export class UserTokens implements TokenProvider {
     await this.cache.update((current) =>
       current?.client_id === client.settings.clientId && current.tokens[rs] ? withGrants(current, client.settings.clientId, [grant]) : current,
     );
-    this.#refreshedAtMs.set(rs, clock.now());
     return grant.accessToken;
   }
 }
@@ -117,20 +114,17 @@ export class UserTokens implements TokenProvider {
 /** A confidential client's own tokens (client-credentials grant), per scope, in memory. */
 export class ClientCredentialTokens implements TokenProvider {
   readonly #deps: TokenSourceDeps;
-  readonly #tokens = new Map<string, { accessToken: string; expiresAtMs: number; grantedAtMs: number }>();
+  readonly #tokens = new Map<string, { accessToken: string; expiresAtMs: number }>();
   readonly #granting = new Map<string, Promise<string>>();
 
   constructor(deps: TokenSourceDeps) {
     this.#deps = deps;
   }
 
-  async getToken(scope: string, { forceRefresh }: { forceRefresh: boolean }): Promise<string> {
+  async getToken(scope: string, { rejected }: { rejected: string | null }): Promise<string> {
     const { clock, refreshMarginMs } = this.#deps;
     const held = this.#tokens.get(scope);
-    const now = clock.now();
-    if (held && held.expiresAtMs - now > refreshMarginMs && (!forceRefresh || now - held.grantedAtMs < FORCED_REFRESH_DEBOUNCE_MS)) {
-      return held.accessToken;
-    }
+    if (held && held.expiresAtMs - clock.now() > refreshMarginMs && held.accessToken !== rejected) return held.accessToken;
     let pending = this.#granting.get(scope);
     if (!pending) {
       pending = this.#grant(scope).finally(() => this.#granting.delete(scope));
@@ -140,7 +134,7 @@ export class ClientCredentialTokens implements TokenProvider {
   }
 
   async #grant(scope: string): Promise<string> {
-    const { client, clock } = this.#deps;
+    const { client } = this.#deps;
     let grants: TokenGrant[];
     try {
       grants = await client.clientCredentials([scope]);
@@ -149,7 +143,7 @@ export class ClientCredentialTokens implements TokenProvider {
     }
     const base = parseScope(scope).base;
     const grant = grants.find((g) => g.scopes.includes(base)) ?? grants[0]!;
-    this.#tokens.set(scope, { accessToken: grant.accessToken, expiresAtMs: grant.expiresAtSeconds * 1000, grantedAtMs: clock.now() });
+    this.#tokens.set(scope, { accessToken: grant.accessToken, expiresAtMs: grant.expiresAtSeconds * 1000 });
     return grant.accessToken;
   }
 }

@@ -111,7 +111,7 @@ export async function currentUser(io: CliIo): Promise<Record<string, unknown> | 
   const client = new AuthClient(settings);
   const tokens = new UserTokens(cache, { client, clock: systemClock, refreshMarginMs: CLI_REFRESH_MARGIN_MS });
   try {
-    return await client.userinfo(await tokens.getToken('openid', { forceRefresh: false }));
+    return await client.userinfo(await tokens.getToken('openid', { rejected: null }));
   } catch (err) {
     if ((err instanceof AuthError && err.kind === 'refused') || err instanceof AuthRequiredError) {
       throw new TimerError(

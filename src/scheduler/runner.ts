@@ -125,10 +125,11 @@ export class Runner {
     const runRequest = { ...job.callbackBody, request_id: run.requestId };
     let attempts = run.attempts;
     let retryDelayMs = config.retryInitialMs;
-    let forceRefresh = false;
+    /** The token the provider refused; the next one asked for must differ (one refresh per run). */
+    let rejected: string | null = null;
     while (!this.#stopped) {
       // No await without a scope: see fire().
-      const token = job.scope ? await this.#token(job, forceRefresh) : null;
+      const token: string | null | TokenFailure = job.scope ? await this.#token(job, rejected) : null;
       if (isTokenFailure(token)) {
         if (token.kind === 'auth') return this.#authFailed(run, job, token.error, true, token.reason);
         // Globus Auth is down: nothing was sent, so no attempt is counted; wait as for a transient failure.
@@ -159,8 +160,8 @@ export class Runner {
         case 'ok':
           return this.#recordStatus(run, job, verdict.status, verdict.httpStatus);
         case 'auth':
-          if (job.scope && !forceRefresh) {
-            forceRefresh = true;
+          if (typeof token === 'string' && rejected === null) {
+            rejected = token;
             continue;
           }
           return this.#authFailed(run, job, verdict.error, true);
@@ -187,11 +188,11 @@ export class Runner {
   async #poll(run: RunRow, job: JobRow): Promise<void> {
     const { config, clock } = this.#deps;
     let delayMs = config.pollInitialMs;
-    let forceRefresh = false;
+    let rejected: string | null = null;
     const actionId = getRun(this.#deps.db, run.id)?.actionId;
     if (!actionId) return;
     while (await sleep(clock, delayMs, this.#stopping.signal)) {
-      const token = await this.#token(job, forceRefresh);
+      const token = await this.#token(job, rejected);
       if (isTokenFailure(token)) {
         if (token.kind === 'auth') return void this.#authFailed(run, job, token.error, false, token.reason);
         this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token for the status poll; will retry');
@@ -204,11 +205,11 @@ export class Runner {
       switch (verdict.kind) {
         case 'ok':
           if (this.#recordStatus(run, job, verdict.status, null) === 'done') return;
-          forceRefresh = false;
+          rejected = null;
           break;
         case 'auth':
-          if (job.scope && !forceRefresh) {
-            forceRefresh = true;
+          if (typeof token === 'string' && rejected === null) {
+            rejected = token;
             delayMs = 0;
             continue;
           }
@@ -317,10 +318,10 @@ export class Runner {
   }
 
   /** A token for the job's scope (null without one), or why there is none. */
-  async #token(job: JobRow, forceRefresh: boolean): Promise<string | null | TokenFailure> {
+  async #token(job: JobRow, rejected: string | null): Promise<string | null | TokenFailure> {
     if (!job.scope) return null;
     try {
-      return await this.#deps.tokens.getToken(job.scope, { forceRefresh });
+      return await this.#deps.tokens.getToken(job.scope, { rejected });
     } catch (err) {
       const e = coerceError(err);
       if (e instanceof AuthUnavailableError) return { kind: 'transient', error: { code: 'AUTH_UNAVAILABLE', message: e.message } };
@@ -331,7 +332,7 @@ export class Runner {
 
   /** Best effort (SPEC §3): a provider that refuses or fails a release changes nothing. */
   async #release(job: JobRow, actionId: string): Promise<void> {
-    const token = await this.#token(job, false);
+    const token = await this.#token(job, null);
     const outcome = await releaseAction(job.callbackUrl, actionId, isTokenFailure(token) ? null : token, this.#http);
     this.#deps.log.debug({ jobId: job.id, actionId, outcome: outcome.kind === 'response' ? outcome.httpStatus : outcome.code }, 'release');
   }
