@@ -215,6 +215,8 @@ test('job submit: every option with a bad value is a usage error and changes not
     ['unknown flag', [...submitArgs(), '--dry-run'], /dry-run/],
     ['extra positional', [...submitArgs(), 'stray'], /stray/],
     ['bad --overlap', submitArgs({ '--overlap': 'sometimes' }), /overlap/],
+    ['blank --scope', submitArgs({ '--scope': ' ' }), /--scope/],
+    ['two scopes in --scope', submitArgs({ '--scope': 'openid email' }), /--scope/],
     ['bad --misfire', submitArgs({ '--misfire': 'later' }), /misfire/],
     ['bad --format', submitArgs({ '--format': 'xml' }), /format/],
     ['bad --format before the command', ['--format', 'yaml', ...submitArgs()], /format/],
@@ -296,6 +298,33 @@ test('job submit: prints the record in the original key order, and the job is st
   assert.equal(doc2.scope, 'urn:globus:auth:scope:transfer.api.globus.org:all');
   assert.deepEqual(doc2.stop_after, { date: new Date(2100, 0, 1).toISOString().replace('.000Z', '+00:00'), n_runs: 5 });
   assert.deepEqual(doc2.policy, { overlap: 'allow', misfire: 'skip' });
+});
+
+test('job submit reads the scope from the provider unless --scope or --no-scope says it', async (t) => {
+  const { env, daemon } = await daemonHome(t);
+  const scoped = await startFakeProvider();
+  t.after(() => scoped.close());
+  scoped.introspectionScope = 'https://auth.globus.org/scopes/0000/some_action';
+  const introspections = () => scoped.requests.filter((r) => r.method === 'GET' && !r.path.endsWith('/status')).length;
+
+  // Asked, and the scope needs a consent nobody gave: exit 1 naming the login command.
+  const asked = await cli(env, submitArgs({ '--action-url': scoped.runUrl }));
+  assert.equal(asked.code, 1);
+  assert.match(asked.err.join('\n'), /globus-timer session login --scope 'https:\/\/auth\.globus\.org\/scopes\/0000\/some_action'/);
+  assert.equal(introspections(), 1);
+  assert.equal(daemon.service.list({}).jobs.length, 0, 'nothing submitted');
+
+  // --no-scope: no question, no token.
+  const none = await cli(env, [...submitArgs({ '--action-url': scoped.runUrl }), '--no-scope', '--format', 'json']);
+  assert.equal(none.code, 0, none.err.join('\n'));
+  assert.equal((JSON.parse(none.stdout) as JobDocument).scope, null);
+  assert.equal(introspections(), 1);
+
+  // A provider that cannot say: a clear error that names --scope.
+  await scoped.close();
+  const unreachable = await cli(env, submitArgs({ '--action-url': scoped.runUrl }));
+  assert.equal(unreachable.code, 1);
+  assert.match(unreachable.err[0]!, /cannot read the Globus Auth scope of .*give it with --scope SCOPE/);
 });
 
 test('job submit -v and --format json print the job document as JSON', async (t) => {

@@ -11,7 +11,8 @@ import { ensureConsent } from './session.ts';
  * the user's consent to it, submit, print the job.
  */
 export async function submitJob(io: CliIo, args: GlobalArgs & { verbose: boolean }, params: SubmitJobParams): Promise<void> {
-  const scope = params.scope ?? (await discoverScope(params.callback_url));
+  // undefined: not given, so ask the provider; null: explicitly none (--no-scope).
+  const scope = params.scope === undefined ? await discoverScope(params.callback_url) : params.scope;
   if (scope) await ensureConsent(io, scope);
   const job = await withDaemon(io, args, (c) => c.call('job.submit', { ...params, scope }));
   io.out(wantsJson(args) ? toJson(job) : jobRecord(job));

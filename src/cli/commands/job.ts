@@ -16,7 +16,8 @@ interface SubmitFlags extends GlobalArgs, ScheduleFlags {
   'action-url': string;
   'action-body'?: string | undefined;
   'action-file'?: string | undefined;
-  scope?: string | undefined;
+  /** `--no-scope` gives false: the provider takes unauthenticated calls, ask it nothing. */
+  scope?: string | false | undefined;
   verbose: boolean;
 }
 
@@ -44,8 +45,19 @@ export function submitParamsFromFlags(flags: SubmitFlags): SubmitJobParams {
     ...scheduleParamsFromFlags(flags),
     callback_url: checkActionUrl(flags['action-url']),
     callback_body: callbackBody,
-    scope: flags.scope?.trim() || null,
+    scope: scopeFromFlag(flags.scope),
   };
+}
+
+/** undefined: read it from the provider (submitJob); null: no token at all. */
+function scopeFromFlag(flag: string | false | undefined): string | null | undefined {
+  if (flag === undefined) return undefined;
+  if (flag === false) return null;
+  const scope = flag.trim();
+  if (!scope || /\s/.test(scope.replace(/\[.*\]$/s, ''))) {
+    throw new InvalidInputError(`invalid --scope ${JSON.stringify(flag)}: give one Globus Auth scope string, or --no-scope for a provider that needs no token`);
+  }
+  return scope;
 }
 
 /** Every job, page by page (the daemon never sends a whole million-job list at once). */
@@ -72,7 +84,7 @@ export function jobCommands(io: CliIo) {
             .option('action-body', { ...single('action-body'), type: 'string', describe: 'The run request without request_id, as JSON: {"body": {...}}' })
             .option('action-file', { ...single('action-file'), type: 'string', describe: 'Read the action body from this JSON file' })
             .conflicts('action-body', 'action-file')
-            .option('scope', { ...single('scope'), type: 'string', describe: "Globus Auth scope for the action (default: the provider's globus_auth_scope)" })
+            .option('scope', { ...single('scope'), type: 'string', describe: "Globus Auth scope for the action (default: the provider's globus_auth_scope; --no-scope: send no token)" })
             .option('verbose', verbose),
         async (args) => {
           await submitJob(io, args, submitParamsFromFlags(args as SubmitFlags));
