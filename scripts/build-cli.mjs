@@ -8,6 +8,12 @@
 import { build } from 'esbuild';
 import fs from 'node:fs';
 
+// Bundled: the CLI's pure-ESM start-up path. Everything else stays external, so a new
+// (CommonJS, native or worker-spawning) dependency cannot break the bundle by accident.
+const BUNDLED = new Set(['yargs', 'json-rpc-2.0', 'env-paths']);
+const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const external = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies ?? {})].filter((d) => !BUNDLED.has(d));
+
 fs.rmSync(new URL('../dist/cli', import.meta.url), { recursive: true, force: true });
 await build({
   entryPoints: ['src/cli/main.ts'],
@@ -17,7 +23,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'drizzle-orm', 'drizzle-kit', 'pino', 'pino-roll', 'pino-pretty', 'undici', 'ajv', 'croner', 'tsx'],
+  external,
   sourcemap: 'linked',
   logLevel: 'warning',
 });

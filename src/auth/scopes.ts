@@ -70,3 +70,8 @@ export function coversScope(consented: readonly string[], scope: string): boolea
   const have = new Set(consented.map(parseScope).filter((c) => c.base === wanted.base).flatMap((c) => c.deps));
   return wanted.deps.every((d) => have.has(d));
 }
+
+/** The command a user runs to (re)gain consent for scopes. */
+export function loginCommand(scopes: readonly string[]): string {
+  return ['globus-timer session login', ...scopes.map((s) => `--scope '${s}'`)].join(' ');
+}

@@ -2,7 +2,7 @@ import type { Clock } from '../scheduler/clock.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
 import { AuthClient, AuthError, type TokenGrant } from './auth-client.ts';
 import { authSettings, type AuthSettings } from './environment.ts';
-import { parseScope } from './scopes.ts';
+import { loginCommand, parseScope } from './scopes.ts';
 import { lookupToken, TokenCache, withGrants } from './token-cache.ts';
 
 /**
@@ -47,11 +47,6 @@ export class AuthUnavailableError extends TimerError {
     super(ERROR_CODES.AUTH_UNAVAILABLE, message);
     this.name = 'AuthUnavailableError';
   }
-}
-
-/** The command a user runs to (re)gain consent for scopes. */
-export function loginCommand(scopes: readonly string[]): string {
-  return ['globus-timer session login', ...scopes.map((s) => `--scope '${s}'`)].join(' ');
 }
 
 interface TokenSourceDeps {

@@ -1,4 +1,4 @@
-import { loginCommand } from '../auth/tokens.ts';
+import { loginCommand } from '../auth/scopes.ts';
 import type { JobDocument } from '../rpc/protocol.ts';
 
 /**

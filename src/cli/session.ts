@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { AuthClient, AuthError, pkcePair } from '../auth/auth-client.ts';
 import { authSettings, type AuthSettings } from '../auth/environment.ts';
-import { IDENTITY_SCOPES, mergeScopes, TRANSFER_SCOPE } from '../auth/scopes.ts';
+import { IDENTITY_SCOPES, loginCommand, mergeScopes, TRANSFER_SCOPE } from '../auth/scopes.ts';
 import { consentedScopes, lookupToken, TokenCache, withGrants } from '../auth/token-cache.ts';
-import { AuthRequiredError, loginCommand, UserTokens } from '../auth/tokens.ts';
+import { AuthRequiredError, UserTokens } from '../auth/tokens.ts';
 import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, InvalidInputError, TimerError } from '../errors.ts';
 import { systemClock } from '../scheduler/clock.ts';

@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { createTokenProvider } from '../auth/tokens.ts';
+import { authSettings } from '../auth/environment.ts';
+import { ClientCredentialTokens, createTokenProvider } from '../auth/tokens.ts';
 import { resolveConfig } from '../config/config.ts';
 import { systemClock } from '../scheduler/clock.ts';
 import { resolvePaths } from '../config/paths.ts';
@@ -29,6 +30,12 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
       refreshMarginMs: config.tokenRefreshMarginMs,
       warn: (message) => log.warn(message),
     });
+    log.info(
+      tokens instanceof ClientCredentialTokens
+        ? { tokens: 'client_credentials', clientId: authSettings(process.env).clientId }
+        : { tokens: 'user', tokensFile: paths.tokensFile },
+      'Globus tokens',
+    );
     daemon = await startDaemon({
       paths,
       config,

@@ -7,9 +7,7 @@ import type { JobDocument, JobPage, SubmitJobParams } from '../../rpc/protocol.t
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { single, verbose, wantsJson } from '../options.ts';
 import { jobRecord, jobTable, toJson } from '../output.ts';
-import { ensureConsent } from '../session.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
-import { submitJob } from '../submit.ts';
 import { transferCommand } from './transfer.ts';
 
 interface SubmitFlags extends GlobalArgs, ScheduleFlags {
@@ -87,7 +85,10 @@ export function jobCommands(io: CliIo) {
             .option('scope', { ...single('scope'), type: 'string', describe: "Globus Auth scope for the action (default: the provider's globus_auth_scope; --no-scope: send no token)" })
             .option('verbose', verbose),
         async (args) => {
-          await submitJob(io, args, submitParamsFromFlags(args as SubmitFlags));
+          const params = submitParamsFromFlags(args as SubmitFlags);
+          // Loaded on demand: Globus Auth and HTTP code stay off the path of `job list` and friends.
+          const { submitJob } = await import('../submit.ts');
+          await submitJob(io, args, params);
         },
       )
       .command(...transferCommand(io))
@@ -155,6 +156,7 @@ export function jobCommands(io: CliIo) {
             const job = await c.call('job.get', { job_id: jobId });
             // Resuming a job whose token is still missing would only fail again at its next run.
             if (job.status === 'inactive' && job.inactive_reason?.cause === 'globus_auth_requirements' && job.scope) {
+              const { ensureConsent } = await import('../session.ts');
               await ensureConsent(io, job.scope);
             }
             return c.call('job.resume', { job_id: jobId });

@@ -2,7 +2,9 @@ import type { Argv } from 'yargs';
 import { TimerError, ERROR_CODES } from '../../errors.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { formatTable, toJson } from '../output.ts';
-import { currentUser, login, logout, NOT_LOGGED_IN, revoke } from '../session.ts';
+
+/** Loaded on demand: Globus Auth and HTTP code stay off every other command's start-up path. */
+const session = () => import('../session.ts');
 
 /** The userinfo fields `whoami --format full|json` shows, as the original did. */
 const WHOAMI_FIELDS = ['name', 'email', 'preferred_username', 'organization'] as const;
@@ -20,6 +22,7 @@ export function sessionCommands(io: CliIo) {
             .option('browser', { type: 'boolean', default: true, describe: 'Open the login page in a browser when one is available (--no-browser: only print the URL)' }),
         async (args) => {
           const scopes = (args.scope as string[]).map((s) => s.trim()).filter(Boolean);
+          const { login } = await session();
           io.out(`Logged in as ${await login(io, scopes, { browser: args.browser })}`);
         },
       )
@@ -29,6 +32,7 @@ export function sessionCommands(io: CliIo) {
         // The original's --format brief|full|json: yargs adds these choices to the global text|json (text = brief).
         (b) => b.option('format', { choices: ['brief', 'full'] as const, default: 'brief' as const, describe: 'Detail and format of the output: brief, full or json' }),
         async (args) => {
+          const { currentUser, NOT_LOGGED_IN } = await session();
           const info = await currentUser(io);
           if (!info) throw new TimerError(ERROR_CODES.AUTH_REQUIRED, NOT_LOGGED_IN);
           const format = args.format as string;
@@ -43,6 +47,7 @@ export function sessionCommands(io: CliIo) {
         'Forget the saved Globus tokens (the daemon then has none for your jobs)',
         (b) => b,
         async () => {
+          const { logout } = await session();
           try {
             await logout(io);
           } catch (err) {
@@ -56,6 +61,7 @@ export function sessionCommands(io: CliIo) {
         'Revoke the saved Globus tokens at Globus Auth, then forget them',
         (b) => b,
         async () => {
+          const { revoke, NOT_LOGGED_IN } = await session();
           let revoked: boolean;
           try {
             revoked = await revoke(io);

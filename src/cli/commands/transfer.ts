@@ -16,7 +16,6 @@ import type { SubmitJobParams } from '../../rpc/protocol.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { single, verbose } from '../options.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
-import { submitJob } from '../submit.ts';
 
 /** The flags of `job transfer` as yargs hands them over (option names as typed). */
 export interface TransferFlags extends ScheduleFlags {
@@ -130,7 +129,9 @@ export function transferCommand(io: CliIo) {
     'Submit a job that runs a Globus Transfer on a schedule',
     transferBuilder,
     async (args: GlobalArgs & { verbose: boolean }) => {
-      await submitJob(io, args, transferParamsFromFlags(args as unknown as TransferFlags, io.env));
+      const params = transferParamsFromFlags(args as unknown as TransferFlags, io.env);
+      const { submitJob } = await import('../submit.ts'); // on demand, as in job submit
+      await submitJob(io, args, params);
     },
   ] as const;
 }
