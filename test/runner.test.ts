@@ -19,6 +19,7 @@ import { getRun, insertRun, updateRun } from '../src/db/runs.ts';
 import type { JobRow, NewJobRow, RunRow } from '../src/db/schema.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { systemClock } from '../src/scheduler/clock.ts';
+import { TokenCacheError } from '../src/auth/token-cache.ts';
 import { AuthRequiredError, AuthUnavailableError, NO_TOKENS, type TokenProvider } from '../src/auth/tokens.ts';
 import { Runner } from '../src/scheduler/runner.ts';
 import { tempHome, testConfig } from './support/env.ts';
@@ -556,6 +557,24 @@ test('no consent for the scope: the job goes inactive with ConsentRequired and t
   const detail = after.inactiveReason?.detail as { code: string; authorization_parameters: { required_scopes: string[] } };
   assert.equal(detail.code, 'ConsentRequired');
   assert.deepEqual(detail.authorization_parameters.required_scopes, [SCOPE]);
+});
+
+test('a corrupt token cache: the job goes inactive with TokenCacheInvalid, the daemon goes on', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  const job = h.job(p.runUrl, { scope: SCOPE });
+  const run = h.run(job);
+  const tokens: TokenProvider = {
+    getToken: async () => {
+      throw new TokenCacheError('/x/tokens.json', 'not JSON');
+    },
+  };
+  h.runner({ tokens }).track(run.id);
+  await waitDone(h.db, run.id);
+  const after = mustGetJob(h.db, job.id);
+  assert.equal(after.status, 'inactive');
+  assert.equal((after.inactiveReason?.detail as { code: string }).code, 'TokenCacheInvalid');
+  assert.equal(p.runRequests().length, 0);
 });
 
 test('Globus Auth unavailable: the submission waits and retries with backoff, the job stays loaded', async (t) => {

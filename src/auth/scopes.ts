@@ -64,7 +64,10 @@ export function mergeScopes(scopes: readonly string[]): string[] {
   return [...byBase].map(([base, deps]) => formatScope(base, [...deps]));
 }
 
-/** Whether consents (full scope strings) cover `scope`: the same base, and every dependency consented. */
+/**
+ * Whether consents (full scope strings) cover the dependencies of `scope`: every one of them
+ * consented with the same base. The base itself is matched by the caller (lookupToken).
+ */
 export function coversScope(consented: readonly string[], scope: string): boolean {
   const wanted = parseScope(scope);
   const have = new Set(consented.map(parseScope).filter((c) => c.base === wanted.base).flatMap((c) => c.deps));

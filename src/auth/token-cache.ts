@@ -94,12 +94,15 @@ export class TokenCache {
    * Change the cache under the lock: `change` gets the current contents (read afresh) and
    * returns the new ones, or null to delete the file.
    */
-  async update(change: (current: TokenCacheFile | null) => TokenCacheFile | null): Promise<TokenCacheFile | null> {
+  async update(
+    change: (current: TokenCacheFile | null) => TokenCacheFile | null,
+    { skipRead = false }: { skipRead?: boolean } = {},
+  ): Promise<TokenCacheFile | null> {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const release = await lockfile.lock(this.file, LOCK_OPTIONS);
     try {
       this.#last = null;
-      const next = change(this.read());
+      const next = change(skipRead ? null : this.read());
       if (next === null) fs.rmSync(this.file, { force: true });
       else writeAtomically(this.file, JSON.stringify(next, null, 2) + '\n');
       this.#last = null;
@@ -108,6 +111,13 @@ export class TokenCache {
       await release();
     }
   }
+}
+
+/**
+ * Delete the cache under the lock without reading it: the way out of a corrupt cache.
+ */
+export async function clearTokenCache(cache: TokenCache): Promise<void> {
+  await cache.update(() => null, { skipRead: true });
 }
 
 function writeAtomically(file: string, text: string): void {

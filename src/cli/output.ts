@@ -61,7 +61,8 @@ export function inactiveReasonLine(job: JobDocument): string | null {
     const listed = detail.authorization_parameters?.required_scopes;
     const scopes = Array.isArray(listed) && listed.length ? listed.map(String) : job.scope ? [job.scope] : [];
     const code = typeof detail.code === 'string' ? ` (${detail.code})` : '';
-    return `Globus Auth needs you${code}; fix: ${loginCommand(scopes)} && globus-timer job resume ${job.job_id}`;
+    const logout = detail.code === 'TokenCacheInvalid' ? 'globus-timer session logout && ' : '';
+    return `Globus Auth needs you${code}; fix: ${logout}${loginCommand(scopes)} && globus-timer job resume ${job.job_id}`;
   }
   const note = typeof reason.detail === 'string' && reason.detail ? `: ${reason.detail}` : '';
   return `${reason.cause}${note}; resume with: globus-timer job resume ${job.job_id}`;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { AuthClient, AuthError, pkcePair } from '../auth/auth-client.ts';
 import { authSettings, type AuthSettings } from '../auth/environment.ts';
 import { IDENTITY_SCOPES, loginCommand, mergeScopes, TRANSFER_SCOPE } from '../auth/scopes.ts';
-import { consentedScopes, lookupToken, TokenCache, withGrants } from '../auth/token-cache.ts';
+import { clearTokenCache, consentedScopes, lookupToken, TokenCache, withGrants } from '../auth/token-cache.ts';
 import { AuthRequiredError, UserTokens } from '../auth/tokens.ts';
 import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, InvalidInputError, TimerError } from '../errors.ts';
@@ -123,9 +123,9 @@ export async function currentUser(io: CliIo): Promise<Record<string, unknown> | 
   }
 }
 
-/** Delete the token cache; true if there was one. */
+/** Delete the token cache, readable or not (logout is the fix for a corrupt one). */
 export async function logout(io: CliIo): Promise<void> {
-  await tokenCacheFor(io).update(() => null);
+  await clearTokenCache(tokenCacheFor(io));
 }
 
 /**

@@ -7,7 +7,7 @@ import { incrementErrorCount, getJob, markInactive } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import { getRun, openRuns, pruneJobRuns, recordAttempt, updateRun } from '../db/runs.ts';
 import type { JobRow, RunError, RunRow } from '../db/schema.ts';
-import { coerceError } from '../errors.ts';
+import { coerceError, ERROR_CODES, TimerError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { AuthRequiredError, AuthUnavailableError, type TokenProvider } from '../auth/tokens.ts';
 import { sleep, sleepUntil, type Clock } from './clock.ts';
@@ -325,7 +325,8 @@ export class Runner {
     } catch (err) {
       const e = coerceError(err);
       if (e instanceof AuthUnavailableError) return { kind: 'transient', error: { code: 'AUTH_UNAVAILABLE', message: e.message } };
-      const reason = e instanceof AuthRequiredError ? e.reason : undefined;
+      // A corrupt token cache needs the user too (logout, login), like a refused refresh.
+      const reason = e instanceof AuthRequiredError ? e.reason : e instanceof TimerError && e.code === ERROR_CODES.TOKEN_CACHE_INVALID ? 'TokenCacheInvalid' : undefined;
       return { kind: 'auth', reason, error: { code: 'AUTH_REQUIRED', message: `no usable token for scope ${job.scope}: ${e.message}` } };
     }
   }
