@@ -1,0 +1,19 @@
+/**
+ * The fast subset of the torture suite (issue #5): every scenario at its `fast` size, with
+ * the real daemon process, a real SQLite file and a recording loopback provider. The long
+ * version is `npm run torture`.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { problems } from '../torture/lib/scenario.ts';
+import { SCENARIOS } from '../torture/scenarios/index.ts';
+
+for (const scenario of SCENARIOS) {
+  test(`torture: ${scenario.name} — ${scenario.describe}`, { timeout: 240_000 }, async (t) => {
+    const result = await scenario.run(scenario.fast, (line) => t.diagnostic(line));
+    for (const note of result.notes) t.diagnostic(note);
+    for (const why of result.skipped) t.diagnostic(`skipped: ${why}`);
+    assert.deepEqual(problems(result), [], `${scenario.name} broke its guarantees`);
+    assert.ok(result.slotsChecked > 0 || result.skipped.length > 0 || result.notes.length > 0, 'the scenario checked something');
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * `npm run torture`: every torture scenario at its long size (issue #5), or the ones named
+ * with --scenario; any parameter can be overridden with `--<param> N`. Prints progress on
+ * stderr and, at the end, one Markdown row per scenario.
+ */
+import { parseArgs } from 'node:util';
+import { cleanupAll, installCleanupHandlers } from '../bench/lib/procs.ts';
+import { problems, type ScenarioParams, type ScenarioResult } from './lib/scenario.ts';
+import { SCENARIOS } from './scenarios/index.ts';
+
+function help(): string {
+  const lines = ['Usage: npm run torture -- [--scenario NAME]... [--fast] [--<param> N]...', '', 'Scenarios and their parameters (long defaults):'];
+  for (const s of SCENARIOS) {
+    lines.push(`  ${s.name}: ${s.describe}`);
+    for (const [k, v] of Object.entries(s.long)) lines.push(`      --${k} ${v}  ${s.paramHelp[k] ?? ''}`);
+  }
+  lines.push('', '  --fast   use every scenario\'s small size (as npm test does)');
+  return lines.join('\n');
+}
+
+const paramNames = new Set(SCENARIOS.flatMap((s) => Object.keys(s.long)));
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', multiple: true },
+    fast: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+    ...Object.fromEntries([...paramNames].map((p) => [p, { type: 'string' as const }])),
+  },
+  strict: true,
+});
+if (values.help) {
+  console.log(help());
+  process.exit(0);
+}
+const wanted = (values.scenario as string[] | undefined)?.flatMap((s) => s.split(',')) ?? SCENARIOS.map((s) => s.name);
+const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.name === w));
+if (unknown.length) {
+  console.error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+
+installCleanupHandlers();
+const results: ScenarioResult[] = [];
+const started = Date.now();
+try {
+  for (const scenario of SCENARIOS.filter((s) => wanted.includes(s.name))) {
+    const params: ScenarioParams = { ...(values.fast ? scenario.fast : scenario.long) };
+    for (const key of Object.keys(params)) {
+      const raw = (values as Record<string, unknown>)[key];
+      if (typeof raw === 'string') {
+        const n = Number(raw);
+        if (!Number.isFinite(n)) throw new Error(`--${key} ${raw}: give a number`);
+        params[key] = n;
+      }
+    }
+    console.error(`== ${scenario.name} ${JSON.stringify(params)}`);
+    const t0 = Date.now();
+    const result = await scenario.run(params, (line) => console.error(`   ${line}`));
+    result.notes.push(`took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    results.push(result);
+    console.error(`   ${problems(result).length ? `FAILED: ${problems(result).join('; ')}` : 'ok'}`);
+  }
+} finally {
+  await cleanupAll();
+}
+
+const rows = results.map((r) => [r.scenario, r.runsFired, r.slotsChecked, r.duplicates, r.missedUncounted, r.stuckRuns, r.integrity, problems(r).length ? 'FAIL' : 'ok']);
+console.log(`\n## Torture run (${new Date(started).toISOString()}, ${((Date.now() - started) / 60_000).toFixed(1)} min)\n`);
+console.log('| scenario | runs fired | slots checked | duplicates | missed-but-uncounted | stuck runs | integrity | result |');
+console.log('|---|---:|---:|---:|---:|---:|---|---|');
+for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+for (const r of results) {
+  const extra = [...r.violations.map((v) => `violation: ${v}`), ...r.notes, ...r.skipped.map((s) => `skipped: ${s}`)];
+  if (extra.length) console.log(`\n**${r.scenario}**\n${extra.map((e) => `- ${e}`).join('\n')}`);
+}
+process.exitCode = results.some((r) => problems(r).length) ? 1 : 0;
