@@ -22,6 +22,7 @@ import { systemClock } from '../src/scheduler/clock.ts';
 import { TokenCacheError } from '../src/auth/token-cache.ts';
 import { AuthRequiredError, AuthUnavailableError, NO_TOKENS, type TokenProvider } from '../src/auth/tokens.ts';
 import { Runner } from '../src/scheduler/runner.ts';
+import { WriteBehind } from '../src/db/write-behind.ts';
 import { tempHome, testConfig } from './support/env.ts';
 import { readFixture, recordedStatusDocument, startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
 
@@ -68,7 +69,7 @@ function harness(t: TestContext): Harness {
     runner({ config = {}, tokens = NO_TOKENS, agent } = {}) {
       const dispatcher = agent ?? new Agent();
       agents.push(dispatcher);
-      const r = new Runner({ db: opened, clock: systemClock, log: silentLogger(), config: testConfig(config), dispatcher, tokens });
+      const r = new Runner({ db: opened, writes: new WriteBehind(opened, silentLogger()), clock: systemClock, log: silentLogger(), config: testConfig(config), dispatcher, tokens });
       runners.push(r);
       return r;
     },
@@ -1122,7 +1123,7 @@ test('per-job retention: old finished runs beyond retentionRunsPerJob are pruned
   const h = harness(t);
   const p = await h.provider();
   p.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
-  const job = h.job(p.runUrl); // runCount 0: a prune check is due on this run
+  const job = h.job(p.runUrl, { runCount: 49 }); // the next run is the 50th: a prune check is due on it
   const old = [1, 2, 3, 4].map(() => h.run(job));
   for (const r of old.slice(0, 3)) updateRun(h.db, r.id, { state: 'succeeded', completedAtMs: Date.now() });
   const openOne = old[3]!; // still open (never driven here)

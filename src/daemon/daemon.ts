@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../scheduler/clock.ts';
 import { Scheduler } from '../scheduler/loop.ts';
 import { NO_TOKENS, type TokenProvider } from '../auth/tokens.ts';
 import { Runner } from '../scheduler/runner.ts';
+import { WriteBehind } from '../db/write-behind.ts';
 import { VERSION } from '../package-root.ts';
 import { acquirePidLock } from './lock.ts';
 import { startRetention } from './retention.ts';
@@ -69,8 +70,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const dispatcher = opts.dispatcher ?? ownAgent!;
     if (ownAgent) undo.push(() => ownAgent.close());
 
-    const runner = new Runner({ db, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens: opts.tokens ?? NO_TOKENS });
-    const scheduler = new Scheduler({ db, clock, log: log.child({ component: 'scheduler' }), config, onFire: (run, job) => runner.fire(run, job) });
+    const writes = new WriteBehind(db, log.child({ component: 'runner' }));
+    const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens: opts.tokens ?? NO_TOKENS });
+    const scheduler = new Scheduler({
+      db,
+      clock,
+      log: log.child({ component: 'scheduler' }),
+      config,
+      onFire: (run, job) => runner.fire(run, job),
+      beforeClaim: () => writes.flush(),
+    });
     const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
 
     let markStopped: (cleanly: boolean) => void = () => {};

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, isNotNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
-import { param, preparedFor } from './prepared.ts';
+import { preparedFor } from './prepared.ts';
 import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow } from './schema.ts';
 
 /** All SQL about jobs lives here. Every function is synchronous (better-sqlite3). */
@@ -63,11 +63,12 @@ export function dueJobs(db: Db, nowMs: number, limit: number): JobRow[] {
 
 /** The earliest next run of any job, or null when nothing is scheduled. */
 const earliestStatement = preparedFor((db) =>
-  db.select({ at: jobs.nextRunAtMs }).from(jobs).where(isNotNull(jobs.nextRunAtMs)).orderBy(asc(jobs.nextRunAtMs)).limit(1).prepare(),
+  db.$client.prepare('SELECT next_run_at_ms FROM jobs WHERE next_run_at_ms IS NOT NULL ORDER BY next_run_at_ms LIMIT 1').pluck(),
 );
 
+/** Read every time the scheduler arms its timer: a plain statement (see runs.ts). */
 export function earliestNextRunAtMs(db: Db): number | null {
-  return earliestStatement(db).get()?.at ?? null;
+  return (earliestStatement(db).get() as number | undefined) ?? null;
 }
 
 export interface ScheduleUpdate {
@@ -80,21 +81,14 @@ export interface ScheduleUpdate {
   overlapSkippedSlots: number;
 }
 
+/** On the claim path for every due job: a plain statement (see runs.ts, runWriteStatements). */
 const updateScheduleStatement = preparedFor((db) =>
-  db
-    .update(jobs)
-    .set({
-      status: param('status'),
-      nextSlotIndex: param('nextSlotIndex'),
-      nextRunAtMs: param('nextRunAtMs'),
-      runCount: param('runCount'),
-      lastRanAtMs: param('lastRanAtMs'),
-      missedSlots: param('missedSlots'),
-      overlapSkippedSlots: param('overlapSkippedSlots'),
-      updatedAtMs: param('updatedAtMs'),
-    })
-    .where(eq(jobs.id, sql.placeholder('id')))
-    .prepare(),
+  db.$client.prepare(
+    `UPDATE jobs SET status = @status, next_slot_index = @nextSlotIndex, next_run_at_ms = @nextRunAtMs,
+       run_count = @runCount, last_ran_at_ms = @lastRanAtMs, missed_slots = @missedSlots,
+       overlap_skipped_slots = @overlapSkippedSlots, updated_at_ms = @updatedAtMs
+     WHERE id = @id`,
+  ),
 );
 
 export function updateSchedule(db: Db, jobId: string, update: ScheduleUpdate, nowMs: number): void {
@@ -127,11 +121,11 @@ export function markResumed(db: Db, jobId: string, nextRunAtMs: number | null, n
   return result.changes === 1;
 }
 
+const incrementErrorCountStatement = preparedFor((db) => db.$client.prepare('UPDATE jobs SET error_count = error_count + 1 WHERE id = ?'));
+
+/** On every failed run (see runs.ts for why a plain statement). */
 export function incrementErrorCount(db: Db, jobId: string): void {
-  db.update(jobs)
-    .set({ errorCount: sql`${jobs.errorCount} + 1` })
-    .where(eq(jobs.id, jobId))
-    .run();
+  incrementErrorCountStatement(db).run(jobId);
 }
 
 export function countJobsByStatus(db: Db): Record<JobStatus, number> {

@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
+import type { Cancellation } from '../cancellation.ts';
 import { deadline } from './deadline.ts';
 
 /**
@@ -26,7 +27,7 @@ export interface HttpOptions {
   timeoutMs: number;
   maxResponseBytes: number;
   /** Aborts every request at once (daemon shutdown). */
-  signal?: AbortSignal;
+  cancel?: Cancellation;
 }
 
 export async function sendRequest(
@@ -35,7 +36,7 @@ export async function sendRequest(
   { headers, body }: { headers: Record<string, string>; body?: string | undefined },
   opts: HttpOptions,
 ): Promise<HttpOutcome> {
-  const dl = deadline(opts.timeoutMs, opts.signal);
+  const dl = deadline(opts.timeoutMs, opts.cancel);
   try {
     const res = await request(url, {
       method,

@@ -1,3 +1,5 @@
+import type { Cancellation } from '../cancellation.ts';
+
 /**
  * Time as a dependency: the scheduler and runner read the wall clock and arm timers only
  * through this, so tests drive them with a fake clock instead of sleeping.
@@ -18,19 +20,18 @@ export const systemClock: Clock = {
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** Resolve after `delayMs` on `clock`, or at once (with false) when `signal` aborts. */
-export function sleep(clock: Clock, delayMs: number, signal: AbortSignal): Promise<boolean> {
+/** Resolve after `delayMs` on `clock`, or at once (with false) when `cancel` aborts. */
+export function sleep(clock: Clock, delayMs: number, cancel: Cancellation): Promise<boolean> {
   return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const onAbort = () => {
-      clock.clearTimer(handle);
-      resolve(false);
-    };
+    if (cancel.aborted) return resolve(false);
     const handle = clock.setTimer(() => {
-      signal.removeEventListener('abort', onAbort);
+      unsubscribe();
       resolve(true);
     }, delayMs);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = cancel.onAbort(() => {
+      clock.clearTimer(handle);
+      resolve(false);
+    });
   });
 }
 
@@ -39,9 +40,9 @@ export function sleep(clock: Clock, delayMs: number, signal: AbortSignal): Promi
  * (false). Re-checks after each sleep: timers run on a monotonic clock, so a wall clock
  * set back meanwhile means sleeping again, never an early return.
  */
-export async function sleepUntil(clock: Clock, atMs: number, signal: AbortSignal): Promise<boolean> {
+export async function sleepUntil(clock: Clock, atMs: number, cancel: Cancellation): Promise<boolean> {
   for (let waitMs = atMs - clock.now(); waitMs > 0; waitMs = atMs - clock.now()) {
-    if (!(await sleep(clock, waitMs, signal))) return false;
+    if (!(await sleep(clock, waitMs, cancel))) return false;
   }
-  return !signal.aborted;
+  return !cancel.aborted;
 }

@@ -19,6 +19,11 @@ export interface SchedulerDeps {
    * `fire`, which sends it at its slot, not before).
    */
   onFire: (run: RunRow, job: JobRow) => void;
+  /**
+   * Called before due jobs are claimed: commits the runner's queued bookkeeping, so the
+   * overlap rule sees a run that ended a moment ago as ended.
+   */
+  beforeClaim?: () => void;
 }
 
 /**
@@ -73,6 +78,7 @@ export class Scheduler {
     const { db, clock, config } = this.#deps;
     const nowMs = clock.now();
     const claimUntilMs = nowMs + 2 * config.fireLeadMs;
+    this.#deps.beforeClaim?.();
     for (;;) {
       const batch = dueJobs(db, claimUntilMs, config.fireBatchSize);
       if (batch.length === 0) return;

@@ -5,11 +5,13 @@ import { isTerminal, type ParsedStatus } from '../actions/status.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import { incrementErrorCount, getJob, markInactive } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { getRun, openRuns, pruneJobRuns, recordAttempt, updateRun } from '../db/runs.ts';
+import { getRun, openRuns, pruneJobRuns, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from '../db/runs.ts';
+import type { WriteBehind } from '../db/write-behind.ts';
 import type { JobRow, RunError, RunRow } from '../db/schema.ts';
 import { coerceError, ERROR_CODES, TimerError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { AuthRequiredError, AuthUnavailableError, type TokenProvider } from '../auth/tokens.ts';
+import { Cancellation } from '../cancellation.ts';
 import { sleep, sleepUntil, type Clock } from './clock.ts';
 
 /** Why no token could be had: the user must act (`auth`), or Auth is down for now (`transient`). */
@@ -24,6 +26,8 @@ const PRUNE_EVERY_RUNS = 50;
 
 export interface RunnerDeps {
   db: Db;
+  /** Where the run bookkeeping is queued; shared with the scheduler, which flushes it before claiming. */
+  writes: WriteBehind;
   clock: Clock;
   log: Logger;
   config: ResolvedConfig;
@@ -44,9 +48,9 @@ export class Runner {
   readonly #deps: RunnerDeps;
   readonly #drivers = new Map<number, Promise<void>>();
   /** Aborted on stop: sleeps end at once and no new work starts. */
-  readonly #stopping = new AbortController();
+  readonly #stopping = new Cancellation();
   /** Aborted when the shutdown grace period is over: in-flight requests are cut off. */
-  readonly #cutOff = new AbortController();
+  readonly #cutOff = new Cancellation();
   readonly #http: ProviderOptions;
 
   constructor(deps: RunnerDeps) {
@@ -55,7 +59,7 @@ export class Runner {
       dispatcher: deps.dispatcher,
       timeoutMs: deps.config.actionTimeoutMs,
       maxResponseBytes: deps.config.maxResponseBytes,
-      signal: this.#cutOff.signal,
+      cancel: this.#cutOff,
     };
   }
 
@@ -66,6 +70,7 @@ export class Runner {
 
   /** Start driving a run from the database (after a restart, or by id). Returns at once; idempotent. */
   track(runId: number): void {
+    this.#deps.writes.flush();
     const run = getRun(this.#deps.db, runId);
     const job = run && getJob(this.#deps.db, run.jobId);
     if (run && job) this.fire(run, job);
@@ -77,7 +82,7 @@ export class Runner {
    * yielding, so the request leaves within the scheduler's own turn. Returns at once.
    */
   fire(run: RunRow, job: JobRow): void {
-    if (this.#drivers.has(run.id) || this.#stopping.signal.aborted || run.completedAtMs !== null) return;
+    if (this.#drivers.has(run.id) || this.#stopping.aborted || run.completedAtMs !== null) return;
     const driver = this.#drive(run, job)
       .catch((err: unknown) => this.#deps.log.error({ err: coerceError(err), runId: run.id }, 'run driver failed'))
       .finally(() => this.#drivers.delete(run.id));
@@ -104,17 +109,18 @@ export class Runner {
     clearTimeout(timer);
     this.#cutOff.abort();
     await all;
+    this.#deps.writes.flush();
   }
 
   get #stopped(): boolean {
-    return this.#stopping.signal.aborted;
+    return this.#stopping.aborted;
   }
 
   async #drive(run: RunRow, job: JobRow): Promise<void> {
     // Claimed ahead of its slot (or resumed after a very quick restart): never send early.
     // A run already due goes on without yielding (see fire()).
     const early = run.state === 'pending' && run.attempts === 0 && this.#deps.clock.now() < run.slotAtMs;
-    if (early && !(await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping.signal))) return;
+    if (early && !(await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping))) return;
     const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
     if (state === 'active') await this.#poll(run, job);
   }
@@ -137,9 +143,9 @@ export class Runner {
           this.#fail(run, job, { ...token.error, message: `${token.error.message} (gave up)` });
           return 'done';
         }
-        updateRun(db, run.id, { error: token.error });
+        this.#write(() => recordRunError(db, run.id, token.error));
         this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token yet; will retry');
-        if (!(await sleep(clock, retryDelayMs, this.#stopping.signal))) return null;
+        if (!(await sleep(clock, retryDelayMs, this.#stopping))) return null;
         retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
         continue;
       }
@@ -149,11 +155,13 @@ export class Runner {
       // Counted once the request is under way, off the firing path. A crash right here
       // loses one count, never a request: the run is still pending and is re-sent. The
       // first send is when the run really fired.
-      recordAttempt(db, run.id, attempts, attempts === 1 ? sentAtMs : run.firedAtMs);
+      const firedAtMs = attempts === 1 ? sentAtMs : run.firedAtMs;
+      const attempt = attempts;
+      this.#write(() => recordAttempt(db, run.id, attempt, firedAtMs));
       const outcome = await submission;
       // Cut off by shutdown: the provider may or may not have the request. Leave the run
       // pending; the next start re-sends it with the same request_id.
-      if (this.#cutOff.signal.aborted) return null;
+      if (this.#cutOff.aborted) return null;
       const verdict = classify(outcome);
       this.#deps.log.debug({ jobId: job.id, runId: run.id, attempts, verdict: verdict.kind }, 'submission answered');
       switch (verdict.kind) {
@@ -174,9 +182,10 @@ export class Runner {
             this.#fail(run, job, { ...verdict.error, message: `${verdict.error.message} (gave up after ${attempts} attempts)` });
             return 'done';
           }
-          updateRun(db, run.id, { error: verdict.error });
-          this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error: verdict.error }, 'submission failed; will retry');
-          if (!(await sleep(clock, waitMs, this.#stopping.signal))) return null;
+          const error = verdict.error;
+          this.#write(() => recordRunError(db, run.id, error));
+          this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error }, 'submission failed; will retry');
+          if (!(await sleep(clock, waitMs, this.#stopping))) return null;
           retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
         }
       }
@@ -189,9 +198,9 @@ export class Runner {
     const { config, clock } = this.#deps;
     let delayMs = config.pollInitialMs;
     let rejected: string | null = null;
-    const actionId = getRun(this.#deps.db, run.id)?.actionId;
+    const actionId = this.#readRun(run.id)?.actionId;
     if (!actionId) return;
-    while (await sleep(clock, delayMs, this.#stopping.signal)) {
+    while (await sleep(clock, delayMs, this.#stopping)) {
       const token = await this.#token(job, rejected);
       if (isTokenFailure(token)) {
         if (token.kind === 'auth') return void this.#authFailed(run, job, token.error, false, token.reason);
@@ -200,7 +209,7 @@ export class Runner {
         continue;
       }
       const outcome = await getActionStatus(job.callbackUrl, actionId, token, this.#http);
-      if (this.#cutOff.signal.aborted) return;
+      if (this.#cutOff.aborted) return;
       const verdict: Verdict = classify(outcome);
       switch (verdict.kind) {
         case 'ok':
@@ -235,7 +244,7 @@ export class Runner {
   /** Record a status document; a terminal one completes the run and releases the action. */
   #recordStatus(run: RunRow, job: JobRow, status: ParsedStatus, httpStatus: number | null): 'active' | 'done' {
     const { db, clock } = this.#deps;
-    const actionId = status.actionId ?? getRun(db, run.id)?.actionId ?? null;
+    const actionId = status.actionId ?? this.#readRun(run.id)?.actionId ?? null;
     if (!isTerminal(status.status) && !actionId) {
       this.#fail(run, job, {
         code: 'ACTION_INVALID_RESPONSE',
@@ -245,24 +254,20 @@ export class Runner {
       });
       return 'done';
     }
-    const common = {
-      ...(httpStatus !== null ? { httpStatus } : {}),
-      actionId,
-      actionStatus: status.status,
-      actionDocument: status.document,
-      error: null,
-    };
+    const update = { httpStatus, actionId, actionStatus: status.status, actionDocument: status.document };
     if (!isTerminal(status.status)) {
-      updateRun(db, run.id, { ...common, state: 'active' });
+      this.#write(() => recordActionStatus(db, run.id, { ...update, state: 'active', completedAtMs: null }));
       return 'active';
     }
     const failed = status.status === 'FAILED';
-    db.transaction(() => {
-      updateRun(db, run.id, { ...common, state: failed ? 'failed' : 'succeeded', completedAtMs: clock.now() });
+    const completedAtMs = clock.now();
+    this.#write(() => {
+      recordActionStatus(db, run.id, { ...update, state: failed ? 'failed' : 'succeeded', completedAtMs });
       if (failed) incrementErrorCount(db, job.id);
       this.#pruneNowAndThen(job);
     });
-    this.#deps.log.info({ jobId: job.id, runId: run.id, actionId, status: status.status }, 'run completed');
+    // debug, not info: a 1-second job would write 86,400 lines a day; failures are warnings.
+    this.#deps.log.debug({ jobId: job.id, runId: run.id, actionId, status: status.status }, 'run completed');
     if (actionId) void this.#release(job, actionId);
     return 'done';
   }
@@ -277,18 +282,16 @@ export class Runner {
    * entries, and a job may briefly hold PRUNE_EVERY_RUNS runs too many.
    */
   #pruneNowAndThen(job: JobRow): void {
-    if (job.runCount % PRUNE_EVERY_RUNS === 0) pruneJobRuns(this.#deps.db, job.id, this.#deps.config.retentionRunsPerJob);
+    // `job` is the row as claimed, before this run was counted: this is run runCount + 1.
+    if ((job.runCount + 1) % PRUNE_EVERY_RUNS === 0) pruneJobRuns(this.#deps.db, job.id, this.#deps.config.retentionRunsPerJob);
   }
 
   #fail(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): void {
     const { db, clock } = this.#deps;
-    db.transaction(() => {
-      updateRun(db, run.id, {
-        state: 'failed',
-        error,
-        completedAtMs: clock.now(),
-        ...(fromSubmission && error.httpStatus !== undefined ? { httpStatus: error.httpStatus } : {}),
-      });
+    const completedAtMs = clock.now();
+    const httpStatus = fromSubmission && error.httpStatus !== undefined ? error.httpStatus : null;
+    this.#write(() => {
+      recordRunFailure(db, run.id, error, completedAtMs, httpStatus);
       incrementErrorCount(db, job.id);
       this.#pruneNowAndThen(job);
     });
@@ -301,7 +304,8 @@ export class Runner {
    */
   #authFailed(run: RunRow, job: JobRow, error: RunError, fromSubmission: boolean, reason?: string): 'done' {
     this.#fail(run, job, error, fromSubmission);
-    markInactive(
+    const nowMs = this.#deps.clock.now();
+    this.#write(() => markInactive(
       this.#deps.db,
       job.id,
       {
@@ -312,9 +316,20 @@ export class Runner {
           authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
         },
       },
-      this.#deps.clock.now(),
-    );
+      nowMs,
+    ));
     return 'done';
+  }
+
+  /** Queue a bookkeeping write (see WriteBehind). */
+  #write(write: () => void): void {
+    this.#deps.writes.add(write);
+  }
+
+  /** Read a run as it stands, queued writes included. */
+  #readRun(runId: number): RunRow | undefined {
+    this.#deps.writes.flush();
+    return getRun(this.#deps.db, runId);
   }
 
   /** A token for the job's scope (null without one), or why there is none. */
