@@ -16,6 +16,7 @@ import { AuthClient, AuthError, parseTokenResponse, pkcePair, type TokenGrant } 
 import { authBaseUrl, authSettings, DEFAULT_CLIENT_ID, type AuthSettings } from '../src/auth/environment.ts';
 import { baseScope, coversScope, formatScope, IDENTITY_SCOPES, mergeScopes, parseScope, TRANSFER_SCOPE, transferScope } from '../src/auth/scopes.ts';
 import {
+  clearTokenCache,
   consentedScopes,
   lookupToken,
   TOKEN_CACHE_FORMAT,
@@ -1235,3 +1236,16 @@ async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+test('token cache: temp files left by a process killed mid-write are removed by the next write and by logout', async (t) => {
+  const { paths } = tempHome(t);
+  const cache = new TokenCache(paths.tokensFile, () => {});
+  await cache.update(() => cacheOf([entry('transfer.api.globus.org')]));
+  const orphan = `${paths.tokensFile}.4242.deadbeef.tmp`;
+  fs.writeFileSync(orphan, JSON.stringify(cacheOf([entry('transfer.api.globus.org')])), { mode: 0o600 });
+  await cache.update((c) => c);
+  assert.equal(fs.existsSync(orphan), false, 'the next write removes it');
+  fs.writeFileSync(orphan, '{}', { mode: 0o600 });
+  await clearTokenCache(cache);
+  assert.deepEqual(fs.readdirSync(path.dirname(paths.tokensFile)).filter((n) => n.startsWith('tokens.json')), [], 'logout leaves no copy of the tokens');
+});

@@ -47,8 +47,9 @@ export class TokenCacheError extends TimerError {
 
 const LOCK_OPTIONS = {
   realpath: false,
-  // A holder that died leaves the lock behind; after this long it is taken over.
-  stale: 10_000,
+  // A holder that died leaves the lock behind; after this long it is taken over (a live
+  // holder refreshes the lock's mtime every stale/2, and holds it only for a local write).
+  stale: 5_000,
   retries: { retries: 60, factor: 1.3, minTimeout: 5, maxTimeout: 250 },
 } as const;
 
@@ -61,6 +62,16 @@ export class TokenCache {
   constructor(file: string, warn: (message: string) => void) {
     this.file = file;
     this.#warn = warn;
+  }
+
+  /**
+   * A process killed between writing its temp file and renaming it leaves a copy of the
+   * tokens behind, which would outlive a logout. Writes only happen under the lock, so any
+   * temp file seen while holding it is such an orphan.
+   */
+  #removeOrphans(): void {
+    const dir = path.dirname(this.file);
+    for (const name of fs.readdirSync(dir)) if (isTempOf(this.file, name)) fs.rmSync(path.join(dir, name), { force: true });
   }
 
   /** The cache, or null when there is none. Cheap when the file has not changed since the last read. */
@@ -101,6 +112,7 @@ export class TokenCache {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const release = await lockfile.lock(this.file, LOCK_OPTIONS);
     try {
+      this.#removeOrphans();
       this.#last = null;
       const next = change(skipRead ? null : this.read());
       if (next === null) fs.rmSync(this.file, { force: true });
@@ -118,6 +130,12 @@ export class TokenCache {
  */
 export async function clearTokenCache(cache: TokenCache): Promise<void> {
   await cache.update(() => null, { skipRead: true });
+}
+
+/** Temp files of writes interrupted by a crash: `tokens.json.<pid>.<hex>.tmp`. */
+function isTempOf(file: string, name: string): boolean {
+  const base = path.basename(file);
+  return name.startsWith(`${base}.`) && name.endsWith('.tmp');
 }
 
 function writeAtomically(file: string, text: string): void {

@@ -99,9 +99,15 @@ export class UserTokens implements TokenProvider {
     const grant = grants.find((g) => g.resourceServer === rs) ?? grants[0]!;
     // Written only into a cache that still holds this user's entry: a logout in the
     // meantime stays a logout.
-    await this.cache.update((current) =>
-      current?.client_id === client.settings.clientId && current.tokens[rs] ? withGrants(current, client.settings.clientId, [grant]) : current,
-    );
+    try {
+      await this.cache.update((current) =>
+        current?.client_id === client.settings.clientId && current.tokens[rs] ? withGrants(current, client.settings.clientId, [grant]) : current,
+      );
+    } catch (err) {
+      // The lock stayed taken (a holder killed mid-write, until it goes stale): the new
+      // token is good all the same; the next refresh writes one.
+      if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+    }
     return grant.accessToken;
   }
 }
