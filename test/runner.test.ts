@@ -397,6 +397,23 @@ test('ACTIVE without an action_id cannot be followed and fails', async (t) => {
   assert.equal(p.statusRequests().length, 0);
 });
 
+test('a 503 with an oversized body is still a 503: retried with the same request_id, then accepted', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  p.runReplies = [
+    { kind: 'raw', httpStatus: 503, body: '<html>' + 'x'.repeat(10_000) + '</html>' },
+    { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' },
+  ];
+  const job = h.job(p.runUrl);
+  const run = h.run(job);
+  h.runner({ config: { maxResponseBytes: 1_024, retryInitialMs: 10 } }).track(run.id);
+  const done = await waitDone(h.db, run.id);
+
+  assert.equal(done.state, 'succeeded');
+  assert.equal(done.attempts, 2);
+  assertRunRequests(p, job, run, 2);
+});
+
 test('an oversized response fails the run with ACTION_RESPONSE_TOO_LARGE', async (t) => {
   const h = harness(t);
   const p = await h.provider();

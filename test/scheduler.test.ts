@@ -8,6 +8,8 @@ import { JobService } from '../src/jobs/service.ts';
 import { formatIso } from '../src/jobs/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { SubmitJobParams } from '../src/rpc/protocol.ts';
+import { Cancellation } from '../src/cancellation.ts';
+import { sleepUntil } from '../src/scheduler/clock.ts';
 import { Scheduler } from '../src/scheduler/loop.ts';
 import { FakeClock } from './support/clock.ts';
 import { tempHome, testConfig } from './support/env.ts';
@@ -264,4 +266,22 @@ test('with a lead, runs are claimed before their slot (as of the slot) and no ea
     h.fired.map((r) => r.slotAtMs - T0),
     [10_000, 20_000],
   );
+});
+
+test('sleepUntil: a wall clock set back just before the slot, then forward again, wakes within one step, never early', async () => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const cancel = new Cancellation();
+  const slotAtMs = clock.now() + 10;
+  const turn = () => new Promise((r) => setImmediate(r));
+  clock.jump(-3_600_000); // back an hour, 10 ms before the slot
+  let woke: boolean | undefined;
+  void sleepUntil(clock, slotAtMs, cancel, 1_000).then((v) => (woke = v));
+  clock.advance(1_000);
+  await turn();
+  assert.equal(woke, undefined, 'the slot is an hour away by the wall clock: still asleep');
+  clock.jump(3_600_000); // NTP puts it right
+  clock.advance(1_000);
+  await turn();
+  assert.equal(woke, true, 'woken within one capped step, not after the hour');
+  assert.ok(clock.now() >= slotAtMs, 'never before the slot');
 });

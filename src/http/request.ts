@@ -52,6 +52,11 @@ export async function sendRequest(
       bytes += Buffer.byteLength(chunk);
       if (bytes > opts.maxResponseBytes) {
         res.body.destroy();
+        // An error answer keeps its status (a 503 with a big HTML page is still a 503, to
+        // retry): only its start is kept. An oversized success cannot be used at all.
+        if (res.statusCode < 200 || res.statusCode >= 300) {
+          return { kind: 'response', httpStatus: res.statusCode, json: undefined, text, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+        }
         return { kind: 'transport', code: 'RESPONSE_TOO_LARGE', message: `${method} ${url}: response larger than ${opts.maxResponseBytes} bytes` };
       }
       text += chunk;

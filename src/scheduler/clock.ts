@@ -40,9 +40,11 @@ export function sleep(clock: Clock, delayMs: number, cancel: Cancellation): Prom
  * (false). Re-checks after each sleep: timers run on a monotonic clock, so a wall clock
  * set back meanwhile means sleeping again, never an early return.
  */
-export async function sleepUntil(clock: Clock, atMs: number, cancel: Cancellation): Promise<boolean> {
+export async function sleepUntil(clock: Clock, atMs: number, cancel: Cancellation, maxStepMs = 30_000): Promise<boolean> {
+  // Each step is capped, as the scheduler's timer is: a wall clock set back (and forward
+  // again) while sleeping must not keep a run asleep for the whole jump.
   for (let waitMs = atMs - clock.now(); waitMs > 0; waitMs = atMs - clock.now()) {
-    if (!(await sleep(clock, waitMs, cancel))) return false;
+    if (!(await sleep(clock, Math.min(waitMs, maxStepMs), cancel))) return false;
   }
   return !cancel.aborted;
 }

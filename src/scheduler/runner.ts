@@ -120,7 +120,7 @@ export class Runner {
     // Claimed ahead of its slot (or resumed after a very quick restart): never send early.
     // A run already due goes on without yielding (see fire()).
     const early = run.state === 'pending' && run.attempts === 0 && this.#deps.clock.now() < run.slotAtMs;
-    if (early && !(await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping))) return;
+    if (early && !(await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping, this.#deps.config.maxTimerDelayMs))) return;
     const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
     if (state === 'active') await this.#poll(run, job);
   }
