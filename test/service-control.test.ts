@@ -13,14 +13,19 @@ import { openDb } from '../src/db/open.ts';
 import { isAnswering, RpcClient } from '../src/rpc/client.ts';
 import { ROOT, runCliProcess, tempHome, type CliResult } from './support/env.ts';
 
-/** A home whose daemon (if any test starts one) is stopped afterwards. */
+/**
+ * A home whose daemon (if any test starts one) is stopped afterwards. After-hooks run in
+ * the order they were added, so the stop is added before tempHome() adds the removal of
+ * the home: a stop after the removal finds no socket and leaves the daemon running.
+ */
 function home(t: TestContext) {
-  const h = tempHome(t);
-  const env: NodeJS.ProcessEnv = { ...h.env };
-  delete env.GLOBUS_TIMER_NO_AUTOSTART;
+  let env: NodeJS.ProcessEnv = {};
   t.after(async () => {
     await runCliProcess(['daemon', 'stop'], env);
   });
+  const h = tempHome(t);
+  env = { ...h.env };
+  delete env.GLOBUS_TIMER_NO_AUTOSTART;
   return { ...h, env };
 }
 
