@@ -511,6 +511,22 @@ test('with a scope, a 401 triggers exactly one forced token refresh and the retr
   assert.equal(mustGetJob(h.db, job.id).errorCount, 0);
 });
 
+test('a provider that echoes the bearer token in its answer: the token is cut out of everything kept', async (t) => {
+  const h = harness(t);
+  const p = await h.provider();
+  p.runReplies = [{ kind: 'raw', httpStatus: 400, body: { code: 'BadRequest', description: 'rejected request with Authorization: Bearer tok-0', echo: { token: 'tok-0' } } }];
+  const job = h.job(p.runUrl, { scope: SCOPE });
+  const run = h.run(job);
+  h.runner({ tokens: new FakeTokens() }).track(run.id);
+  const done = await waitDone(h.db, run.id);
+
+  assert.equal(done.state, 'failed');
+  assert.equal(p.runRequests()[0]?.headers.authorization, 'Bearer tok-0', 'the token was sent');
+  const stored = JSON.stringify(h.db.$client.prepare('SELECT * FROM runs WHERE id = ?').get(run.id));
+  assert.equal(stored.includes('tok-0'), false, stored);
+  assert.match(stored, /\[REDACTED\]/);
+});
+
 test('with a scope, a 403 that survives the refresh makes the job inactive', async (t) => {
   const h = harness(t);
   const p = await h.provider();

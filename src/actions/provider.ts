@@ -29,6 +29,24 @@ export function providerBaseUrl(runUrl: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
+/**
+ * A provider that echoes the bearer token in its answer (an error body quoting the request,
+ * say) must not get it stored, logged or shown: everything kept from an answer is cut out
+ * of this copy.
+ */
+function withoutSecret(response: HttpResponse, secret: string): HttpResponse {
+  const text = response.text.replaceAll(secret, REDACTED);
+  let json: unknown;
+  try {
+    json = response.json === undefined ? undefined : JSON.parse(JSON.stringify(response.json).replaceAll(secret, REDACTED));
+  } catch {
+    json = undefined;
+  }
+  return { ...response, text, json };
+}
+
+const REDACTED = '[REDACTED]';
+
 export function submitAction(
   runUrl: string,
   runRequest: Record<string, unknown>,
@@ -57,6 +75,6 @@ async function call(
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
   const outcome = await sendRequest(method, url, { headers, body: body === undefined ? undefined : JSON.stringify(body) }, opts);
-  if (outcome.kind === 'response') return outcome;
+  if (outcome.kind === 'response') return token && outcome.text.includes(token) ? withoutSecret(outcome, token) : outcome;
   return { kind: 'transport', code: `ACTION_${outcome.code}`, message: outcome.message };
 }

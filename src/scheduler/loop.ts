@@ -35,11 +35,15 @@ export interface SchedulerDeps {
  * database work is done before the slot, so only the HTTP request is left at the slot.
  * The unique (job, slot) key backs "never twice" if anything else slips.
  */
+const PASS_RETRY_INITIAL_MS = 1_000;
+
 export class Scheduler {
   readonly #deps: SchedulerDeps;
   #timer: TimerHandle | undefined;
   #armedForMs: number | null = null;
   #running = false;
+  /** Consecutive failed passes: the retry backs off while the failure lasts. */
+  #failedPasses = 0;
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -66,10 +70,17 @@ export class Scheduler {
     this.#disarm();
     try {
       this.#fireDue();
+      this.#failedPasses = 0;
     } catch (err) {
-      // A failed pass (disk full, locked database) must not kill the loop: log and try
-      // again at the next wake-up; nothing was committed for the failed batch.
-      this.#deps.log.error({ err: coerceError(err) }, 'scheduler pass failed');
+      // A failed pass (disk full, locked database) must not kill the loop, nor spin on a
+      // failure that lasts: log it and try again after a backoff (1 s, doubling up to
+      // maxTimerDelayMs). Nothing was committed for the failed batch; the slots it would
+      // have fired are decided (coalesced or skipped) by the first pass that succeeds.
+      this.#failedPasses += 1;
+      const retryMs = Math.min(PASS_RETRY_INITIAL_MS * 2 ** (this.#failedPasses - 1), this.#deps.config.maxTimerDelayMs);
+      this.#deps.log.error({ err: coerceError(err), failedPasses: this.#failedPasses, retryMs }, 'scheduler pass failed');
+      this.#armIn(retryMs);
+      return;
     }
     this.#arm();
   }
@@ -163,11 +174,16 @@ export class Scheduler {
       nextMs === null
         ? config.maxTimerDelayMs
         : Math.min(Math.max(0, Math.floor(nextMs - config.fireLeadMs - nowMs)), config.maxTimerDelayMs);
-    const wakeAtMs = nowMs + delayMs;
+    if (this.#failedPasses > 0 && this.#timer !== undefined) return; // backing off; see tick()
+    this.#armIn(delayMs);
+  }
+
+  #armIn(delayMs: number): void {
+    const wakeAtMs = this.#deps.clock.now() + delayMs;
     if (this.#timer !== undefined && this.#armedForMs !== null && this.#armedForMs <= wakeAtMs) return;
     this.#disarm();
     this.#armedForMs = wakeAtMs;
-    this.#timer = clock.setTimer(() => {
+    this.#timer = this.#deps.clock.setTimer(() => {
       this.#timer = undefined;
       this.tick();
     }, delayMs);
