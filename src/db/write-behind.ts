@@ -20,6 +20,7 @@ export class WriteBehind {
   readonly #log: Logger;
   #queue: (() => void)[] = [];
   #pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  #closed = false;
 
   constructor(db: Db, log: Logger) {
     this.#db = db;
@@ -28,6 +29,9 @@ export class WriteBehind {
 
   /** Queue a synchronous write; it commits with the others at the end of this turn. */
   add(write: () => void): void {
+    // After close (the database is about to close): a run finishing that late stays open
+    // in the database and is resumed by the next start, as after a crash.
+    if (this.#closed) return;
     this.#queue.push(write);
     this.#pending ??= setImmediate(() => this.flush());
   }
@@ -49,7 +53,18 @@ export class WriteBehind {
     } catch (err) {
       this.#queue = [...batch, ...this.#queue];
       this.#log.error({ err, writes: batch.length }, 'recording runs failed; will retry');
-      this.#pending = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS);
+      // unref: a retry pending at shutdown must not keep the process alive.
+      if (!this.#closed) this.#pending = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS).unref();
+    }
+  }
+
+  /** Commit what is queued (one try) and take no more writes: the database closes next. */
+  close(): void {
+    this.flush();
+    this.#closed = true;
+    if (this.#pending) {
+      clearTimeout(this.#pending as NodeJS.Timeout);
+      this.#pending = null;
     }
   }
 

@@ -35,7 +35,9 @@ export interface SchedulerDeps {
  * database work is done before the slot, so only the HTTP request is left at the slot.
  * The unique (job, slot) key backs "never twice" if anything else slips.
  */
+/** Retry of a failed pass: 1 s doubling to 5 s, so space coming back is noticed within 5 s. */
 const PASS_RETRY_INITIAL_MS = 1_000;
+const PASS_RETRY_MAX_MS = 5_000;
 
 export class Scheduler {
   readonly #deps: SchedulerDeps;
@@ -73,11 +75,10 @@ export class Scheduler {
       this.#failedPasses = 0;
     } catch (err) {
       // A failed pass (disk full, locked database) must not kill the loop, nor spin on a
-      // failure that lasts: log it and try again after a backoff (1 s, doubling up to
-      // maxTimerDelayMs). Nothing was committed for the failed batch; the slots it would
+      // failure that lasts: log it and try again after a backoff (1 s, doubling up to 5 s). Nothing was committed for the failed batch; the slots it would
       // have fired are decided (coalesced or skipped) by the first pass that succeeds.
       this.#failedPasses += 1;
-      const retryMs = Math.min(PASS_RETRY_INITIAL_MS * 2 ** (this.#failedPasses - 1), this.#deps.config.maxTimerDelayMs);
+      const retryMs = Math.min(PASS_RETRY_INITIAL_MS * 2 ** (this.#failedPasses - 1), PASS_RETRY_MAX_MS, this.#deps.config.maxTimerDelayMs);
       this.#deps.log.error({ err: coerceError(err), failedPasses: this.#failedPasses, retryMs }, 'scheduler pass failed');
       this.#armIn(retryMs);
       return;

@@ -109,7 +109,7 @@ export class Runner {
     clearTimeout(timer);
     this.#cutOff.abort();
     await all;
-    this.#deps.writes.flush();
+    this.#deps.writes.close();
   }
 
   get #stopped(): boolean {
