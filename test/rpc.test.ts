@@ -329,6 +329,20 @@ test('JSON-RPC server against hostile and mistaken clients', async (t) => {
     assert.equal((byId.get(get.id)!.result as JobDocument).job_id, jobs[1]!.job_id);
   });
 
+  await t.test('a batch with non-object members: those get Invalid Request, the others their answers', async () => {
+    const list = request('job.list', {});
+    const conn = await RawConn.open(sockPath);
+    t.after(() => conn.close());
+    const replies = (await conn.ask(JSON.stringify([list, null, 5]))) as unknown as RpcReply[];
+    assert.ok(Array.isArray(replies));
+    assert.equal(replies.length, 3);
+    assert.equal((replies.find((r) => r.id === list.id)!.result as JobPage).jobs.length, 3);
+    assert.equal(replies.filter((r) => r.error?.code === -32600).length, 2);
+    const alone = (await conn.ask('[null]')) as unknown as RpcReply[];
+    assert.equal(alone.length, 1);
+    assert.equal(alone[0]!.error?.code, -32600);
+  });
+
   await t.test('a notification gets no reply; the connection stays usable', async () => {
     const conn = await RawConn.open(sockPath);
     t.after(() => conn.close());

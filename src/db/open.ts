@@ -56,6 +56,7 @@ export function openDb(file: string): Db {
       { cause: err },
     );
   }
+  probeWritable(sqlite, file);
   if ((sqlite.pragma('foreign_key_check') as unknown[]).length > 0) {
     sqlite.close();
     throw new TimerError(ERROR_CODES.STORE_FAILED, `database ${file} has foreign-key violations after migration`);
@@ -81,5 +82,30 @@ function refuseNewerSchema(sqlite: Database.Database, file: string): void {
       ERROR_CODES.STORE_FAILED,
       `database ${file} was migrated by a newer globus-timer (schema of ${new Date(applied).toISOString()}); upgrade globus-timer, or set GLOBUS_TIMER_HOME to use another database`,
     );
+  }
+}
+
+/**
+ * Fail at start, naming the file, rather than at the first fire: a database SQLite could
+ * only open read-only (an immutable or read-only file), one another process keeps locked
+ * (waits busy_timeout first), or one whose tables the daemon reads first are damaged.
+ */
+function probeWritable(sqlite: Database.Database, file: string): void {
+  const fail = (why: string, cause?: unknown) => {
+    sqlite.close();
+    return new TimerError(ERROR_CODES.STORE_FAILED, `cannot use database ${file}: ${why}`, { cause });
+  };
+  if (sqlite.readonly) throw fail('it can only be opened read-only; check the file, its directory and their permissions');
+  try {
+    sqlite.exec('BEGIN IMMEDIATE');
+    sqlite.exec('ROLLBACK');
+  } catch (err) {
+    throw fail(`it cannot be written (${(err as Error).message}); is another process holding it locked, or is it read-only?`, err);
+  }
+  try {
+    sqlite.prepare('SELECT id FROM jobs ORDER BY next_run_at_ms LIMIT 1').all();
+    sqlite.prepare('SELECT id FROM runs WHERE completed_at_ms IS NULL').all();
+  } catch (err) {
+    throw fail(`${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, err);
   }
 }

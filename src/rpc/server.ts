@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import { createJSONRPCErrorResponse, JSONRPCErrorException, JSONRPCServer } from 'json-rpc-2.0';
+import { createJSONRPCErrorResponse, JSONRPCErrorException, JSONRPCServer, type JSONRPCRequest } from 'json-rpc-2.0';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -114,6 +114,29 @@ export class RpcServer {
     if (this.#socketPath) fs.rmSync(this.#socketPath, { force: true });
   }
 
+  /**
+   * json-rpc-2.0 throws on a batch holding a non-object member (`[null]`, `[1]`), which
+   * would leave the whole batch unanswered: such members get their Invalid Request reply
+   * here and the others go through as usual.
+   */
+  async #dispatch(line: string): Promise<unknown> {
+    if (line.trimStart().startsWith('[')) {
+      let batch: unknown;
+      try {
+        batch = JSON.parse(line);
+      } catch {
+        batch = undefined; // receiveJSON answers the parse error
+      }
+      if (Array.isArray(batch) && batch.some((m) => typeof m !== 'object' || m === null || Array.isArray(m))) {
+        const requests = batch.filter((m): m is JSONRPCRequest => typeof m === 'object' && m !== null && !Array.isArray(m));
+        const answered = requests.length ? ((await this.#rpc.receive(requests)) ?? []) : [];
+        const invalid = batch.filter((m) => !requests.includes(m as JSONRPCRequest)).map(() => createJSONRPCErrorResponse(null, -32600, 'Invalid Request'));
+        return [...(Array.isArray(answered) ? answered : [answered]), ...invalid];
+      }
+    }
+    return this.#rpc.receiveJSON(line);
+  }
+
   #serve(sock: net.Socket): void {
     this.#clients.add(sock);
     sock.on('close', () => this.#clients.delete(sock));
@@ -121,11 +144,15 @@ export class RpcServer {
     onLines(
       sock,
       (line) => {
-        Promise.resolve(this.#rpc.receiveJSON(line))
+        this.#dispatch(line)
           .then((response) => {
             if (response) writeFrame(sock, response);
           })
-          .catch((err: unknown) => this.#log.error({ err }, 'rpc dispatch failed'));
+          .catch((err: unknown) => {
+            // Whatever broke, the client gets an answer rather than silence.
+            this.#log.error({ err }, 'rpc dispatch failed');
+            writeFrame(sock, createJSONRPCErrorResponse(null, -32603, 'internal error'));
+          });
       },
       () => {
         writeFrame(sock, createJSONRPCErrorResponse(null, -32600, 'frame too large; the limit is 1 MiB per line'));

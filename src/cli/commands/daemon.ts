@@ -106,7 +106,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
         (b) =>
           b
             .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines (Ctrl-C stops)' })
-            .option('lines', { alias: 'n', type: 'number', default: 50, describe: 'How many of the last lines to show' }),
+            .option('lines', { alias: 'n', type: 'number', requiresArg: true, default: 50, describe: 'How many of the last lines to show' }),
         async (args) => {
           const { follow, lineFormatter, tailLines } = await import('../logs.ts'); // pino-pretty: only here
           const { logDir } = resolvePaths(io.env);

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { TimerError, ERROR_CODES } from '../../errors.ts';
+import { ERROR_CODES, InvalidInputError, TimerError } from '../../errors.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { formatTable, toJson } from '../output.ts';
 
@@ -18,10 +18,11 @@ export function sessionCommands(io: CliIo) {
         'Log in to Globus and consent to the scopes jobs need (tokens are kept for the daemon)',
         (b) =>
           b
-            .option('scope', { type: 'string', array: true, default: [] as string[], describe: 'Also consent to this scope (repeatable)' })
+            .option('scope', { type: 'string', array: true, requiresArg: true, default: [] as string[], describe: 'Also consent to this scope (repeatable)' })
             .option('browser', { type: 'boolean', default: true, describe: 'Open the login page in a browser when one is available (--no-browser: only print the URL)' }),
         async (args) => {
-          const scopes = (args.scope as string[]).map((s) => s.trim()).filter(Boolean);
+          const scopes = (args.scope as string[]).map((s) => s.trim());
+          if (scopes.some((s) => !s)) throw new InvalidInputError('--scope needs a scope string, e.g. --scope urn:globus:auth:scope:transfer.api.globus.org:all');
           const { login } = await session();
           io.out(`Logged in as ${await login(io, scopes, { browser: args.browser })}`);
         },
