@@ -97,8 +97,10 @@ function probeWritable(sqlite: Database.Database, file: string): void {
   };
   if (sqlite.readonly) throw fail('it can only be opened read-only; check the file, its directory and their permissions');
   try {
-    sqlite.exec('BEGIN IMMEDIATE');
-    sqlite.exec('ROLLBACK');
+    // A real write (the header's user_version, set to what it is): an immutable file opens
+    // without complaint and only refuses the first write.
+    const version = sqlite.pragma('user_version', { simple: true }) as number;
+    sqlite.pragma(`user_version = ${version}`);
   } catch (err) {
     throw fail(`it cannot be written (${(err as Error).message}); is another process holding it locked, or is it read-only?`, err);
   }

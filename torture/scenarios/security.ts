@@ -1,0 +1,585 @@
+/**
+ * Security (issue #5 item 6). The daemon is started the way a user does, detached with
+ * `globus-timer daemon start` (so it logs to files), under the common user umask 002, with
+ * jobs that have a scope firing at a loopback provider that accepts only the fake Globus
+ * Auth's tokens (which live 3 s, so the daemon refreshes them all the time), plus jobs
+ * without one. Checked:
+ *
+ * - Modes (SPEC §6): the state directory and log directory 0700; the socket, database,
+ *   -wal, -shm, token cache, pid file and log files 0600; nothing under the state directory
+ *   open to group or others.
+ * - A second local user (created with `useradd` when root, removed afterwards; skipped
+ *   otherwise) cannot connect to the socket, neither through the 0700 directory nor, with
+ *   the directory opened up, through the socket's own 0600; nor read the database or tokens.
+ * - Secrets: no access or refresh token Auth issued (nor a login code) appears in the log
+ *   files, any CLI output, any RPC result or error, the job documents, or the database
+ *   file, after refreshes, a 401 that a refresh cures, a 400 from the provider, and a
+ *   revoked login that makes the jobs inactive. Then a provider that echoes the bearer
+ *   token in its error body: the echoed token must not reach the log, the job documents or
+ *   the database either (reported separately, as its own case).
+ * - `http://` action URLs to non-loopback hosts are refused by the CLI (exit 2) and by the
+ *   RPC (INVALID_INPUT), and no job is created.
+ * At the end every job is deleted (nothing in flight), `globus-timer daemon stop`, verify().
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTempDir, removeTempDir, sleep } from '../../bench/lib/procs.ts';
+import { TRANSFER_SCOPE } from '../../src/auth/scopes.ts';
+import { resolveConfig } from '../../src/config/config.ts';
+import { resolvePaths, type AppPaths } from '../../src/config/paths.ts';
+import { openDb } from '../../src/db/open.ts';
+import { JobService } from '../../src/jobs/service.ts';
+import { RpcClient } from '../../src/rpc/client.ts';
+import type { JobDocument, JobPage } from '../../src/rpc/protocol.ts';
+import { systemClock } from '../../src/scheduler/clock.ts';
+import { startFakeAuth, type FakeAuth } from '../../test/support/auth.ts';
+import { runCliProcess, type CliResult } from '../../test/support/env.ts';
+import { startFakeProvider, type FakeProvider, type Reply } from '../../test/support/provider.ts';
+import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
+import { snapshotJobs, verify, type JobDefinition } from '../lib/verify.ts';
+
+const NAME = 'security';
+const SRC = '000a11ce-0000-1000-8000-000000000003';
+const DST = '000a11ce-0000-1000-8000-000000000002';
+/** The usual umask of a user with a private group (Debian, Ubuntu, Fedora). */
+const USER_UMASK = 0o002;
+const TOKEN_LIFETIME_S = 3;
+
+export const security: Scenario = {
+  name: NAME,
+  describe: 'file modes, a second local user at the socket, no token in logs/RPC/job documents/errors/database, http:// action URLs refused',
+  fast: { jobs: 8 },
+  long: { jobs: 100 },
+  paramHelp: { jobs: 'jobs firing (half with a scope, 1–2 s intervals) while tokens are refreshed, refused and revoked' },
+  run,
+};
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+interface World {
+  result: ScenarioResult;
+  log: (line: string) => void;
+  auth: FakeAuth;
+  scoped: FakeProvider;
+  plain: FakeProvider;
+  paths: AppPaths;
+  env: NodeJS.ProcessEnv;
+  /** Everything printed or answered, to search for secrets. */
+  outputs: string[];
+  /** One-time login codes the user pasted (secret too: never to be printed). */
+  codes: string[];
+}
+
+/** The CLI as a real process, under the user's umask; its output is kept for the secret search. */
+async function cli(w: World, args: string[], answer?: (stdout: string) => string | undefined): Promise<CliResult> {
+  const old = process.umask(USER_UMASK);
+  let pending: Promise<CliResult>;
+  try {
+    pending = runCliProcess(args, w.env, answer); // spawns synchronously: the child gets the umask
+  } finally {
+    process.umask(old);
+  }
+  const r = await pending;
+  w.outputs.push(`$ globus-timer ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+async function rpc(w: World): Promise<RpcClient> {
+  return RpcClient.connect(w.paths.socketPath, { timeoutMs: 30_000 });
+}
+
+async function allJobs(client: RpcClient): Promise<JobDocument[]> {
+  const jobs: JobDocument[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: JobPage = await client.call('job.list', { limit: 1000, cursor, show_deleted: true });
+    jobs.push(...page.jobs);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return jobs;
+}
+
+/** Everything RPC hands out: every job document in full, the status, the errors. */
+async function rpcEverything(w: World): Promise<void> {
+  const client = await rpc(w);
+  try {
+    const jobs = await allJobs(client);
+    w.outputs.push(JSON.stringify(jobs));
+    for (const j of jobs) w.outputs.push(JSON.stringify(await client.call('job.get', { job_id: j.job_id })));
+    w.outputs.push(JSON.stringify(await client.call('daemon.status', {})));
+  } finally {
+    client.close();
+  }
+}
+
+function bearer(headers: Record<string, unknown>): string | undefined {
+  return /^Bearer (.+)$/.exec(String(headers.authorization ?? ''))?.[1];
+}
+
+/** Where each secret appears: [secret, place] pairs. */
+function leaks(secrets: readonly string[], places: [string, string][]): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
+  for (const [where, text] of places) {
+    for (const s of secrets) {
+      if (s && text.includes(s)) (found.get(where) ?? found.set(where, new Set()).get(where)!).add(s);
+    }
+  }
+  return found;
+}
+
+function stateFiles(w: World): [string, string][] {
+  const places: [string, string][] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      // The token cache is where tokens belong; everything else must be free of them.
+      else if (e.isFile() && p !== w.paths.tokensFile && !p.startsWith(`${w.paths.tokensFile}.`)) places.push([`${path.relative(w.paths.dataDir, p)}`, fs.readFileSync(p).toString('latin1')]);
+    }
+  };
+  walk(w.paths.dataDir);
+  return places;
+}
+
+async function run(params: ScenarioParams, log: (line: string) => void): Promise<ScenarioResult> {
+  const nJobs = Math.max(2, Math.round(params.jobs ?? 8));
+  const result = emptyResult(NAME);
+  let final: ScenarioResult = result;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    const auth = await startFakeAuth();
+    cleanups.push(() => auth.close());
+    auth.expiresInSeconds = TOKEN_LIFETIME_S;
+    const scoped = await startFakeProvider();
+    cleanups.push(() => scoped.close());
+    const plain = await startFakeProvider();
+    cleanups.push(() => plain.close());
+    scoped.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 1, final: 'SUCCEEDED' };
+    plain.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
+    scoped.introspectionScope = TRANSFER_SCOPE;
+    /** Set: the next run request the provider accepts is answered 400 with its bearer token echoed in the body. */
+    let echoNext = false;
+    const echoed: string[] = [];
+    let echoReply: Reply | null = null;
+    scoped.auth = {
+      scope: TRANSFER_SCOPE,
+      accepts: (token, scope) => {
+        const ok = auth.accepts(token, scope);
+        // The request being checked is the one just recorded: echo only into a run request's own answer.
+        const current = scoped.requests.at(-1);
+        const isRun = current?.method === 'POST' && current.path.endsWith('/run') && bearer(current.headers) === token;
+        if (ok && echoNext && token && isRun) {
+          echoNext = false;
+          echoed.push(token);
+          echoReply = { kind: 'raw', httpStatus: 400, body: { code: 'BadRequest', description: `rejected request with header "Authorization: Bearer ${token}"`, token } };
+          scoped.runReplies.unshift(echoReply);
+        }
+        return ok;
+      },
+    };
+
+    const home = makeTempDir('gtsec-');
+    cleanups.push(() => removeTempDir(home));
+    const userHome = path.join(home, 'user');
+    fs.mkdirSync(userHome);
+    const stateDir = path.join(home, 'state');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      GLOBUS_TIMER_HOME: stateDir,
+      HOME: userHome,
+      GLOBUS_SDK_SERVICE_URL_AUTH: auth.baseUrl,
+      GLOBUS_TIMER_TRANSFER_ACTION_URL: scoped.runUrl,
+      GLOBUS_TIMER_NO_AUTOSTART: '1',
+      GLOBUS_TIMER_LOG_LEVEL: 'debug',
+      GLOBUS_TIMER_TOKEN_REFRESH_MARGIN_MS: '1000',
+      GLOBUS_TIMER_POLL_INITIAL_MS: '50',
+      GLOBUS_TIMER_POLL_MAX_MS: '200',
+      GLOBUS_TIMER_RETRY_INITIAL_MS: '50',
+      GLOBUS_TIMER_RETRY_MAX_MS: '200',
+    };
+    for (const k of ['DISPLAY', 'WAYLAND_DISPLAY', 'GLOBUS_TIMER_CLIENT_ID', 'GLOBUS_TIMER_CLIENT_SECRET', 'XDG_CONFIG_HOME']) delete env[k];
+    const paths = resolvePaths(env);
+    const w: World = { result, log, auth, scoped, plain, paths, env, outputs: [], codes: [] };
+
+    // The user's state directory as `daemon start` would make it, under the user's umask.
+    const oldMask = process.umask(USER_UMASK);
+    try {
+      fs.mkdirSync(stateDir, { mode: 0o777 });
+    } finally {
+      process.umask(oldMask);
+    }
+
+    const login = await cli(w, ['session', 'login', '--no-browser'], (stdout) => {
+      const url = /https?:\/\/\S+\/v2\/oauth2\/authorize\?\S+/.exec(stdout)?.[0];
+      if (!url) return undefined;
+      const code = auth.approve(url);
+      w.codes.push(code);
+      return code;
+    });
+    if (login.code !== 0) throw new Error(`session login failed (${login.code}): ${login.stderr}`);
+
+    // Jobs before the daemon first runs: half with a scope.
+    const scopedIds: string[] = [];
+    const plainIds: string[] = [];
+    {
+      const db = openDb(paths.dbFile);
+      try {
+        const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {} });
+        const t0 = Date.now() + 3_000;
+        for (let i = 0; i < nJobs; i++) {
+          const isScoped = i % 2 === 0;
+          const doc = service.submit({
+            name: `${isScoped ? 'scoped' : 'plain'}-${i}`,
+            start: new Date(t0 + Math.floor((i * 1000) / nJobs)).toISOString(),
+            interval_seconds: 1 + (i % 2),
+            callback_url: isScoped ? scoped.runUrl : plain.runUrl,
+            callback_body: { body: { job: i } },
+            scope: isScoped ? TRANSFER_SCOPE : null,
+          });
+          (isScoped ? scopedIds : plainIds).push(doc.job_id);
+        }
+      } finally {
+        db.$client.close();
+      }
+    }
+    const before = snapshotJobs(paths.dbFile);
+
+    // Detached, as a user starts it: it logs to files under the state directory.
+    const started = await cli(w, ['daemon', 'start']);
+    cleanups.push(() => killDetached(paths));
+    if (started.code !== 0) throw new Error(`daemon start failed (${started.code}): ${started.stderr}`);
+    log(`daemon started detached: ${started.stdout.trim()}`);
+
+    // Two more jobs through the CLI, the way a user submits them (their first slot is ahead,
+    // so their snapshot is taken before they run).
+    const start = new Date(Date.now() + 4_000).toISOString();
+    const submitted = await cli(w, ['job', 'submit', '--name', 'cli-scoped', '--interval', '2', '--start', start, '--action-url', scoped.runUrl, '--action-body', '{"body": {"from": "cli"}}', '--format', 'json']);
+    const transferred = await cli(w, ['job', 'transfer', '--name', 'cli-transfer', '--interval', '2', '--start', start, '--source-endpoint', SRC, '--dest-endpoint', DST, '--item', '/a', '/b', 'true', '--format', 'json']);
+    for (const [what, r] of [['job submit', submitted], ['job transfer', transferred]] as const) {
+      if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}`);
+      const job = JSON.parse(r.stdout) as JobDocument;
+      if (job.scope !== TRANSFER_SCOPE) result.violations.push(`${what}: the job's scope is ${job.scope}, not the provider's ${TRANSFER_SCOPE}`);
+      scopedIds.push(job.job_id);
+      const snap = snapshotJobs(paths.dbFile).get(job.job_id);
+      if (!snap) throw new Error(`${what}: job ${job.job_id} not in the database`);
+      before.set(job.job_id, snap as JobDefinition);
+    }
+
+    // Refreshes happen by themselves (3 s tokens); then Auth drops every access token early,
+    // so the provider answers 401 and one refresh cures it.
+    await waitFor('scoped runs with at least two different tokens', () => new Set(scoped.runRequests().map((r) => bearer(r.headers))).size >= 2 && auth.grants.refresh_token >= 1, 30_000);
+    // A long-lived token next, so that the daemon's cache still trusts it when Auth drops it.
+    auth.expiresInSeconds = 3_600;
+    const refreshes = auth.grants.refresh_token;
+    await waitFor('one more refresh (a long-lived token)', () => auth.grants.refresh_token > refreshes, 20_000);
+    await sleep(300);
+    const requestsBefore401 = scoped.requests.length;
+    auth.expireAccessTokens();
+    // The next request (a run or a status poll) carries the dropped token and gets 401; the
+    // same request is then repeated with a refreshed one.
+    const key = (r: (typeof scoped.requests)[number]) => `${r.method} ${r.path} ${(r.body as { request_id?: string } | undefined)?.request_id ?? ''}`;
+    await waitFor(
+      'a request refused with 401 and repeated with a refreshed token',
+      () => {
+        const later = scoped.requests.slice(requestsBefore401);
+        const refused = later.findIndex((r) => !auth.accepts(bearer(r.headers), TRANSFER_SCOPE));
+        return refused !== -1 && later.slice(refused + 1).some((r) => key(r) === key(later[refused]!) && auth.accepts(bearer(r.headers), TRANSFER_SCOPE));
+      },
+      30_000,
+    );
+    log(`tokens refreshed ${auth.grants.refresh_token} times; a 401 was cured by a refresh`);
+
+    // A provider failure with a body (400) on an ordinary run.
+    scoped.runReplies.push({ kind: 'raw', httpStatus: 400, body: { code: 'BadRequest', description: 'the transfer was refused by the endpoint' } });
+
+    await checkModes(w, true);
+    await secondUser(w);
+    await httpRefused(w);
+    await sleep(1_000);
+
+    // Phase 1: no secret anywhere, before the echoing provider.
+    await rpcEverything(w);
+    for (const id of scopedIds.slice(0, 2)) await cli(w, ['job', 'status', id, '-v']);
+    await cli(w, ['job', 'status', '--all']);
+    await cli(w, ['daemon', 'status']);
+    await cli(w, ['daemon', 'logs', '-n', '1000']);
+    await cli(w, ['session', 'whoami', '--format', 'json']);
+    secretCheck(w, auth.issuedSecrets(), '');
+    const issuedBeforeEcho = new Set(auth.issuedSecrets());
+
+    // A provider that echoes the bearer token in its error body, then a revoked login: the
+    // refresh is refused and the scoped jobs go inactive.
+    echoNext = true;
+    await waitFor('the echoing provider to answer a run request', () => echoReply !== null && !scoped.runReplies.includes(echoReply), 20_000);
+    await sleep(500);
+    auth.revokeAll();
+    await waitFor(
+      'every scoped job inactive after the login was revoked',
+      async () => {
+        const client = await rpc(w);
+        try {
+          const docs = await Promise.all(scopedIds.map((id) => client.call('job.get', { job_id: id })));
+          return docs.every((d) => d.status === 'inactive') && docs;
+        } finally {
+          client.close();
+        }
+      },
+      30_000,
+      250,
+    ).then((docs) => {
+      for (const d of docs) {
+        const code = (d.inactive_reason?.detail as { code?: unknown } | undefined)?.code;
+        if (d.inactive_reason?.cause !== 'globus_auth_requirements') result.violations.push(`job ${d.job_id} inactive for ${JSON.stringify(d.inactive_reason)} after the login was revoked`);
+        else if (code !== 'LoginRequired') result.notes.push(`job ${d.job_id} went inactive with ${String(code)} after the login was revoked`);
+      }
+    });
+
+    // Settle: delete every job with the CLI, let runs in flight end, stop with the CLI.
+    const all = [...scopedIds, ...plainIds];
+    const deleted = await cli(w, ['job', 'delete', ...all]);
+    if (deleted.code !== 0) result.violations.push(`job delete failed (${deleted.code}): ${deleted.stderr}`);
+    {
+      const client = await rpc(w);
+      try {
+        await waitFor('no run in flight', async () => (await client.call('daemon.status', {})).runs_in_flight === 0, 20_000, 200);
+      } finally {
+        client.close();
+      }
+    }
+    await rpcEverything(w);
+    for (const id of scopedIds.slice(0, 3)) await cli(w, ['job', 'status', id, '-v']);
+    await cli(w, ['job', 'list', '--show-deleted', '-v']);
+    await cli(w, ['daemon', 'logs', '-n', '100000']);
+    const stopped = await cli(w, ['daemon', 'stop']);
+    if (stopped.code !== 0) result.violations.push(`daemon stop failed (${stopped.code}): ${stopped.stderr}`);
+    await checkModes(w, false);
+
+    // Phase 2: after the echo and the revocation. Echoed tokens are their own case.
+    const echoSet = new Set(echoed);
+    secretCheck(w, auth.issuedSecrets().filter((s) => !echoSet.has(s)), 'after a revoked login');
+    secretCheck(w, echoed, 'echoed by a provider in its 400 error body', true);
+    if (echoed.length === 0) result.violations.push('the echoing provider never answered: that case checked nothing');
+    if (issuedBeforeEcho.size === 0) result.violations.push('the fake Auth issued no token: the secret search checked nothing');
+    result.notes.push(`${auth.issuedSecrets().length} tokens issued (${auth.grants.refresh_token} refreshes) searched in ${w.outputs.length} outputs and every file of the state directory`);
+
+    const verified = verify(NAME, paths.dbFile, [...scoped.runRequests(), ...plain.runRequests()], before);
+    final = { ...verified, violations: [...result.violations, ...verified.violations], notes: [...result.notes, ...verified.notes], skipped: [...result.skipped, ...verified.skipped] };
+  } catch (err) {
+    final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // keep cleaning
+      }
+    }
+  }
+  return final;
+}
+
+/** The detached daemon is not our child: stop it by the pid in its lock file, if it is still there. */
+async function killDetached(paths: AppPaths): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(paths.lockFile, 'utf8'), 10);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(); i++) await sleep(100);
+  if (alive()) process.kill(pid, 'SIGKILL');
+}
+
+function secretCheck(w: World, secrets: readonly string[], when: string, echo = false): void {
+  const places: [string, string][] = [...w.outputs.map((o, i): [string, string] => [`CLI/RPC output #${i} (${o.split('\n')[0]!.slice(0, 60)})`, o]), ...stateFiles(w)];
+  const found = leaks([...secrets, ...(echo ? [] : w.codes)], places);
+  if (echo && found.size) {
+    w.result.violations.push(
+      `a provider echoed the bearer token in its 400 error body, and the daemon kept and showed it: in ${[...found.keys()].join('; ')} ` +
+        '(it should redact the token it sent from the provider error it stores, logs and returns)',
+    );
+    return;
+  }
+  for (const [where, set] of found) w.result.violations.push(`${set.size} secret(s) issued by Globus Auth${when ? ` (${when})` : ''} appear in ${where}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Modes
+
+function modeOf(p: string): number {
+  return fs.lstatSync(p).mode & 0o777;
+}
+
+async function checkModes(w: World, running: boolean): Promise<void> {
+  const { paths } = w;
+  const want: [string, string, number, boolean][] = [
+    ['state directory', paths.dataDir, 0o700, true],
+    ['socket directory', paths.runtimeDir, 0o700, running],
+    ['socket', paths.socketPath, 0o600, running],
+    ['database', paths.dbFile, 0o600, true],
+    ['database -wal', `${paths.dbFile}-wal`, 0o600, running],
+    ['database -shm', `${paths.dbFile}-shm`, 0o600, running],
+    ['pid file', paths.lockFile, 0o600, running],
+    ['token cache', paths.tokensFile, 0o600, true],
+    ['log directory', paths.logDir, 0o700, true],
+  ];
+  for (const [what, p, mode, required] of want) {
+    if (!fs.existsSync(p)) {
+      if (required) w.result.violations.push(`${what} ${p} does not exist${running ? ' while the daemon runs' : ''}`);
+      continue;
+    }
+    const m = modeOf(p);
+    if (m !== mode) w.result.violations.push(`${what} ${p} has mode ${m.toString(8)}, SPEC §6 wants ${mode.toString(8)}${running ? '' : ' (after stop)'}`);
+  }
+  // Log files: every regular file in the log directory (current.log is a link to one).
+  const logs = fs.existsSync(paths.logDir) ? fs.readdirSync(paths.logDir) : [];
+  if (!logs.some((f) => /\.log$/.test(f))) w.result.violations.push(`no log file in ${paths.logDir} from a detached daemon`);
+  // Nothing under the state directory for group or others (lock directories are transient).
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isSymbolicLink() || e.name.endsWith('.lock')) continue;
+      const m = modeOf(p);
+      if (m & 0o077) w.result.violations.push(`${path.relative(paths.dataDir, p) || p} has mode ${m.toString(8)}: open to group or others`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(paths.dataDir);
+  if (running) w.result.notes.push(`modes checked under umask ${USER_UMASK.toString(8)}: ${want.filter(([, p]) => fs.existsSync(p)).length} paths plus ${logs.length} log files`);
+}
+
+// ---------------------------------------------------------------------------------------
+// A second local user
+
+/** Run as `user`: connect to the socket and read two files; prints one JSON line. */
+const PROBE = `
+const net = require('node:net'); const fs = require('node:fs');
+const [sock, db, tokens] = process.argv.slice(1);
+const out = {};
+for (const [k, f] of [['db', db], ['tokens', tokens]]) { try { fs.readFileSync(f); out[k] = 'READ'; } catch (e) { out[k] = e.code; } }
+const s = net.connect(sock);
+const done = (v) => { out.socket = v; console.log(JSON.stringify(out)); process.exit(0); };
+s.on('connect', () => { s.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'daemon.status', params: {} }) + '\\n'); s.on('data', (d) => done('ANSWERED ' + String(d).slice(0, 80))); setTimeout(() => done('CONNECTED'), 2000); });
+s.on('error', (e) => done(e.code));
+setTimeout(() => done('TIMEOUT'), 5000);
+`;
+
+async function secondUser(w: World): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    w.result.skipped.push(`second local user: creating one needs root (running as uid ${process.getuid?.()}); not checked that another user cannot connect`);
+    return;
+  }
+  const user = `gtt${randomBytes(4).toString('hex')}`;
+  const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--no-user-group', user], { encoding: 'utf8' });
+  if (made.error || made.status !== 0) {
+    w.result.skipped.push(`second local user: useradd failed (${made.error?.message ?? made.stderr.trim()})`);
+    return;
+  }
+  const dir = w.paths.runtimeDir;
+  const dirMode = fs.statSync(dir).mode & 0o777;
+  try {
+    const probe = (): Record<string, string> | string => {
+      const r = spawnSync('runuser', ['-u', user, '--', process.execPath, '-e', PROBE, w.paths.socketPath, w.paths.dbFile, w.paths.tokensFile], { cwd: '/', encoding: 'utf8', timeout: 15_000 });
+      if (r.error) return `runuser failed: ${r.error.message}`;
+      try {
+        return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as Record<string, string>;
+      } catch {
+        return `no answer from the probe (exit ${r.status}): ${r.stdout} ${r.stderr}`.trim();
+      }
+    };
+    const judge = (what: string, got: Record<string, string> | string) => {
+      if (typeof got === 'string') {
+        w.result.skipped.push(`second local user (${what}): ${got}`);
+        return;
+      }
+      if (got.socket !== 'EACCES') w.result.violations.push(`another local user, ${what}, connecting to the socket got ${got.socket} (wanted EACCES)`);
+      if (got.db === 'READ') w.result.violations.push(`another local user, ${what}, can read the database`);
+      if (got.tokens === 'READ') w.result.violations.push(`another local user, ${what}, can read the token cache`);
+      w.result.notes.push(`another local user, ${what}: socket ${got.socket}, database ${got.db}, token cache ${got.tokens}`);
+    };
+    judge('with the state directory as the daemon keeps it', probe());
+    // Defence in depth: with the directory opened up, the socket's own 0600 must hold.
+    fs.chmodSync(dir, 0o755);
+    try {
+      judge('with the state directory opened to 755', probe());
+    } finally {
+      fs.chmodSync(dir, dirMode);
+    }
+  } finally {
+    fs.chmodSync(dir, dirMode);
+    const gone = spawnSync('userdel', [user], { encoding: 'utf8' });
+    if (gone.status !== 0) w.result.notes.push(`userdel ${user} failed: ${gone.stderr.trim()}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// http:// action URLs
+
+async function httpRefused(w: World): Promise<void> {
+  const urls = [
+    'http://example.org/run',
+    'HTTP://EXAMPLE.ORG/run',
+    'http://10.0.0.1/run',
+    'http://169.254.169.254/latest/meta-data',
+    'http://0.0.0.0/run',
+    'http://127.0.0.1.example.org/run',
+    'http://localhost.example.org/run',
+    'http://[2001:db8::1]/run',
+  ];
+  const client = await rpc(w);
+  try {
+    const jobsBefore = (await allJobs(client)).length;
+    for (const url of urls) {
+      const r = await cli(w, ['job', 'submit', '--name', 'insecure', '--interval', '1h', '--action-url', url, '--action-body', '{"body": {}}', '--no-scope']);
+      if (r.code !== 2 || r.stdout !== '' || !/^globus-timer: [^\n]*action URL[^\n]*\n$/.test(r.stderr)) {
+        w.result.violations.push(`job submit --action-url ${url}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 100))}, stderr ${JSON.stringify(r.stderr.slice(0, 200))} (wanted exit 2 naming the action URL)`);
+      }
+      try {
+        const job = await client.call('job.submit', { name: 'insecure', interval_seconds: 3600, start: '2099-01-01T00:00:00Z', callback_url: url, callback_body: { body: {} }, scope: null });
+        w.result.violations.push(`RPC job.submit with callback_url ${url} was accepted (job ${job.job_id})`);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        w.outputs.push((err as Error).message);
+        if (code !== 'INVALID_INPUT') w.result.violations.push(`RPC job.submit with callback_url ${url} failed with ${String(code)}, not INVALID_INPUT: ${(err as Error).message}`);
+      }
+    }
+    const envBad = { ...w.env, GLOBUS_TIMER_TRANSFER_ACTION_URL: 'http://example.org/transfer/run' };
+    const old = process.umask(USER_UMASK);
+    let pending: Promise<CliResult>;
+    try {
+      pending = runCliProcess(['job', 'transfer', '--name', 'insecure', '--interval', '1h', '--source-endpoint', SRC, '--dest-endpoint', DST, '--item', '/a', '/b', 'no'], envBad);
+    } finally {
+      process.umask(old);
+    }
+    const tr = await pending;
+    w.outputs.push(tr.stdout + tr.stderr);
+    if (tr.code !== 2 || tr.stdout !== '') w.result.violations.push(`job transfer with GLOBUS_TIMER_TRANSFER_ACTION_URL=http://example.org/transfer/run: exit ${tr.code} (wanted 2), ${tr.stderr.trim()}`);
+    const created = (await allJobs(client)).filter((j) => j.name === 'insecure');
+    if (created.length) w.result.violations.push(`${created.length} job(s) were created while http:// action URLs were refused: ${created.map((j) => j.callback_url).join(', ')}`);
+    else if ((await allJobs(client)).length !== jobsBefore) w.result.violations.push('the number of jobs changed while http:// action URLs were refused');
+  } finally {
+    client.close();
+  }
+  w.result.notes.push(`http:// action URLs refused: ${urls.length} by the CLI and by RPC, plus GLOBUS_TIMER_TRANSFER_ACTION_URL`);
+}
