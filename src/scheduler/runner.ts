@@ -47,6 +47,12 @@ export interface RunnerDeps {
 export class Runner {
   readonly #deps: RunnerDeps;
   readonly #drivers = new Map<number, Promise<void>>();
+  /**
+   * The action id of each run being driven, once the provider gave one. Kept here, not
+   * read back: its write may still be queued, or failing (disk full), and a run that lost
+   * its action id would never be polled to its end.
+   */
+  readonly #actionIds = new Map<number, string>();
   /** Aborted on stop: sleeps end at once and no new work starts. */
   readonly #stopping = new Cancellation();
   /** Aborted when the shutdown grace period is over: in-flight requests are cut off. */
@@ -85,7 +91,10 @@ export class Runner {
     if (this.#drivers.has(run.id) || this.#stopping.aborted || run.completedAtMs !== null) return;
     const driver = this.#drive(run, job)
       .catch((err: unknown) => this.#deps.log.error({ err: coerceError(err), runId: run.id }, 'run driver failed'))
-      .finally(() => this.#drivers.delete(run.id));
+      .finally(() => {
+        this.#drivers.delete(run.id);
+        this.#actionIds.delete(run.id);
+      });
     this.#drivers.set(run.id, driver);
   }
 
@@ -198,7 +207,7 @@ export class Runner {
     const { config, clock } = this.#deps;
     let delayMs = config.pollInitialMs;
     let rejected: string | null = null;
-    const actionId = this.#readRun(run.id)?.actionId;
+    const actionId = this.#actionIds.get(run.id) ?? this.#readRun(run.id)?.actionId;
     if (!actionId) return;
     while (await sleep(clock, delayMs, this.#stopping)) {
       const token = await this.#token(job, rejected);
@@ -244,7 +253,8 @@ export class Runner {
   /** Record a status document; a terminal one completes the run and releases the action. */
   #recordStatus(run: RunRow, job: JobRow, status: ParsedStatus, httpStatus: number | null): 'active' | 'done' {
     const { db, clock } = this.#deps;
-    const actionId = status.actionId ?? this.#readRun(run.id)?.actionId ?? null;
+    const actionId = status.actionId ?? this.#actionIds.get(run.id) ?? this.#readRun(run.id)?.actionId ?? null;
+    if (actionId) this.#actionIds.set(run.id, actionId);
     if (!isTerminal(status.status) && !actionId) {
       this.#fail(run, job, {
         code: 'ACTION_INVALID_RESPONSE',
