@@ -57,7 +57,14 @@ export function openDb(file: string): Db {
     );
   }
   probeWritable(sqlite, file);
-  if ((sqlite.pragma('foreign_key_check') as unknown[]).length > 0) {
+  let violations: unknown[];
+  try {
+    violations = sqlite.pragma('foreign_key_check') as unknown[];
+  } catch (err) {
+    sqlite.close();
+    throw new TimerError(ERROR_CODES.STORE_FAILED, `cannot use database ${file}: ${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, { cause: err });
+  }
+  if (violations.length > 0) {
     sqlite.close();
     throw new TimerError(ERROR_CODES.STORE_FAILED, `database ${file} has foreign-key violations after migration`);
   }
@@ -97,17 +104,17 @@ function probeWritable(sqlite: Database.Database, file: string): void {
   };
   if (sqlite.readonly) throw fail('it can only be opened read-only; check the file, its directory and their permissions');
   try {
+    sqlite.prepare('SELECT id FROM jobs ORDER BY next_run_at_ms LIMIT 1').all();
+    sqlite.prepare('SELECT id FROM runs WHERE completed_at_ms IS NULL').all();
+  } catch (err) {
+    throw fail(`${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, err);
+  }
+  try {
     // A real write (the header's user_version, set to what it is): an immutable file opens
     // without complaint and only refuses the first write.
     const version = sqlite.pragma('user_version', { simple: true }) as number;
     sqlite.pragma(`user_version = ${version}`);
   } catch (err) {
     throw fail(`it cannot be written (${(err as Error).message}); is another process holding it locked, or is it read-only?`, err);
-  }
-  try {
-    sqlite.prepare('SELECT id FROM jobs ORDER BY next_run_at_ms LIMIT 1').all();
-    sqlite.prepare('SELECT id FROM runs WHERE completed_at_ms IS NULL').all();
-  } catch (err) {
-    throw fail(`${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, err);
   }
 }

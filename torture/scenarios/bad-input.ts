@@ -108,9 +108,14 @@ interface Fingerprint {
   hash: string;
 }
 
+/**
+ * Inode, size and SHA-256 of a file, read by a child process: closing a descriptor of the
+ * database in this process would drop every POSIX lock this process holds on it, such as
+ * the exclusive lock of the lock-holding connection (fcntl locks are per process).
+ */
 function fingerprint(file: string): Fingerprint {
-  const st = fs.statSync(file);
-  return { ino: st.ino, size: st.size, hash: sha256(file) };
+  const script = "const fs=require('fs'),c=require('crypto');const f=process.argv[1];const s=fs.statSync(f);process.stdout.write(JSON.stringify({ino:s.ino,size:s.size,hash:c.createHash('sha256').update(fs.readFileSync(f)).digest('hex')}))";
+  return JSON.parse(execFileSync(process.execPath, ['-e', script, file], { encoding: 'utf8' })) as Fingerprint;
 }
 
 /** Every file under `dir` with its size and mtime, to notice anything written there. */
@@ -597,7 +602,13 @@ async function cliTable(w: World, wanted: number): Promise<void> {
     for (const id of added) w.strays.add(id);
     if (changed.length || added.length) w.result.violations.push(`CLI batch [${what}] changed the jobs: ${[...changed, ...added.map((id) => `job ${id} created`)].join('; ').slice(0, 600)}`);
     if (next.tokens !== current.tokens) w.result.violations.push(`CLI batch [${what}] changed the token cache`);
-    if (next.userTree !== current.userTree) w.result.violations.push(`CLI batch [${what}] wrote under the user's home: ${next.userTree.split('\n').filter((l) => !current.userTree.includes(l)).join(', ')}`);
+    if (next.userTree !== current.userTree) {
+      const was = new Set(current.userTree.split('\n').filter(Boolean));
+      const now = new Set(next.userTree.split('\n').filter(Boolean));
+      const name = (l: string) => l.split(':')[0];
+      const changes = [...[...now].filter((l) => !was.has(l)).map((l) => `wrote ${name(l)}`), ...[...was].filter((l) => !now.has(l)).map((l) => `removed ${name(l)}`)];
+      w.result.violations.push(`CLI batch [${what}] changed files under the user's home: ${changes.join(', ')}`);
+    }
     if (w.result.violations.length > problemsBefore) failed += 1;
     current = next;
   }
@@ -870,7 +881,7 @@ async function fuzzClient(socketPath: string, fz: Fuzzer, frames: number, allowO
   };
   const settle = async () => {
     const settleBy = Date.now() + 3_000;
-    while ([...pending.values()].some((c) => c !== NULL_BATCH) && Date.now() < settleBy) await sleep(20);
+    while (pending.size > 0 && Date.now() < settleBy) await sleep(20);
   };
   const reconnect = async () => {
     conn.close();
@@ -1209,11 +1220,12 @@ function answers(socketPath: string): Promise<boolean> {
 /** One start attempt on a bad database, judged; `file` must come out exactly as it went in. */
 async function judgeStart(r: ScenarioResult, what: string, home: string, file: string, timeoutMs: number, log: (line: string) => void): Promise<void> {
   const was = fingerprint(file);
+  const filesBefore = fs.readdirSync(home).sort().join(' ');
   const a = await tryStart(home, timeoutMs);
   log(`database ${what}: ${a.outcome} (exit ${a.code}) after ${a.ms} ms`);
   const human = a.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{'));
   if (a.outcome === 'started') {
-    r.violations.push(`daemon run on a database ${what}: it started and answered on its socket instead of failing at start`);
+    r.violations.push(`daemon run on a database ${what}: it started and answered on its socket instead of failing at start (files beside it before: ${filesBefore})`);
   } else if (a.outcome === 'hung') {
     r.violations.push(`daemon run on a database ${what}: neither failed nor answered within ${timeoutMs / 1000} s`);
   } else {
@@ -1232,7 +1244,7 @@ async function judgeStart(r: ScenarioResult, what: string, home: string, file: s
   if (!now) r.violations.push(`daemon run on a database ${what}: the database file is gone`);
   else if (now.ino !== was.ino) r.violations.push(`daemon run on a database ${what}: the file was replaced (inode ${was.ino} → ${now.ino}, ${was.size} → ${now.size} bytes)`);
   else if (now.size < was.size) r.violations.push(`daemon run on a database ${what}: the file shrank from ${was.size} to ${now.size} bytes`);
-  else if (a.outcome === 'exited' && now.hash !== was.hash) r.violations.push(`daemon run on a database ${what}: it failed, but changed the file`);
+  else if (a.outcome === 'exited' && now.hash !== was.hash) r.violations.push(`daemon run on a database ${what}: it failed at start, but wrote to the file first (same inode, ${was.size} → ${now.size} bytes, SHA-256 changed)`);
 }
 
 async function databaseAtStart(r: ScenarioResult, dbFile: string, home: string, log: (line: string) => void): Promise<void> {

@@ -12,6 +12,7 @@
  * twice, every slot fired or counted, no run stuck, integrity ok, no job lost or changed.
  * Measured and printed: error lines logged and CPU used while full, runs fired meanwhile.
  */
+import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,13 +24,16 @@ import { openDb } from '../../src/db/open.ts';
 import { JobService } from '../../src/jobs/service.ts';
 import type { JobDocument, JobPage } from '../../src/rpc/protocol.ts';
 import { systemClock } from '../../src/scheduler/clock.ts';
-import { startFakeProvider } from '../../test/support/provider.ts';
+import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
 
 const NAME = 'disk-full';
-/** Size of the tmpfs: a few MB, so filling it is quick. */
-const FS_SIZE = '8m';
+/**
+ * Size of the tmpfs in MiB: small, so filling it is quick, but with room for what the runs
+ * write before the fill and after the space returns (~5 KB a run, WAL and database).
+ */
+const fsSizeMb = (jobs: number) => 8 + Math.ceil(jobs / 4);
 /** Padding of each status document, so every run writes a few pages. */
 const DOC_PAD_BYTES = 4_000;
 /**
@@ -109,6 +113,22 @@ function logEntries(file: string): LogEntry[] {
   return out;
 }
 
+/** What is known about each run left open: its row, what the provider saw, what the daemon logged. */
+function describeOpenRuns(dbFile: string, logFile: string, requests: readonly RecordedRequest[]): string[] {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const open = db.prepare("SELECT id, job_id, slot_at_ms, request_id, state, attempts, action_id, action_status, fired_at_ms, error FROM runs WHERE state IN ('pending', 'active') LIMIT 5").all() as Record<string, unknown>[];
+    const text = fs.readFileSync(logFile, 'utf8').split('\n');
+    return open.map((r) => {
+      const seen = requests.filter((q) => q.path.includes(String(r.action_id)) || (q.body as { request_id?: unknown } | null)?.request_id === r.request_id).map((q) => `${q.method} …${q.path.slice(-12)} at ${new Date(q.receivedAtMs).toISOString().slice(11, 23)}`);
+      const logged = text.filter((l) => l.includes(String(r.job_id)) && !l.includes('"slots skipped"')).slice(-3).map((l) => l.slice(0, 240));
+      return `open run ${JSON.stringify({ ...r, slot: new Date(Number(r.slot_at_ms)).toISOString().slice(11, 23), fired: new Date(Number(r.fired_at_ms)).toISOString().slice(11, 23) })}; provider saw: ${seen.join(', ') || 'nothing'}; logged: ${logged.join(' | ') || 'nothing'}`;
+    });
+  } finally {
+    db.close();
+  }
+}
+
 async function run(params: ScenarioParams, log: (line: string) => void): Promise<ScenarioResult> {
   const result = emptyResult(NAME);
   const nJobs = Math.max(1, Math.round(params.jobs ?? 20));
@@ -119,7 +139,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
   }
   const mountpoint = makeTempDir('gtdf-');
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=0700`, 'tmpfs', mountpoint], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${fsSizeMb(nJobs)}m,mode=0700`, 'tmpfs', mountpoint], { stdio: 'pipe' });
   } catch (err) {
     removeTempDir(mountpoint);
     result.skipped.push(`disk full: mount -t tmpfs was refused (${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim().split('\n')[0]}); a container without CAP_SYS_ADMIN cannot mount`);
@@ -173,7 +193,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     });
     const d = daemon;
     await waitFor('two runs of every job', () => ap.runRequests().length >= 2 * nJobs, 30_000);
-    log(`daemon up on a ${FS_SIZE} tmpfs, ${nJobs} jobs firing`);
+    log(`daemon up on a ${fsSizeMb(nJobs)} MiB tmpfs, ${nJobs} jobs firing`);
 
     // The daemon's CPU in normal operation, to compare with its CPU while the disk is full.
     const cpuBase0 = d.stats()?.cpuS ?? 0;
@@ -212,6 +232,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     fs.rmSync(filler);
     const freedAtMs = Date.now();
     log(`filler removed after ${((freedAtMs - fullAtMs) / 1000).toFixed(1)} s`);
+    result.notes.push(`the filesystem was full from ${new Date(fullAtMs).toISOString().slice(11, 23)} to ${new Date(freedAtMs).toISOString().slice(11, 23)} UTC`);
 
     if (!isAlive(d.proc)) {
       result.violations.push(`the daemon exited while the disk was full (${d.proc.exitCode ?? d.proc.signalCode})`);
@@ -293,6 +314,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     }
     if (isAlive(d.proc)) await d.stop();
     const verified = verify(NAME, paths.dbFile, ap.runRequests(), before);
+    if (verified.stuckRuns > 0) verified.notes.push(...describeOpenRuns(paths.dbFile, logFile, ap.requests));
     final = { ...verified, violations: [...result.violations, ...verified.violations], notes: [...result.notes, ...verified.notes], skipped: [...result.skipped, ...verified.skipped] };
   } catch (err) {
     final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
