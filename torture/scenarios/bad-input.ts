@@ -51,6 +51,7 @@ import { runCliProcess, type CliResult } from '../../test/support/env.ts';
 import { startFakeProvider, type FakeProvider } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
+import { waitFor, mulberry32 as prng } from '../lib/util.ts';
 
 const NAME = 'bad-input';
 const FUTURE = '2099-01-01T00:00:00Z';
@@ -76,27 +77,7 @@ export const badInput: Scenario = {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-/** mulberry32: a seeded PRNG, so a failing run can be told apart from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');

@@ -42,6 +42,7 @@ import { runCliProcess, type CliResult } from '../../test/support/env.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest, type Reply } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
+import { mulberry32 } from '../lib/util.ts';
 
 const NAME = 'crash-loop';
 
@@ -67,16 +68,6 @@ interface Daemon {
   readyAtMs: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A run-reply queue that never runs dry: queued replies first (e.g. one unshifted for a kill), then `make()`. */
 function endlessReplies(make: () => Reply): Reply[] {

@@ -27,6 +27,7 @@ import { systemClock } from '../../src/scheduler/clock.ts';
 import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
+import { waitFor } from '../lib/util.ts';
 
 const NAME = 'disk-full';
 /**
@@ -54,15 +55,6 @@ export const diskFull: Scenario = {
   run,
 };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** Write until the filesystem refuses another byte; returns the bytes written. */
 function fill(file: string): number {

@@ -39,6 +39,7 @@ import { runCliProcess, type CliResult } from '../../test/support/env.ts';
 import { startFakeProvider, type FakeProvider, type Reply } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify, type JobDefinition } from '../lib/verify.ts';
+import { waitFor } from '../lib/util.ts';
 
 const NAME = 'security';
 const SRC = '000a11ce-0000-1000-8000-000000000003';
@@ -56,15 +57,6 @@ export const security: Scenario = {
   run,
 };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 interface World {
   result: ScenarioResult;
