@@ -26,6 +26,7 @@ export function insertRun(db: Db, run: NewRun): RunRow | undefined {
   return {
     ...run,
     id,
+    manual: false,
     state: 'pending',
     attempts: 0,
     httpStatus: null,

@@ -44,7 +44,15 @@ export const jobs = sqliteTable(
     name: text('name').notNull(),
     /** The anchor S of the grid: slot k is due at startAtMs + k * intervalSeconds * 1000. */
     startAtMs: integer('start_at_ms').notNull(),
+    /** Seconds between slots of an interval job; 0 for a calendar (cron) job. */
     intervalSeconds: integer('interval_seconds').notNull(),
+    /**
+     * A calendar job's cron expression (SPEC §2 rule 10): its slots are the occurrences at
+     * or after startAtMs, computed with croner. Null for an interval job.
+     */
+    cron: text('cron'),
+    /** IANA zone the cron expression is read in; null means the daemon's local zone. */
+    timezone: text('timezone'),
     stopAfterDateMs: integer('stop_after_date_ms'),
     stopAfterRuns: integer('stop_after_runs'),
     scope: text('scope'),
@@ -57,11 +65,21 @@ export const jobs = sqliteTable(
     submittedAtMs: integer('submitted_at_ms').notNull(),
     /** Index k of the next slot the scheduler will consider. Only ever grows. */
     nextSlotIndex: integer('next_slot_index').notNull(),
+    /**
+     * Due time of slot nextSlotIndex, kept whatever the status (a paused calendar job must
+     * know where it stopped); null when the schedule has no further slot.
+     */
+    nextSlotAtMs: integer('next_slot_at_ms'),
     /** Due time of slot nextSlotIndex while the job is loaded; null otherwise. */
     nextRunAtMs: integer('next_run_at_ms'),
     lastRanAtMs: integer('last_ran_at_ms'),
     /** Fired runs (skipped slots excluded), kept exact when old runs are pruned. */
     runCount: integer('run_count').notNull().default(0),
+    /**
+     * Of runCount, the runs fired by `job run` outside the grid. stop_after.n_runs counts
+     * only the others: a run now leaves the grid unchanged (SPEC §2 rule 8).
+     */
+    manualRunCount: integer('manual_run_count').notNull().default(0),
     errorCount: integer('error_count').notNull().default(0),
     /** Slots passed over because the daemon was down or the clock jumped (coalesced). */
     missedSlots: integer('missed_slots').notNull().default(0),
@@ -84,8 +102,10 @@ export const runs = sqliteTable(
     jobId: text('job_id')
       .notNull()
       .references(() => jobs.id, { onDelete: 'cascade' }),
-    /** Due time of the grid slot this run belongs to. */
+    /** Due time of the grid slot this run belongs to; for a manual run, when it was asked for. */
     slotAtMs: integer('slot_at_ms').notNull(),
+    /** Fired by `job run`, outside the grid (its request_id is random, not derived). */
+    manual: integer('manual', { mode: 'boolean' }).notNull().default(false),
     /** Derived from (job, slot): a re-send after a crash or a retry reuses it. */
     requestId: text('request_id').notNull(),
     state: text('state', { enum: RUN_STATES }).notNull(),
@@ -102,7 +122,8 @@ export const runs = sqliteTable(
   },
   (t) => [
     // SPEC §2 rule 2: at most one run per (job, slot), ever. Enforced here, not only in code.
-    uniqueIndex('runs_job_slot').on(t.jobId, t.slotAtMs),
+    // Manual runs are outside the grid, so they are not slots and not in this key.
+    uniqueIndex('runs_job_slot').on(t.jobId, t.slotAtMs).where(sql`manual = 0`),
     uniqueIndex('runs_request_id').on(t.requestId),
     // Newest runs of a job (job document, history, retention).
     index('runs_job_id').on(t.jobId, t.id),
