@@ -16,6 +16,7 @@ import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
 import { ERROR_CODES } from '../src/errors.ts';
 import { MAX_INTERVAL_SECONDS } from '../src/jobs/input.ts';
 import { silentLogger, type Logger } from '../src/log/logger.ts';
+import { RpcServer, type Handlers } from '../src/rpc/server.ts';
 import type { JobDocument, JobPage, SubmitJobParams } from '../src/rpc/protocol.ts';
 import { MAX_FRAME_BYTES } from '../src/rpc/protocol.ts';
 import { runCliProcess, testConfig } from './support/env.ts';
@@ -610,4 +611,36 @@ test('a stale socket file is replaced and the daemon starts', async (t) => {
       await second.stop();
     }
   });
+});
+
+test('replies to requests still being answered when an oversized frame arrives are sent before the connection ends', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-rpc-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A handler that answers only after the oversized frame has been seen: the case where a
+  // reply used to be dropped because the socket was already ended.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const handlers = {
+    'daemon.status': async () => {
+      await released;
+      return { slow: true };
+    },
+  } as unknown as Handlers;
+  const server = new RpcServer(handlers, silentLogger);
+  const sockPath = path.join(dir, 's.sock');
+  await server.listen(sockPath);
+  t.after(() => server.close());
+  const conn = await RawConn.open(sockPath);
+  t.after(() => conn.close());
+  const slow = request('daemon.status', {});
+  conn.write(JSON.stringify(slow) + '\n');
+  const chunk = 'z'.repeat(64 * 1024);
+  for (let sent = 0; sent <= MAX_FRAME_BYTES; sent += chunk.length) conn.write(chunk);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  const first = await conn.next();
+  assert.equal(first.id, slow.id, 'the pending request is answered first');
+  assert.deepEqual(first.result, { slow: true });
+  assertError(await conn.next(), -32600, undefined, 'then the oversize error');
+  await conn.closed;
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import { getJob } from '../src/db/jobs.ts';
 import { openDb, type Db } from '../src/db/open.ts';
 import { insertRun, updateRun } from '../src/db/runs.ts';
@@ -284,4 +285,31 @@ test('sleepUntil: a wall clock set back just before the slot, then forward again
   await turn();
   assert.equal(woke, true, 'woken within one capped step, not after the hour');
   assert.ok(clock.now() >= slotAtMs, 'never before the slot');
+});
+
+test('a pass that fails logs nothing about the slots it would have skipped: its transaction was rolled back', (t) => {
+  const { paths } = tempHome(t);
+  const db = openDb(paths.dbFile);
+  t.after(() => db.$client.close());
+  const clock = new FakeClock(T0);
+  const lines: Array<{ msg: string; missedSlots?: number }> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const scheduler = new Scheduler({ db, clock, log, config, onFire: () => {} });
+  const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
+  const params = { interval_seconds: 10, callback_url: 'http://127.0.0.1:1/run', callback_body: { body: {} } };
+  const a = service.submit({ name: 'a', start: formatIso(T0 + 10_000), ...params });
+  const b = service.submit({ name: 'b', start: formatIso(T0 + 10_001), ...params });
+  // The daemon was down for five slots; in the first pass job a is decided (its skips
+  // noted), then job b's write fails (as on a full disk) and the whole batch rolls back.
+  db.$client.exec(`CREATE TRIGGER no_runs BEFORE INSERT ON runs WHEN NEW.job_id = '${b.job_id}' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+  clock.advance(60_000);
+  scheduler.start();
+  t.after(() => scheduler.stop());
+  assert.ok(lines.some((l) => l.msg === 'scheduler pass failed'), 'the failure is logged');
+  assert.equal(lines.filter((l) => l.msg === 'slots skipped').length, 0, 'no skip is reported for a rolled-back pass');
+  db.$client.exec('DROP TRIGGER no_runs');
+  clock.advance(5_000);
+  const skipped = lines.filter((l) => l.msg === 'slots skipped');
+  assert.equal(skipped.length, 2, 'the pass that commits reports each skip once');
+  assert.equal(getJob(db, a.job_id)!.missedSlots, skipped[0]!.missedSlots);
 });

@@ -141,9 +141,18 @@ export class RpcServer {
     this.#clients.add(sock);
     sock.on('close', () => this.#clients.delete(sock));
     sock.on('error', () => sock.destroy());
+    // Requests still being answered, and whether the connection is to end once they are:
+    // after an oversized frame the replies to the valid requests before it still go out.
+    let pending = 0;
+    let endAfterReplies: (() => void) | null = null;
+    const replied = () => {
+      pending -= 1;
+      if (pending === 0) endAfterReplies?.();
+    };
     onLines(
       sock,
       (line) => {
+        pending += 1;
         this.#dispatch(line)
           .then((response) => {
             if (response) writeFrame(sock, response);
@@ -152,11 +161,15 @@ export class RpcServer {
             // Whatever broke, the client gets an answer rather than silence.
             this.#log.error({ err }, 'rpc dispatch failed');
             writeFrame(sock, createJSONRPCErrorResponse(null, -32603, 'internal error'));
-          });
+          })
+          .finally(replied);
       },
       () => {
-        writeFrame(sock, createJSONRPCErrorResponse(null, -32600, 'frame too large; the limit is 1 MiB per line'));
-        sock.end();
+        endAfterReplies = () => {
+          writeFrame(sock, createJSONRPCErrorResponse(null, -32600, 'frame too large; the limit is 1 MiB per line'));
+          sock.end();
+        };
+        if (pending === 0) endAfterReplies();
       },
     );
   }

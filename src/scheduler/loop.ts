@@ -94,19 +94,23 @@ export class Scheduler {
     for (;;) {
       const batch = dueJobs(db, claimUntilMs, config.fireBatchSize);
       if (batch.length === 0) return;
+      // Log lines are kept until the batch commits: a pass that fails is rolled back, and
+      // its skips and finishes never happened.
+      const notes: Note[] = [];
       const fired = db.transaction(() =>
         batch.flatMap((job) => {
-          const run = this.#decideJob(job, nowMs);
+          const run = this.#decideJob(job, nowMs, notes);
           return run ? [{ run, job }] : [];
         }),
       );
+      for (const [fields, message] of notes) this.#deps.log.info(fields, message);
       for (const { run, job } of fired) this.#deps.onFire(run, job);
       if (batch.length < config.fireBatchSize) return;
     }
   }
 
   /** Decide one due job inside the batch transaction; returns the run to start, if any. */
-  #decideJob(job: JobRow, claimedAtMs: number): RunRow | null {
+  #decideJob(job: JobRow, claimedAtMs: number, notes: Note[]): RunRow | null {
     const { db, config, log } = this.#deps;
     // A job claimed ahead of its slot is decided as of the slot (its run is sent then); an
     // overdue one as of now.
@@ -150,12 +154,9 @@ export class Scheduler {
       nowMs,
     );
     if (decision.missedSlots || decision.overlapSkippedSlots) {
-      log.info(
-        { jobId: job.id, missedSlots: decision.missedSlots, overlapSkippedSlots: decision.overlapSkippedSlots },
-        'slots skipped',
-      );
+      notes.push([{ jobId: job.id, missedSlots: decision.missedSlots, overlapSkippedSlots: decision.overlapSkippedSlots }, 'slots skipped']);
     }
-    if (decision.finished) log.info({ jobId: job.id, runCount: job.runCount + (run ? 1 : 0) }, 'job finished');
+    if (decision.finished) notes.push([{ jobId: job.id, runCount: job.runCount + (run ? 1 : 0) }, 'job finished']);
     return run ?? null;
   }
 
@@ -196,6 +197,9 @@ export class Scheduler {
     this.#armedForMs = null;
   }
 }
+
+/** A log line (fields, message) held until its transaction commits. */
+type Note = [Record<string, unknown>, string];
 
 function scheduleOf(job: JobRow): ScheduleUpdate {
   const { status, nextSlotIndex, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots } = job;
