@@ -626,7 +626,7 @@ test('replies to requests still being answered when an oversized frame arrives a
       return { slow: true };
     },
   } as unknown as Handlers;
-  const server = new RpcServer(handlers, silentLogger);
+  const server = new RpcServer(handlers, silentLogger());
   const sockPath = path.join(dir, 's.sock');
   await server.listen(sockPath);
   t.after(() => server.close());
