@@ -43,3 +43,26 @@ test('WAL checkpoints run on a worker: the main connection never checkpoints, th
   for (let i = 0; i < 60 && fs.statSync(paths.dbFile).size <= before; i++) await new Promise((r) => setTimeout(r, 100));
   assert.ok(fs.statSync(paths.dbFile).size > before + 200_000, 'the worker checkpointed the WAL into the file');
 });
+
+test('a database with a damaged table or index root page is refused at open, and the file is left byte for byte as it was', async (t) => {
+  const { createHash } = await import('node:crypto');
+  for (const damaged of ['jobs', 'runs', 'jobs_next_run_at', 'runs_open']) {
+    const { paths } = tempHome(t);
+    const db = openDb(paths.dbFile);
+    const job = insertJob(db, {
+      id: randomUUID(), name: 'j', startAtMs: 0, intervalSeconds: 60, callbackUrl: 'http://127.0.0.1:1/run', callbackBody: { body: {} },
+      status: 'loaded', submittedAtMs: 0, nextSlotIndex: 1, nextSlotAtMs: 60_000, nextRunAtMs: 60_000, updatedAtMs: 0,
+    });
+    insertRun(db, { jobId: job.id, slotAtMs: 0, requestId: randomUUID(), firedAtMs: 0, retryUntilMs: 1 });
+    const { rootpage } = db.$client.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(damaged) as { rootpage: number };
+    const pageSize = db.$client.pragma('page_size', { simple: true }) as number;
+    db.$client.close(); // checkpoints the WAL into the file
+    const fd = fs.openSync(paths.dbFile, 'r+');
+    fs.writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, (rootpage - 1) * pageSize);
+    fs.closeSync(fd);
+    const sha = () => createHash('sha256').update(fs.readFileSync(paths.dbFile)).digest('hex');
+    const before = sha();
+    assert.throws(() => openDb(paths.dbFile), /malformed|not a database|corrupt/, `${damaged} root page damaged`);
+    assert.equal(sha(), before, `${damaged}: the file was not written`);
+  }
+});

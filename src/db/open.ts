@@ -42,6 +42,10 @@ export function openDb(file: string): Db {
     }
   }
   refuseNewerSchema(sqlite, file);
+  // Everything is read before anything is written: a damaged file is refused untouched.
+  const existing = hasTable(sqlite, 'jobs');
+  if (existing) checkReadable(sqlite, file);
+  const appliedBefore = migrationCount(sqlite);
   const db = drizzle(sqlite, { schema }) as Db;
   // FKs off during migrate(): drizzle-kit rebuilds tables with DROP TABLE inside one
   // transaction, where PRAGMA foreign_keys does nothing, so the drop would cascade-delete runs.
@@ -56,18 +60,10 @@ export function openDb(file: string): Db {
       { cause: err },
     );
   }
+  // A migration that rebuilt a table must not have broken a reference; checked again only
+  // when one ran, since the check reads every run.
+  if (!existing || migrationCount(sqlite) !== appliedBefore) checkReadable(sqlite, file);
   probeWritable(sqlite, file);
-  let violations: unknown[];
-  try {
-    violations = sqlite.pragma('foreign_key_check') as unknown[];
-  } catch (err) {
-    sqlite.close();
-    throw new TimerError(ERROR_CODES.STORE_FAILED, `cannot use database ${file}: ${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, { cause: err });
-  }
-  if (violations.length > 0) {
-    sqlite.close();
-    throw new TimerError(ERROR_CODES.STORE_FAILED, `database ${file} has foreign-key violations after migration`);
-  }
   sqlite.pragma('foreign_keys = ON');
   return db;
 }
@@ -92,10 +88,43 @@ function refuseNewerSchema(sqlite: Database.Database, file: string): void {
   }
 }
 
+function hasTable(sqlite: Database.Database, name: string): boolean {
+  return sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+function migrationCount(sqlite: Database.Database): number {
+  if (!hasTable(sqlite, '__drizzle_migrations')) return 0;
+  return (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n;
+}
+
+/**
+ * Fail at start, naming the file, rather than at the first fire: the tables the daemon reads
+ * first (each table's own b-tree from its root, the scheduler's index, the open runs) and
+ * the foreign-key scan, which reads every run and looks up its job. Not a full
+ * `quick_check`, which would cost seconds at a million jobs.
+ */
+function checkReadable(sqlite: Database.Database, file: string): void {
+  let violations: unknown[];
+  try {
+    sqlite.prepare('SELECT * FROM jobs NOT INDEXED LIMIT 1').all();
+    sqlite.prepare('SELECT * FROM runs NOT INDEXED LIMIT 1').all();
+    sqlite.prepare('SELECT id FROM jobs ORDER BY next_run_at_ms LIMIT 1').all();
+    sqlite.prepare('SELECT id FROM runs INDEXED BY runs_open WHERE completed_at_ms IS NULL').all();
+    violations = sqlite.pragma('foreign_key_check') as unknown[];
+  } catch (err) {
+    sqlite.close();
+    throw new TimerError(ERROR_CODES.STORE_FAILED, `cannot use database ${file}: ${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, { cause: err });
+  }
+  if (violations.length > 0) {
+    sqlite.close();
+    throw new TimerError(ERROR_CODES.STORE_FAILED, `database ${file} has foreign-key violations; restore it from a backup (or move it away to start afresh)`);
+  }
+}
+
 /**
  * Fail at start, naming the file, rather than at the first fire: a database SQLite could
- * only open read-only (an immutable or read-only file), one another process keeps locked
- * (waits busy_timeout first), or one whose tables the daemon reads first are damaged.
+ * only open read-only (an immutable or read-only file), or one another process keeps locked
+ * (waits busy_timeout first).
  */
 function probeWritable(sqlite: Database.Database, file: string): void {
   const fail = (why: string, cause?: unknown) => {
@@ -103,12 +132,6 @@ function probeWritable(sqlite: Database.Database, file: string): void {
     return new TimerError(ERROR_CODES.STORE_FAILED, `cannot use database ${file}: ${why}`, { cause });
   };
   if (sqlite.readonly) throw fail('it can only be opened read-only; check the file, its directory and their permissions');
-  try {
-    sqlite.prepare('SELECT id FROM jobs ORDER BY next_run_at_ms LIMIT 1').all();
-    sqlite.prepare('SELECT id FROM runs WHERE completed_at_ms IS NULL').all();
-  } catch (err) {
-    throw fail(`${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, err);
-  }
   try {
     // A real write (the header's user_version, set to what it is): an immutable file opens
     // without complaint and only refuses the first write.
