@@ -7,6 +7,10 @@
 export const ERROR_CODES = {
   INVALID_INPUT: 'INVALID_INPUT',
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  /** The job is deleted: it never runs again (its history stays readable). */
+  JOB_DELETED: 'JOB_DELETED',
+  /** `job run` refused: the previous run is in progress and the overlap policy is skip. */
+  RUN_IN_PROGRESS: 'RUN_IN_PROGRESS',
   DAEMON_NOT_RUNNING: 'DAEMON_NOT_RUNNING',
   DAEMON_ALREADY_RUNNING: 'DAEMON_ALREADY_RUNNING',
   RPC_FAILED: 'RPC_FAILED',
@@ -46,6 +50,13 @@ export class JobNotFoundError extends TimerError {
   constructor(jobId: string) {
     super(ERROR_CODES.JOB_NOT_FOUND, `no job with id ${jobId}; list jobs with: globus-timer job list`);
     this.name = 'JobNotFoundError';
+  }
+}
+
+export class JobDeletedError extends TimerError {
+  constructor(jobId: string) {
+    super(ERROR_CODES.JOB_DELETED, `job ${jobId} is deleted: it never runs again (its history stays readable: globus-timer job history ${jobId})`);
+    this.name = 'JobDeletedError';
   }
 }
 

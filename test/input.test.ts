@@ -348,6 +348,8 @@ function job(overrides: Partial<JobDocument> = {}): JobDocument {
     name: 'example timer',
     start: '2026-01-01T00:00:00+00:00',
     interval: 600,
+    cron: null,
+    timezone: null,
     stop_after: null,
     scope: null,
     callback_url: 'https://example.org/run',
@@ -413,16 +415,17 @@ test('jobRecord: the original keys in the original order; delete prints only the
 test('jobTable and toJson', () => {
   const a = job({ results: { data: [run({ run_state: 'succeeded', action_status: 'SUCCEEDED' })], page_next: null } });
   const b = job({ job_id: 'b', name: 'b', status: 'deleted' });
+  // The original columns, then Next Run relative to the given now.
   assert.equal(
-    jobTable([a, b]),
+    jobTable([a, { ...b, next_run: null }], Date.parse(a.next_run!) - 3_725_000),
     [
-      'Name          | Job ID                               | Status  | Last Result',
-      '--------------|--------------------------------------|---------|------------',
-      'example timer | 000a11ce-0000-1000-8000-000000000001 | loaded  | SUCCEEDED',
-      'b             | b                                    | deleted | NOT RUN',
+      'Name          | Job ID                               | Status  | Last Result | Next Run',
+      '--------------|--------------------------------------|---------|-------------|---------',
+      'example timer | 000a11ce-0000-1000-8000-000000000001 | loaded  | SUCCEEDED   | in 1h 2m',
+      'b             | b                                    | deleted | NOT RUN     | -',
     ].join('\n'),
   );
-  assert.equal(jobTable([]).split('\n')[0], 'Name | Job ID | Status | Last Result');
+  assert.equal(jobTable([]).split('\n')[0], 'Name | Job ID | Status | Last Result | Next Run');
   assert.equal(toJson({ a: [1] }), '{\n  "a": [\n    1\n  ]\n}');
   assert.deepEqual(JSON.parse(toJson(a)), a);
 });

@@ -74,7 +74,9 @@ test('daemon start, status, stop; start when running; stop when not running', as
   assert.equal(logs.code, 0);
   assert.match(logs.stdout, /INFO.*daemon listening/);
   const rawLogs = await runCliProcess(['daemon', 'logs', '--format', 'json'], env);
-  assert.ok(rawLogs.stdout.trim().split('\n').every((l) => JSON.parse(l)));
+  // One JSON document: the array of the pino entries (with -f: one entry per line).
+  const entries = JSON.parse(rawLogs.stdout) as unknown[];
+  assert.ok(entries.length > 0 && entries.every((e) => typeof e === 'object' && e !== null && 'msg' in e), rawLogs.stdout);
   assert.equal((fs.statSync(path.join(paths.logDir, 'daemon.1.log')).mode & 0o777).toString(8), '600');
 
   const stopped = await runCliProcess(['daemon', 'stop'], env);

@@ -12,9 +12,7 @@ import { SCENARIOS } from '../torture/scenarios/index.ts';
  * Scenarios whose findings are not all fixed yet: they run, and print what they found, but
  * do not fail `npm test` until then (issue #5 stays open for them; see the closing note).
  */
-const OPEN_FINDINGS: Record<string, string> = {
-  'bad-input': 'boolean flags given a value (-v=2, --encrypt-data=1, --log-file=maybe) are accepted; some RPC batch and locked/corrupt-database cases are still open',
-};
+const OPEN_FINDINGS: Record<string, string> = {};
 
 for (const scenario of SCENARIOS) {
   const todo = OPEN_FINDINGS[scenario.name];

@@ -1,11 +1,12 @@
 import { pathToFileURL } from 'node:url';
-import yargs from 'yargs';
+import yargs, { type MiddlewareFunction } from 'yargs';
 import { ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../errors.ts';
 import { VERSION } from '../package-root.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { jobCommands } from './commands/job.ts';
 import { sessionCommands } from './commands/session.ts';
 import { processIo, type CliIo } from './context.ts';
+import { flagValueProblem, type OptionTypes } from './flag-values.ts';
 
 /** Exit codes (SPEC §5): 0 success, 1 runtime error, 2 usage error. */
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
@@ -24,7 +25,15 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .command('job', 'Submit and manage timer jobs', jobCommands(io))
     .command('session', 'Log in to Globus and manage your saved tokens', sessionCommands(io))
     .command('daemon', 'Run and inspect the globus-timer daemon', daemonCommands(io, (code) => (exitCode = code)))
-    .demandCommand(1, 'name a command: job, session or daemon')
+    // Shell completion: `globus-timer completion` prints the bash (or, under zsh, zsh)
+    // script; the shell then calls `globus-timer --get-yargs-completions …`, which yargs
+    // answers from the command tree alone: no handler runs, the daemon is never contacted.
+    .completion('completion', 'Print a bash/zsh completion script: source <(globus-timer completion)')
+    // One rule for every command's options (flag-values.ts): a boolean takes no value
+    // (`--dry-run=yes` is refused, not read as false), an option with a value must get one.
+    // Before validation and before any handler, so nothing is done.
+    .middleware(checkFlagValues(argv) as MiddlewareFunction, true)
+    .demandCommand(1, 'name a command: job, session, daemon or completion')
     .strict()
     .recommendCommands()
     .version(VERSION)
@@ -46,6 +55,17 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     io.err(`globus-timer: ${oneLine(e.message)}`);
     return exitCodeFor(e);
   }
+}
+
+/**
+ * yargs calls a middleware with the instance of the command being run as its second
+ * argument (not in @types/yargs): its `getOptions()` has that command's option types.
+ */
+function checkFlagValues(rawArgs: readonly string[]) {
+  return (_argv: unknown, y: { getOptions(): OptionTypes }): void => {
+    const problem = flagValueProblem(rawArgs, y.getOptions());
+    if (problem) throw new InvalidInputError(problem);
+  };
 }
 
 function exitCodeFor(err: Error): number {

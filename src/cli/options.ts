@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.ts';
-import type { GlobalArgs } from './context.ts';
+import type { CliIo, GlobalArgs } from './context.ts';
 
 /**
  * yargs turns an option given twice into an array, which no rule here expects; refuse it
@@ -18,4 +18,12 @@ export const verbose = { alias: 'v', type: 'boolean', default: false, describe: 
 
 export function wantsJson(args: GlobalArgs & { verbose?: boolean }): boolean {
   return args.format === 'json' || args.verbose === true;
+}
+
+/**
+ * The io for an interactive step inside a command (the login that `job submit` may start):
+ * with JSON output its text goes to stderr, so stdout stays one JSON document.
+ */
+export function promptIo(io: CliIo, json: boolean): CliIo {
+  return json ? { ...io, out: io.err } : io;
 }

@@ -35,13 +35,18 @@ export function formatRecord(fields: [string, unknown][]): string {
   return fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v === null || v === undefined ? 'None' : String(v)}`).join('\n');
 }
 
+/** A calendar job's schedule: `cron 0 2 * * * (Europe/Berlin)`; no zone: the daemon's local time. */
+export function scheduleText(cron: string, timezone: string | null): string {
+  return `cron ${cron} (${timezone ?? 'daemon local time'})`;
+}
+
 export function jobRecord(job: JobDocument, { short = false } = {}): string {
   const fields: [string, unknown][] = [
     ['Name', job.name],
     ['Job ID', job.job_id],
     ['Status', job.status],
     ['Start', job.start],
-    ['Interval', formatInterval(job.interval)],
+    job.cron ? ['Schedule', scheduleText(job.cron, job.timezone)] : ['Interval', formatInterval(job.interval ?? 0)],
   ];
   if (!short) fields.push(['Next Run At', job.next_run], ['Last Run Result', lastRunResult(job)]);
   const reason = inactiveReasonLine(job);
@@ -75,10 +80,54 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 
-export function jobTable(jobs: JobDocument[]): string {
+/**
+ * A time span as its two largest units, truncated: `3h 12m`, `45s`, `2d 4h`, `5m`
+ * (a zero second unit is left out). `ms` is rounded up to whole seconds first, so a slot
+ * 0.3 s away is `1s`, never `0s`.
+ */
+export function formatSpan(ms: number): string {
+  let s = Math.ceil(ms / 1000);
+  const parts: [number, string][] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    parts.push([Math.floor(s / size), unit]);
+    s %= size;
+  }
+  const first = parts.findIndex(([n]) => n > 0);
+  if (first === -1) return '0s';
+  return parts
+    .slice(first, first + 2)
+    .filter(([n], i) => i === 0 || n > 0)
+    .map(([n, unit]) => `${n}${unit}`)
+    .join(' ');
+}
+
+/**
+ * The `Next Run` cell of `job list`, relative to `nowMs`: `in 3h 12m`, `overdue 2s` (due,
+ * not yet fired: the daemon was down, or the run is being claimed), `now` (within the
+ * second), `paused` for an inactive job, `-` when there is no next run (finished, deleted).
+ * The absolute time is `next_run` in the job document (`--format json`).
+ */
+export function nextRunText(job: Pick<JobDocument, 'status' | 'next_run'>, nowMs: number): string {
+  if (job.status === 'inactive') return 'paused';
+  if (job.next_run === null) return '-';
+  const delta = Date.parse(job.next_run) - nowMs;
+  if (Number.isNaN(delta)) return '-';
+  if (delta > 0) return `in ${formatSpan(delta)}`;
+  if (delta > -1000) return 'now';
+  return `overdue ${formatSpan(-delta - 999)}`;
+}
+
+export const JOB_TABLE_HEADERS = ['Name', 'Job ID', 'Status', 'Last Result', 'Next Run'];
+
+/** One `job list` row (the original columns, then `Next Run`). */
+export function jobRow(j: JobDocument, nowMs: number): string[] {
+  return [j.name, j.job_id, j.status, lastRunResult(j), nextRunText(j, nowMs)];
+}
+
+export function jobTable(jobs: JobDocument[], nowMs: number = Date.now()): string {
   return formatTable(
-    ['Name', 'Job ID', 'Status', 'Last Result'],
-    jobs.map((j) => [j.name, j.job_id, j.status, lastRunResult(j)]),
+    JOB_TABLE_HEADERS,
+    jobs.map((j) => jobRow(j, nowMs)),
   );
 }
 

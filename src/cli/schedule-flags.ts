@@ -3,6 +3,7 @@ import { InvalidInputError } from '../errors.ts';
 import { checkName, checkStopAfterRuns, parseInterval } from '../jobs/input.ts';
 import { formatIso, parseDateTime } from '../jobs/time.ts';
 import type { SubmitJobParams } from '../rpc/protocol.ts';
+import { checkCron, checkTimezone } from '../scheduler/calendar.ts';
 import { single } from './options.ts';
 
 /**
@@ -11,7 +12,9 @@ import { single } from './options.ts';
  */
 export interface ScheduleFlags {
   name: string;
-  interval: string;
+  interval?: string | undefined;
+  cron?: string | undefined;
+  timezone?: string | undefined;
   start?: string | undefined;
   'stop-after-date'?: string | undefined;
   'stop-after-runs'?: string | undefined;
@@ -22,7 +25,9 @@ export interface ScheduleFlags {
 export function scheduleOptions<T>(b: Argv<T>) {
   return b
     .option('name', { ...single('name'), type: 'string', demandOption: true, describe: 'Name for the job' })
-    .option('interval', { ...single('interval'), type: 'string', demandOption: true, describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds' })
+    .option('interval', { ...single('interval'), type: 'string', describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds (or --cron)' })
+    .option('cron', { ...single('cron'), type: 'string', describe: 'Run at the times of a cron expression instead, e.g. "0 2 * * *" (02:00 daily); DST-correct' })
+    .option('timezone', { ...single('timezone'), type: 'string', describe: 'IANA zone the --cron expression is read in, e.g. Europe/Berlin (default: the daemon\'s local zone)' })
     .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset]; no offset = local time (default: now)' })
     .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time' })
     .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many runs' })
@@ -30,7 +35,21 @@ export function scheduleOptions<T>(b: Argv<T>) {
     .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)' });
 }
 
-export type ScheduleParams = Pick<SubmitJobParams, 'name' | 'start' | 'interval_seconds' | 'stop_after' | 'policy'>;
+export type ScheduleParams = Pick<SubmitJobParams, 'name' | 'start' | 'interval_seconds' | 'cron' | 'timezone' | 'stop_after' | 'policy'>;
+
+/** Exactly one of --interval and --cron; --timezone only with --cron. */
+function scheduleKindFromFlags(flags: ScheduleFlags): Pick<ScheduleParams, 'interval_seconds' | 'cron' | 'timezone'> {
+  if (flags.interval !== undefined && flags.cron !== undefined) throw new InvalidInputError('give either --interval or --cron, not both');
+  if (flags.interval === undefined && flags.cron === undefined) {
+    throw new InvalidInputError('give the schedule: --interval (e.g. "1h") or --cron (e.g. "0 2 * * *")');
+  }
+  if (flags.interval !== undefined) {
+    if (flags.timezone !== undefined) throw new InvalidInputError('--timezone applies only to --cron');
+    return { interval_seconds: parseInterval(flags.interval) };
+  }
+  const timezone = flags.timezone !== undefined ? checkTimezone(flags.timezone) : null;
+  return { cron: checkCron(flags.cron!, timezone), timezone };
+}
 
 /** Every rule is checked here, so a bad flag exits 2 before the daemon is asked; the daemon checks again. */
 export function scheduleParamsFromFlags(flags: ScheduleFlags): ScheduleParams {
@@ -45,7 +64,7 @@ export function scheduleParamsFromFlags(flags: ScheduleFlags): ScheduleParams {
   return {
     name: checkName(flags.name),
     start: flags.start !== undefined ? formatIso(parseDateTime(flags.start, '--start')) : null,
-    interval_seconds: parseInterval(flags.interval),
+    ...scheduleKindFromFlags(flags),
     stop_after: stopAfter.date !== null || stopAfter.n_runs !== null ? stopAfter : null,
     policy: { ...(flags.overlap ? { overlap: flags.overlap } : {}), ...(flags.misfire ? { misfire: flags.misfire } : {}) },
   };

@@ -80,7 +80,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       onFire: (run, job) => runner.fire(run, job),
       beforeClaim: () => writes.flush(),
     });
-    const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
+    const service = new JobService({
+      db,
+      clock,
+      config,
+      onScheduleChange: () => scheduler.reschedule(),
+      fireRun: (run, job) => runner.fire(run, job),
+      flushRunWrites: () => writes.flush(),
+    });
 
     let markStopped: (cleanly: boolean) => void = () => {};
     const stopped = new Promise<boolean>((resolve) => (markStopped = resolve));
@@ -92,6 +99,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         'job.list': (p) => service.list(p),
         'job.delete': (p) => service.delete(p.job_id),
         'job.resume': (p) => service.resume(p.job_id),
+        'job.pause': (p) => service.pause(p),
+        'job.run': (p) => service.runNow(p),
+        'job.history': (p) => service.history(p),
+        'job.update': (p) => service.update(p),
+        'job.next': (p) => service.next(p),
         'daemon.hello': () => ({ protocol_version: PROTOCOL_VERSION, version: VERSION, pid: process.pid }),
         'daemon.status': () => ({
           pid: process.pid,

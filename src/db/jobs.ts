@@ -5,8 +5,14 @@ import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow 
 
 /** All SQL about jobs lives here. Every function is synchronous (better-sqlite3). */
 
+/**
+ * Insert a job. An interval job's next_slot_at_ms is derived from its grid when not given
+ * (start + index * interval); a calendar job's must be given (null: it never occurs).
+ */
 export function insertJob(db: Db, row: NewJobRow): JobRow {
-  return db.insert(jobs).values(row).returning().get();
+  const nextSlotAtMs =
+    row.nextSlotAtMs !== undefined || row.cron ? (row.nextSlotAtMs ?? null) : row.startAtMs + row.nextSlotIndex * row.intervalSeconds * 1000;
+  return db.insert(jobs).values({ ...row, nextSlotAtMs }).returning().get();
 }
 
 const getJobStatement = preparedFor((db) =>
@@ -74,6 +80,8 @@ export function earliestNextRunAtMs(db: Db): number | null {
 export interface ScheduleUpdate {
   status: JobStatus;
   nextSlotIndex: number;
+  /** Due time of slot nextSlotIndex, kept in step with it (null: no further slot). */
+  nextSlotAtMs: number | null;
   nextRunAtMs: number | null;
   runCount: number;
   lastRanAtMs: number | null;
@@ -84,7 +92,7 @@ export interface ScheduleUpdate {
 /** On the claim path for every due job: a plain statement (see runs.ts, runWriteStatements). */
 const updateScheduleStatement = preparedFor((db) =>
   db.$client.prepare(
-    `UPDATE jobs SET status = @status, next_slot_index = @nextSlotIndex, next_run_at_ms = @nextRunAtMs,
+    `UPDATE jobs SET status = @status, next_slot_index = @nextSlotIndex, next_slot_at_ms = @nextSlotAtMs, next_run_at_ms = @nextRunAtMs,
        run_count = @runCount, last_ran_at_ms = @lastRanAtMs, missed_slots = @missedSlots,
        overlap_skipped_slots = @overlapSkippedSlots, updated_at_ms = @updatedAtMs
      WHERE id = @id`,
@@ -93,6 +101,41 @@ const updateScheduleStatement = preparedFor((db) =>
 
 export function updateSchedule(db: Db, jobId: string, update: ScheduleUpdate, nowMs: number): void {
   updateScheduleStatement(db).run({ ...update, updatedAtMs: nowMs, id: jobId });
+}
+
+/** What `job update` may change in one write (jobs/update.ts). */
+export type JobDefinitionUpdate = Pick<
+  NewJobRow,
+  | 'name'
+  | 'startAtMs'
+  | 'intervalSeconds'
+  | 'cron'
+  | 'timezone'
+  | 'stopAfterDateMs'
+  | 'stopAfterRuns'
+  | 'callbackBody'
+  | 'overlap'
+  | 'misfire'
+  | 'status'
+  | 'nextSlotIndex'
+  | 'nextSlotAtMs'
+  | 'nextRunAtMs'
+>;
+
+export function updateJobDefinition(db: Db, jobId: string, update: JobDefinitionUpdate, nowMs: number): JobRow {
+  return db
+    .update(jobs)
+    .set({ ...update, updatedAtMs: nowMs })
+    .where(eq(jobs.id, jobId))
+    .returning()
+    .get()!;
+}
+
+const lastFiredSlotStatement = preparedFor((db) => db.$client.prepare('SELECT max(slot_at_ms) FROM runs WHERE job_id = ? AND manual = 0').pluck());
+
+/** Due time of the latest grid slot a run was fired for (manual runs excluded), or null. */
+export function lastFiredSlotAtMs(db: Db, jobId: string): number | null {
+  return (lastFiredSlotStatement(db).get(jobId) as number | null | undefined) ?? null;
 }
 
 /** Soft delete: the job never runs again; it and its runs stay readable. */
@@ -137,4 +180,17 @@ export function countJobsByStatus(db: Db): Record<JobStatus, number> {
     .all();
   for (const row of rows) counts[row.status] = row.n;
   return counts;
+}
+
+/** Count a run fired by `job run`: in n_runs, and in manual_run_count so that stop_after.n_runs leaves it out. */
+export function countManualRun(db: Db, jobId: string, firedAtMs: number): void {
+  db.update(jobs)
+    .set({
+      runCount: sql`${jobs.runCount} + 1`,
+      manualRunCount: sql`${jobs.manualRunCount} + 1`,
+      lastRanAtMs: firedAtMs,
+      updatedAtMs: firedAtMs,
+    })
+    .where(eq(jobs.id, jobId))
+    .run();
 }

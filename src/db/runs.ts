@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
 import { runs, type RunError, type RunRow } from './schema.ts';
@@ -164,15 +164,26 @@ export function pruneOldRuns(db: Db, completedBeforeMs: number, batchSize: numbe
 
 const pruneJobRunsStatements = preparedFor((db) => ({
   boundary: db.$client.prepare('SELECT id FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
-  prune: db.$client.prepare('DELETE FROM runs WHERE job_id = ? AND id < ? AND completed_at_ms IS NOT NULL'),
+  prune: db.$client.prepare(
+    `DELETE FROM runs WHERE id IN (
+       SELECT id FROM runs WHERE job_id = ? AND id < ? AND completed_at_ms IS NOT NULL ORDER BY id LIMIT ?)`,
+  ),
 }));
 
-/** Keep only the newest `keep` runs of a job (unfinished ones are never deleted). Index runs_job_id. */
-export function pruneJobRuns(db: Db, jobId: string, keep: number): number {
+/** How many runs one per-job prune deletes at most: it runs inside the runner's write batch. */
+export const PRUNE_JOB_RUNS_BATCH = 500;
+
+/**
+ * Keep only the newest `keep` runs of a job (unfinished ones are never deleted), oldest
+ * first and at most `batchSize` per call: a job far over the limit (the limit lowered, a
+ * restore) is trimmed over several calls instead of in one long delete that would hold up
+ * fires. Index runs_job_id.
+ */
+export function pruneJobRuns(db: Db, jobId: string, keep: number, batchSize = PRUNE_JOB_RUNS_BATCH): number {
   const statements = pruneJobRunsStatements(db);
-  const boundaryId = statements.boundary.get(jobId, keep - 1) as number | undefined;
+  const boundaryId = statements.boundary.get(jobId, Math.max(0, keep - 1)) as number | undefined;
   if (boundaryId === undefined) return 0;
-  return statements.prune.run(jobId, boundaryId).changes;
+  return statements.prune.run(jobId, boundaryId, batchSize).changes;
 }
 
 /** fired_at − slot of the newest `limit` runs, in ms (index: the primary key, read backwards). */
@@ -184,4 +195,41 @@ export function recentLatenessMs(db: Db, limit: number): number[] {
     .limit(limit)
     .all()
     .map((r) => r.lateMs);
+}
+
+/**
+ * A run fired by `job run`, outside the grid (SPEC §2 rule 8): `manual` = 1, so the unique
+ * (job, slot) key, which covers grid runs only, does not apply; its request_id is random
+ * and stored, so a re-send after a crash reuses it.
+ */
+export function insertManualRun(db: Db, run: NewRun): RunRow {
+  return db
+    .insert(runs)
+    .values({ ...run, manual: true, state: 'pending', attempts: 0 })
+    .returning()
+    .get();
+}
+
+export interface HistoryQuery {
+  /** Keyset paging: only runs with a smaller id (older); null for the newest page. */
+  beforeId: number | null;
+  /** Only runs fired at or after this instant. */
+  sinceMs: number | null;
+  state: RunRow['state'] | null;
+  limit: number;
+}
+
+/** One page of a job's runs, newest first (index runs_job_id, read backwards from beforeId). */
+export function historyPage(db: Db, jobId: string, q: HistoryQuery): RunRow[] {
+  const conditions = [eq(runs.jobId, jobId)];
+  if (q.beforeId !== null) conditions.push(lt(runs.id, q.beforeId));
+  if (q.sinceMs !== null) conditions.push(gte(runs.firedAtMs, q.sinceMs));
+  if (q.state !== null) conditions.push(eq(runs.state, q.state));
+  return db
+    .select()
+    .from(runs)
+    .where(and(...conditions))
+    .orderBy(desc(runs.id))
+    .limit(q.limit)
+    .all();
 }

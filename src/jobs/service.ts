@@ -6,11 +6,19 @@ import { newestRuns } from '../db/runs.ts';
 import type { JobRow, JobStatus } from '../db/schema.ts';
 import { InvalidInputError, JobNotFoundError } from '../errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../rpc/protocol.ts';
+import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../rpc/protocol.ts';
 import type { Clock } from '../scheduler/clock.ts';
-import { initialSlotIndex, nextRunOf } from '../scheduler/slots.ts';
-import { RESULTS_IN_DOCUMENT, toJobDocument } from './document.ts';
-import { checkActionBody, checkActionUrl, checkIntervalSeconds, checkName, checkStopAfterRuns } from './input.ts';
+import { nextRunOf } from '../scheduler/slots.ts';
+import { RESULTS_IN_DOCUMENT, toJobDocument, toRunResult } from './document.ts';
+import { jobHistory } from './history.ts';
+import { pauseJob } from './pause.ts';
+import { runNow, type RunNowDeps } from './run-now.ts';
+import { checkActionBody, checkActionUrl, checkName, checkStopAfterRuns } from './input.ts';
 import { parseDateTime } from './time.ts';
+import { initialPlacement, scheduleKindOf } from './schedule.ts';
+import type { NextSlotsParams, NextSlotsResult, UpdateJobParams, UpdateJobResult } from '../rpc/protocol.ts';
+import { DEFAULT_NEXT_COUNT, nextSlots } from './next.ts';
+import { updateJob } from './update.ts';
 
 export interface JobServiceDeps {
   db: Db;
@@ -18,6 +26,9 @@ export interface JobServiceDeps {
   config: ResolvedConfig;
   /** Tell the scheduler that a schedule changed. */
   onScheduleChange: () => void;
+  /** `job run`: hand a run to the runner, and commit its queued writes first (see run-now.ts). */
+  fireRun?: RunNowDeps['fireRun'];
+  flushRunWrites?: RunNowDeps['flushRunWrites'];
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -33,15 +44,15 @@ export class JobService {
   submit(params: SubmitJobParams): JobDocument {
     const { db, clock, config } = this.#deps;
     const nowMs = clock.now();
-    const intervalSeconds = checkIntervalSeconds(params.interval_seconds);
+    const kind = scheduleKindOf(params);
     const startAtMs = params.start ? parseDateTime(params.start, 'start') : nowMs;
     const stopAfterDateMs = params.stop_after?.date ? parseDateTime(params.stop_after.date, 'stop-after date') : null;
     const stopAfterRuns = params.stop_after?.n_runs != null ? checkStopAfterRuns(params.stop_after.n_runs) : null;
     const scope = params.scope?.trim() || null;
     const schedule = {
       startAtMs,
-      intervalSeconds,
-      nextSlotIndex: initialSlotIndex({ startAtMs, intervalSeconds }, nowMs, config.misfireGraceMs),
+      ...kind,
+      ...initialPlacement(kind, startAtMs, nowMs, config.misfireGraceMs),
       runCount: 0,
       stopAfterRuns,
       stopAfterDateMs,
@@ -108,6 +119,38 @@ export class JobService {
       if (resumed) this.#deps.onScheduleChange();
     }
     return { job: this.get(jobId), resumed };
+  }
+
+  /** Pause a loaded job (pause.ts); any other job is left as it is (`paused` false). */
+  pause(params: PauseParams): PauseResult {
+    const { paused } = pauseJob(this.#deps.db, params.job_id, params.note ?? null, this.#deps.clock.now());
+    this.#deps.flushRunWrites?.(); // the document then says truly whether a run is still in flight
+    if (paused) this.#deps.onScheduleChange();
+    return { job: this.get(params.job_id), paused };
+  }
+
+  /** Fire one extra run now, outside the grid (run-now.ts). */
+  runNow(params: RunNowParams): RunNowResult {
+    const { run } = runNow(this.#deps, params.job_id, params.force ?? false);
+    return { job: this.get(params.job_id), run: toRunResult(run) };
+  }
+
+  history(params: HistoryParams): HistoryPage {
+    this.#deps.flushRunWrites?.(); // runs that ended a moment ago show as ended
+    return jobHistory(this.#deps.db, params);
+  }
+
+  /** Change a job from its next slot on (update.ts). */
+  update(params: UpdateJobParams): UpdateJobResult {
+    const { reanchored } = updateJob(this.#deps.db, this.#deps.clock.now(), params);
+    this.#deps.onScheduleChange();
+    return { job: this.get(params.job_id), reanchored };
+  }
+
+  /** The next slots as the daemon will fire them (next.ts). */
+  next(params: NextSlotsParams): NextSlotsResult {
+    const { clock, config } = this.#deps;
+    return nextSlots(this.#find(params.job_id), clock.now(), params.count ?? DEFAULT_NEXT_COUNT, config.misfireGraceMs);
   }
 
   countByStatus(): Record<JobStatus, number> {

@@ -17,7 +17,12 @@ export interface SubmitJobParams {
   name: string;
   /** ISO-8601 instant; absent or null means "now" on the daemon's clock. */
   start?: string | null;
-  interval_seconds: number;
+  /** Seconds between slots of an interval job. Exactly one of interval_seconds and cron. */
+  interval_seconds?: number;
+  /** A calendar job's cron expression (SPEC §2 rule 10): its slots are the occurrences at or after start. */
+  cron?: string | null;
+  /** IANA zone the cron expression is read in; absent or null: the daemon's local zone. */
+  timezone?: string | null;
   callback_url: string;
   /** The run request without `request_id`: `{body: {...}, label?, ...}`. */
   callback_body: Record<string, unknown>;
@@ -63,7 +68,12 @@ export interface JobDocument {
   job_id: string;
   name: string;
   start: string;
-  interval: number;
+  /** Seconds between slots; null for a calendar job. */
+  interval: number | null;
+  /** A calendar job's cron expression; null for an interval job. */
+  cron: string | null;
+  /** The zone `cron` is read in; null: the daemon's local zone (or an interval job). */
+  timezone: string | null;
   stop_after: { date: string | null; n_runs: number | null } | null;
   scope: string | null;
   callback_url: string;
@@ -85,6 +95,101 @@ export interface ResumeResult {
   job: JobDocument;
   /** False when the job was not inactive: nothing changed. */
   resumed: boolean;
+}
+
+export interface PauseParams {
+  job_id: string;
+  /** Why, for whoever looks later: `inactive_reason.detail`. */
+  note?: string | null;
+}
+
+export interface PauseResult {
+  job: JobDocument;
+  /** False when the job was not loaded (already paused or inactive, finished, deleted): nothing changed. */
+  paused: boolean;
+}
+
+export interface RunNowParams {
+  job_id: string;
+  /** Fire even while the previous run is in progress under overlap=skip. */
+  force?: boolean;
+}
+
+export interface RunNowResult {
+  job: JobDocument;
+  /** The run just fired (manual, outside the grid); its request_id is random and stored. */
+  run: RunResult;
+}
+
+export interface HistoryParams {
+  job_id: string;
+  /** Page size, 1–1000 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+  /** ISO-8601 instant: only runs fired at or after it. */
+  since?: string | null;
+  status?: RunState | null;
+}
+
+/** One run in `job.history`: the run as `results.data` shows it, plus the following. */
+export interface HistoryEntry extends RunResult {
+  /** fired_at − slot in ms; null for a manual run (it has no slot on the grid). */
+  lateness_ms: number | null;
+  /** Fired by `job run`, outside the grid. */
+  manual: boolean;
+  /** One line: what the provider reported (files and bytes of a transfer, or the fault), or the run's error. */
+  summary: string;
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  runs: HistoryEntry[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: string | null;
+}
+
+/**
+ * Parameters of `job.update`: only what is given changes. A change of interval_seconds,
+ * cron, timezone or start re-anchors the schedule (jobs/update.ts).
+ */
+export interface UpdateJobParams {
+  job_id: string;
+  name?: string;
+  /** Switches a calendar job to an interval job. */
+  interval_seconds?: number;
+  /** Switches an interval job to a calendar job. */
+  cron?: string;
+  /** Null: the daemon's local zone. Only for a calendar job. */
+  timezone?: string | null;
+  /** ISO-8601 instant: the new anchor. */
+  start?: string;
+  /** Each key given replaces that end condition, null clears it; `stop_after: null` clears both. */
+  stop_after?: { date?: string | null; n_runs?: number | null } | null;
+  callback_body?: Record<string, unknown>;
+  policy?: { overlap?: OverlapPolicy; misfire?: MisfirePolicy };
+}
+
+export interface UpdateJobResult {
+  job: JobDocument;
+  /**
+   * True when the schedule was re-anchored: its next slot is the new schedule's first after
+   * now (a changed schedule, or a finished job scheduled again).
+   */
+  reanchored: boolean;
+}
+
+export interface NextSlotsParams {
+  job_id: string;
+  /** How many slots, 1–100 (default 5). */
+  count?: number;
+}
+
+export interface NextSlotsResult {
+  /** Due times of the next slots, ISO-8601 with offset (a calendar job's in its zone), earliest first. */
+  slots: string[];
+  /** Why fewer than asked for (paused, finished, deleted, an end condition); null when all are listed. */
+  note: string | null;
 }
 
 export interface JobPage {
@@ -134,6 +239,16 @@ export interface Methods {
   'job.delete': { params: JobIdParams; result: JobDocument };
   /** An inactive job is scheduled again (SPEC §2 misfire rule); any other job is left as it is. */
   'job.resume': { params: JobIdParams; result: ResumeResult };
+  /** A loaded job becomes inactive {cause: "user"}; a run in flight is not cancelled. Any other job is left as it is. */
+  'job.pause': { params: PauseParams; result: PauseResult };
+  /** Fire one extra run now, outside the grid (SPEC §2 rule 8); RUN_IN_PROGRESS under overlap=skip unless forced. */
+  'job.run': { params: RunNowParams; result: RunNowResult };
+  /** A job's runs, newest first, a page at a time. */
+  'job.history': { params: HistoryParams; result: HistoryPage };
+  /** Change a job from its next slot on; a run in flight is untouched (jobs/update.ts). */
+  'job.update': { params: UpdateJobParams; result: UpdateJobResult };
+  /** The next slots as the daemon will fire them (none for a paused, finished or deleted job, with a note). */
+  'job.next': { params: NextSlotsParams; result: NextSlotsResult };
   'daemon.hello': { params: HelloParams; result: HelloResult };
   'daemon.status': { params: Record<string, never>; result: DaemonStatus };
   /** Graceful shutdown; answers first, then stops. */
@@ -162,11 +277,13 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
   'job.submit': {
     type: 'object',
     additionalProperties: false,
-    required: ['name', 'interval_seconds', 'callback_url', 'callback_body'],
+    required: ['name', 'callback_url', 'callback_body'],
     properties: {
       name: { type: 'string', maxLength: 255 },
       start: nullableString,
       interval_seconds: { type: 'integer' },
+      cron: { type: ['string', 'null'], maxLength: 200 },
+      timezone: { type: ['string', 'null'], maxLength: 64 },
       callback_url: { type: 'string', maxLength: 2048 },
       callback_body: { type: 'object' },
       scope: nullableString,
@@ -188,6 +305,63 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
   'job.get': jobIdSchema(),
   'job.delete': jobIdSchema(),
   'job.resume': jobIdSchema(),
+  'job.pause': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 }, note: { type: ['string', 'null'], maxLength: 1000 } },
+  },
+  'job.run': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 }, force: { type: 'boolean' } },
+  },
+  'job.update': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: {
+      job_id: { type: 'string', minLength: 1, maxLength: 64 },
+      name: { type: 'string', maxLength: 255 },
+      interval_seconds: { type: 'integer' },
+      cron: { type: 'string', maxLength: 200 },
+      timezone: { type: ['string', 'null'], maxLength: 64 },
+      start: { type: 'string', maxLength: 64 },
+      stop_after: {
+        type: ['object', 'null'],
+        additionalProperties: false,
+        properties: { date: nullableString, n_runs: { type: ['integer', 'null'] } },
+      },
+      callback_body: { type: 'object' },
+      policy: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          overlap: { enum: ['skip', 'allow'] },
+          misfire: { enum: ['coalesce', 'skip'] },
+        },
+      },
+    },
+  },
+  'job.next': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 }, count: { type: 'integer', minimum: 1, maximum: 100 } },
+  },
+  'job.history': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: {
+      job_id: { type: 'string', minLength: 1, maxLength: 64 },
+      limit: { type: 'integer', minimum: 1, maximum: 1000 },
+      cursor: { type: ['string', 'null'], maxLength: 512 },
+      since: { type: ['string', 'null'], maxLength: 64 },
+      status: { enum: ['pending', 'active', 'succeeded', 'failed', null] },
+    },
+  },
   'job.list': {
     type: 'object',
     additionalProperties: false,

@@ -7,7 +7,7 @@ import type { JobRow, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { decide, nextRunOf } from './slots.ts';
+import { decide, nextRunOf, nextSlotAtMsOf } from './slots.ts';
 
 export interface SchedulerDeps {
   db: Db;
@@ -123,7 +123,7 @@ export class Scheduler {
       // next_run_at_ms disagrees with next_slot_index (an edited row): trust the slot index,
       // so the job is not picked up again and again in this pass.
       const { nextRunAtMs, finished } = nextRunOf(job);
-      updateSchedule(db, job.id, { ...scheduleOf(job), nextRunAtMs, status: finished ? 'finished' : job.status }, nowMs);
+      updateSchedule(db, job.id, { ...scheduleOf(job), nextSlotAtMs: nextSlotAtMsOf(job), nextRunAtMs, status: finished ? 'finished' : job.status }, nowMs);
       return null;
     }
     let run: RunRow | undefined;
@@ -135,7 +135,14 @@ export class Scheduler {
         requestId: requestIdFor(job.id, slotAtMs),
         // The planned fire time; the runner records the real one when it sends.
         firedAtMs: nowMs,
-        retryUntilMs: nowMs + Math.min(config.retryWindowMaxMs, (job.intervalSeconds * 1000) / 2),
+        // Retried for up to half the gap to the next slot (SPEC §3): the interval, or for a
+        // calendar job the gap to its next occurrence (none: the whole window).
+        retryUntilMs:
+          nowMs +
+          Math.min(
+            config.retryWindowMaxMs,
+            (job.cron === null ? job.intervalSeconds * 1000 : decision.nextSlotAtMs === null ? Infinity : decision.nextSlotAtMs - slotAtMs) / 2,
+          ),
       });
       if (!run) log.error({ jobId: job.id, slotAtMs }, 'slot already has a run; not firing it again');
     }
@@ -145,6 +152,7 @@ export class Scheduler {
       {
         status: decision.finished ? 'finished' : job.status,
         nextSlotIndex: decision.nextSlotIndex,
+        nextSlotAtMs: decision.nextSlotAtMs,
         nextRunAtMs: decision.nextRunAtMs,
         runCount: job.runCount + (run ? 1 : 0),
         lastRanAtMs: run ? nowMs : job.lastRanAtMs,
@@ -202,6 +210,6 @@ export class Scheduler {
 type Note = [Record<string, unknown>, string];
 
 function scheduleOf(job: JobRow): ScheduleUpdate {
-  const { status, nextSlotIndex, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots } = job;
-  return { status, nextSlotIndex, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots };
+  const { status, nextSlotIndex, nextSlotAtMs, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots } = job;
+  return { status, nextSlotIndex, nextSlotAtMs, nextRunAtMs, runCount, lastRanAtMs, missedSlots, overlapSkippedSlots };
 }

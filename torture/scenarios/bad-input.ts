@@ -626,6 +626,16 @@ function validBase(method: MethodName, jobId: string): Record<string, unknown> {
     case 'job.delete':
     case 'job.resume':
       return { job_id: jobId };
+    case 'job.pause':
+      return { job_id: jobId, note: 'fuzz' };
+    case 'job.run':
+      return { job_id: jobId, force: false };
+    case 'job.update':
+      return { job_id: jobId, stop_after: { n_runs: 2 } };
+    case 'job.history':
+      return { job_id: jobId, limit: 5, cursor: null, status: 'succeeded' };
+    case 'job.next':
+      return { job_id: jobId, count: 3 };
     case 'job.list':
       return { limit: 10, cursor: null, show_deleted: true };
     case 'daemon.hello':

@@ -43,6 +43,15 @@ function statusRecord(status: DaemonStatus): string {
   ]);
 }
 
+/** A pino line as its object; anything else (output before logging started) as the string. */
+function logEntry(line: string): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    return line;
+  }
+}
+
 export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
   return (y: Argv<GlobalArgs>) =>
     y
@@ -60,20 +69,25 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
         'start',
         'Start the daemon in the background and wait until it answers',
         (b) => b,
-        async () => {
+        async (args) => {
           const paths = resolvePaths(io.env);
+          const json = args.format === 'json';
           const running = await daemonPid(paths);
-          if (running !== null) return io.out(`globus-timer daemon is already running (pid ${running})`);
+          if (running !== null) {
+            return io.out(json ? toJson({ running: true, started: false, pid: running }) : `globus-timer daemon is already running (pid ${running})`);
+          }
           const pid = await startDetached(paths, io.env);
-          io.out(`globus-timer daemon started (pid ${pid}); logs: ${currentLogFile(paths)} (globus-timer daemon logs)`);
+          const log = currentLogFile(paths);
+          io.out(json ? toJson({ running: true, started: true, pid, log_file: log }) : `globus-timer daemon started (pid ${pid}); logs: ${log} (globus-timer daemon logs)`);
         },
       )
       .command(
         'stop',
         'Stop the daemon gracefully and wait until it has exited',
         (b) => b,
-        async () => {
+        async (args) => {
           const pid = await stopDaemon(resolvePaths(io.env));
+          if (args.format === 'json') return io.out(toJson({ running: false, stopped: pid !== null, pid }));
           io.out(pid === null ? 'globus-timer daemon is not running' : `globus-timer daemon stopped (pid ${pid})`);
         },
       )
@@ -111,8 +125,11 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           const { follow, lineFormatter, tailLines } = await import('../logs.ts'); // pino-pretty: only here
           const { logDir } = resolvePaths(io.env);
           if (!Number.isInteger(args.lines) || args.lines < 0) throw new InvalidInputError(`invalid --lines ${args.lines}: give a whole number, 0 or more`);
-          const format = args.format === 'json' ? (line: string) => line : lineFormatter(process.stdout.isTTY === true);
           const lines = tailLines(logDir, args.lines);
+          // --format json without -f: one JSON document, the array of log entries (a line
+          // that is not JSON becomes a string). With -f it is a stream: one entry per line.
+          if (args.format === 'json' && !args.follow) return io.out(toJson(lines.map(logEntry)));
+          const format = args.format === 'json' ? (line: string) => line : lineFormatter(process.stdout.isTTY === true);
           if (lines.length === 0 && !args.follow) {
             return io.out(`no daemon log in ${logDir}; a daemon run in the foreground or by systemd logs to stderr (journalctl --user -u globus-timer)`);
           }
@@ -147,6 +164,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
         (b) => serviceOptions(b, 'Show what would be run and removed; change nothing'),
         async (args) => {
           const { spawnRunner, uninstallService } = await import('../../service/install.ts');
+          const json = args.format === 'json';
           // Unlike install, this runs the commands itself: `systemctl disable` needs the unit
           // files, so it must run before they are removed, in one step.
           const result = uninstallService({
@@ -154,10 +172,12 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
             env: io.env,
             dryRun: args['dry-run'],
             run: (cmd) => {
-              io.out(`$ ${cmd.shell}`);
+              (json ? io.err : io.out)(`$ ${cmd.shell}`);
               return spawnRunner(cmd);
             },
           });
+          if (!result.ok) setExitCode(1);
+          if (json) return io.out(toJson(result));
           if (result.dryRun) {
             for (const c of [...result.commands]) io.out(`Would run: ${c.shell}`);
             for (const f of result.files.filter((f) => f.exists)) io.out(`Would remove ${f.path}`);
@@ -167,7 +187,6 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           for (const p of result.removed) io.out(`Removed ${p}`);
           if (result.removed.length === 0) io.out('Nothing to remove: the service was not installed');
           for (const note of result.notes) io.out(note);
-          if (!result.ok) setExitCode(1);
         },
       )
       .demandCommand(1, 'name a daemon command: start, stop, status, logs, run, install or uninstall');

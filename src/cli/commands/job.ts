@@ -5,9 +5,14 @@ import { checkActionUrl, parseActionBody } from '../../jobs/input.ts';
 import type { RpcClient } from '../../rpc/client.ts';
 import type { JobDocument, JobPage, SubmitJobParams } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
-import { single, verbose, wantsJson } from '../options.ts';
-import { jobRecord, jobTable, toJson } from '../output.ts';
+import { promptIo, single, verbose, wantsJson } from '../options.ts';
+import { formatTable, JOB_TABLE_HEADERS, jobRecord, jobRow, toJson } from '../output.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
+import { historyCommand } from './history.ts';
+import { nextCommand } from './next.ts';
+import { updateCommand } from './update.ts';
+import { pauseCommand, resumedLine } from './pause.ts';
+import { runCommand } from './run.ts';
 import { transferCommand } from './transfer.ts';
 
 interface SubmitFlags extends GlobalArgs, ScheduleFlags {
@@ -59,14 +64,18 @@ function scopeFromFlag(flag: string | false | undefined): string | null | undefi
 }
 
 /** Every job, page by page (the daemon never sends a whole million-job list at once). */
-async function allJobs(client: RpcClient, showDeleted: boolean): Promise<JobDocument[]> {
-  const jobs: JobDocument[] = [];
+async function eachJobPage(client: RpcClient, showDeleted: boolean, onPage: (jobs: JobDocument[]) => void): Promise<void> {
   let cursor: string | null = null;
   do {
     const page: JobPage = await client.call('job.list', { limit: 1000, cursor, show_deleted: showDeleted });
-    jobs.push(...page.jobs);
+    onPage(page.jobs);
     cursor = page.next_cursor;
   } while (cursor);
+}
+
+async function allJobs(client: RpcClient, showDeleted: boolean): Promise<JobDocument[]> {
+  const jobs: JobDocument[] = [];
+  await eachJobPage(client, showDeleted, (page) => jobs.push(...page));
   return jobs;
 }
 
@@ -97,8 +106,13 @@ export function jobCommands(io: CliIo) {
         'List jobs',
         (b) => b.option('show-deleted', { type: 'boolean', default: false, describe: 'Include deleted jobs' }).option('verbose', verbose),
         async (args) => {
-          const jobs = await withDaemon(io, args, (c) => allJobs(c, args['show-deleted']));
-          io.out(wantsJson(args) ? toJson(jobs) : jobTable(jobs));
+          if (wantsJson(args)) return io.out(toJson(await withDaemon(io, args, (c) => allJobs(c, args['show-deleted']))));
+          // Text keeps only each page's cells, not the documents (with their runs): the
+          // column widths need every row before the first line can be printed.
+          const now = Date.now();
+          const rows: string[][] = [];
+          await withDaemon(io, args, (c) => eachJobPage(c, args['show-deleted'], (page) => rows.push(...page.map((j) => jobRow(j, now)))));
+          io.out(formatTable(JOB_TABLE_HEADERS, rows));
         },
       )
       .command(
@@ -148,7 +162,7 @@ export function jobCommands(io: CliIo) {
       )
       .command(
         'resume <job_id>',
-        'Schedule an inactive job again (after a login that restored its consent)',
+        'Resume a paused or inactive job: missed slots give one catch-up run (none with --misfire skip)',
         (b) => b.positional('job_id', { type: 'string', demandOption: true }).option('verbose', verbose),
         async (args) => {
           const jobId = args.job_id as string;
@@ -157,14 +171,19 @@ export function jobCommands(io: CliIo) {
             // Resuming a job whose token is still missing would only fail again at its next run.
             if (job.status === 'inactive' && job.inactive_reason?.cause === 'globus_auth_requirements' && job.scope) {
               const { ensureConsent } = await import('../session.ts');
-              await ensureConsent(io, job.scope);
+              await ensureConsent(promptIo(io, wantsJson(args)), job.scope);
             }
             return c.call('job.resume', { job_id: jobId });
           });
           if (wantsJson(args)) io.out(toJson(result.job));
           else if (!result.resumed) io.out(`Job ${jobId} is ${result.job.status}, not inactive: nothing to resume.`);
-          else io.out(jobRecord(result.job));
+          else io.out(`${resumedLine(result.job)}\n\n${jobRecord(result.job)}`);
         },
       )
+      .command(...pauseCommand(io))
+      .command(...runCommand(io))
+      .command(...historyCommand(io))
+      .command(...updateCommand(io))
+      .command(...nextCommand(io))
       .demandCommand(1, 'name a job command: submit, transfer, list, status, delete or resume');
 }

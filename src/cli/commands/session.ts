@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { ERROR_CODES, InvalidInputError, TimerError } from '../../errors.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
+import { promptIo } from '../options.ts';
 import { formatTable, toJson } from '../output.ts';
 
 /** Loaded on demand: Globus Auth and HTTP code stay off every other command's start-up path. */
@@ -24,7 +25,9 @@ export function sessionCommands(io: CliIo) {
           const scopes = (args.scope as string[]).map((s) => s.trim());
           if (scopes.some((s) => !s)) throw new InvalidInputError('--scope needs a scope string, e.g. --scope urn:globus:auth:scope:transfer.api.globus.org:all');
           const { login } = await session();
-          io.out(`Logged in as ${await login(io, scopes, { browser: args.browser })}`);
+          const json = args.format === 'json';
+          const username = await login(promptIo(io, json), scopes, { browser: args.browser });
+          io.out(json ? toJson({ logged_in: true, username }) : `Logged in as ${username}`);
         },
       )
       .command(
@@ -47,21 +50,21 @@ export function sessionCommands(io: CliIo) {
         'logout',
         'Forget the saved Globus tokens (the daemon then has none for your jobs)',
         (b) => b,
-        async () => {
+        async (args) => {
           const { logout } = await session();
           try {
             await logout(io);
           } catch (err) {
             throw new TimerError(ERROR_CODES.TOKEN_CACHE_INVALID, `Unable to remove stored tokens to perform the logout: ${(err as Error).message}`);
           }
-          io.out('Successfully logged out.');
+          io.out(args.format === 'json' ? toJson({ logged_out: true }) : 'Successfully logged out.');
         },
       )
       .command(
         'revoke',
         'Revoke the saved Globus tokens at Globus Auth, then forget them',
         (b) => b,
-        async () => {
+        async (args) => {
           const { revoke, NOT_LOGGED_IN } = await session();
           let revoked: boolean;
           try {
@@ -70,7 +73,7 @@ export function sessionCommands(io: CliIo) {
             throw new TimerError(ERROR_CODES.AUTH_UNAVAILABLE, `Unable to revoke login: ${(err as Error).message}; the tokens are kept, run this command again`);
           }
           if (!revoked) throw new TimerError(ERROR_CODES.AUTH_REQUIRED, NOT_LOGGED_IN);
-          io.out('Successfully revoked permission for all Timer operations.');
+          io.out(args.format === 'json' ? toJson({ revoked: true }) : 'Successfully revoked permission for all Timer operations.');
         },
       )
       .demandCommand(1, 'name a session command: login, whoami, logout or revoke');

@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import type { Argv } from 'yargs';
+import { InvalidInputError } from '../../errors.ts';
+import { checkName, checkStopAfterRuns, parseActionBody, parseInterval } from '../../jobs/input.ts';
+import { formatIso, parseDateTime } from '../../jobs/time.ts';
+import type { UpdateJobParams, UpdateJobResult } from '../../rpc/protocol.ts';
+import { checkCron, checkTimezone } from '../../scheduler/calendar.ts';
+import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { single, verbose, wantsJson } from '../options.ts';
+import { jobRecord, toJson } from '../output.ts';
+
+/** The flags of `job update` as yargs hands them over. */
+export interface UpdateFlags {
+  job_id: string;
+  name?: string | undefined;
+  interval?: string | undefined;
+  cron?: string | undefined;
+  timezone?: string | undefined;
+  start?: string | undefined;
+  'stop-after-date'?: string | undefined;
+  'stop-after-runs'?: string | undefined;
+  'action-body'?: string | undefined;
+  'action-file'?: string | undefined;
+  overlap?: 'skip' | 'allow' | undefined;
+  misfire?: 'coalesce' | 'skip' | undefined;
+}
+
+const NONE = /^\s*none\s*$/i;
+
+/**
+ * Turn `job update` flags into RPC parameters; every rule that needs no job is checked
+ * here, so a bad flag exits 2 before the daemon is asked (which checks them again).
+ */
+export function updateParamsFromFlags(flags: UpdateFlags, readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): UpdateJobParams {
+  const params: UpdateJobParams = { job_id: flags.job_id };
+  if (flags.name !== undefined) params.name = checkName(flags.name);
+  if (flags.interval !== undefined && flags.cron !== undefined) throw new InvalidInputError('give either --interval or --cron, not both');
+  if (flags.interval !== undefined) params.interval_seconds = parseInterval(flags.interval);
+  if (flags.timezone !== undefined) params.timezone = NONE.test(flags.timezone) ? null : checkTimezone(flags.timezone);
+  if (flags.cron !== undefined) params.cron = checkCron(flags.cron, params.timezone ?? null);
+  if (flags.start !== undefined) params.start = formatIso(parseDateTime(flags.start, '--start'));
+
+  const stopDate = flags['stop-after-date'];
+  const stopRuns = flags['stop-after-runs'];
+  if (stopDate !== undefined || stopRuns !== undefined) {
+    params.stop_after = {};
+    if (stopDate !== undefined) params.stop_after.date = NONE.test(stopDate) ? null : formatIso(parseDateTime(stopDate, '--stop-after-date'));
+    if (stopRuns !== undefined) {
+      if (NONE.test(stopRuns)) params.stop_after.n_runs = null;
+      else if (!/^\s*\d+\s*$/.test(stopRuns)) throw new InvalidInputError(`invalid --stop-after-runs "${stopRuns}": give a whole number of runs, at least 1, or none`);
+      else params.stop_after.n_runs = checkStopAfterRuns(Number(stopRuns));
+    }
+  }
+
+  if (flags['action-body'] !== undefined && flags['action-file'] !== undefined) {
+    throw new InvalidInputError('give either --action-body or --action-file, not both');
+  }
+  if (flags['action-file'] !== undefined) {
+    let text: string;
+    try {
+      text = readFile(flags['action-file']);
+    } catch (err) {
+      throw new InvalidInputError(`cannot read --action-file ${flags['action-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    params.callback_body = parseActionBody(text, '--action-file');
+  } else if (flags['action-body'] !== undefined) {
+    params.callback_body = parseActionBody(flags['action-body']);
+  }
+  if (flags.overlap !== undefined || flags.misfire !== undefined) {
+    params.policy = { ...(flags.overlap ? { overlap: flags.overlap } : {}), ...(flags.misfire ? { misfire: flags.misfire } : {}) };
+  }
+  if (Object.keys(params).length === 1) {
+    throw new InvalidInputError(
+      'nothing to update: give at least one of --name, --interval, --cron, --timezone, --start, --stop-after-date, --stop-after-runs, --action-body, --action-file, --overlap, --misfire',
+    );
+  }
+  return params;
+}
+
+function updateBuilder(b: Argv<GlobalArgs>) {
+  return b
+    .positional('job_id', { type: 'string', demandOption: true, describe: 'The job to change' })
+    .option('name', { ...single('name'), type: 'string', describe: 'New name' })
+    .option('interval', { ...single('interval'), type: 'string', describe: 'New interval ("1d", "2h 30m", seconds); re-anchors from the job\'s start' })
+    .option('cron', { ...single('cron'), type: 'string', describe: 'New cron expression (the job becomes a calendar job); re-anchors' })
+    .option('timezone', { ...single('timezone'), type: 'string', describe: 'Zone of the cron expression (none: the daemon\'s local zone); re-anchors' })
+    .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'New anchor: YYYY-MM-DD[THH:MM:SS][offset]; re-anchors' })
+    .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time (none: no end date)' })
+    .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many scheduled runs (none: no limit)' })
+    .option('action-body', { ...single('action-body'), type: 'string', describe: 'New action body, as JSON: {"body": {...}}' })
+    .option('action-file', { ...single('action-file'), type: 'string', describe: 'Read the new action body from this JSON file' })
+    .option('overlap', { ...single('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot or allow' })
+    .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce) or wait for the next slot (skip)' })
+    .option('verbose', verbose);
+}
+
+/** What changed about the schedule, in one line (or none). */
+export function updateText({ job, reanchored }: UpdateJobResult): string {
+  const record = jobRecord(job);
+  if (!reanchored) return record;
+  let line: string;
+  if (job.next_run !== null) line = `Schedule re-anchored: next run at ${job.next_run}.`;
+  else if (job.status === 'inactive') line = `Schedule re-anchored; the job stays paused: it runs again after globus-timer job resume ${job.job_id}.`;
+  else line = `Schedule re-anchored: no further run (the job is ${job.status}).`;
+  return `${line}\n\n${record}`;
+}
+
+/**
+ * `job update JOB_ID [flags]`, as `[command, describe, builder, handler]` for yargs'
+ * `.command(...)` inside `jobCommands`.
+ */
+export function updateCommand(io: CliIo) {
+  return [
+    'update <job_id>',
+    'Change a job from its next run on (a run in progress is untouched)',
+    updateBuilder,
+    async (args: GlobalArgs & { verbose: boolean }) => {
+      const params = updateParamsFromFlags(args as unknown as UpdateFlags);
+      const result = await withDaemon(io, args, (c) => c.call('job.update', params));
+      io.out(wantsJson(args) ? toJson(result) : updateText(result));
+    },
+  ] as const;
+}
