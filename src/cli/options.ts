@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../errors.ts';
 import type { CliIo, GlobalArgs } from './context.ts';
+import { toJson } from './output.ts';
 
 /**
  * yargs turns an option given twice into an array, which no rule here expects; refuse it
@@ -26,4 +27,15 @@ export function wantsJson(args: GlobalArgs & { verbose?: boolean }): boolean {
  */
 export function promptIo(io: CliIo, json: boolean): CliIo {
   return json ? { ...io, out: io.err } : io;
+}
+
+/**
+ * JSON for a command that changes a job (pause, run, update): `--format json` prints the
+ * whole result (the job and what was done: `paused`, `run`, `reanchored`); `-v` prints the
+ * job document, as it does for every command of the original CLI. Null: print text.
+ */
+export function changedJobJson(args: GlobalArgs & { verbose?: boolean }, result: { job: unknown }): string | null {
+  if (args.format === 'json') return toJson(result);
+  if (args.verbose === true) return toJson(result.job);
+  return null;
 }

@@ -63,7 +63,11 @@ export const jobs = sqliteTable(
     status: text('status', { enum: JOB_STATUSES }).notNull(),
     inactiveReason: text('inactive_reason', { mode: 'json' }).$type<InactiveReason>(),
     submittedAtMs: integer('submitted_at_ms').notNull(),
-    /** Index k of the next slot the scheduler will consider. Only ever grows. */
+    /**
+     * Index k of the next slot the scheduler will consider (for a calendar job, a count of
+     * occurrences). Grows as slots pass; `job update` re-anchoring may set it back on the new
+     * grid, never to a slot time already fired (the unique (job, slot) key holds regardless).
+     */
     nextSlotIndex: integer('next_slot_index').notNull(),
     /**
      * Due time of slot nextSlotIndex, kept whatever the status (a paused calendar job must

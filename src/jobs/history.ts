@@ -1,10 +1,11 @@
 import { getJob } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import { historyPage } from '../db/runs.ts';
-import { RUN_STATES, type RunRow, type RunState } from '../db/schema.ts';
+import type { RunRow } from '../db/schema.ts';
 import { InvalidInputError, JobNotFoundError } from '../errors.ts';
 import type { HistoryEntry, HistoryPage, HistoryParams } from '../rpc/protocol.ts';
 import { toRunResult } from './document.ts';
+import { checkRunState } from './input.ts';
 import { parseDateTime } from './time.ts';
 
 export const HISTORY_DEFAULT_LIMIT = 20;
@@ -39,13 +40,6 @@ export function jobHistory(db: Db, params: HistoryParams): HistoryPage {
   };
 }
 
-export function checkRunState(text: string): RunState {
-  const state = text.trim().toLowerCase();
-  if (!(RUN_STATES as readonly string[]).includes(state)) {
-    throw new InvalidInputError(`invalid status ${JSON.stringify(text)}: use one of ${RUN_STATES.join(', ')}`);
-  }
-  return state as RunState;
-}
 
 export function toHistoryEntry(run: RunRow): HistoryEntry {
   return {

@@ -1,3 +1,4 @@
+import type { RunState } from '../db/schema.ts';
 import { InvalidInputError } from '../errors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
 
@@ -124,4 +125,15 @@ export function checkStopAfterRuns(n: number): number {
     throw new InvalidInputError(`invalid stop-after-runs ${JSON.stringify(n)}: give a whole number of runs, at least 1`);
   }
   return n;
+}
+
+/** The run states, as `job history --status` takes them (db/schema.ts RUN_STATES, kept here so the CLI never loads drizzle). */
+const RUN_STATE_NAMES: readonly RunState[] = ['pending', 'active', 'succeeded', 'failed'];
+
+export function checkRunState(text: string): RunState {
+  const state = text.trim().toLowerCase();
+  if (!(RUN_STATE_NAMES as readonly string[]).includes(state)) {
+    throw new InvalidInputError(`invalid status ${JSON.stringify(text)}: use one of ${RUN_STATE_NAMES.join(', ')}`);
+  }
+  return state as RunState;
 }

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { InvalidInputError } from '../../errors.ts';
-import { checkRunState } from '../../jobs/history.ts';
+import { checkRunState } from '../../jobs/input.ts';
 import { formatIso, parseDateTime } from '../../jobs/time.ts';
 import type { HistoryEntry, HistoryPage, HistoryParams, RunResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';

@@ -185,5 +185,5 @@ export function jobCommands(io: CliIo) {
       .command(...historyCommand(io))
       .command(...updateCommand(io))
       .command(...nextCommand(io))
-      .demandCommand(1, 'name a job command: submit, transfer, list, status, delete or resume');
+      .demandCommand(1, 'name a job command: submit, transfer, list, status, delete, pause, resume, run, update, history or next');
 }

@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import type { JobDocument, PauseResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
-import { single, verbose, wantsJson } from '../options.ts';
-import { inactiveReasonLine, jobRecord, toJson } from '../output.ts';
+import { single, verbose, changedJobJson } from '../options.ts';
+import { inactiveReasonLine, jobRecord } from '../output.ts';
 
 interface PauseArgs extends GlobalArgs {
   job_id: string;
@@ -26,7 +26,7 @@ export function pauseCommand(io: CliIo) {
     async (args: PauseArgs) => {
       const jobId = args.job_id;
       const result = await withDaemon(io, args, (c) => c.call('job.pause', { job_id: jobId, note: args.note ?? null }));
-      io.out(wantsJson(args) ? toJson(result) : pauseText(result));
+      io.out(changedJobJson(args, result) ?? pauseText(result));
     },
   ] as const;
 }

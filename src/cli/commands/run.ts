@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import type { RunNowResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
-import { verbose, wantsJson } from '../options.ts';
-import { formatRecord, toJson } from '../output.ts';
+import { verbose, changedJobJson } from '../options.ts';
+import { formatRecord } from '../output.ts';
 
 interface RunArgs extends GlobalArgs {
   job_id: string;
@@ -26,7 +26,7 @@ export function runCommand(io: CliIo) {
     async (args: RunArgs) => {
       const jobId = args.job_id;
       const result = await withDaemon(io, args, (c) => c.call('job.run', { job_id: jobId, force: args.force }));
-      io.out(wantsJson(args) ? toJson(result) : runText(result, args.force));
+      io.out(changedJobJson(args, result) ?? runText(result, args.force));
     },
   ] as const;
 }

@@ -6,8 +6,8 @@ import { formatIso, parseDateTime } from '../../jobs/time.ts';
 import type { UpdateJobParams, UpdateJobResult } from '../../rpc/protocol.ts';
 import { checkCron, checkTimezone } from '../../scheduler/calendar.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
-import { single, verbose, wantsJson } from '../options.ts';
-import { jobRecord, toJson } from '../output.ts';
+import { single, verbose, changedJobJson } from '../options.ts';
+import { jobRecord } from '../output.ts';
 
 /** The flags of `job update` as yargs hands them over. */
 export interface UpdateFlags {
@@ -117,7 +117,7 @@ export function updateCommand(io: CliIo) {
     async (args: GlobalArgs & { verbose: boolean }) => {
       const params = updateParamsFromFlags(args as unknown as UpdateFlags);
       const result = await withDaemon(io, args, (c) => c.call('job.update', params));
-      io.out(wantsJson(args) ? toJson(result) : updateText(result));
+      io.out(changedJobJson(args, result) ?? updateText(result));
     },
   ] as const;
 }
