@@ -10,7 +10,6 @@ import { openDb } from '../src/db/open.ts';
 import { updateRun } from '../src/db/runs.ts';
 import type { RunRow } from '../src/db/schema.ts';
 import { JobService } from '../src/jobs/service.ts';
-import { formatIso } from '../src/jobs/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
 import {

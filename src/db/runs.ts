@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
 import { runs, type RunError, type RunRow } from './schema.ts';

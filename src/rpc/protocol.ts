@@ -273,6 +273,17 @@ export const RPC_ERROR_CODES = {
  * `jobs/input.ts`, shared with the CLI.
  */
 const nullableString = { type: ['string', 'null'] } as const;
+const stopAfterSchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { date: nullableString, n_runs: { type: ['integer', 'null'] } },
+} as const;
+const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { overlap: { enum: ['skip', 'allow'] }, misfire: { enum: ['coalesce', 'skip'] } },
+} as const;
+const jobIdProperty = { type: 'string', minLength: 1, maxLength: 64 } as const;
 export const PARAM_SCHEMAS: Record<MethodName, object> = {
   'job.submit': {
     type: 'object',
@@ -287,19 +298,8 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
       callback_url: { type: 'string', maxLength: 2048 },
       callback_body: { type: 'object' },
       scope: nullableString,
-      stop_after: {
-        type: ['object', 'null'],
-        additionalProperties: false,
-        properties: { date: nullableString, n_runs: { type: ['integer', 'null'] } },
-      },
-      policy: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          overlap: { enum: ['skip', 'allow'] },
-          misfire: { enum: ['coalesce', 'skip'] },
-        },
-      },
+      stop_after: stopAfterSchema,
+      policy: policySchema,
     },
   },
   'job.get': jobIdSchema(),
@@ -309,53 +309,42 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 }, note: { type: ['string', 'null'], maxLength: 1000 } },
+    properties: { job_id: jobIdProperty, note: { type: ['string', 'null'], maxLength: 1000 } },
   },
   'job.run': {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 }, force: { type: 'boolean' } },
+    properties: { job_id: jobIdProperty, force: { type: 'boolean' } },
   },
   'job.update': {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
     properties: {
-      job_id: { type: 'string', minLength: 1, maxLength: 64 },
+      job_id: jobIdProperty,
       name: { type: 'string', maxLength: 255 },
       interval_seconds: { type: 'integer' },
       cron: { type: 'string', maxLength: 200 },
       timezone: { type: ['string', 'null'], maxLength: 64 },
       start: { type: 'string', maxLength: 64 },
-      stop_after: {
-        type: ['object', 'null'],
-        additionalProperties: false,
-        properties: { date: nullableString, n_runs: { type: ['integer', 'null'] } },
-      },
+      stop_after: stopAfterSchema,
       callback_body: { type: 'object' },
-      policy: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          overlap: { enum: ['skip', 'allow'] },
-          misfire: { enum: ['coalesce', 'skip'] },
-        },
-      },
+      policy: policySchema,
     },
   },
   'job.next': {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 }, count: { type: 'integer', minimum: 1, maximum: 100 } },
+    properties: { job_id: jobIdProperty, count: { type: 'integer', minimum: 1, maximum: 100 } },
   },
   'job.history': {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
     properties: {
-      job_id: { type: 'string', minLength: 1, maxLength: 64 },
+      job_id: jobIdProperty,
       limit: { type: 'integer', minimum: 1, maximum: 1000 },
       cursor: { type: ['string', 'null'], maxLength: 512 },
       since: { type: ['string', 'null'], maxLength: 64 },
@@ -386,6 +375,6 @@ function jobIdSchema(): object {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: { type: 'string', minLength: 1, maxLength: 64 } },
+    properties: { job_id: jobIdProperty },
   };
 }

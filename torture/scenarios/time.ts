@@ -29,7 +29,7 @@ import { daemonEnv, startDaemon, type DaemonHandle } from '../../bench/lib/daemo
 import { isAlive, makeTempDir, removeTempDir, sleep, sleepUntil } from '../../bench/lib/procs.ts';
 import { seedGrid } from '../../bench/lib/seed.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
-import { startFakeProvider, type FakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
+import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
 

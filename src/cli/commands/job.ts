@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { InvalidInputError, ReportedError } from '../../errors.ts';
-import { checkActionUrl, parseActionBody } from '../../jobs/input.ts';
+import { checkActionUrl } from '../../jobs/input.ts';
 import type { RpcClient } from '../../rpc/client.ts';
 import type { JobDocument, JobPage, SubmitJobParams } from '../../rpc/protocol.ts';
+import { actionBodyFromFlags } from '../action-body.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { promptIo, single, verbose, wantsJson } from '../options.ts';
 import { formatTable, JOB_TABLE_HEADERS, jobRecord, jobRow, toJson } from '../output.ts';
@@ -29,21 +29,8 @@ interface SubmitFlags extends GlobalArgs, ScheduleFlags {
  * bad flag exits 2 before the daemon is asked; the daemon checks the same rules again.
  */
 export function submitParamsFromFlags(flags: SubmitFlags): SubmitJobParams {
-  if (flags['action-body'] === undefined && flags['action-file'] === undefined) {
-    throw new InvalidInputError('give the action body with --action-body JSON or --action-file PATH');
-  }
-  let callbackBody: Record<string, unknown>;
-  if (flags['action-file'] !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(flags['action-file'], 'utf8');
-    } catch (err) {
-      throw new InvalidInputError(`cannot read --action-file ${flags['action-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    callbackBody = parseActionBody(text, '--action-file');
-  } else {
-    callbackBody = parseActionBody(flags['action-body']!);
-  }
+  const callbackBody = actionBodyFromFlags(flags);
+  if (callbackBody === undefined) throw new InvalidInputError('give the action body with --action-body JSON or --action-file PATH');
   return {
     ...scheduleParamsFromFlags(flags),
     callback_url: checkActionUrl(flags['action-url']),

@@ -1,28 +1,19 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { InvalidInputError } from '../../errors.ts';
-import { checkName, checkStopAfterRuns, parseActionBody, parseInterval } from '../../jobs/input.ts';
+import { checkName, checkStopAfterRuns, parseInterval } from '../../jobs/input.ts';
 import { formatIso, parseDateTime } from '../../jobs/time.ts';
 import type { UpdateJobParams, UpdateJobResult } from '../../rpc/protocol.ts';
 import { checkCron, checkTimezone } from '../../scheduler/calendar.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
+import { actionBodyFromFlags, type ActionBodyFlags } from '../action-body.ts';
 import { jobRecord } from '../output.ts';
+import type { ScheduleFlags } from '../schedule-flags.ts';
 
-/** The flags of `job update` as yargs hands them over. */
-export interface UpdateFlags {
+/** The flags of `job update` as yargs hands them over: the schedule flags, all optional, and the body. */
+export interface UpdateFlags extends Partial<ScheduleFlags>, ActionBodyFlags {
   job_id: string;
-  name?: string | undefined;
-  interval?: string | undefined;
-  cron?: string | undefined;
-  timezone?: string | undefined;
-  start?: string | undefined;
-  'stop-after-date'?: string | undefined;
-  'stop-after-runs'?: string | undefined;
-  'action-body'?: string | undefined;
-  'action-file'?: string | undefined;
-  overlap?: 'skip' | 'allow' | undefined;
-  misfire?: 'coalesce' | 'skip' | undefined;
 }
 
 const NONE = /^\s*none\s*$/i;
@@ -52,20 +43,8 @@ export function updateParamsFromFlags(flags: UpdateFlags, readFile: (path: strin
     }
   }
 
-  if (flags['action-body'] !== undefined && flags['action-file'] !== undefined) {
-    throw new InvalidInputError('give either --action-body or --action-file, not both');
-  }
-  if (flags['action-file'] !== undefined) {
-    let text: string;
-    try {
-      text = readFile(flags['action-file']);
-    } catch (err) {
-      throw new InvalidInputError(`cannot read --action-file ${flags['action-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    params.callback_body = parseActionBody(text, '--action-file');
-  } else if (flags['action-body'] !== undefined) {
-    params.callback_body = parseActionBody(flags['action-body']);
-  }
+  const callbackBody = actionBodyFromFlags(flags, readFile);
+  if (callbackBody !== undefined) params.callback_body = callbackBody;
   if (flags.overlap !== undefined || flags.misfire !== undefined) {
     params.policy = { ...(flags.overlap ? { overlap: flags.overlap } : {}), ...(flags.misfire ? { misfire: flags.misfire } : {}) };
   }
