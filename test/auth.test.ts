@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test, type TestContext } from 'node:test';
+import lockfile from 'proper-lockfile';
 import { AuthClient, AuthError, parseTokenResponse, pkcePair, type TokenGrant } from '../src/auth/auth-client.ts';
 import { authBaseUrl, authSettings, DEFAULT_CLIENT_ID, type AuthSettings } from '../src/auth/environment.ts';
 import { baseScope, coversScope, formatScope, IDENTITY_SCOPES, mergeScopes, parseScope, TRANSFER_SCOPE, transferScope } from '../src/auth/scopes.ts';
@@ -875,6 +876,43 @@ test('user tokens: a logout during a refresh stays a logout', async (t) => {
   })(userSettings(fake));
   await new UserTokens(v.cache, { client: relogin, clock: v.clock, refreshMarginMs: MARGIN_MS }).getToken(TRANSFER_SCOPE, { rejected: null });
   assert.deepEqual(readJson(v.file), replacement);
+});
+
+test('user tokens: a refreshed token that aged while its cache write waited for the lock is refreshed again, never handed out expired', async (t) => {
+  // The crash-loop failure: a daemon killed inside a token-cache write leaves tokens.json.lock
+  // behind; the next daemon's refresh is answered at once, but its write waits until the lock
+  // goes stale (5 s) while the new token (3 s at the torture's fake Auth) expires. The runs
+  // that asked for that refresh because of a 401 got the expired token, were refused again,
+  // and their jobs went inactive: "401 after a refresh", though the user did nothing wrong.
+  const fake = await fakeAuth(t);
+  const u = await userTokens(t, fake);
+  const login = u.cachedTransfer().access_token;
+  fake.expireAccessTokens(login); // the provider refuses it: a 401, then getToken({ rejected })
+  fake.expiresInSeconds = 600;
+  // Someone else holds the cache lock (a live holder here, so nothing waits for seconds).
+  const release = await lockfile.lock(u.file, { realpath: false, stale: 5_000 });
+  let released = false;
+  t.after(async () => {
+    if (!released) await release();
+  });
+  const pending = u.tokens.getToken(TRANSFER_SCOPE, { rejected: login });
+  for (let i = 0; i < 500 && fake.grants.refresh_token < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(fake.grants.refresh_token, 1, 'the refresh was answered; its write waits for the lock');
+  const first = fake.issuedSecrets().at(-1)!;
+  // The lock is held while the first refreshed token expires.
+  u.clock.jump(600_000);
+  fake.expireAccessTokens(first);
+  fake.expiresInSeconds = 10 * 86_400; // outlives the fake clock's lead on real time
+  released = true;
+  await release();
+  const token = await pending;
+  assert.notEqual(token, first, 'not the token that expired while the write waited');
+  assert.equal(fake.accepts(token, TRANSFER_SCOPE), true, 'a token the provider accepts');
+  assert.equal(fake.grants.refresh_token, 2);
+  assert.equal(u.cachedTransfer().access_token, token);
+  // Fresh now: no further refresh.
+  assert.equal(await u.tokens.getToken(TRANSFER_SCOPE, { rejected: null }), token);
+  assert.equal(fake.grants.refresh_token, 2);
 });
 
 // ---------------------------------------------------------------------------------------

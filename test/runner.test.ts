@@ -511,6 +511,32 @@ test('with a scope, a 401 triggers exactly one forced token refresh and the retr
   assert.equal(mustGetJob(h.db, job.id).errorCount, 0);
 });
 
+test('with a scope, a 401 after a refreshed token got a transient answer is a new refusal: refreshed and retried, the job stays loaded', async (t) => {
+  // The refreshed token was answered (a 503), so it was not refused: a later 401 (the token
+  // expired or was replaced meanwhile) is not "401 after a refresh" and must not deactivate.
+  const h = harness(t);
+  const p = await h.provider();
+  p.runReplies = [
+    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
+    { kind: 'raw', httpStatus: 503, body: { code: 'ServiceUnavailable' } },
+    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
+  ];
+  p.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
+  const job = h.job(p.runUrl, { scope: SCOPE });
+  const run = h.run(job);
+  const tokens = new FakeTokens();
+  h.runner({ tokens }).track(run.id);
+  const done = await waitDone(h.db, run.id);
+
+  assert.equal(done.state, 'succeeded');
+  assert.deepEqual(
+    p.runRequests().map((r) => r.headers.authorization),
+    ['Bearer tok-0', 'Bearer tok-1', 'Bearer tok-1', 'Bearer tok-2'],
+  );
+  assert.deepEqual(tokens.calls.filter((c) => c.rejected).map((c) => c.rejected), ['tok-0', 'tok-1']);
+  assert.equal(mustGetJob(h.db, job.id).status, 'loaded');
+});
+
 test('a provider that echoes the bearer token in its answer: the token is cut out of everything kept', async (t) => {
   const h = harness(t);
   const p = await h.provider();

@@ -55,12 +55,29 @@ interface TokenSourceDeps {
   refreshMarginMs: number;
 }
 
+/** A refresh's answer: the new access token, when it expires, and when Auth gave it. */
+interface Refreshed {
+  accessToken: string;
+  expiresAtMs: number;
+  answeredAtMs: number;
+}
+
+/** Refreshes one getToken call may go through when refreshed tokens keep aging in the cache lock (see getToken). */
+const MAX_REFRESH_ROUNDS = 3;
+
 /** A user's tokens from the token cache. */
 export class UserTokens implements TokenProvider {
   readonly cache: TokenCache;
   readonly #deps: TokenSourceDeps;
   /** One refresh per resource server at a time; concurrent callers share it. */
-  readonly #refreshing = new Map<string, Promise<string>>();
+  readonly #refreshing = new Map<string, Promise<Refreshed>>();
+  /**
+   * Per resource server, a refreshed token the cache file could not take (its lock was held
+   * by a process killed mid-write), with the token it replaced. Used while the file still
+   * holds that old token: going back to it would mean a needless refresh (or a 401 and a
+   * refresh) for every run until the file takes a write again.
+   */
+  readonly #unsaved = new Map<string, { replaced: string; accessToken: string; expiresAtMs: number }>();
 
   constructor(cache: TokenCache, deps: TokenSourceDeps) {
     this.cache = cache;
@@ -68,6 +85,27 @@ export class UserTokens implements TokenProvider {
   }
 
   async getToken(scope: string, { rejected }: { rejected: string | null }): Promise<string> {
+    for (let round = 1; ; round += 1) {
+      const got = await this.#currentOrRefreshed(scope, rejected);
+      if (typeof got === 'string') return got;
+      // A refresh's answer comes back only once it is in the cache, and the cache lock may
+      // have kept it waiting (up to the lock's stale time after a holder died mid-write):
+      // a token that spent its life waiting there is not handed out, since the provider
+      // would refuse it and the runner would take that for "refused after a refresh" and
+      // deactivate the job. The file holds it now, as aged as it is: the next round
+      // refreshes again. Bounded, for tokens whose whole life is shorter than the wait.
+      if (round >= MAX_REFRESH_ROUNDS || !this.#agedWhileSaved(got)) return got.accessToken;
+    }
+  }
+
+  /** Did this refreshed token, fresh when Auth answered, come within the margin of its expiry before it was handed out? */
+  #agedWhileSaved(got: Refreshed): boolean {
+    const { clock, refreshMarginMs } = this.#deps;
+    return got.expiresAtMs - got.answeredAtMs > refreshMarginMs && got.expiresAtMs - clock.now() <= refreshMarginMs;
+  }
+
+  /** The token to use as it stands (a string), or the answer of a refresh made for it. */
+  async #currentOrRefreshed(scope: string, rejected: string | null): Promise<string | Refreshed> {
     const { client, clock, refreshMarginMs } = this.#deps;
     const lookup = lookupToken(this.cache.read(), client.settings.clientId, scope);
     if (lookup.kind === 'missing') {
@@ -75,21 +113,30 @@ export class UserTokens implements TokenProvider {
     }
     const { token } = lookup;
     const rs = token.resource_server;
-    const fresh = token.expiration_time * 1000 - clock.now() > refreshMarginMs;
-    if (fresh && token.access_token !== rejected) return token.access_token;
+    let unsaved = this.#unsaved.get(rs);
+    if (unsaved && unsaved.replaced !== token.access_token) {
+      this.#unsaved.delete(rs); // the file moved on (a later refresh, a new login): trust it
+      unsaved = undefined;
+    }
+    if (unsaved) {
+      // The file still holds the token this one replaced: never go back to that one.
+      if (unsaved.expiresAtMs - clock.now() > refreshMarginMs && unsaved.accessToken !== rejected) return unsaved.accessToken;
+    } else if (token.expiration_time * 1000 - clock.now() > refreshMarginMs && token.access_token !== rejected) {
+      return token.access_token;
+    }
     if (!token.refresh_token) {
       throw new AuthRequiredError('LoginRequired', [scope], `the token for ${rs} has expired and there is no refresh token; run: ${loginCommand([scope])}`);
     }
     let pending = this.#refreshing.get(rs);
     if (!pending) {
-      pending = this.#refresh(rs, token.refresh_token, scope).finally(() => this.#refreshing.delete(rs));
+      pending = this.#refresh(rs, token.access_token, token.refresh_token, scope).finally(() => this.#refreshing.delete(rs));
       this.#refreshing.set(rs, pending);
     }
     return pending;
   }
 
-  async #refresh(rs: string, refreshToken: string, scope: string): Promise<string> {
-    const { client } = this.#deps;
+  async #refresh(rs: string, replaced: string, refreshToken: string, scope: string): Promise<Refreshed> {
+    const { client, clock } = this.#deps;
     let grants: TokenGrant[];
     try {
       grants = await client.refresh(refreshToken);
@@ -97,6 +144,7 @@ export class UserTokens implements TokenProvider {
       throw authFailure(err, 'LoginRequired', scope, `refreshing the token for ${rs}`);
     }
     const grant = grants.find((g) => g.resourceServer === rs) ?? grants[0]!;
+    const refreshed: Refreshed = { accessToken: grant.accessToken, expiresAtMs: grant.expiresAtSeconds * 1000, answeredAtMs: clock.now() };
     // Written only into a cache that still holds this user's entry: a logout in the
     // meantime stays a logout.
     try {
@@ -105,10 +153,13 @@ export class UserTokens implements TokenProvider {
       );
     } catch (err) {
       // The lock stayed taken (a holder killed mid-write, until it goes stale): the new
-      // token is good all the same; the next refresh writes one.
+      // token is good all the same and is used from memory; the next refresh writes one.
       if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
+      this.#unsaved.set(rs, { replaced, accessToken: refreshed.accessToken, expiresAtMs: refreshed.expiresAtMs });
+      return refreshed;
     }
-    return grant.accessToken;
+    this.#unsaved.delete(rs);
+    return refreshed;
   }
 }
 

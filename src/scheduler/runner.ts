@@ -140,7 +140,11 @@ export class Runner {
     const runRequest = { ...job.callbackBody, request_id: run.requestId };
     let attempts = run.attempts;
     let retryDelayMs = config.retryInitialMs;
-    /** The token the provider refused; the next one asked for must differ (one refresh per run). */
+    /**
+     * The token the provider has just refused; the next one asked for must differ (a refresh).
+     * A refusal of that next one on the very next attempt is final (SPEC: 401/403 after a
+     * refresh); after any other answer a later refusal is a new one, refreshed and retried.
+     */
     let rejected: string | null = null;
     while (!this.#stopped) {
       // No await without a scope: see fire().
@@ -192,6 +196,7 @@ export class Runner {
             return 'done';
           }
           const error = verdict.error;
+          rejected = null;
           this.#write(() => recordRunError(db, run.id, error));
           this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error }, 'submission failed; will retry');
           if (!(await sleep(clock, waitMs, this.#stopping))) return null;
@@ -244,6 +249,7 @@ export class Runner {
             false,
           );
         case 'transient':
+          rejected = null;
           this.#deps.log.warn({ jobId: job.id, runId: run.id, error: verdict.error }, 'status poll failed; will retry');
       }
       delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
