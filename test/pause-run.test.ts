@@ -357,3 +357,35 @@ test('retry window of a manual run: as for the job (interval / 2, capped); a cal
   assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0, nextSlotAtMs: null }, cfg, now), 45 * 60_000, 'no slot ahead');
   assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0, nextSlotAtMs: now - 1 }, cfg, now), 45 * 60_000, "a paused job's slot passed");
 });
+
+test('job pause and job delete take back a run claimed ahead of its slot: it is never sent, and its slot counts as missed', async (t) => {
+  const h = await clockedDaemon(t, { startMs: T0, config: clockedConfig({ fireLeadMs: 20 }) });
+  const start = new Date(T0 + 10_000).toISOString();
+  const paused = await h.submit({ '--name': 'paused', '--start': start });
+  const deleted = await h.submit({ '--name': 'deleted', '--start': start });
+  const control = await h.submit({ '--name': 'control', '--start': start });
+  // 20 ms before slot 0: every job's run is claimed and waiting for its slot.
+  h.clock.advance(10_000 - 20);
+  const claimed = () => h.daemon.db.select().from(runs).all();
+  await waitFor('the three runs claimed', () => claimed().length === 3);
+  assert.equal((await h.cli(['job', 'pause', paused])).code, 0);
+  assert.equal((await h.cli(['job', 'delete', deleted])).code, 0);
+  h.clock.advance(20);
+  await waitFor('the control job fired', () => h.provider.runRequests().length >= 1);
+  h.clock.advance(1_000); // well past the slot: anything still waiting would have gone by now
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const sent = h.provider.runRequests().map((r) => (r.body as { request_id: string }).request_id);
+  assert.deepEqual(sent, [requestIdFor(control, T0 + 10_000)], 'only the job left alone fired');
+  for (const id of [paused, deleted]) {
+    const job = getJob(h.daemon.db, id)!;
+    assert.equal(job.runCount, 0, `${job.name}: the withdrawn run is not counted`);
+    assert.equal(job.missedSlots, 1, `${job.name}: its slot counts as missed`);
+    assert.equal(job.nextSlotIndex, 1, `${job.name}: the slot stays decided`);
+    assert.equal(claimed().filter((r) => r.jobId === id).length, 0, `${job.name}: no run row left`);
+  }
+  // Resumed, the paused job goes on from its next slot; slot 0 is not fired after all.
+  assert.equal((await h.cli(['job', 'resume', paused])).code, 0);
+  h.clock.advance(9_000);
+  await waitFor('the resumed job fired slot 1', () => h.provider.runRequests().some((r) => (r.body as { request_id: string }).request_id === requestIdFor(paused, T0 + 20_000)));
+  assert.ok(!h.provider.runRequests().some((r) => (r.body as { request_id: string }).request_id === requestIdFor(paused, T0 + 10_000)));
+});

@@ -87,6 +87,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       onScheduleChange: () => scheduler.reschedule(),
       fireRun: (run, job) => runner.fire(run, job),
       flushRunWrites: () => writes.flush(),
+      withdrawRuns: (jobId) => runner.withdraw(jobId),
     });
 
     let markStopped: (cleanly: boolean) => void = () => {};

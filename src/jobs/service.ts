@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../config/config.ts';
 import { countJobsByStatus, getJob, insertJob, listJobs, markDeleted, markResumed, type JobPageKey } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { newestRuns } from '../db/runs.ts';
+import { newestRuns, unclaimRuns } from '../db/runs.ts';
 import type { JobRow, JobStatus } from '../db/schema.ts';
 import { InvalidInputError, JobNotFoundError } from '../errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../rpc/protocol.ts';
@@ -29,6 +29,8 @@ export interface JobServiceDeps {
   /** `job run`: hand a run to the runner, and commit its queued writes first (see run-now.ts). */
   fireRun?: RunNowDeps['fireRun'];
   flushRunWrites?: RunNowDeps['flushRunWrites'];
+  /** The runner's `withdraw`: runs of a job claimed ahead of their slot and not sent yet. */
+  withdrawRuns?: ((jobId: string) => number[]) | undefined;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -101,6 +103,7 @@ export class JobService {
     const job = this.#find(jobId);
     if (job.status !== 'deleted') {
       markDeleted(this.#deps.db, job.id, this.#deps.clock.now());
+      this.#unclaim(job.id);
       this.#deps.onScheduleChange();
     }
     return this.get(jobId);
@@ -112,6 +115,9 @@ export class JobService {
    * run (coalesce) or wait for the next slot on the grid (skip).
    */
   resume(jobId: string): ResumeResult {
+    // The runner's queued bookkeeping first: an auth failure it is about to record must not
+    // land after this answer ("not inactive", then inactive after all).
+    this.#deps.flushRunWrites?.();
     const job = this.#find(jobId);
     let resumed = false;
     if (job.status === 'inactive') {
@@ -123,9 +129,14 @@ export class JobService {
 
   /** Pause a loaded job (pause.ts); any other job is left as it is (`paused` false). */
   pause(params: PauseParams): PauseResult {
+    // The runner's queued bookkeeping first: a run that just ended shows as ended, and an auth
+    // failure it is about to record (markInactive) is not overwritten by this pause.
+    this.#deps.flushRunWrites?.();
     const { paused } = pauseJob(this.#deps.db, params.job_id, params.note ?? null, this.#deps.clock.now());
-    this.#deps.flushRunWrites?.(); // the document then says truly whether a run is still in flight
-    if (paused) this.#deps.onScheduleChange();
+    if (paused) {
+      this.#unclaim(params.job_id);
+      this.#deps.onScheduleChange();
+    }
     return { job: this.get(params.job_id), paused };
   }
 
@@ -151,6 +162,12 @@ export class JobService {
   next(params: NextSlotsParams): NextSlotsResult {
     const { clock, config } = this.#deps;
     return nextSlots(this.#find(params.job_id), clock.now(), params.count ?? DEFAULT_NEXT_COUNT, config.misfireGraceMs);
+  }
+
+  /** A run claimed ahead of its slot for a job that was just paused or deleted is not sent (runner.withdraw). */
+  #unclaim(jobId: string): void {
+    const ids = this.#deps.withdrawRuns?.(jobId) ?? [];
+    unclaimRuns(this.#deps.db, jobId, ids);
   }
 
   countByStatus(): Record<JobStatus, number> {

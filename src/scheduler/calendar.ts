@@ -150,6 +150,11 @@ export function checkCron(text: string, timezone: string | null): string {
   if (!expr || expr.length > MAX_CRON_LENGTH || /[\u0000-\u001f]/.test(expr)) {
     throw new InvalidInputError(`invalid cron expression ${JSON.stringify(text)}: give 5 fields (minute hour day month weekday), e.g. "0 2 * * *"`);
   }
+  const fields = expr.split(' ').length;
+  // Nicknames (@daily, @hourly…) are one field; croner would also take 7 (a year), which cron does not.
+  if (!expr.startsWith('@') && fields !== 5 && fields !== 6) {
+    throw new InvalidInputError(`invalid cron expression ${JSON.stringify(text)}: give 5 fields (minute hour day month weekday), or 6 with seconds first; it has ${fields}`);
+  }
   let next: Date | null;
   try {
     const Cron = CronOf();

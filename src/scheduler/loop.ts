@@ -26,6 +26,10 @@ export interface SchedulerDeps {
   beforeClaim?: () => void;
 }
 
+/** Retry of a failed pass: 1 s doubling to 5 s, so space coming back is noticed within 5 s. */
+const PASS_RETRY_INITIAL_MS = 1_000;
+const PASS_RETRY_MAX_MS = 5_000;
+
 /**
  * The anchored tick loop (SPEC §2 rule 9). One timer is armed `fireLeadMs` before the
  * earliest slot of any job, capped at `maxTimerDelayMs` so that suspend and wall-clock
@@ -35,10 +39,6 @@ export interface SchedulerDeps {
  * database work is done before the slot, so only the HTTP request is left at the slot.
  * The unique (job, slot) key backs "never twice" if anything else slips.
  */
-/** Retry of a failed pass: 1 s doubling to 5 s, so space coming back is noticed within 5 s. */
-const PASS_RETRY_INITIAL_MS = 1_000;
-const PASS_RETRY_MAX_MS = 5_000;
-
 export class Scheduler {
   readonly #deps: SchedulerDeps;
   #timer: TimerHandle | undefined;

@@ -53,6 +53,12 @@ export class Runner {
    * its action id would never be polled to its end.
    */
   readonly #actionIds = new Map<number, string>();
+  /**
+   * Runs claimed ahead of their slot and not yet sent (run id → job id), and those of them a
+   * `job pause` or `job delete` took back: such a run wakes at its slot and is not sent.
+   */
+  readonly #waiting = new Map<number, string>();
+  readonly #withdrawn = new Set<number>();
   /** Aborted on stop: sleeps end at once and no new work starts. */
   readonly #stopping = new Cancellation();
   /** Aborted when the shutdown grace period is over: in-flight requests are cut off. */
@@ -98,6 +104,23 @@ export class Runner {
     this.#drivers.set(run.id, driver);
   }
 
+  /**
+   * Take back the runs of a job that were claimed ahead of their slot and are not sent yet
+   * (`job pause`, `job delete` answer before the slot: the job must not fire after that).
+   * Returns their ids; the caller removes them from the database in the same turn, before
+   * any of them wakes. A run already sent goes on to its end.
+   */
+  withdraw(jobId: string): number[] {
+    const ids: number[] = [];
+    for (const [runId, owner] of this.#waiting) {
+      if (owner === jobId && !this.#withdrawn.has(runId)) {
+        this.#withdrawn.add(runId);
+        ids.push(runId);
+      }
+    }
+    return ids;
+  }
+
   /** After a restart: re-send submissions whose outcome is unknown, poll accepted actions. */
   resumeOpenRuns(): number {
     const open = openRuns(this.#deps.db);
@@ -129,7 +152,12 @@ export class Runner {
     // Claimed ahead of its slot (or resumed after a very quick restart): never send early.
     // A run already due goes on without yielding (see fire()).
     const early = run.state === 'pending' && run.attempts === 0 && this.#deps.clock.now() < run.slotAtMs;
-    if (early && !(await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping, this.#deps.config.maxTimerDelayMs))) return;
+    if (early) {
+      this.#waiting.set(run.id, job.id);
+      const due = await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping, this.#deps.config.maxTimerDelayMs);
+      this.#waiting.delete(run.id);
+      if (this.#withdrawn.delete(run.id) || !due) return;
+    }
     const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
     if (state === 'active') await this.#poll(run, job);
   }
@@ -289,19 +317,20 @@ export class Runner {
   }
 
   /**
-   * Fail the run. `fromSubmission`: the error answers the run request, so its HTTP status is
-   * the run's submission status; a failed status poll keeps the submission's (SPEC §3).
-   */
-  /**
    * Keep a job's finished runs at retentionRunsPerJob, checked on every PRUNE_EVERY_RUNS-th
    * run of the job rather than on every run: the check reads up to that many index
    * entries, and a job may briefly hold PRUNE_EVERY_RUNS runs too many.
    */
   #pruneNowAndThen(job: JobRow): void {
-    // `job` is the row as claimed, before this run was counted: this is run runCount + 1.
+    // `job` is the row as claimed, before this run was counted: this is run runCount + 1
+    // (one off for a run now or a run resumed after a restart: a cadence, not a count).
     if ((job.runCount + 1) % PRUNE_EVERY_RUNS === 0) pruneJobRuns(this.#deps.db, job.id, this.#deps.config.retentionRunsPerJob);
   }
 
+  /**
+   * Fail the run. `fromSubmission`: the error answers the run request, so its HTTP status is
+   * the run's submission status; a failed status poll keeps the submission's (SPEC §3).
+   */
   #fail(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): void {
     const { db, clock } = this.#deps;
     const completedAtMs = clock.now();

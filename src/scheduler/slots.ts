@@ -2,8 +2,9 @@
  * Slot arithmetic: pure functions, no clock, no I/O (SPEC §2).
  *
  * Slot k of an interval job is due at `startAtMs + k * intervalSeconds * 1000`. Lateness
- * never moves the grid; the scheduler only ever moves `nextSlotIndex` forward, which
- * together with the unique (job, slot) key is what makes "never twice" and "never early" hold.
+ * never moves the grid; the scheduler only ever moves `nextSlotIndex` forward (only `job
+ * update` re-anchoring sets it on a new grid, never to a slot already fired), which together
+ * with the unique (job, slot) key is what makes "never twice" and "never early" hold.
  *
  * A calendar job (`cron` set, SPEC §2 rule 10) has the occurrences of its cron expression
  * as slots; slot `nextSlotIndex` is due at `nextSlotAtMs` (an index has no arithmetic
