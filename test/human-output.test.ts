@@ -40,8 +40,8 @@ test('formatSpan: the two largest units, truncated, seconds rounded up', () => {
   for (const [ms, text] of cases) assert.equal(formatSpan(ms), text, `${ms} ms`);
 });
 
-test('nextRunText: relative to now; paused when inactive; - when none', () => {
-  const cases: [Pick<JobDocument, 'status' | 'next_run'>, string][] = [
+test('nextRunText: relative to now; paused when paused, inactive when Auth stopped it; - when none', () => {
+  const cases: [Pick<JobDocument, 'status' | 'next_run'> & { inactive_reason?: JobDocument['inactive_reason'] }, string][] = [
     [{ status: 'loaded', next_run: at(3 * 3_600_000 + 12 * 60_000 + 30_000) }, 'in 3h 12m'],
     [{ status: 'loaded', next_run: at(45_000) }, 'in 45s'],
     [{ status: 'loaded', next_run: at(300) }, 'in 1s'],
@@ -51,13 +51,14 @@ test('nextRunText: relative to now; paused when inactive; - when none', () => {
     [{ status: 'loaded', next_run: at(-2_500) }, 'overdue 2s'],
     [{ status: 'loaded', next_run: at(-(2 * 86_400_000 + 5 * 3_600_000)) }, 'overdue 2d 5h'],
     [{ status: 'loaded', next_run: '2026-03-15T15:30:00+01:00' }, 'in 1d 2h'], // 1d 2h 30m, offset honoured
-    [{ status: 'inactive', next_run: at(60_000) }, 'paused'],
-    [{ status: 'inactive', next_run: null }, 'paused'],
+    [{ status: 'inactive', next_run: null, inactive_reason: { cause: 'user', detail: 'maintenance' } }, 'paused'],
+    [{ status: 'inactive', next_run: null, inactive_reason: { cause: 'user' } }, 'paused'],
+    [{ status: 'inactive', next_run: null, inactive_reason: { cause: 'globus_auth_requirements', detail: { code: 'LoginRequired' } } }, 'inactive'],
     [{ status: 'finished', next_run: null }, '-'],
     [{ status: 'deleted', next_run: null }, '-'],
     [{ status: 'loaded', next_run: null }, '-'],
   ];
-  for (const [job, text] of cases) assert.equal(nextRunText(job, NOW), text, JSON.stringify(job));
+  for (const [job, text] of cases) assert.equal(nextRunText({ inactive_reason: null, ...job }, NOW), text, JSON.stringify(job));
 });
 
 test('jobTable: Next Run is the last column, as wide as its widest cell', () => {
@@ -65,7 +66,7 @@ test('jobTable: Next Run is the last column, as wide as its widest cell', () => 
   const text = jobTable(
     [
       { ...base, job_id: 'a', next_run: at(90_000) },
-      { ...base, job_id: 'b', status: 'inactive', next_run: null },
+      { ...base, job_id: 'b', status: 'inactive', next_run: null, inactive_reason: { cause: 'user' } },
     ],
     NOW,
   );

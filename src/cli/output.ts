@@ -104,11 +104,12 @@ export function formatSpan(ms: number): string {
 /**
  * The `Next Run` cell of `job list`, relative to `nowMs`: `in 3h 12m`, `overdue 2s` (due,
  * not yet fired: the daemon was down, or the run is being claimed), `now` (within the
- * second), `paused` for an inactive job, `-` when there is no next run (finished, deleted).
+ * second), `paused` for a paused job (`inactive` for one stopped otherwise), `-` when there is no next run (finished, deleted).
  * The absolute time is `next_run` in the job document (`--format json`).
  */
-export function nextRunText(job: Pick<JobDocument, 'status' | 'next_run'>, nowMs: number): string {
-  if (job.status === 'inactive') return 'paused';
+export function nextRunText(job: Pick<JobDocument, 'status' | 'next_run' | 'inactive_reason'>, nowMs: number): string {
+  // `paused` is what the user did; a job Globus Auth stopped says so (job status tells why).
+  if (job.status === 'inactive') return job.inactive_reason?.cause === 'user' ? 'paused' : 'inactive';
   if (job.next_run === null) return '-';
   const delta = Date.parse(job.next_run) - nowMs;
   if (Number.isNaN(delta)) return '-';
