@@ -644,3 +644,17 @@ test('replies to requests still being answered when an oversized frame arrives a
   assertError(await conn.next(), -32600, undefined, 'then the oversize error');
   await conn.closed;
 });
+
+test('a write the database refuses (disk full) is answered with a clear STORE_FAILED error, not "internal error"; the daemon serves on', async (t) => {
+  const { daemon, paths } = await daemonIn(t);
+  const job = await call<JobDocument>(paths.socketPath, 'job.submit', submitParams('kept'));
+  // SQLite's own SQLITE_FULL: the file may not grow past the pages it has now.
+  const pages = daemon.db.$client.pragma('page_count', { simple: true }) as number;
+  daemon.db.$client.pragma(`max_page_count = ${pages}`);
+  let reply: RpcReply | undefined;
+  for (let i = 0; i < 200 && !reply?.error; i++) reply = await rpc(paths.socketPath, request('job.submit', submitParams(`filler-${i}-${'x'.repeat(200)}`)));
+  assertError(reply!, -32000, ERROR_CODES.STORE_FAILED, 'disk full');
+  assert.match(reply!.error!.message, /database or disk is full.*free disk space/, reply!.error!.message);
+  daemon.db.$client.pragma('max_page_count = 1073741823');
+  assert.equal((await call<JobDocument>(paths.socketPath, 'job.get', { job_id: job.job_id })).name, 'kept');
+});

@@ -40,6 +40,13 @@ export class RpcServer {
       if (err instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, err.code, err.message, err.data);
       if (err instanceof TimerError) return createJSONRPCErrorResponse(id, rpcCodeFor(err.code), err.message, { code: err.code });
       log.error({ err }, 'rpc method failed');
+      // The database refusing a write (disk full, locked, read-only) is the user's to fix,
+      // so say so; SQLite's message names the condition and nothing secret.
+      const sqliteCode = (err as { code?: unknown }).code;
+      if (typeof sqliteCode === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)/.test(sqliteCode)) {
+        const message = `the database refused the change (${(err as Error).message}): free disk space or check the database file, then retry`;
+        return createJSONRPCErrorResponse(id, -32000, message, { code: ERROR_CODES.STORE_FAILED });
+      }
       return createJSONRPCErrorResponse(id, RPC_ERROR_CODES.INTERNAL, 'internal error; see the daemon log', { code: ERROR_CODES.INTERNAL });
     };
     const ajv = new Ajv({ allErrors: false, strict: true });
