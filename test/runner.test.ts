@@ -553,7 +553,28 @@ test('a provider that echoes the bearer token in its answer: the token is cut ou
   assert.match(stored, /\[REDACTED\]/);
 });
 
-test('with a scope, a 403 that survives the refresh makes the job inactive', async (t) => {
+test('with a scope, a refreshed token refused too gets one more refresh (it may predate the cause of the refusal); the job stays loaded', async (t) => {
+  // tok-1 came from a refresh that was already in flight when tok-0 was refused, so it can
+  // be refused for the same reason; tok-2 comes from a refresh that started after that.
+  const h = harness(t);
+  const p = await h.provider();
+  p.runReplies = [
+    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
+    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
+  ];
+  p.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
+  const job = h.job(p.runUrl, { scope: SCOPE });
+  const run = h.run(job);
+  const tokens = new FakeTokens();
+  h.runner({ tokens }).track(run.id);
+  const done = await waitDone(h.db, run.id);
+
+  assert.equal(done.state, 'succeeded');
+  assert.deepEqual(p.runRequests().map((r) => r.headers.authorization), ['Bearer tok-0', 'Bearer tok-1', 'Bearer tok-2']);
+  assert.equal(mustGetJob(h.db, job.id).status, 'loaded');
+});
+
+test('with a scope, a 403 that survives two refreshes makes the job inactive', async (t) => {
   const h = harness(t);
   const p = await h.provider();
   p.defaultRunReply = { kind: 'raw', httpStatus: 403, body: { code: 'Forbidden', description: 'missing consent' } };
@@ -564,9 +585,9 @@ test('with a scope, a 403 that survives the refresh makes the job inactive', asy
   const done = await waitDone(h.db, run.id);
 
   assert.equal(done.state, 'failed');
-  assert.equal(done.attempts, 2);
-  assert.equal(p.runRequests().length, 2, 'one retry after the refresh, no more');
-  assert.equal(tokens.calls.filter((c) => c.rejected).length, 1);
+  assert.equal(done.attempts, 3);
+  assert.equal(p.runRequests().length, 3, 'a retry after each of two refreshes, no more');
+  assert.equal(tokens.calls.filter((c) => c.rejected).length, 2);
   assert.equal(done.error?.httpStatus, 403);
   assert.deepEqual(done.error?.providerError, { code: 'Forbidden', description: 'missing consent' });
   const after = mustGetJob(h.db, job.id);

@@ -36,6 +36,15 @@ export interface RunnerDeps {
 }
 
 /**
+ * Refreshed tokens tried for refusals in a row before a run fails and its job becomes
+ * inactive. Two, not one: a refresh already in flight when the provider refused a token
+ * (one run's refusal, another's refresh) can hand out a token issued before whatever made
+ * the provider refuse (a revocation, Auth dropping tokens); the second refresh starts after
+ * the refusal, so its refusal is a real one.
+ */
+const REFRESHES_PER_REFUSAL = 2;
+
+/**
  * Drives each run from submission to its end (SPEC §3): POST the run request, retry
  * transient failures with the same request_id until the run's retry deadline, poll
  * ACTIVE/INACTIVE actions with backoff, release them when done, and record every step.
@@ -170,10 +179,12 @@ export class Runner {
     let retryDelayMs = config.retryInitialMs;
     /**
      * The token the provider has just refused; the next one asked for must differ (a refresh).
-     * A refusal of that next one on the very next attempt is final (SPEC: 401/403 after a
-     * refresh); after any other answer a later refusal is a new one, refreshed and retried.
+     * Refusals in a row end the run and stop the job once REFRESHES_PER_REFUSAL refreshed
+     * tokens were refused too (SPEC: 401/403 after a token refresh); after any other answer
+     * a later refusal is a new one, refreshed and retried.
      */
     let rejected: string | null = null;
+    let refusals = 0;
     while (!this.#stopped) {
       // No await without a scope: see fire().
       const token: string | null | TokenFailure = job.scope ? await this.#token(job, rejected) : null;
@@ -209,8 +220,9 @@ export class Runner {
         case 'ok':
           return this.#recordStatus(run, job, verdict.status, verdict.httpStatus);
         case 'auth':
-          if (typeof token === 'string' && rejected === null) {
+          if (typeof token === 'string' && refusals < REFRESHES_PER_REFUSAL) {
             rejected = token;
+            refusals += 1;
             continue;
           }
           return this.#authFailed(run, job, verdict.error, true);
@@ -225,6 +237,7 @@ export class Runner {
           }
           const error = verdict.error;
           rejected = null;
+          refusals = 0;
           this.#write(() => recordRunError(db, run.id, error));
           this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error }, 'submission failed; will retry');
           if (!(await sleep(clock, waitMs, this.#stopping))) return null;
@@ -240,6 +253,7 @@ export class Runner {
     const { config, clock } = this.#deps;
     let delayMs = config.pollInitialMs;
     let rejected: string | null = null;
+    let refusals = 0; // as in #submit
     const actionId = this.#actionIds.get(run.id) ?? this.#readRun(run.id)?.actionId;
     if (!actionId) return;
     while (await sleep(clock, delayMs, this.#stopping)) {
@@ -257,10 +271,12 @@ export class Runner {
         case 'ok':
           if (this.#recordStatus(run, job, verdict.status, null) === 'done') return;
           rejected = null;
+          refusals = 0;
           break;
         case 'auth':
-          if (typeof token === 'string' && rejected === null) {
+          if (typeof token === 'string' && refusals < REFRESHES_PER_REFUSAL) {
             rejected = token;
+            refusals += 1;
             delayMs = 0;
             continue;
           }
@@ -278,6 +294,7 @@ export class Runner {
           );
         case 'transient':
           rejected = null;
+          refusals = 0;
           this.#deps.log.warn({ jobId: job.id, runId: run.id, error: verdict.error }, 'status poll failed; will retry');
       }
       delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
