@@ -24,7 +24,7 @@ import { AuthRequiredError, AuthUnavailableError, NO_TOKENS, type TokenProvider 
 import { Runner } from '../src/scheduler/runner.ts';
 import { WriteBehind } from '../src/db/write-behind.ts';
 import { tempHome, testConfig } from './support/env.ts';
-import { readFixture, recordedStatusDocument, startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
+import { readFixture, recordedStatusDocument, startFakeProvider, type FakeProvider, type RecordedRequest, type Reply as RunReply } from './support/provider.ts';
 
 // ---------------------------------------------------------------------------------------
 // Harness
@@ -511,28 +511,30 @@ test('with a scope, a 401 triggers exactly one forced token refresh and the retr
   assert.equal(mustGetJob(h.db, job.id).errorCount, 0);
 });
 
-test('with a scope, a 401 after a refreshed token got a transient answer is a new refusal: refreshed and retried, the job stays loaded', async (t) => {
-  // The refreshed token was answered (a 503), so it was not refused: a later 401 (the token
-  // expired or was replaced meanwhile) is not "401 after a refresh" and must not deactivate.
+/** One scoped run against a provider answering `replies` in turn, then `then`; driven to its end. */
+async function scopedRun(t: TestContext, replies: RunReply[], then: RunReply) {
   const h = harness(t);
   const p = await h.provider();
-  p.runReplies = [
-    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
-    { kind: 'raw', httpStatus: 503, body: { code: 'ServiceUnavailable' } },
-    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
-  ];
-  p.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
+  p.runReplies = replies;
+  p.defaultRunReply = then;
   const job = h.job(p.runUrl, { scope: SCOPE });
   const run = h.run(job);
   const tokens = new FakeTokens();
   h.runner({ tokens }).track(run.id);
   const done = await waitDone(h.db, run.id);
+  const sent = p.runRequests().map((r) => r.headers.authorization);
+  return { h, job, tokens, done, sent };
+}
 
+const UNAUTHORIZED: RunReply = { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } };
+const ACCEPTED: RunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
+
+test('with a scope, a 401 after a refreshed token got a transient answer is a new refusal: refreshed and retried, the job stays loaded', async (t) => {
+  // The refreshed token was answered (a 503), so it was not refused: a later 401 (the token
+  // expired or was replaced meanwhile) is not a refusal in a row and counts afresh.
+  const { h, job, tokens, done, sent } = await scopedRun(t, [UNAUTHORIZED, { kind: 'raw', httpStatus: 503, body: { code: 'ServiceUnavailable' } }, UNAUTHORIZED], ACCEPTED);
   assert.equal(done.state, 'succeeded');
-  assert.deepEqual(
-    p.runRequests().map((r) => r.headers.authorization),
-    ['Bearer tok-0', 'Bearer tok-1', 'Bearer tok-1', 'Bearer tok-2'],
-  );
+  assert.deepEqual(sent, ['Bearer tok-0', 'Bearer tok-1', 'Bearer tok-1', 'Bearer tok-2']);
   assert.deepEqual(tokens.calls.filter((c) => c.rejected).map((c) => c.rejected), ['tok-0', 'tok-1']);
   assert.equal(mustGetJob(h.db, job.id).status, 'loaded');
 });
@@ -556,37 +558,17 @@ test('a provider that echoes the bearer token in its answer: the token is cut ou
 test('with a scope, a refreshed token refused too gets one more refresh (it may predate the cause of the refusal); the job stays loaded', async (t) => {
   // tok-1 came from a refresh that was already in flight when tok-0 was refused, so it can
   // be refused for the same reason; tok-2 comes from a refresh that started after that.
-  const h = harness(t);
-  const p = await h.provider();
-  p.runReplies = [
-    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
-    { kind: 'raw', httpStatus: 401, body: { code: 'AuthenticationFailed' } },
-  ];
-  p.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
-  const job = h.job(p.runUrl, { scope: SCOPE });
-  const run = h.run(job);
-  const tokens = new FakeTokens();
-  h.runner({ tokens }).track(run.id);
-  const done = await waitDone(h.db, run.id);
-
+  const { h, job, done, sent } = await scopedRun(t, [UNAUTHORIZED, UNAUTHORIZED], ACCEPTED);
   assert.equal(done.state, 'succeeded');
-  assert.deepEqual(p.runRequests().map((r) => r.headers.authorization), ['Bearer tok-0', 'Bearer tok-1', 'Bearer tok-2']);
+  assert.deepEqual(sent, ['Bearer tok-0', 'Bearer tok-1', 'Bearer tok-2']);
   assert.equal(mustGetJob(h.db, job.id).status, 'loaded');
 });
 
 test('with a scope, a 403 that survives two refreshes makes the job inactive', async (t) => {
-  const h = harness(t);
-  const p = await h.provider();
-  p.defaultRunReply = { kind: 'raw', httpStatus: 403, body: { code: 'Forbidden', description: 'missing consent' } };
-  const job = h.job(p.runUrl, { scope: SCOPE });
-  const run = h.run(job);
-  const tokens = new FakeTokens();
-  h.runner({ tokens }).track(run.id);
-  const done = await waitDone(h.db, run.id);
-
+  const { h, job, tokens, done, sent } = await scopedRun(t, [], { kind: 'raw', httpStatus: 403, body: { code: 'Forbidden', description: 'missing consent' } });
   assert.equal(done.state, 'failed');
   assert.equal(done.attempts, 3);
-  assert.equal(p.runRequests().length, 3, 'a retry after each of two refreshes, no more');
+  assert.equal(sent.length, 3, 'a retry after each of two refreshes, no more');
   assert.equal(tokens.calls.filter((c) => c.rejected).length, 2);
   assert.equal(done.error?.httpStatus, 403);
   assert.deepEqual(done.error?.providerError, { code: 'Forbidden', description: 'missing consent' });
