@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { InvalidInputError } from '../errors.ts';
 import { parseActionBody } from '../jobs/input.ts';
+import { readFlagFile } from './options.ts';
 
 export interface ActionBodyFlags {
   'action-body'?: string | undefined;
@@ -16,14 +17,6 @@ export function actionBodyFromFlags(flags: ActionBodyFlags, readFile: (path: str
   const file = flags['action-file'];
   const body = flags['action-body'];
   if (body !== undefined && file !== undefined) throw new InvalidInputError('give either --action-body or --action-file, not both');
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFile(file);
-    } catch (err) {
-      throw new InvalidInputError(`cannot read --action-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    return parseActionBody(text, '--action-file');
-  }
+  if (file !== undefined) return parseActionBody(readFlagFile('action-file', file, readFile), '--action-file');
   return body === undefined ? undefined : parseActionBody(body);
 }

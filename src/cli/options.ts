@@ -39,3 +39,12 @@ export function changedJobJson(args: GlobalArgs & { verbose?: boolean }, result:
   if (args.verbose === true) return toJson(result.job);
   return null;
 }
+
+/** Read the file a flag names (`--action-file`, `--items-file`); an unreadable one is a usage error naming the flag. */
+export function readFlagFile(flag: string, file: string, readFile: (path: string) => string): string {
+  try {
+    return readFile(file);
+  } catch (err) {
+    throw new InvalidInputError(`cannot read --${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}

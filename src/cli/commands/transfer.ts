@@ -14,7 +14,7 @@ import {
 } from '../../jobs/transfer.ts';
 import type { SubmitJobParams } from '../../rpc/protocol.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
-import { single, verbose } from '../options.ts';
+import { readFlagFile, single, verbose } from '../options.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
 
 /** The flags of `job transfer` as yargs hands them over (option names as typed). */
@@ -49,13 +49,7 @@ function itemsFromFlags(flags: TransferFlags, readFile: ReadTextFile): TransferI
   }
   const file = flags['items-file'];
   if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFile(file);
-    } catch (err) {
-      throw new InvalidInputError(`cannot read --items-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    items.push(...parseItemsCsv(text, file));
+    items.push(...parseItemsCsv(readFlagFile('items-file', file, readFile), file));
   }
   return items;
 }
