@@ -16,8 +16,7 @@ import { ERROR_CODES } from '../src/errors.ts';
 import { JobService } from '../src/jobs/service.ts';
 import { RpcClient, RpcError } from '../src/rpc/client.ts';
 import type { JobDocument, PauseResult, RunNowResult } from '../src/rpc/protocol.ts';
-import { retryWindowMs } from '../src/jobs/run-now.ts';
-import { decide, nextRunOf, type ScheduleState } from '../src/scheduler/slots.ts';
+import { decide, nextRunOf, retryWindowMs, type ScheduleState } from '../src/scheduler/slots.ts';
 import { FakeClock } from './support/clock.ts';
 import { advanceUntil, clockedConfig, clockedDaemon, waitFor, type ClockedDaemon } from './support/clocked-daemon.ts';
 
@@ -350,12 +349,12 @@ test('decide/nextRunOf: stop_after.n_runs counts run_count − manual_run_count'
 test('retry window of a manual run: as for the job (interval / 2, capped); a calendar job: half the time to its next slot', () => {
   const cfg = clockedConfig({ retryWindowMaxMs: 45 * 60_000 });
   const now = T0;
-  assert.equal(retryWindowMs({ cron: null, intervalSeconds: 10, nextSlotAtMs: null }, cfg, now), 5_000);
-  assert.equal(retryWindowMs({ cron: null, intervalSeconds: 86_400, nextSlotAtMs: null }, cfg, now), 45 * 60_000);
-  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0, nextSlotAtMs: now + 20 * 60_000 }, cfg, now), 10 * 60_000);
-  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0, nextSlotAtMs: now + 5 * 3_600_000 }, cfg, now), 45 * 60_000);
-  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0, nextSlotAtMs: null }, cfg, now), 45 * 60_000, 'no slot ahead');
-  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0, nextSlotAtMs: now - 1 }, cfg, now), 45 * 60_000, "a paused job's slot passed");
+  assert.equal(retryWindowMs({ cron: null, intervalSeconds: 10 }, null, now, cfg.retryWindowMaxMs), 5_000);
+  assert.equal(retryWindowMs({ cron: null, intervalSeconds: 86_400 }, null, now, cfg.retryWindowMaxMs), 45 * 60_000);
+  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0 }, now + 20 * 60_000, now, cfg.retryWindowMaxMs), 10 * 60_000);
+  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0 }, now + 5 * 3_600_000, now, cfg.retryWindowMaxMs), 45 * 60_000);
+  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0 }, null, now, cfg.retryWindowMaxMs), 45 * 60_000, 'no slot ahead');
+  assert.equal(retryWindowMs({ cron: '0 2 * * *', intervalSeconds: 0 }, now - 1, now, cfg.retryWindowMaxMs), 45 * 60_000, "a paused job's slot passed");
 });
 
 test('job pause and job delete take back a run claimed ahead of its slot: it is never sent, and its slot counts as missed', async (t) => {

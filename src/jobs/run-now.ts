@@ -6,6 +6,7 @@ import { hasOpenRun, insertManualRun } from '../db/runs.ts';
 import type { JobRow, RunRow } from '../db/schema.ts';
 import { ERROR_CODES, JobDeletedError, JobNotFoundError, TimerError } from '../errors.ts';
 import type { Clock } from '../scheduler/clock.ts';
+import { retryWindowMs } from '../scheduler/slots.ts';
 
 export class RunInProgressError extends TimerError {
   constructor(jobId: string) {
@@ -57,23 +58,12 @@ export function runNow(deps: RunNowDeps, jobId: string, force: boolean): { job: 
       slotAtMs: nowMs,
       requestId: randomUUID(),
       firedAtMs: nowMs,
-      retryUntilMs: nowMs + retryWindowMs(found, config, nowMs),
+      // As for its scheduled runs: half the gap to its next slot (from now), at most the window.
+      retryUntilMs: nowMs + retryWindowMs(found, found.nextSlotAtMs, nowMs, config.retryWindowMaxMs),
     });
     countManualRun(db, found.id, nowMs);
     return { run: inserted, job: getJob(db, found.id)! };
   });
   deps.fireRun?.(run, job);
   return { run, job };
-}
-
-/**
- * Transient failures are retried for min(retryWindowMaxMs, interval / 2), as for the
- * job's scheduled runs (SPEC §3). A calendar job has no fixed interval: as the scheduler
- * does for its runs (half the gap to the next slot), half the time until its next slot;
- * the longest window when no slot is ahead (none left, or a paused job's slot passed).
- */
-export function retryWindowMs(job: Pick<JobRow, 'cron' | 'intervalSeconds' | 'nextSlotAtMs'>, config: ResolvedConfig, nowMs: number): number {
-  if (job.cron === null) return Math.min(config.retryWindowMaxMs, (job.intervalSeconds * 1000) / 2);
-  if (job.nextSlotAtMs === null || job.nextSlotAtMs <= nowMs) return config.retryWindowMaxMs;
-  return Math.min(config.retryWindowMaxMs, (job.nextSlotAtMs - nowMs) / 2);
 }

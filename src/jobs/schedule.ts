@@ -5,7 +5,7 @@
 
 import { InvalidInputError } from '../errors.ts';
 import { checkCron, checkTimezone, cronFor, initialOccurrence, occurrenceAfter } from '../scheduler/calendar.ts';
-import { initialSlotIndex } from '../scheduler/slots.ts';
+import { initialSlotIndex, latestSlotIndexAt, slotAtMs } from '../scheduler/slots.ts';
 import { checkIntervalSeconds } from './input.ts';
 
 /** Either an interval grid (`cron` null) or a calendar (`intervalSeconds` 0), as stored in jobs. */
@@ -41,8 +41,9 @@ export interface Placement {
  */
 export function initialPlacement(kind: ScheduleKind, startAtMs: number, nowMs: number, graceMs: number): Placement {
   if (kind.cron === null) {
-    const nextSlotIndex = initialSlotIndex({ startAtMs, intervalSeconds: kind.intervalSeconds }, nowMs, graceMs);
-    return { nextSlotIndex, nextSlotAtMs: startAtMs + nextSlotIndex * kind.intervalSeconds * 1000 };
+    const grid = { startAtMs, intervalSeconds: kind.intervalSeconds };
+    const nextSlotIndex = initialSlotIndex(grid, nowMs, graceMs);
+    return { nextSlotIndex, nextSlotAtMs: slotAtMs(grid, nextSlotIndex) };
   }
   return { nextSlotIndex: 0, nextSlotAtMs: initialOccurrence(cronFor(kind.cron, kind.timezone), startAtMs, nowMs, graceMs) };
 }
@@ -55,9 +56,10 @@ export function initialPlacement(kind: ScheduleKind, startAtMs: number, nowMs: n
  */
 export function reanchoredPlacement(kind: ScheduleKind, startAtMs: number, afterMs: number, countFrom: number): Placement {
   if (kind.cron === null) {
-    const intervalMs = kind.intervalSeconds * 1000;
-    const nextSlotIndex = afterMs < startAtMs ? 0 : Math.floor((afterMs - startAtMs) / intervalMs) + 1;
-    return { nextSlotIndex, nextSlotAtMs: startAtMs + nextSlotIndex * intervalMs };
+    const grid = { startAtMs, intervalSeconds: kind.intervalSeconds };
+    // The slot after the latest one due by afterMs (-1 before the start: slot 0).
+    const nextSlotIndex = latestSlotIndexAt(grid, afterMs) + 1;
+    return { nextSlotIndex, nextSlotAtMs: slotAtMs(grid, nextSlotIndex) };
   }
   return { nextSlotIndex: countFrom, nextSlotAtMs: occurrenceAfter(cronFor(kind.cron, kind.timezone), Math.max(afterMs, startAtMs - 1)) };
 }

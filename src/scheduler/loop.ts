@@ -7,7 +7,7 @@ import type { JobRow, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, TimerHandle } from './clock.ts';
-import { decide, nextRunOf, nextSlotAtMsOf } from './slots.ts';
+import { decide, nextRunOf, nextSlotAtMsOf, retryWindowMs } from './slots.ts';
 
 export interface SchedulerDeps {
   db: Db;
@@ -135,14 +135,7 @@ export class Scheduler {
         requestId: requestIdFor(job.id, slotAtMs),
         // The planned fire time; the runner records the real one when it sends.
         firedAtMs: nowMs,
-        // Retried for up to half the gap to the next slot (SPEC §3): the interval, or for a
-        // calendar job the gap to its next occurrence (none: the whole window).
-        retryUntilMs:
-          nowMs +
-          Math.min(
-            config.retryWindowMaxMs,
-            (job.cron === null ? job.intervalSeconds * 1000 : decision.nextSlotAtMs === null ? Infinity : decision.nextSlotAtMs - slotAtMs) / 2,
-          ),
+        retryUntilMs: nowMs + retryWindowMs(job, decision.nextSlotAtMs, slotAtMs, config.retryWindowMaxMs),
       });
       if (!run) log.error({ jobId: job.id, slotAtMs }, 'slot already has a run; not firing it again');
     }

@@ -224,3 +224,20 @@ export function upcomingSlots(
         : 'date';
   return { slotsAtMs, end };
 }
+
+/**
+ * How long a run's transient failures are retried (SPEC §3): half the gap to the job's next
+ * slot, at most `maxMs` — the interval for an interval job; for a calendar job the time
+ * from `fromMs` (the run's slot, or now for a run now) to `nextSlotAtMs`, or the whole
+ * window when no slot lies ahead. One rule for scheduled runs (loop.ts) and runs now.
+ */
+export function retryWindowMs(
+  job: { cron: string | null; intervalSeconds: number },
+  nextSlotAtMs: number | null,
+  fromMs: number,
+  maxMs: number,
+): number {
+  if (job.cron === null) return Math.min(maxMs, (job.intervalSeconds * 1000) / 2);
+  if (nextSlotAtMs === null || nextSlotAtMs <= fromMs) return maxMs;
+  return Math.min(maxMs, (nextSlotAtMs - fromMs) / 2);
+}
