@@ -239,17 +239,19 @@ export function historyPage(db: Db, jobId: string, q: HistoryQuery): RunRow[] {
  * before their slot: the rows go, and their slots count as missed instead of run, so
  * run_count + missed + overlap-skipped still equals the slots decided. One transaction.
  */
+const unclaimRunStatement = preparedFor((db) =>
+  db.$client.prepare('DELETE FROM runs WHERE id = ? AND job_id = ? AND attempts = 0 AND completed_at_ms IS NULL'),
+);
+const recountUnclaimedStatement = preparedFor((db) =>
+  db.$client.prepare('UPDATE jobs SET run_count = run_count - @removed, missed_slots = missed_slots + @removed WHERE id = @jobId'),
+);
+
 export function unclaimRuns(db: Db, jobId: string, runIds: number[]): number {
   if (runIds.length === 0) return 0;
   return db.transaction(() => {
-    const del = db.$client.prepare('DELETE FROM runs WHERE id = ? AND job_id = ? AND attempts = 0 AND completed_at_ms IS NULL');
     let removed = 0;
-    for (const id of runIds) removed += del.run(id, jobId).changes;
-    if (removed > 0) {
-      db.$client
-        .prepare('UPDATE jobs SET run_count = run_count - @removed, missed_slots = missed_slots + @removed WHERE id = @jobId')
-        .run({ removed, jobId });
-    }
+    for (const id of runIds) removed += unclaimRunStatement(db).run(id, jobId).changes;
+    if (removed > 0) recountUnclaimedStatement(db).run({ removed, jobId });
     return removed;
   });
 }
