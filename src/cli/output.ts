@@ -1,5 +1,5 @@
 import { loginCommand } from '../auth/scopes.ts';
-import type { JobDocument } from '../rpc/protocol.ts';
+import type { JobDocument, RunResult } from '../rpc/protocol.ts';
 
 /**
  * Text layouts of the original CLI (reference globus-timer-cli.md §1 "Output layouts"):
@@ -23,7 +23,11 @@ export function formatInterval(totalSeconds: number): string {
  */
 export function lastRunResult(job: JobDocument): string {
   const run = job.results.data[0];
-  if (!run) return 'NOT RUN';
+  return run ? runStatusLabel(run) : 'NOT RUN';
+}
+
+/** Where one run stands: its action's status, or where its submission is (`job history`, `job list`). */
+export function runStatusLabel(run: RunResult): string {
   if (run.run_state === 'pending') return run.attempts > 1 ? 'RETRYING' : 'SUBMITTING';
   if (run.run_state === 'failed') return 'FAILED';
   return run.action_status ?? run.run_state.toUpperCase();

@@ -2,10 +2,10 @@ import type { Argv } from 'yargs';
 import { InvalidInputError } from '../../errors.ts';
 import { checkRunState } from '../../jobs/input.ts';
 import { formatIso, parseDateTime } from '../../jobs/time.ts';
-import type { HistoryEntry, HistoryPage, HistoryParams, RunResult } from '../../rpc/protocol.ts';
+import type { HistoryEntry, HistoryPage, HistoryParams } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { single } from '../options.ts';
-import { formatTable, toJson } from '../output.ts';
+import { formatTable, runStatusLabel, toJson } from '../output.ts';
 
 interface HistoryArgs extends GlobalArgs {
   job_id: string;
@@ -66,21 +66,11 @@ export function historyCommand(io: CliIo) {
         } while (cursor && all.length < limit);
         return { runs: all, more: cursor !== null };
       });
-      if (wantsJsonOnly(args)) io.out(toJson({ job_id: jobId, runs, more }));
+      // `--format json` only: this command has no -v (there is no job document to print).
+      if (args.format === 'json') io.out(toJson({ job_id: jobId, runs, more }));
       else io.out(historyText(jobId, runs, more, limit, filters.since !== undefined || filters.status !== undefined));
     },
   ] as const;
-}
-
-function wantsJsonOnly(args: GlobalArgs): boolean {
-  return args.format === 'json';
-}
-
-/** Final status of a run: the action's status, or where its submission stands. */
-export function runStatusLabel(run: RunResult): string {
-  if (run.run_state === 'pending') return run.attempts > 1 ? 'RETRYING' : 'SUBMITTING';
-  if (run.run_state === 'failed') return 'FAILED';
-  return run.action_status ?? run.run_state.toUpperCase();
 }
 
 /** `12 ms`, `1.5 s`, `3m 05s`, `2h 10m`. */
