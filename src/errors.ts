@@ -9,7 +9,10 @@ export const ERROR_CODES = {
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
   /** The job is deleted: it never runs again (its history stays readable). */
   JOB_DELETED: 'JOB_DELETED',
-  /** `job run` refused: the previous run is in progress and the overlap policy is skip. */
+  /**
+   * `job run` refused: the previous run is in progress and the overlap policy is skip, or
+   * (overlap allow) the job has its most runs in flight (maxRunsInFlightPerJob).
+   */
   RUN_IN_PROGRESS: 'RUN_IN_PROGRESS',
   DAEMON_NOT_RUNNING: 'DAEMON_NOT_RUNNING',
   DAEMON_ALREADY_RUNNING: 'DAEMON_ALREADY_RUNNING',
@@ -24,6 +27,11 @@ export const ERROR_CODES = {
   TOKEN_CACHE_INVALID: 'TOKEN_CACHE_INVALID',
   /** The Action Provider's introspection document could not tell the job's scope. */
   SCOPE_DISCOVERY_FAILED: 'SCOPE_DISCOVERY_FAILED',
+  /**
+   * A directory, file or socket another user could control (wrong owner, writable by
+   * others, a symbolic link): refused rather than used or repaired (SPEC §6).
+   */
+  UNSAFE_PATH: 'UNSAFE_PATH',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -78,6 +86,13 @@ export class DaemonAlreadyRunningError extends TimerError {
       `another globus-timer daemon is already running (${detail}); stop it first, or set GLOBUS_TIMER_HOME to use separate state`,
     );
     this.name = 'DaemonAlreadyRunningError';
+  }
+}
+
+export class UnsafePathError extends TimerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ERROR_CODES.UNSAFE_PATH, message, options);
+    this.name = 'UnsafePathError';
   }
 }
 

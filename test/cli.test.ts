@@ -4,17 +4,21 @@
  * shows: what reaches the real stdout/stderr, and the exit code.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test, { after, type TestContext } from 'node:test';
+import { eq } from 'drizzle-orm';
 import { runCli } from '../src/cli/main.ts';
 import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
+import { jobs, runs } from '../src/db/schema.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
 import { VERSION } from '../src/package-root.ts';
 import { ROOT, runCliProcess, testConfig } from './support/env.ts';
+import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../src/auth/token-rules.ts';
 import { startFakeProvider } from './support/provider.ts';
 
 // `job submit` without --scope reads the scope from the provider's introspection document,
@@ -44,7 +48,7 @@ function makeHome(t: TestContext | null): Home {
 /** An in-process daemon in its own home; stopped, then the home removed, after the test. */
 async function daemonHome(t: TestContext): Promise<Home & { daemon: Daemon }> {
   const h = makeHome(null);
-  const daemon = await startDaemon({ paths: resolvePaths(h.env), config: testConfig(), log: silentLogger() });
+  const daemon = await startDaemon({ paths: resolvePaths(h.env), config: testConfig(), log: silentLogger(), tokenRules: DAEMON_TOKEN_RULES });
   t.after(async () => {
     await daemon.stop();
     fs.rmSync(h.home, { recursive: true, force: true });
@@ -79,7 +83,14 @@ function allDocs(daemon: Daemon): JobDocument[] {
   return docs;
 }
 
+/**
+ * The daemons' token rules: the loopback provider also stands in for the Transfer Action
+ * Provider (`job transfer` sends there, as GLOBUS_TIMER_TRANSFER_ACTION_URL says).
+ */
+const DAEMON_TOKEN_RULES = tokenRulesFromEnv({ [ALLOW_HTTP_TOKENS_ENV]: '1', GLOBUS_TIMER_TRANSFER_ACTION_URL: provider.runUrl });
 const FUTURE = '2099-01-01T00:00:00Z';
+/** A provider's own scope (no Globus service's): it may go to the loopback provider. */
+const PROVIDER_SCOPE = 'https://auth.globus.org/scopes/000a11ce-0000-1000-8000-0000000000aa/action_all';
 const BODY = '{"body": {"source": "/a", "dest": "/b"}}';
 
 /** A valid `job submit` command line; `over` replaces flags (value null drops the flag). */
@@ -211,6 +222,10 @@ test('job submit: every option with a bad value is a usage error and changes not
     ['missing --name', submitArgs({ '--name': null }), /name/],
     ['empty --name', submitArgs({ '--name': '' }), /name/],
     ['control characters in --name', submitArgs({ '--name': 'a\u0007b' }), /name/],
+    // Issue 11 item 7: what a terminal acts on or reorders, not only C0.
+    ...['\u001b[2J', '\u007f', '\u009b31m', '\u0085', '\u202e', '\u202a', '\u2066', '\u2069'].map(
+      (ch): [string, string[], RegExp] => [`--name with U+${ch.codePointAt(0)!.toString(16)}`, submitArgs({ '--name': `a${ch}b` }), /invalid job name/],
+    ),
     ['missing --interval', submitArgs({ '--interval': null }), /interval/],
     ['missing --action-url', submitArgs({ '--action-url': null }), /action-url/],
     ['unknown option', [...submitArgs(), '--bogus', 'x'], /bogus/],
@@ -219,6 +234,10 @@ test('job submit: every option with a bad value is a usage error and changes not
     ['bad --overlap', submitArgs({ '--overlap': 'sometimes' }), /overlap/],
     ['blank --scope', submitArgs({ '--scope': ' ' }), /--scope/],
     ['two scopes in --scope', submitArgs({ '--scope': 'openid email' }), /--scope/],
+    // Issue 11 item 6: no whitespace, so the old check let these through.
+    ['a quote in --scope', submitArgs({ '--scope': "x';touch${IFS}/tmp/x;echo'" }), /^globus-timer: invalid --scope .*"'" cannot be part of a scope/],
+    ['$( ) in --scope', submitArgs({ '--scope': 'urn:x$(id)' }), /invalid --scope .*"\$"/],
+    ['unbalanced brackets in --scope', submitArgs({ '--scope': 'urn:x[*https://a/b' }), /invalid --scope .*no matching/],
     ['bad --misfire', submitArgs({ '--misfire': 'later' }), /misfire/],
     ['bad --format', submitArgs({ '--format': 'xml' }), /format/],
     ['bad --format before the command', ['--format', 'yaml', ...submitArgs()], /format/],
@@ -282,7 +301,7 @@ test('job submit: prints the record in the original key order, and the job is st
     '--interval',
     '2h3m4s',
     '--scope',
-    'urn:globus:auth:scope:transfer.api.globus.org:all',
+    PROVIDER_SCOPE,
     '--stop-after-runs',
     '5',
     '--stop-after-date',
@@ -297,7 +316,7 @@ test('job submit: prints the record in the original key order, and the job is st
   assert.deepEqual(doc2.callback_body, { body: { from: 'file' }, label: 'from a file' });
   assert.equal(doc2.start, '2099-05-06T07:08:09+00:00');
   assert.equal(doc2.interval, 7384);
-  assert.equal(doc2.scope, 'urn:globus:auth:scope:transfer.api.globus.org:all');
+  assert.equal(doc2.scope, PROVIDER_SCOPE);
   assert.deepEqual(doc2.stop_after, { date: new Date(2100, 0, 1).toISOString().replace('.000Z', '+00:00'), n_runs: 5 });
   assert.deepEqual(doc2.policy, { overlap: 'allow', misfire: 'skip' });
 });
@@ -309,11 +328,17 @@ test('job submit reads the scope from the provider unless --scope or --no-scope 
   scoped.introspectionScope = 'https://auth.globus.org/scopes/0000/some_action';
   const introspections = () => scoped.requests.filter((r) => r.method === 'GET' && !r.path.endsWith('/status')).length;
 
-  // Asked, and the scope needs a consent nobody gave: exit 1 naming the login command.
+  // Asked, in a script: the provider's own scope is not taken without the user's word
+  // (token-rules.test.ts has the terminal's question): exit 2 naming --scope.
   const asked = await cli(env, submitArgs({ '--action-url': scoped.runUrl }));
-  assert.equal(asked.code, 1);
-  assert.match(asked.err.join('\n'), /globus-timer session login --scope 'https:\/\/auth\.globus\.org\/scopes\/0000\/some_action'/);
+  assert.equal(asked.code, 2);
+  assert.match(asked.err.join('\n'), /asks for a token for scope https:\/\/auth\.globus\.org\/scopes\/0000\/some_action; to send it one on every run, give --scope /);
   assert.equal(introspections(), 1);
+  // Named with --scope, and the scope needs a consent nobody gave: exit 1 naming the login command.
+  const named = await cli(env, [...submitArgs({ '--action-url': scoped.runUrl }), '--scope', 'https://auth.globus.org/scopes/0000/some_action']);
+  assert.equal(named.code, 1);
+  assert.match(named.err.join('\n'), /globus-timer session login --scope 'https:\/\/auth\.globus\.org\/scopes\/0000\/some_action'/);
+  assert.equal(introspections(), 1, 'a named scope needs no introspection');
   assert.equal(daemon.service.list({}).jobs.length, 0, 'nothing submitted');
 
   // --no-scope: no question, no token.
@@ -541,8 +566,9 @@ test('with no daemon running, every command exits 1 and says how to start it', a
   const json = await cli(env, ['daemon', 'status', '--format', 'json']);
   assert.equal(json.code, 3);
   assert.equal((JSON.parse(json.out.join('\n')) as { running: boolean }).running, false);
-  // A socket file that nobody answers on is "not running" too.
-  fs.writeFileSync(resolvePaths(env).socketPath, '');
+  // A socket file that nobody answers on is "not running" too: what a killed daemon leaves
+  // (bound, never unlinked). A plain file there is not a socket, and now refused (issue 11).
+  execFileSync('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', resolvePaths(env).socketPath]);
   const r = await cli(env, ['job', 'list']);
   assert.equal(r.code, 1);
   assert.match(r.err[0]!, /globus-timer daemon run/);
@@ -821,3 +847,60 @@ test('--format json: every command that prints prints exactly one JSON document'
   const stop = await jsonOf(bare, ['daemon', 'stop', '--format', 'json']);
   assert.deepEqual(stop.doc, { running: false, stopped: true, pid });
 });
+
+test('session login --scope: a scope that is not one is refused before any login (issue 11 item 6)', async (t) => {
+  const { env } = makeHome(t);
+  const r = await cli(env, ['session', 'login', '--no-browser', '--scope', 'openid', '--scope', "a';touch${IFS}x;'"]);
+  assertUsageError(r, 'session login --scope', /^globus-timer: invalid --scope "a';touch\$\{IFS\}x;'": "'" cannot be part of a scope/);
+});
+
+/** Anything a terminal would act on: C0 but \n, DEL, C1, bidi embeddings/overrides/isolates. */
+const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+test('text stored by an older version or another client reaches the terminal inert (issue 11 item 7)', async (t) => {
+  const { env, daemon } = await daemonHome(t);
+  const submitted = await cli(env, [...submitArgs({ '--name': 'plain' }), '--format', 'json']);
+  assert.equal(submitted.code, 0, submitted.err.join('\n'));
+  const jobId = (JSON.parse(submitted.stdout) as JobDocument).job_id;
+
+  // Straight into the database, past every input check: clear the screen, a one-byte CSI,
+  // a right-to-left override, a bell, a fake table row.
+  const hostile = 'evil\u001b[2J\u009b31m\u202etxt.exe\u0007\nfake | row';
+  daemon.db.update(jobs).set({ name: hostile, status: 'inactive', inactiveReason: { cause: 'user', detail: hostile } }).where(eq(jobs.id, jobId)).run();
+  const now = Date.now();
+  daemon.db
+    .insert(runs)
+    .values({ jobId, slotAtMs: now - 1000, requestId: 'hostile-run', state: 'failed', firedAtMs: now - 1000, retryUntilMs: now, attempts: 1, actionId: hostile, actionStatus: hostile, error: { code: 'ACTION_HTTP', message: hostile }, completedAtMs: now })
+    .run();
+
+  const commands = [
+    ['job', 'list'],
+    ['job', 'status', jobId],
+    ['job', 'status', '--all'],
+    ['job', 'history', jobId],
+    ['job', 'pause', jobId],
+    ['job', 'list', '--format', 'json'],
+    ['job', 'status', jobId, '--format', 'json'],
+    ['job', 'history', jobId, '--format', 'json'],
+    ['job', 'status', jobId, '-v'],
+    ['job', 'resume', jobId],
+  ];
+  for (const args of commands) {
+    const r = await cli(env, args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${JSON.stringify(r.err)}`);
+    assert.doesNotMatch(r.stdout, RAW_UNSAFE, `${args.join(' ')} printed a raw control character: ${JSON.stringify(r.stdout)}`);
+    assert.ok(!r.stdout.includes(`\nfake | row`), `${args.join(' ')}: a stored newline made a line of its own`);
+    // JSON stays valid and says exactly what is stored.
+    if (args.includes('--format') || args.includes('-v')) {
+      const doc = JSON.parse(r.stdout) as JobDocument | JobDocument[] | { runs: { action_id: string }[] };
+      if (Array.isArray(doc)) assert.equal(doc.find((j) => j.job_id === jobId)?.name, hostile);
+      else if ('runs' in doc) assert.equal(doc.runs[0]?.action_id, hostile);
+      else assert.equal(doc.name, hostile);
+    }
+  }
+  // What the daemon puts in an error message is printed the same way: here, the id asked for.
+  const missing = await cli(env, ['job', 'status', 'nope\u001b]0;owned\u0007']);
+  assert.equal(missing.code, 1);
+  assert.doesNotMatch(missing.err.join('\n'), RAW_UNSAFE);
+});
+

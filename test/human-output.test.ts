@@ -12,7 +12,8 @@ import path from 'node:path';
 import test from 'node:test';
 import yargs from 'yargs';
 import { flagValueProblem, type OptionTypes } from '../src/cli/flag-values.ts';
-import { formatSpan, jobTable, nextRunText } from '../src/cli/output.ts';
+import { loginCommand } from '../src/auth/scopes.ts';
+import { formatSpan, inactiveReasonLine, jobTable, nextRunText } from '../src/cli/output.ts';
 import type { JobDocument } from '../src/rpc/protocol.ts';
 import { ROOT, runCliProcess } from './support/env.ts';
 
@@ -191,3 +192,38 @@ test('completion: the bash script completes `globus-timer job s` through the rea
   assert.ok(offered.every((w) => w.startsWith('s')), `only words starting with s: ${offered.join(' ')}`);
   assert.deepEqual(fs.readdirSync(home), [], 'completion touched the state directory');
 });
+
+/**
+ * Runs a printed command line with sh, as pasting it would, with a `globus-timer` first on
+ * PATH that prints its arguments one per line, then `--`.
+ */
+function argumentsOf(commandLine: string, dir: string): string[] {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(path.join(bin, 'globus-timer'), '#!/bin/sh\nprintf \'%s\\n\' "$@"; echo --\n', { mode: 0o755 });
+  const r = spawnSync('sh', ['-c', commandLine], { encoding: 'utf8', cwd: dir, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').slice(0, -1);
+}
+
+test('a provider-supplied scope in a printed `session login` line is one inert shell word (issue 11 item 6)', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-sh-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const pwned = path.join(dir, 'pwned');
+  const scope = `x' ; touch ${pwned} ; echo '`;
+
+  // The fix `job status` prints for a job Globus Auth stopped, with the scope it was given.
+  const job = {
+    job_id: 'J1',
+    status: 'inactive',
+    scope,
+    inactive_reason: { cause: 'globus_auth_requirements', detail: { code: 'ConsentRequired', authorization_parameters: { required_scopes: [scope] } } },
+  } as unknown as JobDocument;
+  const line = inactiveReasonLine(job)!;
+  const fix = line.slice(line.indexOf('fix: ') + 'fix: '.length);
+  assert.deepEqual(argumentsOf(fix, dir), ['session', 'login', '--scope', scope, '--', 'job', 'resume', 'J1', '--']);
+  // The command the consent errors print.
+  assert.deepEqual(argumentsOf(loginCommand([scope, 'openid']), dir), ['session', 'login', '--scope', scope, '--scope', 'openid', '--']);
+  assert.equal(fs.existsSync(pwned), false, 'the scope ran a command');
+});
+

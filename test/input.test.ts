@@ -7,8 +7,9 @@ import test from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tailLines } from '../src/cli/logs.ts';
+import { lineFormatter, tailLines } from '../src/cli/logs.ts';
 import { formatInterval, formatRecord, formatTable, jobRecord, jobTable, lastRunResult, toJson } from '../src/cli/output.ts';
+import { checkScope, MAX_SCOPE_LENGTH } from '../src/auth/scopes.ts';
 import { ERROR_CODES, TimerError } from '../src/errors.ts';
 import {
   checkActionBody,
@@ -22,6 +23,8 @@ import {
   parseInterval,
 } from '../src/jobs/input.ts';
 import { formatIso, formatIsoOrNull, parseDateTime } from '../src/jobs/time.ts';
+import { checkLabel } from '../src/jobs/transfer.ts';
+import { jsonForTerminal, printable, safe } from '../src/printable.ts';
 import type { JobDocument, RunResult } from '../src/rpc/protocol.ts';
 
 /** Assert that `fn` throws an INVALID_INPUT TimerError, optionally with a message matching `re`. */
@@ -253,6 +256,94 @@ test('checkName and checkStopAfterRuns', () => {
   assert.equal(checkStopAfterRuns(1), 1);
   assert.equal(checkStopAfterRuns(1000), 1000);
   for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 60]) assertInvalid(() => checkStopAfterRuns(bad), /stop-after-runs/);
+});
+
+/**
+ * What must never reach a terminal from a stored string (issue 11 item 7): C0, DEL, C1
+ * (U+009B is a one-byte CSI) and the bidi embeddings, overrides and isolates.
+ */
+const UNSAFE_SAMPLES = ['\u001b[2J', '\u0007', '\u007f', '\u0085', '\u009b31m', '\u202a', '\u202e', '\u2066', '\u2069'];
+const RAW_UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+test('checkName and checkLabel refuse control characters, DEL, C1 and bidi overrides; marks and other scripts pass', () => {
+  for (const bad of UNSAFE_SAMPLES) {
+    assertInvalid(() => checkName(`report${bad}.pdf`), /invalid job name/);
+    assertInvalid(() => checkLabel(`label${bad}`), /--label/);
+  }
+  // RLM/LRM/ALM act as one strong letter: no more than a Hebrew or Arabic letter can do.
+  for (const ok of ['\u05d3\u05d5\u05d7 \u200f2024', 'Zoë & <Bob> 💾', 'a\u200eb', '\u0627\u061c1']) {
+    assert.equal(checkName(ok), ok);
+    assert.equal(checkLabel(ok), ok);
+  }
+});
+
+test('printable, safe`…` and jsonForTerminal: nothing unsafe survives, JSON stays the same value', () => {
+  const hostile = `x${UNSAFE_SAMPLES.join('')}\ny\tz`;
+  assert.doesNotMatch(printable(hostile), RAW_UNSAFE);
+  assert.doesNotMatch(printable(hostile), /\n/, 'one line');
+  assert.equal(printable('a\tb\nc'), 'a b c');
+  assert.equal(printable('\u001b[2J'), '\ufffd[2J', 'replaced visibly, not dropped');
+  assert.equal(printable('at x\n  at y\u001b', { keepNewlines: true }), 'at x\n  at y\ufffd');
+  assert.equal(safe`Job ${'a\nb'} is ${'\u202e'}.\n`, 'Job a b is \ufffd.\n', 'our own newline stays, theirs does not');
+  const json = jsonForTerminal(JSON.stringify({ name: hostile }, null, 2));
+  assert.doesNotMatch(json, RAW_UNSAFE);
+  assert.deepEqual(JSON.parse(json), { name: hostile });
+  assert.match(json, /\\u009b31m.*\\u202e/);
+  assert.equal(toJson({ s: '\u2066' }), '{\n  "s": "\\u2066"\n}');
+});
+
+test('daemon logs: a log entry quoting a provider is printed inert, its stack trace still on its lines', () => {
+  const format = lineFormatter(false);
+  const entry = { level: 50, time: 0, msg: `provider said ${UNSAFE_SAMPLES.join('')}`, err: { stack: 'Error: x\n    at y' } };
+  const pretty = format(JSON.stringify(entry));
+  assert.doesNotMatch(pretty, RAW_UNSAFE);
+  assert.match(pretty, /provider said \ufffd\[2J/);
+  assert.match(pretty, /Error: x\n +at y/);
+  assert.equal(format('not json \u001b]0;title\u0007'), 'not json \ufffd]0;title\ufffd');
+});
+
+test('checkScope: Globus scope syntax, each problem named in one line (issue 11 item 6)', () => {
+  const good = [
+    'openid',
+    'urn:globus:auth:scope:transfer.api.globus.org:all',
+    'urn:globus:auth:scope:transfer.api.globus.org:all[*https://auth.globus.org/scopes/0a1b2c3d-0000-4000-8000-000000000001/data_access]',
+    'https://auth.globus.org/scopes/0a1b2c3d-0000-4000-8000-000000000002/flow_0a1b_user[https://x.org/s[*a b]  *c]',
+    'https://example.org/scope?x=1&y=%20#frag,more@host+~',
+  ];
+  for (const scope of good) assert.equal(checkScope(`  ${scope} `), scope);
+  const bad: [string, RegExp][] = [
+    ["x' ; touch /tmp/x ; echo '", /"'" cannot be part of a scope/],
+    ['a$(id)', /"\$" cannot be part/],
+    ['a`id`', /"`" cannot be part/],
+    ['a;b', /";" cannot be part/],
+    ['a"b', /cannot be part/],
+    ['a\\b', /cannot be part/],
+    ['a\u001b[2J', /U\+001B cannot be part/],
+    ['a\u202eb', /U\+202E cannot be part/],
+    ['a\tb', /U\+0009 cannot be part/],
+    ['openid email', /a space outside \[ \]: give one scope per --scope/],
+    ['', /give a Globus Auth scope string/],
+    ['a[]', /empty brackets/],
+    ['[a]', /'\[' must directly follow/],
+    ['a [b]', /a space outside/],
+    ['a[b', /'\[' has no matching '\]'/],
+    ['a]', /'\]' has no matching '\['/],
+    ['a[b]c', /nothing may follow/],
+    ['a[b][c]', /'\[' must directly follow/],
+    ['a[[b]]', /'\[' must directly follow/],
+    ['*a', /'\*' \(optional\) can only mark a dependent scope/],
+    ['a[b*c]', /'\*' must come right before/],
+    ['a[* b]', /'\*' must be followed/],
+    ['a[*]', /'\*' must be followed/],
+    ['x'.repeat(MAX_SCOPE_LENGTH + 1), /longer than 2048 characters/],
+  ];
+  for (const [scope, re] of bad) {
+    assertInvalid(() => checkScope(scope), re);
+    assertInvalid(() => checkScope(scope), /^invalid --scope /);
+    assert.throws(() => checkScope(scope), (err: Error) => !err.message.includes('\n'));
+  }
+  assert.equal(checkScope('x'.repeat(MAX_SCOPE_LENGTH)).length, MAX_SCOPE_LENGTH);
+  assertInvalid(() => checkScope('a b', 'globus_auth_scope of the provider'), /^invalid globus_auth_scope of the provider "a b": .* per globus_auth_scope of the provider$/);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -81,9 +81,10 @@ test('a large prune goes in batches of at most 500 with the event loop free in b
   seedRuns(db, oldJob, 5, T0 - 300 * DAY + 7, null); // never finished, 300 days old: stay
   const isOld = `completed_at_ms < ${T0 - 90 * DAY}`;
 
-  // A 1-second job on the same database, fired by a real scheduler on the same clock.
+  // A 1-second job on the same database, fired by a real scheduler on the same clock. Its
+  // runs never end (no runner), so the cap of runs in flight is lifted for it.
   const fired: RunRow[] = [];
-  const scheduler = new Scheduler({ db, clock, log: silentLogger(), config, onFire: (run) => fired.push(run) });
+  const scheduler = new Scheduler({ db, clock, log: silentLogger(), config: { ...config, maxRunsInFlightPerJob: 1_000 }, onFire: (run) => fired.push(run) });
   const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
   service.submit({ name: 'busy', start: formatIso(T0 + 1_000), interval_seconds: 1, callback_url: 'https://ap.example.org/run', callback_body: { body: {} }, policy: { overlap: 'allow' } });
   scheduler.start();

@@ -527,17 +527,20 @@ test('JSON-RPC server against hostile and mistaken clients', async (t) => {
   });
 });
 
-test('socket file is 0600 and its directory 0700', async (t) => {
+test('socket file is 0600; a directory that already exists is never chmod-ed', async (t) => {
   const home = shortHome();
   t.after(() => fs.rmSync(home, { recursive: true, force: true }));
-  fs.chmodSync(home, 0o755); // too open: the daemon must tighten it
+  // Readable by others but not writable: usable (no one else can add or replace a file),
+  // and not ours to change: the daemon used to tighten it, and must no longer chmod a
+  // directory it did not create (issue 11; test/private-paths.test.ts has the refusals).
+  fs.chmodSync(home, 0o755);
   const paths = resolvePaths({ GLOBUS_TIMER_HOME: home });
   const daemon = await startDaemon({ paths, config: testConfig(), log: silentLogger() });
   try {
     const st = fs.statSync(paths.socketPath);
     assert.ok(st.isSocket());
     assert.equal(st.mode & 0o777, 0o600);
-    assert.equal(fs.statSync(path.dirname(paths.socketPath)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.dirname(paths.socketPath)).mode & 0o777, 0o755);
     assert.equal(fs.statSync(paths.dbFile).mode & 0o077, 0, 'the database is readable by others');
     await assertAlive(paths.socketPath);
   } finally {

@@ -23,7 +23,7 @@ import { TokenCacheError } from '../src/auth/token-cache.ts';
 import { AuthRequiredError, AuthUnavailableError, NO_TOKENS, type TokenProvider } from '../src/auth/tokens.ts';
 import { Runner } from '../src/scheduler/runner.ts';
 import { WriteBehind } from '../src/db/write-behind.ts';
-import { tempHome, testConfig } from './support/env.ts';
+import { tempHome, TEST_TOKEN_RULES, testConfig } from './support/env.ts';
 import { readFixture, recordedStatusDocument, startFakeProvider, type FakeProvider, type RecordedRequest, type Reply as RunReply } from './support/provider.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ function harness(t: TestContext): Harness {
     runner({ config = {}, tokens = NO_TOKENS, agent } = {}) {
       const dispatcher = agent ?? new Agent();
       agents.push(dispatcher);
-      const r = new Runner({ db: opened, writes: new WriteBehind(opened, silentLogger()), clock: systemClock, log: silentLogger(), config: testConfig(config), dispatcher, tokens });
+      const r = new Runner({ db: opened, writes: new WriteBehind(opened, silentLogger()), clock: systemClock, log: silentLogger(), config: testConfig(config), dispatcher, tokens, tokenRules: TEST_TOKEN_RULES });
       runners.push(r);
       return r;
     },
@@ -157,7 +157,8 @@ class FakeTokens implements TokenProvider {
   }
 }
 
-const SCOPE = 'https://auth.globus.org/scopes/actions.globus.org/transfer/transfer';
+/** A provider's own scope: the token rules let it go to the loopback provider (a Globus service's would not). */
+const SCOPE = 'https://auth.globus.org/scopes/000a11ce-0000-1000-8000-0000000000aa/action_all';
 
 // ---------------------------------------------------------------------------------------
 // Success paths

@@ -177,6 +177,22 @@ test('overlap=allow fires while the previous run is open', (t) => {
   assert.equal(h.fired.length, 3);
 });
 
+test('overlap=allow: at maxRunsInFlightPerJob open runs a slot is skipped as the overlap rule skips it, the grid unchanged', (t) => {
+  const h = harness(t, new FakeClock(T0), { ...config, maxRunsInFlightPerJob: 2 });
+  const job = submit(h, { policy: { overlap: 'allow' } });
+  h.clock.advance(40_000); // slots 1-4: two fire, two are skipped at the cap
+  assert.equal(h.fired.length, 2);
+  let row = getJob(h.db, job.job_id)!;
+  assert.equal(row.overlapSkippedSlots, 2);
+  assert.equal(row.runCount, 2);
+  assert.equal(row.nextRunAtMs, T0 + 50_000, 'the grid is unchanged');
+  updateRun(h.db, h.fired[0]!.id, { state: 'succeeded', completedAtMs: h.clock.now() }); // one ends: room for one
+  h.clock.advance(10_000);
+  assert.deepEqual(h.fired.map((r) => r.slotAtMs - T0), [10_000, 20_000, 50_000]);
+  row = getJob(h.db, job.job_id)!;
+  assert.equal(row.overlapSkippedSlots, 2);
+});
+
 test('stop_after.n_runs and stop_after.date end the job: finished, no next run, no more fires', (t) => {
   const h = harness(t);
   const byRuns = submit(h, { stop_after: { n_runs: 3 } });

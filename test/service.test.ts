@@ -11,6 +11,7 @@ import path from 'node:path';
 import test, { type TestContext } from 'node:test';
 import { resolvePaths } from '../src/config/paths.ts';
 import { ERROR_CODES, TimerError } from '../src/errors.ts';
+import { shellQuote } from '../src/shell-quote.ts';
 import {
   applyInstall,
   applyUninstall,
@@ -19,7 +20,6 @@ import {
   installService,
   planInstall,
   planUninstall,
-  shellQuote,
   uninstallService,
   type ServiceCommand,
 } from '../src/service/install.ts';
@@ -105,8 +105,52 @@ test('service unit: every key, no Environment= without a home', () => {
     StandardError: 'journal',
     SyslogIdentifier: 'globus-timer',
     UMask: '0077',
+    ...SANDBOX,
   });
   assert.deepEqual(section(unit, 'Install'), { WantedBy: 'default.target' });
+});
+
+/** The sandbox every service unit has (issue 11 item 9): what any user manager can apply or skip. */
+const SANDBOX = {
+  NoNewPrivileges: 'yes',
+  ProtectSystem: 'strict',
+  PrivateTmp: 'yes',
+  ProtectKernelTunables: 'yes',
+  RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6',
+  RestrictNamespaces: 'yes',
+  RestrictRealtime: 'yes',
+  RestrictSUIDSGID: 'yes',
+  LockPersonality: 'yes',
+  SystemCallArchitectures: 'native',
+  SystemCallFilter: ['@system-service', '~@privileged @resources'],
+  SystemCallErrorNumber: 'EPERM',
+  KeyringMode: 'private',
+};
+/** Only where the user can create user namespaces: without one these stop the service from starting. */
+const WITH_USER_NAMESPACE = {
+  PrivateUsers: 'yes',
+  CapabilityBoundingSet: '',
+  PrivateDevices: 'yes',
+  ProtectKernelModules: 'yes',
+  ProtectKernelLogs: 'yes',
+  ProtectClock: 'yes',
+  ProtectHostname: 'yes',
+};
+
+test('service unit sandbox: every directive; ReadWritePaths= the daemon\'s directories, %t and quoting as systemd reads them', () => {
+  const writableDirs = ['/home/ada/.local/share/globus-timer', '/run/user/1000/globus-timer', '/home/ada/my state 100%', '/home/ada/.config/globus', '/home/ada/.local/share/globus-timer'];
+  const service = (userNamespaces: boolean) => section(parseUnit(systemdServiceUnit({ ...BASE, writableDirs, userNamespaces })), 'Service');
+  const full = service(true);
+  for (const [key, value] of Object.entries({ ...SANDBOX, ...WITH_USER_NAMESPACE })) assert.deepEqual(full[key], value, key);
+  // `-`: a directory removed since install does not stop the start; %t: the runtime dir; each once.
+  assert.deepEqual(full.ReadWritePaths, ['-/home/ada/.local/share/globus-timer', '-%t/globus-timer', '"-/home/ada/my state 100%%"', '-/home/ada/.config/globus']);
+  assert.equal(full.MemoryDenyWriteExecute, undefined, "V8's JIT needs writable code pages");
+
+  const seccompOnly = service(false);
+  for (const [key, value] of Object.entries(SANDBOX)) assert.deepEqual(seccompOnly[key], value, key);
+  for (const key of Object.keys(WITH_USER_NAMESPACE)) assert.equal(seccompOnly[key], undefined, `${key} without user namespaces`);
+  assertInvalid(() => systemdServiceUnit({ ...BASE, writableDirs: ['relative/dir'] }));
+  assertInvalid(() => systemdServiceUnit({ ...BASE, writableDirs: ['/a\nExecStartPre=/bin/rm'] }));
 });
 
 test('service unit: GLOBUS_TIMER_HOME first, then other variables by name, each quoted whole', () => {
@@ -317,6 +361,66 @@ test('systemd install: ~/.config by default, GLOBUS_TIMER_HOME and XDG paths pas
   assertInvalid(() => planInstall({ kind: 'systemd', env: sb.env, uid: 1, cliPath: 'bin/globus-timer.js' }));
 });
 
+/** ReadWritePaths= of a service unit as systemd reads them: unquoted, `-` and `%t` resolved, `%%` → `%`. */
+function writablePathsOf(unitText: string, runtimeDir: string): string[] {
+  const values = [section(parseUnit(unitText), 'Service').ReadWritePaths ?? []].flat();
+  return values.map((v) => v.replace(/^"(.*)"$/, '$1').replace(/^-/, '').replace(/^%t(?=\/|$)/, runtimeDir).replaceAll('%%', '%'));
+}
+
+/** resolvePaths() reads XDG_DATA_HOME and XDG_STATE_HOME from process.env (env-paths): set them for `fn`. */
+function withProcessEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return fn();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+test('systemd install: ReadWritePaths= covers every directory the daemon writes; install makes them, 0700', (t) => {
+  const sb = sandbox(t);
+  const xdgVars = {
+    XDG_DATA_HOME: path.join(sb.root, 'data'),
+    XDG_STATE_HOME: path.join(sb.root, 'state'),
+    XDG_CONFIG_HOME: path.join(sb.root, 'config'),
+    XDG_RUNTIME_DIR: path.join(sb.root, 'run'),
+  };
+  const cases = [
+    { name: 'XDG directories', env: { ...sb.env, ...xdgVars } },
+    { name: 'GLOBUS_TIMER_HOME', env: { ...sb.env, ...xdgVars, GLOBUS_TIMER_HOME: path.join(sb.root, 'timer home') } },
+  ];
+  for (const c of cases) {
+    const plan = installService({ kind: 'systemd', env: c.env, uid: 1000, userNamespaces: true });
+    const writable = writablePathsOf(plan.files[0]!.content, xdgVars.XDG_RUNTIME_DIR);
+    const paths = withProcessEnv(xdgVars, () => resolvePaths(c.env));
+    // The database and its -wal/-shm, the pid file, the logs, the socket, the token cache with its .lock and temp files.
+    const written = [paths.dbFile, paths.lockFile, path.join(paths.logDir, 'daemon.1.log'), paths.socketPath, paths.tokensFile, `${paths.tokensFile}.lock`];
+    for (const file of written) {
+      assert.ok(writable.some((dir) => file.startsWith(`${dir}/`)), `${c.name}: ${file} is not under ReadWritePaths= ${JSON.stringify(writable)}`);
+    }
+    // Made by install (the socket unit makes the socket's), so the sandbox has them to open up.
+    for (const dir of writable.filter((d) => d !== path.dirname(paths.socketPath))) assert.equal(mode(dir), 0o700, `${c.name}: ${dir}`);
+    if (c.name === 'GLOBUS_TIMER_HOME') assert.deepEqual(writable, [paths.dataDir]);
+  }
+  assert.equal(fs.existsSync(path.join(xdgVars.XDG_RUNTIME_DIR, 'globus-timer')), false, "the runtime dir is the socket unit's to make");
+});
+
+test('systemd install: the sandbox needs user namespaces for its strict part; without them the unit says so and the user is told', (t) => {
+  const sb = sandbox(t);
+  const env = { ...sb.env, XDG_RUNTIME_DIR: '/run/user/1000' };
+  const withNs = planInstall({ kind: 'systemd', env, uid: 1000, userNamespaces: true, dryRun: true });
+  const without = planInstall({ kind: 'systemd', env, uid: 1000, userNamespaces: false, dryRun: true });
+  assert.equal(section(parseUnit(withNs.files[0]!.content), 'Service').PrivateUsers, 'yes');
+  assert.equal(section(parseUnit(without.files[0]!.content), 'Service').PrivateUsers, undefined);
+  assert.ok(without.notes.some((n) => n.includes('cannot create user namespaces')));
+  assert.ok(!withNs.notes.some((n) => n.includes('user namespaces')));
+  assert.deepEqual(fs.readdirSync(sb.home), [], 'dry run: nothing made');
+});
+
 test('systemd uninstall: commands first, then units and leftover enablement links removed; dry run removes nothing', (t) => {
   const sb = sandbox(t);
   const env = { ...sb.env, XDG_RUNTIME_DIR: '/run/user/1000' };
@@ -392,8 +496,9 @@ test('launchd install: plist in ~/Library/LaunchAgents, log dir made, bootstrap 
     `launchctl bootstrap gui/501 ${shellQuote(plistPath)}`,
   ]);
   assert.ok(shellQuote(plistPath).startsWith("'"), 'the home dir has a space, so the path is quoted');
-  // Same place the daemon will make its socket (os.tmpdir() drops TMPDIR's trailing slash).
-  assert.equal(dry.socketPath, '/var/folders/xy/abc/T/globus-timer-501/daemon.sock');
+  // Same place the daemon will make its socket: without XDG_RUNTIME_DIR, beside timer.db
+  // in the user's own data directory, never under the shared TMPDIR (issue 11).
+  assert.equal(dry.socketPath, path.join(sb.home, 'Library', 'Application Support', 'globus-timer', 'daemon.sock'));
 
   const done = installService({ kind: 'launchd', env: sb.env, uid: 501 });
   assert.deepEqual(done.written, [plistPath]);
@@ -476,13 +581,17 @@ test('systemd-analyze verify accepts the installed units, awkward paths included
   const cases = [
     { name: 'default socket (%t)', env: { XDG_RUNTIME_DIR: path.join(root, 'runtime') } },
     { name: 'GLOBUS_TIMER_HOME with spaces', env: { GLOBUS_TIMER_HOME: path.join(root, 'state 50%'), XDG_DATA_HOME: path.join(root, 'd "x"') } },
+    // ReadWritePaths= with a quote, a backslash, spaces and a % in it.
+    { name: 'awkward XDG_DATA_HOME', env: { XDG_RUNTIME_DIR: path.join(root, 'runtime'), XDG_DATA_HOME: path.join(root, 'd "x" \\ 5%') } },
   ];
-  for (const c of cases) {
-    const configHome = path.join(root, `config-${cases.indexOf(c)}`);
-    const { written } = installService({ kind: 'systemd', env: { HOME: root, XDG_CONFIG_HOME: configHome, ...c.env }, uid: 1000, nodePath, cliPath });
+  // Both sandboxes: with user namespaces (PrivateUsers= and the rest) and without.
+  for (const [i, c] of cases.flatMap((c) => [true, false].map((userNamespaces) => ({ ...c, userNamespaces }))).entries()) {
+    const what = `${c.name}, user namespaces ${c.userNamespaces}`;
+    const configHome = path.join(root, `config-${i}`);
+    const { written } = installService({ kind: 'systemd', env: { HOME: root, XDG_CONFIG_HOME: configHome, ...c.env }, uid: 1000, nodePath, cliPath, userNamespaces: c.userNamespaces });
     const r = verify(root, written, configHome);
-    assert.equal(r.status, 0, `${c.name}: ${r.stderr}`);
-    assert.equal(r.stderr, '', `${c.name}: warnings from systemd-analyze`);
+    assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+    assert.equal(r.stderr, '', `${what}: warnings from systemd-analyze`);
   }
 
   // The check has teeth on this systemd: a wrong program path, a missing socket unit, an unknown key.
@@ -504,6 +613,53 @@ test('systemd-analyze verify accepts the installed units, awkward paths included
   fs.rmSync(path.join(bad, 'globus-timer.socket'));
   fs.writeFileSync(path.join(bad, 'globus-timer.service'), svc({}));
   assert.notEqual(verify(root, [path.join(bad, 'globus-timer.service')], bad).status, 0, 'missing socket unit not caught');
+});
+
+/** Whether this systemd-analyze can judge a unit file on its own (`security --offline`, systemd 252+). */
+function hasOfflineSecurity(): boolean {
+  const r = spawnSync('systemd-analyze', ['security', '--help'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('--offline');
+}
+
+/** `systemd-analyze security --offline` of a service unit: its overall exposure (0 best, 10 worst) and the table. */
+function exposure(root: string, unitText: string): { score: number; table: string } {
+  const dir = fs.mkdtempSync(path.join(root, 'unit-'));
+  const file = path.join(dir, 'globus-timer.service');
+  fs.writeFileSync(file, unitText);
+  const runtime = path.join(root, 'runtime');
+  fs.mkdirSync(runtime, { recursive: true, mode: 0o700 });
+  const r = spawnSync('systemd-analyze', ['--user', 'security', '--offline=true', '--no-pager', file], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, XDG_RUNTIME_DIR: runtime, SYSTEMD_LOG_COLOR: '0' },
+    timeout: 30_000,
+  });
+  const m = /Overall exposure level for globus-timer\.service: (\d+(?:\.\d+)?)/.exec(r.stdout);
+  assert.ok(m, `no exposure level in:\n${r.stdout}\n${r.stderr}`);
+  return { score: Number(m[1]), table: r.stdout };
+}
+
+/**
+ * Thresholds with room for systemd versions that weigh a little differently. systemd 252
+ * scores the unit 9.7 before the sandbox, 2.2 with it and 5.6 without user namespaces; what
+ * is left is mostly what a user service cannot have (ProtectProc=, ProtectControlGroups=),
+ * what it must have (network) and what it is not (root: offline analysis assumes User=root).
+ */
+const MAX_EXPOSURE = { withUserNamespaces: 3.0, withoutUserNamespaces: 6.0 };
+
+test('systemd-analyze security --offline scores the service unit at or below the threshold', (t) => {
+  if (!hasSystemdAnalyze()) return t.skip('systemd-analyze not installed: apt-get install systemd');
+  if (!hasOfflineSecurity()) return t.skip('this systemd-analyze has no security --offline (systemd < 252)');
+  const root = tempDir(t);
+  const full = exposure(root, systemdServiceUnit(EXAMPLE_UNIT_INPUT));
+  assert.ok(full.score <= MAX_EXPOSURE.withUserNamespaces, `exposure ${full.score} > ${MAX_EXPOSURE.withUserNamespaces}:\n${full.table}`);
+  for (const setting of ['PrivateUsers=', 'ProtectSystem=', 'PrivateTmp=', 'NoNewPrivileges=', 'SystemCallArchitectures=', 'LockPersonality=', 'RestrictNamespaces=~user']) {
+    assert.match(full.table, new RegExp(`^✓ ${setting.replace(/[=~]/g, (c) => `\\${c}`)}`, 'm'), `${setting} not counted as set`);
+  }
+  const seccompOnly = exposure(root, systemdServiceUnit({ ...EXAMPLE_UNIT_INPUT, userNamespaces: false }));
+  assert.ok(seccompOnly.score <= MAX_EXPOSURE.withoutUserNamespaces, `exposure ${seccompOnly.score} > ${MAX_EXPOSURE.withoutUserNamespaces}:\n${seccompOnly.table}`);
+  // The check has teeth: the unit as it was before the sandbox scores far worse.
+  const bare = systemdServiceUnit({ ...EXAMPLE_UNIT_INPUT, userNamespaces: false }).replace(/^# Sandbox[^]*?(?=\n\n\[Install\])/m, '');
+  assert.ok(exposure(root, bare).score > MAX_EXPOSURE.withoutUserNamespaces);
 });
 
 test('the example units in systemd/ are what the generator writes', () => {

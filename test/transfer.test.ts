@@ -11,6 +11,7 @@ import test, { type TestContext } from 'node:test';
 import { TRANSFER_SCOPE } from '../src/auth/scopes.ts';
 import { transferParamsFromFlags, type TransferFlags } from '../src/cli/commands/transfer.ts';
 import { runCli } from '../src/cli/main.ts';
+import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../src/auth/token-rules.ts';
 import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { ERROR_CODES, TimerError } from '../src/errors.ts';
@@ -397,10 +398,6 @@ test('every bad flag: exit 2, one line on stderr, nothing submitted', async (t) 
 
 test('job transfer submits the job to the daemon and prints it', async (t) => {
   const env = emptyHome(t);
-  const daemon = await startDaemon({ paths: resolvePaths(env), config: testConfig(), log: silentLogger() });
-  t.after(() => daemon.stop());
-  const csv = path.join(env.GLOBUS_TIMER_HOME!, 'items.csv');
-  fs.writeFileSync(csv, '# nightly set\n"/data/a, b/",/backup/,yes\n');
   // As a confidential client the CLI needs no user consent (session.ts ensureConsent); the
   // start is far off, so no run (and no token request) happens.
   const runEnv = {
@@ -408,7 +405,14 @@ test('job transfer submits the job to the daemon and prints it', async (t) => {
     GLOBUS_TIMER_TRANSFER_ACTION_URL: 'http://127.0.0.1:1/transfer/run',
     GLOBUS_TIMER_CLIENT_ID: '000a11ce-0000-1000-8000-0000000000cc',
     GLOBUS_TIMER_CLIENT_SECRET: 'test-secret',
+    [ALLOW_HTTP_TOKENS_ENV]: '1',
   };
+  // The daemon's token rules, from the environment it would have been started with: the
+  // Transfer token may go to the loopback stand-in of the Transfer Action Provider.
+  const daemon = await startDaemon({ paths: resolvePaths(env), config: testConfig(), log: silentLogger(), tokenRules: tokenRulesFromEnv(runEnv) });
+  t.after(() => daemon.stop());
+  const csv = path.join(env.GLOBUS_TIMER_HOME!, 'items.csv');
+  fs.writeFileSync(csv, '# nightly set\n"/data/a, b/",/backup/,yes\n');
   const r = await cli(runEnv, [
     ...transferArgs({ '--items-file': csv, '--sync-level': 'checksum', '--data-access': COLLECTION_A }),
     '--verify-checksum',

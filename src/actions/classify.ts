@@ -1,6 +1,6 @@
 import type { RunError } from '../db/schema.ts';
 import type { ProviderOutcome } from './provider.ts';
-import { parseActionStatus, type ParsedStatus } from './status.ts';
+import { parseActionStatus, unusableActionId, type ParsedStatus } from './status.ts';
 
 /**
  * What an Action Provider's answer means for a run (SPEC §3), decided in one place:
@@ -26,11 +26,15 @@ export function classify(outcome: ProviderOutcome): Verdict {
   if (httpStatus === 200 || httpStatus === 201 || httpStatus === 202) {
     const status = parseActionStatus(outcome.json);
     if (status) return { kind: 'ok', httpStatus, status };
+    const badId = unusableActionId(outcome.json);
     return {
       kind: 'permanent',
       error: {
         code: 'ACTION_INVALID_RESPONSE',
-        message: `provider answered HTTP ${httpStatus} without a valid action status document`,
+        message:
+          badId === null
+            ? `provider answered HTTP ${httpStatus} without a valid action status document`
+            : `provider answered HTTP ${httpStatus} with action_id ${JSON.stringify(badId)}, which cannot name an action (it would move requests to another path)`,
         httpStatus,
         providerError: providerError(outcome),
       },

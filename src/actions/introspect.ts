@@ -2,6 +2,7 @@ import { getGlobalDispatcher } from 'undici';
 import { TimerError, ERROR_CODES } from '../errors.ts';
 import { sendRequest } from '../http/request.ts';
 import { providerBaseUrl } from './provider.ts';
+import { checkScope } from '../auth/scopes.ts';
 
 const INTROSPECTION_TIMEOUT_MS = 15_000;
 
@@ -26,5 +27,11 @@ export async function discoverScope(runUrl: string): Promise<string | null> {
   const scope = doc.globus_auth_scope;
   if (scope === undefined || scope === null || scope === '') return null;
   if (typeof scope !== 'string') throw fail('globus_auth_scope is not a string');
-  return scope.trim();
+  // A provider's text is checked like a user's --scope: it is printed, prompted for and
+  // stored, so anything but a scope string (quotes, controls, several scopes) is refused.
+  try {
+    return checkScope(scope, 'globus_auth_scope');
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
 import { ERROR_CODES, TimerError } from '../errors.ts';
+import { checkPrivateDir, ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
 import type { TokenGrant } from './auth-client.ts';
 import { baseScope, coversScope, mergeScopes } from './scopes.ts';
 
@@ -58,6 +59,7 @@ export class TokenCache {
   readonly #warn: (message: string) => void;
   /** The last parse and the file identity it came from, so an unchanged file is not re-read. */
   #last: { key: string; value: TokenCacheFile } | null = null;
+  #dirChecked = false;
 
   constructor(file: string, warn: (message: string) => void) {
     this.file = file;
@@ -74,31 +76,70 @@ export class TokenCache {
     for (const name of fs.readdirSync(dir)) if (isTempOf(this.file, name)) fs.rmSync(path.join(dir, name), { force: true });
   }
 
+  /**
+   * Check where the cache lives without reading it (the daemon does at start): its
+   * directory, and the file when there is one. UNSAFE_PATH when another user could have
+   * put either there.
+   */
+  checkLocation(): void {
+    if (this.#dirIsSafe(false)) this.#open()?.close();
+  }
+
+  /**
+   * The directory holds the tokens (and their temp files): checked once per instance
+   * (creating it when `create`); false when it does not exist.
+   */
+  #dirIsSafe(create: boolean): boolean {
+    if (this.#dirChecked) return true;
+    const dir = path.dirname(this.file);
+    if (create) ensurePrivateDir(dir, 'token cache directory');
+    else if (!checkPrivateDir(dir, 'token cache directory')) return false;
+    this.#dirChecked = true;
+    return true;
+  }
+
+  /**
+   * Opened without following a link, and judged by fstat: the user's own regular file (else
+   * UNSAFE_PATH; a planted link once had us read, and chmod, its target). A mode open to
+   * others is tightened on the fd, with a warning; failing to tighten it is fatal.
+   */
+  #open(): { fd: number; stat: fs.Stats; close(): void } | null {
+    let opened;
+    try {
+      opened = openPrivateFile(this.file, 'token cache', { create: 'never', access: 'read' });
+    } catch (err) {
+      if (err instanceof TimerError) throw err;
+      throw new TokenCacheError(this.file, (err as Error).message);
+    }
+    if (!opened) return null;
+    const { fd, stat, tightenedFromMode } = opened;
+    if (tightenedFromMode !== null) {
+      this.#warn(`token cache ${this.file} was readable by others (mode ${(tightenedFromMode & 0o777).toString(8)}); tightened to ${(tightenedFromMode & 0o700).toString(8)}`);
+    }
+    return { fd, stat, close: () => fs.closeSync(fd) };
+  }
+
   /** The cache, or null when there is none. Cheap when the file has not changed since the last read. */
   read(): TokenCacheFile | null {
-    let stat: fs.Stats;
+    if (!this.#dirIsSafe(false)) return null;
+    const opened = this.#open();
+    if (!opened) return null;
     try {
-      stat = fs.statSync(this.file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new TokenCacheError(this.file, (err as Error).message);
+      const { stat } = opened;
+      const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+      if (this.#last?.key === key) return this.#last.value;
+      let text: string;
+      try {
+        text = fs.readFileSync(opened.fd, 'utf8');
+      } catch (err) {
+        throw new TokenCacheError(this.file, (err as Error).message);
+      }
+      const value = parseCache(text, this.file);
+      this.#last = { key, value };
+      return value;
+    } finally {
+      opened.close();
     }
-    if ((stat.mode & 0o077) !== 0) {
-      fs.chmodSync(this.file, 0o600);
-      this.#warn(`token cache ${this.file} was readable by others (mode ${(stat.mode & 0o777).toString(8)}); tightened to 600`);
-    }
-    const key = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-    if (this.#last?.key === key) return this.#last.value;
-    let text: string;
-    try {
-      text = fs.readFileSync(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new TokenCacheError(this.file, (err as Error).message);
-    }
-    const value = parseCache(text, this.file);
-    this.#last = { key, value };
-    return value;
   }
 
   /**
@@ -109,7 +150,7 @@ export class TokenCache {
     change: (current: TokenCacheFile | null) => TokenCacheFile | null,
     { skipRead = false }: { skipRead?: boolean } = {},
   ): Promise<TokenCacheFile | null> {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    this.#dirIsSafe(true);
     const release = await lockfile.lock(this.file, LOCK_OPTIONS);
     try {
       this.#removeOrphans();
@@ -140,7 +181,7 @@ function isTempOf(file: string, name: string): boolean {
 
 function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
+  const { fd } = openPrivateFile(tmp, 'token cache temp file', { create: 'new', access: 'write' });
   try {
     fs.writeFileSync(fd, text);
     fs.fsyncSync(fd);

@@ -5,6 +5,7 @@ import type { AppPaths } from '../config/paths.ts';
 import { isProcessAlive } from '../daemon/lock.ts';
 import { CLI_BIN } from '../package-root.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
+import { ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
 import { isAnswering, RpcClient } from '../rpc/client.ts';
 
 
@@ -33,8 +34,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * way exactly one daemon ends up serving. Returns the pid of the daemon that answers.
  */
 export async function startDetached(paths: AppPaths, env: NodeJS.ProcessEnv): Promise<number> {
-  fs.mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
-  const out = fs.openSync(startupLogFile(paths), 'a', 0o600);
+  ensurePrivateDir(paths.logDir, 'log directory');
+  // Not through a link another user planted: the daemon's output would be appended to its target.
+  const out = openPrivateFile(startupLogFile(paths), 'daemon output file', { create: 'if-missing', access: 'append' }).fd;
   const child = spawn(process.execPath, [CLI_BIN, 'daemon', 'run', '--log-file'], {
     detached: true,
     stdio: ['ignore', out, out],

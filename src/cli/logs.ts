@@ -1,10 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
+import { checkPrivateDir, openPrivateFile, readPrivateFile } from '../fs/private.ts';
 import { LOG_FILE_BASE } from '../log/logger.ts';
+import { printable } from '../printable.ts';
 
 /** The daemon's rotated log files, oldest first (`daemon.1.log`, `daemon.2.log`, …). */
 export function logFiles(logDir: string): string[] {
+  // Refused (UNSAFE_PATH) if another user could have put files there; missing: no logs.
+  if (!checkPrivateDir(logDir, 'log directory')) return [];
   let names: string[];
   try {
     names = fs.readdirSync(logDir);
@@ -23,20 +27,41 @@ export function tailLines(logDir: string, n: number): string[] {
   const lines: string[] = [];
   if (n <= 0) return lines;
   for (const file of logFiles(logDir).reverse()) {
-    const own = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+    const own = (readPrivateFile(file, 'log file') ?? '').split('\n').filter((l) => l.trim());
     lines.unshift(...own.slice(-(n - lines.length)));
     if (lines.length >= n) break;
   }
   return lines.slice(-n);
 }
 
-/** pino JSON lines made readable (time, level, message, fields); other lines pass through. */
+/**
+ * pino JSON lines made readable (time, level, message, fields); other lines are printed as
+ * they are. Either way made printable first (printable.ts): a log entry quotes providers'
+ * messages, and the only escape sequences printed are pino-pretty's own colours.
+ */
 export function lineFormatter(colorize: boolean): (line: string) => string {
   const pretty = prettyFactory({ colorize, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid,hostname' });
   return (line) => {
-    if (!line.startsWith('{')) return line;
-    return pretty(line).trimEnd();
+    const entry = line.startsWith('{') ? parseOrNull(line) : null;
+    if (entry === null || typeof entry !== 'object') return printable(line);
+    return pretty(printableStrings(entry) as object).trimEnd();
   };
+}
+
+function parseOrNull(line: string): unknown {
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/** Every string in a parsed log entry made printable; its newlines (a stack trace) kept. */
+function printableStrings(value: unknown): unknown {
+  if (typeof value === 'string') return printable(value, { keepNewlines: true });
+  if (Array.isArray(value)) return value.map(printableStrings);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [printable(k), printableStrings(v)]));
+  return value;
 }
 
 /**
@@ -58,10 +83,14 @@ export async function follow(logDir: string, print: (line: string) => void, sign
       }
       const size = fs.statSync(f).size;
       if (size <= offset) continue;
-      const fd = fs.openSync(f, 'r');
+      const opened = openPrivateFile(f, 'log file', { create: 'never', access: 'read' });
+      if (!opened) continue;
       const buf = Buffer.alloc(size - offset);
-      fs.readSync(fd, buf, 0, buf.length, offset);
-      fs.closeSync(fd);
+      try {
+        fs.readSync(opened.fd, buf, 0, buf.length, offset);
+      } finally {
+        fs.closeSync(opened.fd);
+      }
       offset = size;
       const lines = (partial + buf.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';

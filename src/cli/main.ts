@@ -7,6 +7,7 @@ import { jobCommands } from './commands/job.ts';
 import { sessionCommands } from './commands/session.ts';
 import { processIo, type CliIo } from './context.ts';
 import { flagValueProblem, type OptionTypes } from './flag-values.ts';
+import { errorLine } from './output.ts';
 
 /** Exit codes (SPEC §5): 0 success, 1 runtime error, 2 usage error. */
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
@@ -52,7 +53,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   } catch (err) {
     if (err instanceof ReportedError) return exitCodeFor(err.original);
     const e = err as Error;
-    io.err(`globus-timer: ${oneLine(e.message)}`);
+    io.err(errorLine(e));
     return exitCodeFor(e);
   }
 }
@@ -72,10 +73,6 @@ function exitCodeFor(err: Error): number {
   if (err.name === 'YError') return EXIT.USAGE;
   if (err instanceof TimerError && err.code === ERROR_CODES.INVALID_INPUT) return EXIT.USAGE;
   return EXIT.RUNTIME;
-}
-
-function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, '; ');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

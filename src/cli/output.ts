@@ -1,9 +1,12 @@
 import { loginCommand } from '../auth/scopes.ts';
+import { jsonForTerminal, printable, safe } from '../printable.ts';
 import type { JobDocument, RunResult } from '../rpc/protocol.ts';
 
 /**
  * Text layouts of the original CLI (reference globus-timer-cli.md §1 "Output layouts"):
  * aligned `Key: value` records, ` | ` tables, intervals as Python's str(timedelta).
+ * Every value from the daemon goes through printable() (src/printable.ts) on its way out:
+ * records and tables do it for their values, lines built around a value use safe`…`.
  */
 
 /** `0:10:00`, `8:00:00`, `1 day, 0:00:00`, `10 days, 0:00:00`. */
@@ -36,7 +39,7 @@ export function runStatusLabel(run: RunResult): string {
 /** Lines `Key: value`, the key column padded to the longest key + 2; missing values print `None`. */
 export function formatRecord(fields: [string, unknown][]): string {
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
-  return fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v === null || v === undefined ? 'None' : String(v)}`).join('\n');
+  return fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v === null || v === undefined ? 'None' : printable(String(v))}`).join('\n');
 }
 
 /** A calendar job's schedule: `cron 0 2 * * * (Europe/Berlin)`; no zone: the daemon's local time. */
@@ -71,14 +74,17 @@ export function inactiveReasonLine(job: JobDocument): string | null {
     const scopes = Array.isArray(listed) && listed.length ? listed.map(String) : job.scope ? [job.scope] : [];
     const code = typeof detail.code === 'string' ? ` (${detail.code})` : '';
     const logout = detail.code === 'TokenCacheInvalid' ? 'globus-timer session logout && ' : '';
-    return `Globus Auth needs you${code}; fix: ${logout}${loginCommand(scopes)} && globus-timer job resume ${job.job_id}`;
+    return safe`Globus Auth needs you${code}; fix: ${logout}${loginCommand(scopes)} && globus-timer job resume ${job.job_id}`;
   }
   const note = typeof reason.detail === 'string' && reason.detail ? `: ${reason.detail}` : '';
-  return `${reason.cause}${note}; resume with: globus-timer job resume ${job.job_id}`;
+  // The token rules stopped it: resuming cannot help, and the detail already says what does.
+  if (reason.cause === 'token_destination') return safe`the job's token may not go to its URL${note}`;
+  return safe`${reason.cause}${note}; resume with: globus-timer job resume ${job.job_id}`;
 }
 
 /** Columns as wide as their widest cell, cells joined with " | ", dashes joined with "-|-". */
-export function formatTable(headers: string[], rows: string[][]): string {
+export function formatTable(headers: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((r) => r.map((cell) => printable(cell)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
@@ -136,6 +142,12 @@ export function jobTable(jobs: JobDocument[], nowMs: number = Date.now()): strin
   );
 }
 
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2);
+/** How the CLI reports an error on stderr: one line, printable whoever wrote the message (often the daemon). */
+export function errorLine(err: Error): string {
+  return `globus-timer: ${printable(String(err.message ?? err).replace(/\s*\n\s*/g, '; '))}`;
+}
+
+/** `--format json`: valid JSON whatever the strings hold, and inert on a terminal (printable.ts). */
+export function toJson(value: unknown, indent: number | undefined = 2): string {
+  return jsonForTerminal(JSON.stringify(value, null, indent));
 }

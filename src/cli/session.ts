@@ -6,6 +6,7 @@ import { clearTokenCache, consentedScopes, lookupToken, TokenCache, withGrants }
 import { AuthRequiredError, UserTokens } from '../auth/tokens.ts';
 import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, InvalidInputError, TimerError } from '../errors.ts';
+import { safe } from '../printable.ts';
 import { systemClock } from '../scheduler/clock.ts';
 import type { CliIo } from './context.ts';
 
@@ -95,9 +96,9 @@ export async function ensureConsent(io: CliIo, scope: string): Promise<void> {
   if (!io.interactive || !io.readLine) {
     throw new AuthRequiredError('ConsentRequired', [scope], `you have not consented to scope ${scope} yet; run: ${loginCommand([scope])}, then run this command again`);
   }
-  io.err(`globus-timer: this job needs your consent to ${scope}; starting the login`);
+  io.err(safe`globus-timer: this job needs your consent to ${scope}; starting the login`);
   const username = await login(io, [scope], { browser: true });
-  io.err(`globus-timer: logged in as ${username}`);
+  io.err(safe`globus-timer: logged in as ${username}`);
   if (lookupToken(tokenCacheFor(io).read(), settings.clientId, scope).kind !== 'found') {
     throw new AuthRequiredError('ConsentRequired', [scope], `Globus Auth did not grant scope ${scope}; run: ${loginCommand([scope])}`);
   }

@@ -1,4 +1,8 @@
 import { discoverScope } from '../actions/introspect.ts';
+import { providerBaseUrl } from '../actions/provider.ts';
+import { globusServiceOf, tokenDestinationRefusal, tokenRulesFromEnv } from '../auth/token-rules.ts';
+import { shellQuote } from '../shell-quote.ts';
+import { InvalidInputError } from '../errors.ts';
 import type { SubmitJobParams } from '../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from './context.ts';
 import { promptIo, wantsJson } from './options.ts';
@@ -7,13 +11,45 @@ import { ensureConsent } from './session.ts';
 
 /**
  * The one way a new job reaches the daemon, for `job submit` and `job transfer` alike:
- * settle the job's scope (given, or read from the provider's introspection document) and
- * the user's consent to it, submit, print the job.
+ * settle the job's scope (given, or read from the provider's introspection document and
+ * accepted by the user), the user's consent to it, submit, print the job.
  */
 export async function submitJob(io: CliIo, args: GlobalArgs & { verbose: boolean }, params: SubmitJobParams): Promise<void> {
+  const json = wantsJson(args);
   // undefined: not given, so ask the provider; null: explicitly none (--no-scope).
-  const scope = params.scope === undefined ? await discoverScope(params.callback_url) : params.scope;
-  if (scope) await ensureConsent(promptIo(io, wantsJson(args)), scope);
+  const scope = params.scope === undefined ? await acceptedIntrospectedScope(promptIo(io, json), params.callback_url) : params.scope;
+  if (scope) {
+    // The daemon checks the token rules when it takes the job, with its own environment
+    // (which decides plain http). The hosts a Globus service's token may go to are checked
+    // here as well, so that no login is started for a token that would never be sent.
+    const refusal = tokenDestinationRefusal(scope, params.callback_url, { ...tokenRulesFromEnv(io.env), allowHttpTokens: true });
+    if (refusal) throw new InvalidInputError(refusal);
+    await ensureConsent(promptIo(io, json), scope);
+  }
   const job = await withDaemon(io, args, (c) => c.call('job.submit', { ...params, scope }));
-  io.out(wantsJson(args) ? toJson(job) : jobRecord(job));
+  io.out(json ? toJson(job) : jobRecord(job));
+}
+
+/**
+ * The scope the provider names in its introspection document, once the user has accepted
+ * it (issue 11 item 1): a provider must not choose which of the user's tokens it gets.
+ * - A Globus service's own scope needs no question: it is sent only to that service's
+ *   hosts (token-rules.ts), so a provider elsewhere that names it is refused by submitJob.
+ * - Any other scope is shown with the provider's host and confirmed at a terminal; in a
+ *   script it is exit 2, saying how to accept it (`--scope`) or send no token.
+ */
+async function acceptedIntrospectedScope(io: CliIo, runUrl: string): Promise<string | null> {
+  const scope = await discoverScope(runUrl);
+  if (!scope || globusServiceOf(scope)) return scope;
+  const host = new URL(providerBaseUrl(runUrl)).host;
+  const accept = `--scope ${shellQuote(scope)}`;
+  if (!io.interactive || !io.readLine) {
+    throw new InvalidInputError(
+      `the provider at ${host} asks for a token for scope ${shellQuote(scope)}; to send it one on every run, give ${accept} (or --no-scope to send none)`,
+    );
+  }
+  io.err(`globus-timer: the Action Provider at ${host} asks for a Globus token for scope:\n  ${scope}\nEvery run, status poll and release of this job will send it that token.`);
+  const answer = (await io.readLine(`Send ${host} your token for this scope? [y/N] `))?.trim().toLowerCase();
+  if (answer === 'y' || answer === 'yes') return scope;
+  throw new InvalidInputError(`not submitted: the scope was not accepted; give ${accept} to accept it, or --no-scope to send no token`);
 }

@@ -36,6 +36,20 @@ export interface ResolvedConfig {
   /** First and longest wait between status polls of an ACTIVE/INACTIVE action. */
   pollInitialMs: number;
   pollMaxMs: number;
+  /**
+   * The longest a run is followed, from when it fired (its slot if it never did). A run still
+   * open past it (an action ACTIVE for weeks, a provider that never ends it) is completed as
+   * failed with RUN_ABANDONED and no longer polled, so no run polls with the user's token
+   * forever. Checked each time its poll loop wakes and at start-up.
+   */
+  runLifetimeDays: number;
+  /**
+   * With `--overlap allow`, the most runs of one job in flight at once (open in the database);
+   * at the cap a due slot is skipped as the overlap rule skips it (overlap_skipped_slots), and
+   * `job run` refuses without --force. Bounds what a job whose actions never end can pile up.
+   * At least 1 (0 counts as 1: an overlap-allow job must be able to run).
+   */
+  maxRunsInFlightPerJob: number;
   /** An access token is refreshed when it has less than this left, so none expires mid-request. */
   tokenRefreshMarginMs: number;
   /** Finished runs older than this are pruned; a job's totals stay exact. */
@@ -59,6 +73,8 @@ export const DEFAULT_CONFIG: ResolvedConfig = {
   retryWindowMaxMs: 45 * 60_000,
   pollInitialMs: 1_000,
   pollMaxMs: 5 * 60_000,
+  runLifetimeDays: 30,
+  maxRunsInFlightPerJob: 10,
   tokenRefreshMarginMs: 60_000,
   retentionDays: 90,
   retentionRunsPerJob: 1_000,

@@ -8,7 +8,10 @@ export interface AppPaths {
   /** Directory holding the database (and, with GLOBUS_TIMER_HOME, everything else). */
   dataDir: string;
   dbFile: string;
-  /** Directory of the socket; created 0700 so that only this user can connect. */
+  /**
+   * Directory of the socket: `$XDG_RUNTIME_DIR/globus-timer`, else the data directory.
+   * Private (0700 when we create it, checked before every use: src/fs/private.ts).
+   */
   runtimeDir: string;
   socketPath: string;
   /** Pid file that keeps a second daemon off the same database. */
@@ -44,9 +47,12 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
   } else {
     // env-paths appends "-nodejs" unless the suffix is emptied; it reads XDG_* per call.
     const p = envPaths('globus-timer', { suffix: '' });
-    const runtimeDir = env.XDG_RUNTIME_DIR
-      ? path.join(env.XDG_RUNTIME_DIR, 'globus-timer')
-      : path.join(os.tmpdir(), `globus-timer-${os.userInfo().uid}`);
+    // Without XDG_RUNTIME_DIR (cron, su, ssh without pam_systemd, containers) the socket
+    // goes beside the database, in the user's own state directory: under a shared directory
+    // such as /tmp another user could create its directory first and receive every
+    // job.submit (issue 11). XDG_RUNTIME_DIR itself is judged as a directory above ours
+    // (src/fs/private.ts: the user's or root's, sticky if others may write to it).
+    const runtimeDir = env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'globus-timer') : p.data;
     const configHome = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
     paths = {
       dataDir: p.data,

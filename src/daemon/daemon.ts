@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { createProviderAgent } from '../actions/provider.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import type { AppPaths } from '../config/paths.ts';
 import { openDb, type Db } from '../db/open.ts';
+import { ensurePrivateDir } from '../fs/private.ts';
 import { startCheckpointer } from '../db/checkpointer.ts';
 import { countOpenRuns, recentLatenessMs } from '../db/runs.ts';
 import { formatIso } from '../jobs/time.ts';
@@ -15,6 +15,7 @@ import { RpcServer } from '../rpc/server.ts';
 import { systemClock, type Clock } from '../scheduler/clock.ts';
 import { Scheduler } from '../scheduler/loop.ts';
 import { NO_TOKENS, type TokenProvider } from '../auth/tokens.ts';
+import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv, type TokenRules } from '../auth/token-rules.ts';
 import { Runner } from '../scheduler/runner.ts';
 import { WriteBehind } from '../db/write-behind.ts';
 import { VERSION } from '../package-root.ts';
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   /** undici dispatcher for provider calls; default: a pooled Agent. */
   dispatcher?: Dispatcher;
   tokens?: TokenProvider;
+  /** Where a job's token may go; default: from the daemon's environment (auth/token-rules.ts). */
+  tokenRules?: TokenRules;
   /** A listening socket passed by systemd (socket activation); else we bind `paths.socketPath`. */
   inheritedSocketFd?: number | null;
   /** Where `log` writes, for `daemon status`; null for stderr. */
@@ -59,7 +62,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const startedAtMs = Date.now();
   const undo: (() => unknown)[] = [];
   try {
-    fs.mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
+    // Checked (or created 0700) before anything is opened in them, never chmod-ed: another
+    // user's directory means another user's database and socket (src/fs/private.ts).
+    ensurePrivateDir(paths.dataDir, 'state directory');
+    if (opts.inheritedSocketFd == null) ensurePrivateDir(paths.runtimeDir, 'socket directory');
     const releaseLock = acquirePidLock(paths.lockFile);
     undo.push(releaseLock);
     const db = openDb(paths.dbFile);
@@ -70,8 +76,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const dispatcher = opts.dispatcher ?? ownAgent!;
     if (ownAgent) undo.push(() => ownAgent.close());
 
+    const tokenRules = opts.tokenRules ?? tokenRulesFromEnv(process.env);
+    if (tokenRules.allowHttpTokens) {
+      log.warn(`${ALLOW_HTTP_TOKENS_ENV} is set: Globus tokens may be sent over plain http (to loopback providers); unset it outside tests`);
+    }
     const writes = new WriteBehind(db, log.child({ component: 'runner' }));
-    const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens: opts.tokens ?? NO_TOKENS });
+    const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens: opts.tokens ?? NO_TOKENS, tokenRules });
     const scheduler = new Scheduler({
       db,
       clock,
@@ -88,6 +98,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       fireRun: (run, job) => runner.fire(run, job),
       flushRunWrites: () => writes.flush(),
       withdrawRuns: (jobId) => runner.withdraw(jobId),
+      closeDeletedJobRuns: (jobId) => runner.closeRunsOfDeletedJob(jobId),
+      tokenRules,
     });
 
     let markStopped: (cleanly: boolean) => void = () => {};

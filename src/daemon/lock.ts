@@ -1,5 +1,8 @@
 import fs from 'node:fs';
 import { DaemonAlreadyRunningError } from '../errors.ts';
+import { openPrivateFile, readPrivateFile } from '../fs/private.ts';
+
+const PID_FILE = 'pid file';
 
 /**
  * A pid file created with O_EXCL keeps a second daemon off the same database, even when
@@ -9,10 +12,10 @@ import { DaemonAlreadyRunningError } from '../errors.ts';
 export function acquirePidLock(lockFile: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      writeNewPidFile(lockFile);
       return () => {
         try {
-          if (fs.readFileSync(lockFile, 'utf8').trim() === String(process.pid)) fs.rmSync(lockFile);
+          if (readPrivateFile(lockFile, PID_FILE)?.trim() === String(process.pid)) fs.rmSync(lockFile);
         } catch {
           // already gone
         }
@@ -20,13 +23,24 @@ export function acquirePidLock(lockFile: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
+    // A planted link or someone else's file is refused here (UNSAFE_PATH), not believed.
+    const pid = Number.parseInt(readPrivateFile(lockFile, PID_FILE) ?? '', 10);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
       throw new DaemonAlreadyRunningError(`pid ${pid} holds ${lockFile}`);
     }
     fs.rmSync(lockFile, { force: true });
   }
   throw new DaemonAlreadyRunningError(`could not take ${lockFile}`);
+}
+
+/** O_CREAT|O_EXCL|O_NOFOLLOW (src/fs/private.ts): EEXIST when the file, or a link, is there. */
+function writeNewPidFile(lockFile: string): void {
+  const { fd } = openPrivateFile(lockFile, PID_FILE, { create: 'new', access: 'write' });
+  try {
+    fs.writeFileSync(fd, `${process.pid}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Whether a process with this pid exists (EPERM: it does, but belongs to someone else). */

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { authSettings } from '../auth/environment.ts';
-import { ClientCredentialTokens, createTokenProvider } from '../auth/tokens.ts';
+import { ClientCredentialTokens, createTokenProvider, UserTokens } from '../auth/tokens.ts';
 import { resolveConfig } from '../config/config.ts';
 import { systemClock } from '../scheduler/clock.ts';
 import { resolvePaths } from '../config/paths.ts';
@@ -30,6 +30,8 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
       refreshMarginMs: config.tokenRefreshMarginMs,
       warn: (message) => log.warn(message),
     });
+    // At start, not at the first fire: a token cache another user could reach is refused.
+    if (tokens instanceof UserTokens) tokens.cache.checkLocation();
     log.info(
       tokens instanceof ClientCredentialTokens
         ? { tokens: 'client_credentials', clientId: authSettings(process.env).clientId }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS_DIR } from '../package-root.ts';
 import { ERROR_CODES, TimerError } from '../errors.ts';
+import { ensurePrivateDir, securePrivateFile } from '../fs/private.ts';
 import * as schema from './schema.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -16,7 +17,11 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
  */
 export function openDb(file: string): Db {
   if (file !== ':memory:') {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    ensurePrivateDir(path.dirname(file), 'state directory');
+    // Created here (O_EXCL) or checked, before SQLite opens it by name: SQLite follows a
+    // planted link and opens someone else's database as readily as ours.
+    securePrivateFile(file, 'database', 'if-missing');
+    secureSidecars(file);
   }
   let sqlite: Database.Database;
   try {
@@ -32,13 +37,13 @@ export function openDb(file: string): Db {
       { cause: err },
     );
   }
+  // Those the WAL pragma just made (SQLite gives them the database's mode): judged too.
   if (file !== ':memory:') {
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
-      try {
-        fs.chmodSync(f, 0o600);
-      } catch {
-        // -wal/-shm may not exist yet; SQLite creates them with the main file's mode.
-      }
+    try {
+      secureSidecars(file);
+    } catch (err) {
+      sqlite.close();
+      throw err;
     }
   }
   refuseNewerSchema(sqlite, file);
@@ -66,6 +71,15 @@ export function openDb(file: string): Db {
   probeWritable(sqlite, file);
   sqlite.pragma('foreign_keys = ON');
   return db;
+}
+
+/**
+ * The WAL and shared-memory files SQLite keeps beside the database, when they exist: its
+ * own opens of them follow links, so they are checked as the database is (a failure to
+ * make one private is fatal, never ignored).
+ */
+function secureSidecars(file: string): void {
+  for (const suffix of ['-wal', '-shm']) securePrivateFile(`${file}${suffix}`, `database ${suffix.slice(1)} file`);
 }
 
 /**

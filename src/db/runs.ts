@@ -121,6 +121,26 @@ export function hasOpenRun(db: Db, jobId: string): boolean {
   return openRunStatement(db).get(jobId) !== undefined;
 }
 
+/**
+ * Whether an overlap-allow job already has `cap` runs open (config maxRunsInFlightPerJob):
+ * its next slot is then skipped, and `job run` refuses without --force. On the claim path for
+ * every due overlap-allow job, so it reads at most `cap` entries of the runs_open index.
+ */
+const openRunsUpToStatement = preparedFor((db) =>
+  db.$client.prepare('SELECT count(*) FROM (SELECT 1 FROM runs WHERE job_id = ? AND completed_at_ms IS NULL LIMIT ?)').pluck(),
+);
+
+export function atRunsInFlightCap(db: Db, jobId: string, cap: number): boolean {
+  // A cap below 1 would stop the job for good: it counts as 1.
+  const limit = Math.max(1, Math.floor(cap));
+  return (openRunsUpToStatement(db).get(jobId, limit) as number) >= limit;
+}
+
+/** A job's unfinished runs, oldest first (runs_open): what `job delete` closes. */
+export function openRunsOfJob(db: Db, jobId: string): RunRow[] {
+  return db.select().from(runs).where(and(eq(runs.jobId, jobId), isNull(runs.completedAtMs))).orderBy(asc(runs.id)).all();
+}
+
 /** Runs not yet finished, oldest first: what the runner resumes after a restart. */
 export function openRuns(db: Db): RunRow[] {
   return db.select().from(runs).where(isNull(runs.completedAtMs)).orderBy(asc(runs.id)).all();

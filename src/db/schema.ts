@@ -24,12 +24,17 @@ export const RUN_STATES = ['pending', 'active', 'succeeded', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
 export interface InactiveReason {
-  cause: 'user' | 'globus_auth_requirements' | 'action_error';
+  /** `token_destination`: the job's scope may not go to its URL (auth/token-rules.ts); detail says why. */
+  cause: 'user' | 'globus_auth_requirements' | 'action_error' | 'token_destination';
   detail?: unknown;
 }
 
 export interface RunError {
-  /** Stable code: ACTION_HTTP, ACTION_TIMEOUT, ACTION_NETWORK, ACTION_INVALID_RESPONSE, … */
+  /**
+   * Stable code: ACTION_HTTP, ACTION_TIMEOUT, ACTION_NETWORK, ACTION_INVALID_RESPONSE, …;
+   * JOB_DELETED (the job was deleted while the run was open: runner #closeDeleted) and
+   * RUN_ABANDONED (still open after config runLifetimeDays: runner #abandon).
+   */
   code: string;
   message: string;
   httpStatus?: number;

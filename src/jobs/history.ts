@@ -7,6 +7,7 @@ import type { HistoryEntry, HistoryPage, HistoryParams } from '../rpc/protocol.t
 import { toRunResult } from './document.ts';
 import { checkRunState } from './input.ts';
 import { parseDateTime } from './time.ts';
+import { printable } from '../printable.ts';
 
 export const HISTORY_DEFAULT_LIMIT = 20;
 export const HISTORY_MAX_PAGE = 1000;
@@ -204,7 +205,7 @@ function oneLine(v: unknown): string {
 }
 
 function clip(text: string): string {
-  // Provider text goes to a terminal: control characters (escape sequences) become spaces.
-  const line = text.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  // Provider text goes to a terminal: no escape sequences, no bidi overrides (printable.ts).
+  const line = printable(text).replace(/\s+/g, ' ').trim();
   return line.length > SUMMARY_MAX_CHARS ? `${line.slice(0, SUMMARY_MAX_CHARS - 1)}…` : line;
 }

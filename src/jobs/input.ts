@@ -1,6 +1,7 @@
 import type { RunState } from '../db/schema.ts';
 import { InvalidInputError } from '../errors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
+import { hasUnsafeChars } from '../printable.ts';
 
 /**
  * The rules for job input (SPEC §5), shared by the CLI (so a bad flag exits 2 before any
@@ -112,10 +113,11 @@ export function parseActionBody(text: string, flag = '--action-body'): Record<st
   return checkActionBody(parsed);
 }
 
+/** Job names are shown in every listing: no control characters or bidi overrides (printable.ts). */
 export function checkName(name: string): string {
   const trimmed = name.trim();
-  if (!trimmed || trimmed.length > 255 || /[\u0000-\u001f]/.test(trimmed)) {
-    throw new InvalidInputError('invalid job name: give 1 to 255 printable characters');
+  if (!trimmed || trimmed.length > 255 || hasUnsafeChars(trimmed)) {
+    throw new InvalidInputError('invalid job name: give 1 to 255 printable characters (no control characters or bidirectional overrides)');
   }
   return trimmed;
 }

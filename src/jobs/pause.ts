@@ -2,13 +2,15 @@ import { getJob, markInactive } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import type { InactiveReason, JobRow } from '../db/schema.ts';
 import { InvalidInputError, JobNotFoundError } from '../errors.ts';
+import { hasUnsafeChars } from '../printable.ts';
 
 /**
  * Pause a loaded job (SPEC §2 rule 7): it becomes `inactive` with `inactive_reason
  * {cause: "user", detail: note}` and no next run. Its next slot (next_slot_index,
  * next_slot_at_ms) stays as it is, so that resume applies the misfire rule to the slots
- * missed meanwhile. A run in flight is not cancelled: it runs to its end and is recorded
- * (one claimed ahead of its slot and not yet sent is taken back: JobService #unclaim).
+ * missed meanwhile. A run in flight is not cancelled: it runs to its end and is recorded,
+ * within the run lifetime (config runLifetimeDays; runner #poll); one claimed ahead of its
+ * slot and not yet sent is taken back (JobService #unclaim).
  *
  * Any other job (already paused or inactive, finished, deleted) is left as it is and
  * `paused` is false: pausing twice is a no-op, not an error.
@@ -18,8 +20,8 @@ export function pauseJob(db: Db, jobId: string, note: string | null, nowMs: numb
   if (!job) throw new JobNotFoundError(jobId);
   if (job.status !== 'loaded') return { job, paused: false };
   const detail = note?.trim();
-  // Shown later by `job status` and `job list` in a terminal: printable text only.
-  if (detail && /[\u0000-\u001f\u007f-\u009f]/.test(detail)) throw new InvalidInputError('invalid --note: give printable text, without control characters');
+  // Shown later by `job status` and `job list` in a terminal: printable text only (printable.ts).
+  if (detail && hasUnsafeChars(detail)) throw new InvalidInputError('invalid --note: give printable text, without control characters or bidirectional overrides');
   const reason: InactiveReason = detail ? { cause: 'user', detail } : { cause: 'user' };
   // Read and write in one synchronous turn: nothing else touches the job in between.
   markInactive(db, job.id, reason, nowMs);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../config/config.ts';
 import { countManualRun, getJob } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { hasOpenRun, insertManualRun } from '../db/runs.ts';
+import { atRunsInFlightCap, hasOpenRun, insertManualRun } from '../db/runs.ts';
 import type { JobRow, RunRow } from '../db/schema.ts';
 import { ERROR_CODES, JobDeletedError, JobNotFoundError, TimerError } from '../errors.ts';
 import type { Clock } from '../scheduler/clock.ts';
@@ -16,6 +16,22 @@ export class RunInProgressError extends TimerError {
         `Wait for it (globus-timer job history ${jobId}), or fire anyway with: globus-timer job run ${jobId} --force`,
     );
     this.name = 'RunInProgressError';
+  }
+}
+
+/**
+ * `job run` refused: an overlap-allow job already has config maxRunsInFlightPerJob runs in
+ * flight. The same code as RunInProgressError: runs in progress stand in the way, and the
+ * remedies are the same (wait, or --force).
+ */
+export class RunsInFlightCapError extends TimerError {
+  constructor(jobId: string, cap: number) {
+    super(
+      ERROR_CODES.RUN_IN_PROGRESS,
+      `job ${jobId} already has ${cap} runs in progress, the most a job runs at once (GLOBUS_TIMER_MAX_RUNS_IN_FLIGHT_PER_JOB); nothing fired. ` +
+        `Wait for one to end (globus-timer job history ${jobId}), or fire anyway with: globus-timer job run ${jobId} --force`,
+    );
+    this.name = 'RunsInFlightCapError';
   }
 }
 
@@ -41,8 +57,10 @@ export interface RunNowDeps {
  * next_slot_at_ms and next_run_at_ms are not touched.
  *
  * The overlap policy holds: with a run still open and overlap=skip, nothing fires unless
- * `force`. A deleted job never runs again. A paused (inactive) or finished job may be run:
- * the user asked for this one run explicitly, and it changes neither the pause nor the end.
+ * `force`; with overlap=allow, nothing fires at the cap of runs in flight
+ * (maxRunsInFlightPerJob) unless `force`. A deleted job never runs again. A paused
+ * (inactive) or finished job may be run: the user asked for this one run explicitly, and
+ * it changes neither the pause nor the end.
  */
 export function runNow(deps: RunNowDeps, jobId: string, force: boolean): { job: JobRow; run: RunRow } {
   const { db, clock, config } = deps;
@@ -51,6 +69,9 @@ export function runNow(deps: RunNowDeps, jobId: string, force: boolean): { job: 
   if (!found) throw new JobNotFoundError(jobId);
   if (found.status === 'deleted') throw new JobDeletedError(jobId);
   if (found.overlap === 'skip' && !force && hasOpenRun(db, found.id)) throw new RunInProgressError(jobId);
+  if (found.overlap === 'allow' && !force && atRunsInFlightCap(db, found.id, config.maxRunsInFlightPerJob)) {
+    throw new RunsInFlightCapError(jobId, Math.max(1, config.maxRunsInFlightPerJob));
+  }
   const nowMs = clock.now();
   const { run, job } = db.transaction(() => {
     const inserted = insertManualRun(db, {

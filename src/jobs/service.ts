@@ -8,6 +8,8 @@ import { InvalidInputError, JobNotFoundError } from '../errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../rpc/protocol.ts';
 import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../rpc/protocol.ts';
 import type { Clock } from '../scheduler/clock.ts';
+import { checkScope } from '../auth/scopes.ts';
+import { STRICT_TOKEN_RULES, tokenDestinationRefusal, type TokenRules } from '../auth/token-rules.ts';
 import { nextRunOf } from '../scheduler/slots.ts';
 import { RESULTS_IN_DOCUMENT, toJobDocument, toRunResult } from './document.ts';
 import { jobHistory } from './history.ts';
@@ -31,6 +33,13 @@ export interface JobServiceDeps {
   flushRunWrites?: RunNowDeps['flushRunWrites'];
   /** The runner's `withdraw`: runs of a job claimed ahead of their slot and not sent yet. */
   withdrawRuns?: ((jobId: string) => number[]) | undefined;
+  /**
+   * The runner's `closeRunsOfDeletedJob`: stop following a deleted job's runs, cancel and
+   * release their actions. Absent (tests of the service alone): they are closed at the next start.
+   */
+  closeDeletedJobRuns?: ((jobId: string) => void) | undefined;
+  /** Where a job's token may go (auth/token-rules.ts): checked when a job is submitted or resumed. Default: the strict rules. */
+  tokenRules?: TokenRules;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -39,8 +48,11 @@ const DEFAULT_PAGE_SIZE = 100;
 export class JobService {
   readonly #deps: JobServiceDeps;
 
+  readonly #tokenRules: TokenRules;
+
   constructor(deps: JobServiceDeps) {
     this.#deps = deps;
+    this.#tokenRules = deps.tokenRules ?? STRICT_TOKEN_RULES;
   }
 
   submit(params: SubmitJobParams): JobDocument {
@@ -50,7 +62,10 @@ export class JobService {
     const startAtMs = params.start ? parseDateTime(params.start, 'start') : nowMs;
     const stopAfterDateMs = params.stop_after?.date ? parseDateTime(params.stop_after.date, 'stop-after date') : null;
     const stopAfterRuns = params.stop_after?.n_runs != null ? checkStopAfterRuns(params.stop_after.n_runs) : null;
-    const scope = params.scope?.trim() || null;
+    const scope = params.scope?.trim() ? checkScope(params.scope, 'scope') : null;
+    const callbackUrl = checkActionUrl(params.callback_url);
+    const refusal = scope === null ? null : tokenDestinationRefusal(scope, callbackUrl, this.#tokenRules);
+    if (refusal) throw new InvalidInputError(refusal);
     const schedule = {
       startAtMs,
       ...kind,
@@ -67,7 +82,7 @@ export class JobService {
       name: checkName(params.name),
       ...schedule,
       scope,
-      callbackUrl: checkActionUrl(params.callback_url),
+      callbackUrl,
       callbackBody: checkActionBody(params.callback_body),
       status: finished ? 'finished' : 'loaded',
       submittedAtMs: nowMs,
@@ -98,12 +113,18 @@ export class JobService {
     };
   }
 
-  /** Soft delete: never runs again; history stays readable by id and with show_deleted. */
+  /**
+   * Soft delete: never runs again; history stays readable by id and with show_deleted. Its
+   * runs not yet sent are taken back; those already sent are no longer followed (their
+   * actions cancelled and released, the runs closed as JOB_DELETED: runner.ts #closeDeleted).
+   */
   delete(jobId: string): JobDocument {
     const job = this.#find(jobId);
     if (job.status !== 'deleted') {
       markDeleted(this.#deps.db, job.id, this.#deps.clock.now());
       this.#unclaim(job.id);
+      // After the unclaim: the runs it took back are gone, and must not be closed as well.
+      this.#deps.closeDeletedJobRuns?.(job.id);
       this.#deps.onScheduleChange();
     }
     return this.get(jobId);
@@ -120,6 +141,9 @@ export class JobService {
     this.#deps.flushRunWrites?.();
     const job = this.#find(jobId);
     let resumed = false;
+    // A job the token rules stop would only stop again at its next run.
+    const refusal = job.status === 'inactive' && job.scope ? tokenDestinationRefusal(job.scope, job.callbackUrl, this.#tokenRules) : null;
+    if (refusal) throw new InvalidInputError(`${refusal}; delete the job and submit it again`);
     if (job.status === 'inactive') {
       resumed = markResumed(this.#deps.db, job.id, nextRunOf(job).nextRunAtMs, this.#deps.clock.now());
       if (resumed) this.#deps.onScheduleChange();

@@ -1,5 +1,6 @@
 import { transferScope } from '../auth/scopes.ts';
 import { InvalidInputError } from '../errors.ts';
+import { hasUnsafeChars } from '../printable.ts';
 import { checkActionUrl } from './input.ts';
 
 /**
@@ -170,11 +171,12 @@ export const MAX_LABEL_LENGTH = 128;
 /**
  * The original CLI's help said labels may hold only letters, numbers, spaces and `- _ ,`,
  * but Transfer accepts far more (its own task labels contain dots and parentheses), so only
- * what certainly breaks is refused: empty, too long, control characters.
+ * what certainly breaks is refused: empty, too long, control characters and bidi overrides
+ * (the label is shown in Globus's web app and in our JSON; printable.ts).
  */
 export function checkLabel(label: string): string {
   const trimmed = label.trim();
-  if (!trimmed || trimmed.length > MAX_LABEL_LENGTH || /[\u0000-\u001f\u007f]/.test(trimmed)) {
+  if (!trimmed || trimmed.length > MAX_LABEL_LENGTH || hasUnsafeChars(trimmed)) {
     throw new InvalidInputError(`invalid --label: give 1 to ${MAX_LABEL_LENGTH} printable characters`);
   }
   return trimmed;

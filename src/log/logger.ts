@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
 import roll from 'pino-roll';
+import { checkOwnFile, ensurePrivateDir } from '../fs/private.ts';
 
 export type { Logger };
 
@@ -47,7 +48,8 @@ export const LOG_FILES_KEPT = 5;
  * terminal and no journal to write to.
  */
 export async function createFileLogger(logDir: string, { level = levelFromEnv() }: { level?: LevelOption } = {}): Promise<Logger> {
-  fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(logDir, 'log directory');
+  refusePlantedLogFiles(logDir);
   const stream = await roll({
     file: path.join(logDir, LOG_FILE_BASE),
     extension: '.log',
@@ -58,6 +60,28 @@ export async function createFileLogger(logDir: string, { level = levelFromEnv() 
     mode: 0o600,
   });
   return build(level, stream);
+}
+
+/** pino-roll's link to the newest file: `current.log` → `daemon.N.log`, a name in the same directory. */
+const CURRENT_LOG = 'current.log';
+const OWN_LOG_NAME = new RegExp(`^${LOG_FILE_BASE}\\.\\d+\\.log$`);
+
+/**
+ * pino-roll opens its files by name, following links (into a file of the victim's choosing,
+ * appended to with the victim's rights). The main defence is the log directory being
+ * private: once checked, no one else can add to it. This refuses what another user may
+ * have left in it before (when it, or the state directory above it, was open to them):
+ * any symbolic link but pino-roll's own current.log, and any entry that is not a regular
+ * file of the user's. Checking the whole directory once covers the files of later
+ * rotations too, which pre-opening pino-roll's first file ourselves would not.
+ */
+function refusePlantedLogFiles(logDir: string): void {
+  for (const name of fs.readdirSync(logDir)) {
+    const file = path.join(logDir, name);
+    const st = fs.lstatSync(file);
+    if (name === CURRENT_LOG && st.isSymbolicLink() && OWN_LOG_NAME.test(fs.readlinkSync(file))) continue;
+    checkOwnFile(st, file, 'log file');
+  }
 }
 
 /** A logger that drops everything, for tests and library use. */

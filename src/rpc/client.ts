@@ -1,6 +1,7 @@
 import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
 import net from 'node:net';
 import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../errors.ts';
+import { checkDaemonSocket } from '../fs/private.ts';
 import { onLines, writeFrame } from './framing.ts';
 import { VERSION } from '../package-root.ts';
 import { PROTOCOL_VERSION, type HelloResult, type MethodName, type Methods } from './protocol.ts';
@@ -47,8 +48,11 @@ export class RpcClient {
    * Connect and exchange versions (`daemon.hello`). Fails with DaemonNotRunningError when
    * nothing answers on the socket, and with PROTOCOL_MISMATCH when the daemon speaks
    * another protocol version (an older daemon that has no `daemon.hello` counts too).
+   * A socket or socket directory another user could have made is refused before anything
+   * is sent (UNSAFE_PATH): what we send may be a job with its URLs and bodies.
    */
   static async connect(socketPath: string, { timeoutMs = 30_000 } = {}): Promise<RpcClient> {
+    checkDaemonSocket(socketPath);
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(socketPath);
       s.once('connect', () => {

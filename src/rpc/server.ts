@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DaemonAlreadyRunningError, ERROR_CODES, TimerError } from '../errors.ts';
+import { ensurePrivateDir } from '../fs/private.ts';
 import type { Logger } from '../log/logger.ts';
 import { isAnswering } from './client.ts';
 import { onLines, writeFrame } from './framing.ts';
@@ -68,13 +69,14 @@ export class RpcServer {
   }
 
   /**
-   * Listen on `socketPath` inside a 0700 directory, the socket itself 0600. A socket file
-   * left by a killed daemon (connect refused) is replaced; a live one means another daemon
-   * owns this state, and we refuse to start.
+   * Listen on `socketPath` inside a private directory (created 0700 if missing; an existing
+   * one is checked and refused if another user could reach into it, never chmod-ed: it may
+   * not be ours), the socket itself 0600. A socket file left by a killed daemon (connect
+   * refused) is replaced; a live one means another daemon owns this state, and we refuse
+   * to start.
    */
   async listen(socketPath: string): Promise<void> {
-    fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
-    fs.chmodSync(path.dirname(socketPath), 0o700);
+    ensurePrivateDir(path.dirname(socketPath), 'socket directory');
     if (await isAnswering(socketPath)) throw new DaemonAlreadyRunningError(`it answers on ${socketPath}`);
     fs.rmSync(socketPath, { force: true });
     // Created 0600 from the start (umask), not chmod-ed after: no window where others can

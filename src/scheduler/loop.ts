@@ -2,7 +2,7 @@ import { requestIdFor } from '../actions/request-id.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import { dueJobs, earliestNextRunAtMs, updateSchedule, type ScheduleUpdate } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { hasOpenRun, insertRun } from '../db/runs.ts';
+import { atRunsInFlightCap, hasOpenRun, insertRun } from '../db/runs.ts';
 import type { JobRow, RunRow } from '../db/schema.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -115,8 +115,12 @@ export class Scheduler {
     // A job claimed ahead of its slot is decided as of the slot (its run is sent then); an
     // overdue one as of now.
     const nowMs = Math.max(claimedAtMs, job.nextRunAtMs ?? claimedAtMs);
+    // One indexed read per due job, before its slot: an overlap-skip job asks whether any
+    // run is open, an overlap-allow job whether it has its most runs in flight (at most
+    // maxRunsInFlightPerJob index entries).
     const decision = decide(job, nowMs, {
       hasOpenRun: job.overlap === 'skip' && hasOpenRun(db, job.id),
+      atRunsInFlightCap: job.overlap === 'allow' && atRunsInFlightCap(db, job.id, config.maxRunsInFlightPerJob),
       misfireGraceMs: config.misfireGraceMs,
     });
     if (!decision) {

@@ -1,16 +1,17 @@
 import type { Dispatcher } from 'undici';
 import { classify, type Verdict } from '../actions/classify.ts';
-import { getActionStatus, releaseAction, submitAction, type ProviderOptions } from '../actions/provider.ts';
-import { isTerminal, type ParsedStatus } from '../actions/status.ts';
+import { cancelAction, getActionStatus, releaseAction, submitAction, type ProviderOptions, type ProviderOutcome } from '../actions/provider.ts';
+import { isTerminal, isUsableActionId, type ParsedStatus } from '../actions/status.ts';
 import type { ResolvedConfig } from '../config/config.ts';
 import { incrementErrorCount, getJob, markInactive } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { getRun, openRuns, pruneJobRuns, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from '../db/runs.ts';
+import { getRun, openRuns, openRunsOfJob, pruneJobRuns, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from '../db/runs.ts';
 import type { WriteBehind } from '../db/write-behind.ts';
-import type { JobRow, RunError, RunRow } from '../db/schema.ts';
+import type { InactiveReason, JobRow, RunError, RunRow } from '../db/schema.ts';
 import { coerceError, ERROR_CODES, TimerError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { AuthRequiredError, AuthUnavailableError, type TokenProvider } from '../auth/tokens.ts';
+import { STRICT_TOKEN_RULES, tokenDestinationRefusal, type TokenRules } from '../auth/token-rules.ts';
 import { Cancellation } from '../cancellation.ts';
 import { sleep, sleepUntil, type Clock } from './clock.ts';
 
@@ -24,6 +25,27 @@ interface TokenFailure {
 
 const PRUNE_EVERY_RUNS = 50;
 
+/**
+ * After a restart the first status polls of the active runs resumed are spread evenly over
+ * this much per run (at most pollMaxMs in all) instead of all leaving at pollInitialMs: a
+ * daemon stopped with thousands of runs in flight must not send thousands of polls at once
+ * (issue 11 item 4). 1,000 runs: over 20 s; 15,000 or more: over pollMaxMs (5 min).
+ */
+const RESUME_POLL_SPREAD_PER_RUN_MS = 20;
+
+const DAY_MS = 86_400_000;
+
+/** One run being driven. */
+interface Driven {
+  jobId: string;
+  /** Aborted on stop, and when the run's job is deleted: the run's sleeps end at once. */
+  wake: Cancellation;
+  /** Set by `job delete` (closeRunsOfDeletedJob): the run is no longer followed but closed (#closeDeleted). */
+  deleted: boolean;
+  /** Settles when the driver ends. */
+  done: Promise<void> | null;
+}
+
 export interface RunnerDeps {
   db: Db;
   /** Where the run bookkeeping is queued; shared with the scheduler, which flushes it before claiming. */
@@ -33,6 +55,8 @@ export interface RunnerDeps {
   config: ResolvedConfig;
   dispatcher: Dispatcher;
   tokens: TokenProvider;
+  /** Where a job's token may go (auth/token-rules.ts), checked before every request that carries one. Default: the strict rules. */
+  tokenRules?: TokenRules;
 }
 
 /**
@@ -45,6 +69,33 @@ export interface RunnerDeps {
 const REFRESHES_PER_REFUSAL = 2;
 
 /**
+ * The refusal bookkeeping of one run's requests, shared by the submission, the status polls
+ * and the best-effort cancel and release: the token the provider has just refused, which the
+ * next one asked for must differ from (a refresh), and the refusals in a row. Once
+ * REFRESHES_PER_REFUSAL refreshed tokens were refused too, the refusal stands (SPEC: 401/403
+ * after a token refresh); after any other answer a later refusal is a new one.
+ */
+class Refusals {
+  /** Pass to #token: the token just refused, or null. */
+  rejected: string | null = null;
+  #inARow = 0;
+
+  /** The provider refused `token`: true when a refreshed token should be tried. */
+  refused(token: unknown): boolean {
+    if (typeof token !== 'string' || this.#inARow >= REFRESHES_PER_REFUSAL) return false;
+    this.rejected = token;
+    this.#inARow += 1;
+    return true;
+  }
+
+  /** The provider answered something else. */
+  answered(): void {
+    this.rejected = null;
+    this.#inARow = 0;
+  }
+}
+
+/**
  * Drives each run from submission to its end (SPEC §3): POST the run request, retry
  * transient failures with the same request_id until the run's retry deadline, poll
  * ACTIVE/INACTIVE actions with backoff, release them when done, and record every step.
@@ -55,7 +106,7 @@ const REFRESHES_PER_REFUSAL = 2;
  */
 export class Runner {
   readonly #deps: RunnerDeps;
-  readonly #drivers = new Map<number, Promise<void>>();
+  readonly #drivers = new Map<number, Driven>();
   /**
    * The action id of each run being driven, once the provider gave one. Kept here, not
    * read back: its write may still be queued, or failing (disk full), and a run that lost
@@ -102,15 +153,16 @@ export class Runner {
    * nothing is read back, and a job without a scope reaches the HTTP request without
    * yielding, so the request leaves within the scheduler's own turn. Returns at once.
    */
-  fire(run: RunRow, job: JobRow): void {
+  fire(run: RunRow, job: JobRow, firstPollDelayMs = this.#deps.config.pollInitialMs): void {
     if (this.#drivers.has(run.id) || this.#stopping.aborted || run.completedAtMs !== null) return;
-    const driver = this.#drive(run, job)
+    const driven: Driven = { jobId: job.id, wake: new Cancellation(), deleted: false, done: null };
+    this.#drivers.set(run.id, driven);
+    driven.done = this.#drive(run, job, driven, firstPollDelayMs)
       .catch((err: unknown) => this.#deps.log.error({ err: coerceError(err), runId: run.id }, 'run driver failed'))
       .finally(() => {
         this.#drivers.delete(run.id);
         this.#actionIds.delete(run.id);
       });
-    this.#drivers.set(run.id, driver);
   }
 
   /**
@@ -130,10 +182,47 @@ export class Runner {
     return ids;
   }
 
-  /** After a restart: re-send submissions whose outcome is unknown, poll accepted actions. */
+  /**
+   * `job delete`, once the job is marked deleted and its runs not yet sent are withdrawn:
+   * stop following its open runs at once and close them (#closeDeleted). A driver asleep (a
+   * poll or retry backoff) wakes now and sends nothing more; one with a request on the wire
+   * closes its run when the answer is in. An open run no driver holds gets one that only
+   * closes it.
+   */
+  closeRunsOfDeletedJob(jobId: string): void {
+    for (const driven of this.#drivers.values()) {
+      if (driven.jobId !== jobId) continue;
+      driven.deleted = true;
+      driven.wake.abort();
+    }
+    this.#deps.writes.flush();
+    const job = getJob(this.#deps.db, jobId);
+    if (job?.status !== 'deleted') return;
+    for (const run of openRunsOfJob(this.#deps.db, jobId)) this.fire(run, job);
+  }
+
+  /**
+   * After a restart: re-send submissions whose outcome is unknown, poll accepted actions;
+   * a deleted job's runs are closed and runs past their lifetime abandoned (#drive). The
+   * first polls are spread over a window that grows with their number
+   * (RESUME_POLL_SPREAD_PER_RUN_MS); pending runs are re-sent at once (there are at most
+   * maxRunsInFlightPerJob per job, and each is sent once before its retry window is over).
+   */
   resumeOpenRuns(): number {
-    const open = openRuns(this.#deps.db);
-    for (const run of open) this.track(run.id);
+    const { db, config } = this.#deps;
+    this.#deps.writes.flush();
+    const open = openRuns(db);
+    const active = open.filter((run) => run.state === 'active').length;
+    const spreadMs = Math.min(config.pollMaxMs, active * RESUME_POLL_SPREAD_PER_RUN_MS);
+    const jobs = new Map<string, JobRow | undefined>();
+    let nth = 0;
+    for (const run of open) {
+      if (!jobs.has(run.jobId)) jobs.set(run.jobId, getJob(db, run.jobId));
+      const job = jobs.get(run.jobId);
+      if (!job) continue;
+      const offsetMs = run.state === 'active' ? Math.floor((nth++ * spreadMs) / active) : 0;
+      this.fire(run, job, config.pollInitialMs + offsetMs);
+    }
     return open.length;
   }
 
@@ -144,7 +233,9 @@ export class Runner {
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping.abort();
-    const all = Promise.allSettled([...this.#drivers.values()]);
+    const drivers = [...this.#drivers.values()];
+    for (const driven of drivers) driven.wake.abort();
+    const all = Promise.allSettled(drivers.map((driven) => driven.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
@@ -153,41 +244,45 @@ export class Runner {
     this.#deps.writes.close();
   }
 
-  get #stopped(): boolean {
-    return this.#stopping.aborted;
-  }
-
-  async #drive(run: RunRow, job: JobRow): Promise<void> {
+  async #drive(run: RunRow, job: JobRow, driven: Driven, firstPollDelayMs: number): Promise<void> {
+    const nowMs = this.#deps.clock.now();
+    // Found at start-up (resumeOpenRuns) or by `job delete`: a deleted job's run is closed,
+    // never sent or polled again; a run past its lifetime is abandoned. Neither is true of a
+    // run the scheduler has just claimed.
+    if (job.status === 'deleted') return this.#closeDeleted(run, job);
+    if (this.#outlived(run, nowMs)) return this.#abandon(run, job);
     // Claimed ahead of its slot (or resumed after a very quick restart): never send early.
     // A run already due goes on without yielding (see fire()).
-    const early = run.state === 'pending' && run.attempts === 0 && this.#deps.clock.now() < run.slotAtMs;
+    const early = run.state === 'pending' && run.attempts === 0 && nowMs < run.slotAtMs;
     if (early) {
       this.#waiting.set(run.id, job.id);
-      const due = await sleepUntil(this.#deps.clock, run.slotAtMs, this.#stopping, this.#deps.config.maxTimerDelayMs);
+      const due = await sleepUntil(this.#deps.clock, run.slotAtMs, driven.wake, this.#deps.config.maxTimerDelayMs);
       this.#waiting.delete(run.id);
-      if (this.#withdrawn.delete(run.id) || !due) return;
+      if (this.#withdrawn.delete(run.id)) return;
+      if (!due) return driven.deleted ? this.#closeDeleted(run, job) : undefined;
     }
-    const state = run.state === 'pending' ? await this.#submit(run, job) : run.state;
-    if (state === 'active') await this.#poll(run, job);
+    const state = run.state === 'pending' ? await this.#submit(run, job, driven) : run.state;
+    const end = state === 'active' ? await this.#poll(run, job, driven, firstPollDelayMs) : state;
+    // Deleted meanwhile: a run still open is closed. (An answer already on the wire that
+    // ended the run was recorded as it came; one that accepted it gave the id to cancel.)
+    if (driven.deleted && end !== 'done') await this.#closeDeleted(run, job);
   }
 
-  /** Submit until accepted, failed or stopped. Returns the run's state afterwards, or null when stopped. */
-  async #submit(run: RunRow, job: JobRow): Promise<'active' | 'done' | null> {
+  /**
+   * Submit until accepted, failed, stopped or deleted. Returns the run's state afterwards, or
+   * null when stopped or deleted first.
+   */
+  async #submit(run: RunRow, job: JobRow, driven: Driven): Promise<'active' | 'done' | null> {
     const { config, clock, db } = this.#deps;
     const runRequest = { ...job.callbackBody, request_id: run.requestId };
     let attempts = run.attempts;
     let retryDelayMs = config.retryInitialMs;
-    /**
-     * The token the provider has just refused; the next one asked for must differ (a refresh).
-     * Refusals in a row end the run and stop the job once REFRESHES_PER_REFUSAL refreshed
-     * tokens were refused too (SPEC: 401/403 after a token refresh); after any other answer
-     * a later refusal is a new one, refreshed and retried.
-     */
-    let rejected: string | null = null;
-    let refusals = 0;
-    while (!this.#stopped) {
+    const refusals = new Refusals();
+    while (!driven.wake.aborted) {
       // No await without a scope: see fire().
-      const token: string | null | TokenFailure = job.scope ? await this.#token(job, rejected) : null;
+      const token: string | null | TokenFailure = job.scope ? await this.#token(job, refusals.rejected) : null;
+      // Stopped or deleted while the token was fetched: nothing more is sent.
+      if (driven.wake.aborted) return null;
       if (isTokenFailure(token)) {
         if (token.kind === 'auth') return this.#authFailed(run, job, token.error, true, token.reason);
         // Globus Auth is down: nothing was sent, so no attempt is counted; wait as for a transient failure.
@@ -197,7 +292,7 @@ export class Runner {
         }
         this.#write(() => recordRunError(db, run.id, token.error));
         this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token yet; will retry');
-        if (!(await sleep(clock, retryDelayMs, this.#stopping))) return null;
+        if (!(await sleep(clock, retryDelayMs, driven.wake))) return null;
         retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
         continue;
       }
@@ -220,11 +315,7 @@ export class Runner {
         case 'ok':
           return this.#recordStatus(run, job, verdict.status, verdict.httpStatus);
         case 'auth':
-          if (typeof token === 'string' && refusals < REFRESHES_PER_REFUSAL) {
-            rejected = token;
-            refusals += 1;
-            continue;
-          }
+          if (refusals.refused(token)) continue;
           return this.#authFailed(run, job, verdict.error, true);
         case 'permanent':
           this.#fail(run, job, verdict.error);
@@ -236,11 +327,10 @@ export class Runner {
             return 'done';
           }
           const error = verdict.error;
-          rejected = null;
-          refusals = 0;
+          refusals.answered();
           this.#write(() => recordRunError(db, run.id, error));
           this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error }, 'submission failed; will retry');
-          if (!(await sleep(clock, waitMs, this.#stopping))) return null;
+          if (!(await sleep(clock, waitMs, driven.wake))) return null;
           retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
         }
       }
@@ -248,41 +338,55 @@ export class Runner {
     return null;
   }
 
-  /** Poll an accepted action with backoff until it is SUCCEEDED or FAILED. */
-  async #poll(run: RunRow, job: JobRow): Promise<void> {
+  /**
+   * Poll an accepted action with backoff until it is SUCCEEDED or FAILED, or the run outlives
+   * config.runLifetimeDays. Returns 'done' once the run is completed, null when stopped or
+   * deleted first.
+   *
+   * `job pause` does not end this: runs already in flight are followed to their end (the
+   * transfer underway is the user's data, and its result matters), bounded by the lifetime.
+   */
+  async #poll(run: RunRow, job: JobRow, driven: Driven, firstDelayMs: number): Promise<'done' | null> {
     const { config, clock } = this.#deps;
-    let delayMs = config.pollInitialMs;
-    let rejected: string | null = null;
-    let refusals = 0; // as in #submit
-    const actionId = this.#actionIds.get(run.id) ?? this.#readRun(run.id)?.actionId;
-    if (!actionId) return;
-    while (await sleep(clock, delayMs, this.#stopping)) {
-      const token = await this.#token(job, rejected);
+    let delayMs = firstDelayMs;
+    const refusals = new Refusals();
+    const actionId = this.#actionIds.get(run.id) ?? this.#readRun(run.id)?.actionId ?? null;
+    if (!isUsableActionId(actionId)) {
+      // Only a row stored before action ids were checked (parseActionStatus) can get here.
+      const message = `no usable action id (${JSON.stringify(actionId)}) to follow the action with`;
+      this.#fail(run, job, { code: 'ACTION_INVALID_RESPONSE', message }, false);
+      return 'done';
+    }
+    while (await sleep(clock, delayMs, driven.wake)) {
+      if (this.#outlived(run)) {
+        await this.#abandon(run, job);
+        return 'done';
+      }
+      const token = await this.#token(job, refusals.rejected);
+      // Stopped or deleted while the token was fetched: nothing more is sent.
+      if (driven.wake.aborted) return null;
       if (isTokenFailure(token)) {
-        if (token.kind === 'auth') return void this.#authFailed(run, job, token.error, false, token.reason);
+        if (token.kind === 'auth') return this.#authFailed(run, job, token.error, false, token.reason);
         this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token for the status poll; will retry');
         delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
         continue;
       }
       const outcome = await getActionStatus(job.callbackUrl, actionId, token, this.#http);
-      if (this.#cutOff.aborted) return;
+      if (this.#cutOff.aborted) return null;
       const verdict: Verdict = classify(outcome);
       switch (verdict.kind) {
         case 'ok':
-          if (this.#recordStatus(run, job, verdict.status, null) === 'done') return;
-          rejected = null;
-          refusals = 0;
+          if (this.#recordStatus(run, job, verdict.status, null) === 'done') return 'done';
+          refusals.answered();
           break;
         case 'auth':
-          if (typeof token === 'string' && refusals < REFRESHES_PER_REFUSAL) {
-            rejected = token;
-            refusals += 1;
+          if (refusals.refused(token)) {
             delayMs = 0;
             continue;
           }
-          return void this.#authFailed(run, job, verdict.error, false);
+          return this.#authFailed(run, job, verdict.error, false);
         case 'permanent':
-          return this.#fail(
+          this.#fail(
             run,
             job,
             {
@@ -292,13 +396,63 @@ export class Runner {
             },
             false,
           );
+          return 'done';
         case 'transient':
-          rejected = null;
-          refusals = 0;
+          refusals.answered();
           this.#deps.log.warn({ jobId: job.id, runId: run.id, error: verdict.error }, 'status poll failed; will retry');
       }
       delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
     }
+    return null;
+  }
+
+  /**
+   * Whether the run is past config.runLifetimeDays, counted from fired_at: the first send,
+   * or for a run never sent the time it was claimed to fire at. Not from its slot: the
+   * catch-up run of a job with a long interval (or a monthly cron) can have a slot weeks old.
+   */
+  #outlived(run: RunRow, nowMs = this.#deps.clock.now()): boolean {
+    return nowMs - run.firedAtMs > this.#deps.config.runLifetimeDays * DAY_MS;
+  }
+
+  /**
+   * A run still open past its lifetime: completed as failed with RUN_ABANDONED and no longer
+   * followed, so no run polls with the user's token forever. Counted in n_errors: its outcome
+   * is unknown here, which the user should see. Its action is released (best effort), not
+   * cancelled: it may still be doing the user's work.
+   */
+  async #abandon(run: RunRow, job: JobRow): Promise<void> {
+    const current = this.#readRun(run.id);
+    if (!current || current.completedAtMs !== null) return;
+    const where = current.actionStatus ?? (current.state === 'pending' ? 'not accepted by the provider' : current.state);
+    const message = `still ${where} after ${this.#deps.config.runLifetimeDays} days; no longer followed; see the provider for its outcome`;
+    this.#fail(run, job, { code: 'RUN_ABANDONED', message }, false);
+    const actionId = this.#actionIds.get(run.id) ?? current.actionId;
+    if (actionId !== null) await this.#release(job, actionId);
+  }
+
+  /**
+   * Close a run of a deleted job (`job delete`, or found open at start-up): nothing more is
+   * polled or retried. An accepted action (ACTIVE/INACTIVE) is cancelled, then released, best
+   * effort; a run the provider never accepted gets nothing more. (A submission whose answer
+   * was lost, a timeout say, may have started an action whose id we never learned: there is
+   * nothing to address a cancel to.) The run is completed as failed with JOB_DELETED, its
+   * message saying what the provider answered to the cancel; not counted in n_errors, as
+   * the user ended it. Cut off by shutdown before the answer, it stays open and the next
+   * start closes it.
+   */
+  async #closeDeleted(run: RunRow, job: JobRow): Promise<void> {
+    const current = this.#readRun(run.id);
+    if (!current || current.completedAtMs !== null) return;
+    const actionId = this.#actionIds.get(run.id) ?? current.actionId;
+    let message = 'the job was deleted before the provider accepted this run; nothing was cancelled';
+    if (current.state === 'active' && isUsableActionId(actionId)) {
+      const answer = await this.#bestEffort(job, (token) => cancelAction(job.callbackUrl, actionId, token, this.#http));
+      if (this.#cutOff.aborted) return;
+      message = `the job was deleted while its action was ${current.actionStatus ?? 'ACTIVE'}; ${describeCancel(answer)}`;
+    }
+    this.#fail(run, job, { code: 'JOB_DELETED', message }, false, false);
+    if (actionId !== null) void this.#release(job, actionId);
   }
 
   /** Record a status document; a terminal one completes the run and releases the action. */
@@ -348,16 +502,17 @@ export class Runner {
    * Fail the run. `fromSubmission`: the error answers the run request, so its HTTP status is
    * the run's submission status; a failed status poll keeps the submission's (SPEC §3).
    */
-  #fail(run: RunRow, job: JobRow, error: RunError, fromSubmission = true): void {
+  #fail(run: RunRow, job: JobRow, error: RunError, fromSubmission = true, countsAsError = true): void {
     const { db, clock } = this.#deps;
     const completedAtMs = clock.now();
     const httpStatus = fromSubmission && error.httpStatus !== undefined ? error.httpStatus : null;
     this.#write(() => {
       recordRunFailure(db, run.id, error, completedAtMs, httpStatus);
-      incrementErrorCount(db, job.id);
+      if (countsAsError) incrementErrorCount(db, job.id);
       this.#pruneNowAndThen(job);
     });
-    this.#deps.log.warn({ jobId: job.id, runId: run.id, error }, 'run failed');
+    if (countsAsError) this.#deps.log.warn({ jobId: job.id, runId: run.id, error }, 'run failed');
+    else this.#deps.log.info({ jobId: job.id, runId: run.id, error }, 'run closed');
   }
 
   /**
@@ -367,19 +522,19 @@ export class Runner {
   #authFailed(run: RunRow, job: JobRow, error: RunError, fromSubmission: boolean, reason?: string): 'done' {
     this.#fail(run, job, error, fromSubmission);
     const nowMs = this.#deps.clock.now();
-    this.#write(() => markInactive(
-      this.#deps.db,
-      job.id,
-      {
-        cause: 'globus_auth_requirements',
-        detail: {
-          code: reason ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed'),
-          message: error.message,
-          authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
-        },
-      },
-      nowMs,
-    ));
+    // A token the rules keep from the job's URL: no login helps, the job itself must change.
+    const inactiveReason: InactiveReason =
+      reason === 'TokenDestinationRefused'
+        ? { cause: 'token_destination', detail: `${error.message}; delete the job and submit it again` }
+        : {
+            cause: 'globus_auth_requirements',
+            detail: {
+              code: reason ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed'),
+              message: error.message,
+              authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
+            },
+          };
+    this.#write(() => markInactive(this.#deps.db, job.id, inactiveReason, nowMs));
     return 'done';
   }
 
@@ -394,9 +549,17 @@ export class Runner {
     return getRun(this.#deps.db, runId);
   }
 
-  /** A token for the job's scope (null without one), or why there is none. */
+  /**
+   * A token for the job's scope (null without one), or why there is none. The one way a
+   * token reaches a request, so the token rules hold for every submission, poll and
+   * release, and for jobs made before the rules or by a client that skipped the CLI: a
+   * token that may not go to the job's URL is never fetched, and the job waits for the
+   * user (who changes its URL or scope, or deletes it).
+   */
   async #token(job: JobRow, rejected: string | null): Promise<string | null | TokenFailure> {
     if (!job.scope) return null;
+    const refusal = tokenDestinationRefusal(job.scope, job.callbackUrl, this.#deps.tokenRules ?? STRICT_TOKEN_RULES);
+    if (refusal) return { kind: 'auth', reason: 'TokenDestinationRefused', error: { code: 'TOKEN_DESTINATION_REFUSED', message: refusal } };
     try {
       return await this.#deps.tokens.getToken(job.scope, { rejected });
     } catch (err) {
@@ -410,12 +573,33 @@ export class Runner {
 
   /** Best effort (SPEC §3): a provider that refuses or fails a release changes nothing. */
   async #release(job: JobRow, actionId: string): Promise<void> {
-    const token = await this.#token(job, null);
-    const outcome = await releaseAction(job.callbackUrl, actionId, isTokenFailure(token) ? null : token, this.#http);
+    if (!isUsableActionId(actionId)) return;
+    const outcome = await this.#bestEffort(job, (token) => releaseAction(job.callbackUrl, actionId, token, this.#http));
     this.#deps.log.debug({ jobId: job.id, actionId, outcome: outcome.kind === 'response' ? outcome.httpStatus : outcome.code }, 'release');
+  }
+
+  /**
+   * A best-effort request about an action (cancel, release). Its token comes from #token like
+   * every other, and a refused token gets refreshed ones as a submission's would (Refusals).
+   * With no token to be had it goes without one, and the provider decides.
+   */
+  async #bestEffort(job: JobRow, send: (token: string | null) => Promise<ProviderOutcome>): Promise<ProviderOutcome> {
+    const refusals = new Refusals();
+    for (;;) {
+      const token = await this.#token(job, refusals.rejected);
+      const outcome = await send(isTokenFailure(token) ? null : token);
+      if (this.#cutOff.aborted || classify(outcome).kind !== 'auth' || !refusals.refused(token)) return outcome;
+    }
   }
 }
 
 function isTokenFailure(token: string | null | TokenFailure): token is TokenFailure {
   return token !== null && typeof token === 'object';
+}
+
+/** What the provider answered to a cancel request, for the run's JOB_DELETED message. */
+function describeCancel(outcome: ProviderOutcome): string {
+  const verdict = classify(outcome);
+  if (verdict.kind === 'ok') return `the provider answered the cancel request with HTTP ${verdict.httpStatus} (action ${verdict.status.status})`;
+  return `the cancel request was not confirmed: ${verdict.error.message}`;
 }

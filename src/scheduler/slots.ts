@@ -69,7 +69,10 @@ export interface Decision {
   fire: { slotIndex: number; slotAtMs: number } | null;
   /** Slots passed over because they were missed (coalesced or, with misfire=skip, stale). */
   missedSlots: number;
-  /** 1 when the due slot was skipped because the previous run is still in progress. */
+  /**
+   * 1 when the due slot was skipped because the previous run is still in progress (overlap
+   * skip), or the job already has its most runs in flight (overlap allow, `atRunsInFlightCap`).
+   */
   overlapSkippedSlots: number;
   nextSlotIndex: number;
   /** Due time of slot nextSlotIndex whatever the status (jobs.next_slot_at_ms); null: no further slot. */
@@ -82,13 +85,18 @@ export interface Decision {
 /**
  * Decide a due job (SPEC §2 rules 1, 4, 5, 6). Returns null when nothing is due yet: a
  * wall clock that jumped backwards lands here, so nothing fires early or twice.
+ *
+ * `hasOpenRun`: the job has a run in progress (read only under overlap skip).
+ * `atRunsInFlightCap`: an overlap-allow job has config maxRunsInFlightPerJob runs in
+ * progress; its slot is skipped exactly as overlap skip would skip it (issue 11 item 4).
  */
 export function decide(
   job: ScheduleState,
   nowMs: number,
-  { hasOpenRun, misfireGraceMs }: { hasOpenRun: boolean; misfireGraceMs: number },
+  { hasOpenRun, atRunsInFlightCap = false, misfireGraceMs }: { hasOpenRun: boolean; atRunsInFlightCap?: boolean; misfireGraceMs: number },
 ): Decision | null {
-  if (job.cron) return decideCalendar(job, job.cron, nowMs, hasOpenRun, misfireGraceMs);
+  const overlapBlocked = (job.overlap === 'skip' && hasOpenRun) || (job.overlap === 'allow' && atRunsInFlightCap);
+  if (job.cron) return decideCalendar(job, job.cron, nowMs, overlapBlocked, misfireGraceMs);
   let candidate = latestSlotIndexAt(job, nowMs);
   if (candidate < job.nextSlotIndex) return null;
   // Slots after stop_after.date never fire, even if the daemon was down across that date.
@@ -100,11 +108,11 @@ export function decide(
     }
     candidate = Math.min(candidate, lastAllowed);
   }
-  return settle(job, nowMs, hasOpenRun, misfireGraceMs, candidate, slotAtMs(job, candidate), candidate - job.nextSlotIndex, slotAtMs(job, candidate + 1));
+  return settle(job, nowMs, overlapBlocked, misfireGraceMs, candidate, slotAtMs(job, candidate), candidate - job.nextSlotIndex, slotAtMs(job, candidate + 1));
 }
 
 /** decide() for a calendar job: the same rules, with croner finding the slots. */
-function decideCalendar(job: ScheduleState, cronExpr: string, nowMs: number, hasOpenRun: boolean, misfireGraceMs: number): Decision | null {
+function decideCalendar(job: ScheduleState, cronExpr: string, nowMs: number, overlapBlocked: boolean, misfireGraceMs: number): Decision | null {
   const firstAtMs = job.nextSlotAtMs ?? null;
   if (firstAtMs === null || nowMs < firstAtMs) return null;
   let limitMs = nowMs;
@@ -117,18 +125,19 @@ function decideCalendar(job: ScheduleState, cronExpr: string, nowMs: number, has
   const cron = cronFor(cronExpr, job.timezone ?? null);
   const latest = latestOccurrence(cron, firstAtMs, limitMs);
   const afterAtMs = latest.after !== undefined ? latest.after : occurrenceAfter(cron, latest.atMs);
-  return settle(job, nowMs, hasOpenRun, misfireGraceMs, job.nextSlotIndex + latest.passed, latest.atMs, latest.passed, afterAtMs);
+  return settle(job, nowMs, overlapBlocked, misfireGraceMs, job.nextSlotIndex + latest.passed, latest.atMs, latest.passed, afterAtMs);
 }
 
 /**
  * The rules once the candidate slot (the latest due, within stop_after.date) is known, for
  * both kinds of job: SPEC §2 rules 4 (coalesce, or skip a stale slot), 5 (overlap) and 6
- * (end conditions). `afterAtMs` is the slot after the candidate (null: there is none).
+ * (end conditions). `afterAtMs` is the slot after the candidate (null: there is none);
+ * `overlapBlocked`: rule 5 (or the in-flight cap) keeps the candidate from firing.
  */
 function settle(
   job: ScheduleState,
   nowMs: number,
-  hasOpenRun: boolean,
+  overlapBlocked: boolean,
   misfireGraceMs: number,
   candidate: number,
   candidateAtMs: number,
@@ -140,7 +149,7 @@ function settle(
   let fire: Decision['fire'] = null;
   if (job.misfire === 'skip' && nowMs - candidateAtMs > misfireGraceMs) {
     missedSlots += 1;
-  } else if (job.overlap === 'skip' && hasOpenRun) {
+  } else if (overlapBlocked) {
     overlapSkippedSlots = 1;
   } else {
     fire = { slotIndex: candidate, slotAtMs: candidateAtMs };

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CLI_BIN } from '../package-root.ts';
 import { InvalidInputError } from '../errors.ts';
+import { shellQuote } from '../shell-quote.ts';
 import {
   LAUNCHD_LABEL,
   LAUNCHD_LOG_NAME,
@@ -45,6 +46,8 @@ export interface ServiceOptions {
   cliPath?: string | undefined;
   /** Plan only: apply* then touches nothing. */
   dryRun?: boolean | undefined;
+  /** Whether the user may create user namespaces (systemd's PrivateUsers=). Default: probeUserNamespaces(). */
+  userNamespaces?: boolean | undefined;
 }
 
 export interface ServiceCommand {
@@ -113,6 +116,7 @@ interface Context {
   dryRun: boolean;
   /** GLOBUS_TIMER_HOME, resolved as resolvePaths() does. */
   home: string | undefined;
+  userNamespaces: boolean | undefined;
 }
 
 function contextOf(opts: ServiceOptions): Context {
@@ -130,6 +134,7 @@ function contextOf(opts: ServiceOptions): Context {
     cliPath: opts.cliPath ?? defaultCliPath(),
     dryRun: opts.dryRun ?? false,
     home: env.GLOBUS_TIMER_HOME ? path.resolve(env.GLOBUS_TIMER_HOME) : undefined,
+    userNamespaces: opts.userNamespaces,
   };
 }
 
@@ -200,14 +205,8 @@ function fileState(p: string, content: string): PlannedFile['state'] {
   return current === content ? 'same' : 'changed';
 }
 
-const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-export function shellQuote(word: string): string {
-  return SHELL_SAFE.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 function command(argv: string[], mayFail = false): ServiceCommand {
-  return { argv, shell: argv.map(shellQuote).join(' '), mayFail };
+  return { argv, shell: argv.map((word) => shellQuote(word)).join(' '), mayFail };
 }
 
 const systemctl = (...args: string[]) => command(['systemctl', '--user', ...args]);
@@ -228,7 +227,9 @@ function planSystemd(ctx: Context): InstallPlan {
   const socketPath = ctx.home !== undefined ? path.join(ctx.home, 'daemon.sock') : path.join(runtimeDir, 'globus-timer', 'daemon.sock');
   // Unused by the units (the journal has the output), but the same place resolvePaths() uses.
   const logDir = ctx.home !== undefined ? path.join(ctx.home, 'logs') : path.join(xdg(ctx.env, 'XDG_STATE_HOME') ?? path.join(ctx.homedir, '.local', 'state'), 'globus-timer');
-  const input = unitInput(ctx, socketPath, logDir, runtimeDir);
+  const writableDirs = daemonWritableDirs(ctx, socketPath, logDir);
+  const userNamespaces = ctx.userNamespaces ?? probeUserNamespaces();
+  const input = { ...unitInput(ctx, socketPath, logDir, runtimeDir), writableDirs, userNamespaces };
   const files = [
     { path: path.join(unitDir, SYSTEMD_SERVICE_NAME), content: systemdServiceUnit(input) },
     { path: path.join(unitDir, SYSTEMD_SOCKET_NAME), content: systemdSocketUnit(input) },
@@ -243,14 +244,48 @@ function planSystemd(ctx: Context): InstallPlan {
         `a normal login session sets XDG_RUNTIME_DIR=${runtimeDir}, otherwise export it.`,
     );
   }
+  if (!userNamespaces) {
+    notes.push(
+      'You cannot create user namespaces on this machine (unshare --user fails), so the service is sandboxed by system-call filters only: ' +
+        'without one, systemd cannot make the file system read-only to it or drop its capabilities.',
+    );
+  }
   notes.push('A user service runs while you are logged in; to start it at boot and keep it running after you log out: loginctl enable-linger');
-  return { kind: 'systemd', dryRun: ctx.dryRun, dirs: [unitDir], files, commands, socketPath, notes };
+  // The sandbox leaves only these writable and needs them to exist; the socket unit makes the socket's.
+  const stateDirs = writableDirs.filter((d) => d !== path.dirname(socketPath));
+  return { kind: 'systemd', dryRun: ctx.dryRun, dirs: [unitDir, ...stateDirs], files, commands, socketPath, notes };
 }
 
-/** resolvePaths()' socket directory without XDG_RUNTIME_DIR: os.tmpdir() reads TMPDIR without its trailing slash, else /tmp. */
+/**
+ * Every directory the daemon writes, where resolvePaths() puts them in the service's
+ * environment (HOME, the XDG variables passed on, GLOBUS_TIMER_HOME): the database with its
+ * -wal/-shm and the pid file, the logs, the socket, and the token cache with its .lock
+ * directory and temp files. The unit's ReadWritePaths=.
+ */
+function daemonWritableDirs(ctx: Context, socketPath: string, logDir: string): string[] {
+  if (ctx.home !== undefined) return [ctx.home];
+  const dataDir = path.join(xdg(ctx.env, 'XDG_DATA_HOME') ?? path.join(ctx.homedir, '.local', 'share'), 'globus-timer');
+  const tokensDir = path.join(xdg(ctx.env, 'XDG_CONFIG_HOME') ?? path.join(ctx.homedir, '.config'), 'globus');
+  return [...new Set([dataDir, logDir, path.dirname(socketPath), tokensDir])];
+}
+
+/**
+ * Whether this user can create a user namespace with a mount namespace in it, which is what
+ * a user manager does for PrivateUsers=: util-linux's unshare tries exactly that. No where
+ * unprivileged user namespaces are restricted (Ubuntu's AppArmor default since 23.10,
+ * kernel.unprivileged_userns_clone=0, user.max_user_namespaces=0) or unshare is missing.
+ */
+export function probeUserNamespaces(): boolean {
+  return spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/**
+ * resolvePaths()' socket directory without XDG_RUNTIME_DIR: the data directory, beside
+ * timer.db (env-paths' `data`: on macOS in Application Support, else $XDG_DATA_HOME).
+ */
 function fallbackRuntimeDir(ctx: Context): string {
-  const tmp = (ctx.env.TMPDIR || '/tmp').replace(/(.)\/+$/, '$1');
-  return path.join(tmp, `globus-timer-${ctx.uid}`);
+  if (ctx.kind === 'launchd') return path.join(ctx.homedir, 'Library', 'Application Support', 'globus-timer');
+  return path.join(ctx.env.XDG_DATA_HOME || path.join(ctx.homedir, '.local', 'share'), 'globus-timer');
 }
 
 /** Where resolvePaths() puts the socket for this environment (the daemon makes it itself under launchd). */

@@ -49,6 +49,16 @@ export interface ServiceUnitInput {
    * is written as `%t/…`, so the unit stays right wherever the runtime directory is.
    */
   runtimeDir?: string | undefined;
+  /**
+   * Every directory the daemon writes (database and pid file, logs, socket, token cache):
+   * the service unit's ReadWritePaths=, the rest of the file system being read-only to it.
+   */
+  writableDirs?: readonly string[] | undefined;
+  /**
+   * Whether the user may create user namespaces here (install.ts probes it): only then can
+   * a user manager give the service PrivateUsers= and the sandboxing that needs it.
+   */
+  userNamespaces?: boolean | undefined;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -132,12 +142,100 @@ export function systemdListenPath(socketPath: string, runtimeDir?: string): stri
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
     throw new InvalidInputError(`socket path ${socketPath} is longer than ${MAX_SOCKET_PATH_BYTES} bytes`);
   }
+  return specifierPath(socketPath, runtimeDir);
+}
+
+/** A path with `%` escaped; one under the runtime directory written as `%t/…`. */
+function specifierPath(p: string, runtimeDir: string | undefined): string {
   if (runtimeDir !== undefined) {
     checkPath('runtimeDir', runtimeDir);
     const prefix = runtimeDir.endsWith('/') ? runtimeDir : `${runtimeDir}/`;
-    if (socketPath.startsWith(prefix)) return `%t/${escapeSpecifiers(socketPath.slice(prefix.length))}`;
+    if (p.startsWith(prefix)) return `%t/${escapeSpecifiers(p.slice(prefix.length))}`;
+    if (p === runtimeDir) return '%t';
   }
-  return escapeSpecifiers(socketPath);
+  return escapeSpecifiers(p);
+}
+
+/**
+ * One ReadWritePaths= entry: `-` first, so a directory removed since `daemon install` made
+ * it does not keep the service from starting (the daemon then reports the read-only
+ * directory itself, naming it); quoted when it has blanks or quotes.
+ */
+function systemdWritablePath(dir: string, runtimeDir: string | undefined): string {
+  checkPath('writable directory', dir);
+  const item = `-${specifierPath(dir, runtimeDir)}`;
+  return PLAIN_WORD.test(item) ? item : quoteItem(item);
+}
+
+/**
+ * The service's sandbox (systemd.exec(5)), for a daemon that talks HTTPS to Globus and
+ * Action Providers, serves its socket and writes only its own directories. In a user
+ * manager, on systemd 252 and later:
+ * - seccomp/prctl settings work for any user (NoNewPrivileges= is implied for seccomp in a
+ *   user manager anyway): NoNewPrivileges=, RestrictAddressFamilies=,
+ *   RestrictNamespaces=, RestrictRealtime=, RestrictSUIDSGID=, LockPersonality=,
+ *   SystemCallArchitectures=, SystemCallFilter=, KeyringMode=, UMask=;
+ * - mount-namespace settings (ProtectSystem=, ReadWritePaths=, PrivateTmp=,
+ *   ProtectKernelTunables=) need a user namespace to work in: PrivateUsers=, or on
+ *   systemd >= 255 one the manager sets up by itself where it can; where neither is possible
+ *   they are skipped and the service still starts;
+ * - settings that shrink the capability bounding set (CapabilityBoundingSet=,
+ *   PrivateDevices=, ProtectKernelModules=, ProtectKernelLogs=, ProtectClock=) fail the
+ *   start outright without one, and PrivateUsers= does where user namespaces are not
+ *   allowed (Ubuntu's AppArmor default since 23.10, unprivileged_userns_clone=0): so those
+ *   are written only when `daemon install` saw that this user can create one.
+ * Not used: ProtectControlGroups=, ProtectProc=, ProcSubset= and RemoveIPC= (system
+ * managers only), PrivateNetwork=/IPAddressDeny= (it must reach any provider),
+ * MemoryDenyWriteExecute= (V8 compiles JavaScript to machine code in memory it then executes).
+ */
+function systemdSandbox(input: ServiceUnitInput): string[] {
+  const writable = [...new Set(input.writableDirs ?? [])].map((d) => `ReadWritePaths=${systemdWritablePath(d, input.runtimeDir)}`);
+  const lines = [
+    '# Sandbox (systemd.exec(5)): only what a user manager can apply.',
+    'NoNewPrivileges=yes',
+    '# The whole file system read-only, but for the daemon\'s own directories: database and pid',
+    '# file, logs, socket, token cache (each may be missing: "-").',
+    'ProtectSystem=strict',
+    ...writable,
+    'PrivateTmp=yes',
+    'ProtectKernelTunables=yes',
+    '# Its own socket and the resolver\'s, IPv4 and IPv6. No netlink: getaddrinfo() then',
+    '# assumes both address families are configured, which is right for a client.',
+    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
+    'RestrictNamespaces=yes',
+    'RestrictRealtime=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    'SystemCallArchitectures=native',
+    '# What system services need, less what Node.js and SQLite never call as a user (traced);',
+    '# any other call fails with EPERM, which Node.js copes with (as with pkey_alloc).',
+    'SystemCallFilter=@system-service',
+    'SystemCallFilter=~@privileged @resources',
+    'SystemCallErrorNumber=EPERM',
+    'KeyringMode=private',
+    "# No MemoryDenyWriteExecute=: V8's JIT writes machine code, then runs it.",
+  ];
+  if (input.userNamespaces) {
+    lines.push(
+      '# This user may create user namespaces (daemon install checked), so the service gets its',
+      '# own: the settings above apply on any systemd, and these can drop capabilities.',
+      'PrivateUsers=yes',
+      'CapabilityBoundingSet=',
+      'PrivateDevices=yes',
+      'ProtectKernelModules=yes',
+      'ProtectKernelLogs=yes',
+      'ProtectClock=yes',
+      'ProtectHostname=yes',
+    );
+  } else {
+    lines.push(
+      '# No PrivateUsers=, CapabilityBoundingSet=, PrivateDevices=, ProtectKernel{Modules,Logs}=,',
+      '# ProtectClock=, ProtectHostname=: this user cannot create user namespaces (daemon install',
+      '# checked), without which they would keep the service from starting; the file-system',
+      '# settings above are skipped (run daemon install again once user namespaces work).',
+    );
+  }
+  return lines;
 }
 
 const GENERATED_BY = '# Written by `globus-timer daemon install`; run it again rather than editing this file\n# (local changes: systemctl --user edit <unit>).';
@@ -181,6 +279,7 @@ export function systemdServiceUnit(input: ServiceUnitInput): string {
     'SyslogIdentifier=globus-timer',
     '# Anything created without an explicit mode stays private to the user.',
     'UMask=0077',
+    ...systemdSandbox(input),
     '',
     '[Install]',
     'WantedBy=default.target',

@@ -12,7 +12,7 @@ import { resolvePaths, type AppPaths } from '../../src/config/paths.ts';
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { FakeClock } from './clock.ts';
-import { runCliProcess, testConfig, type CliResult } from './env.ts';
+import { runCliProcess, TEST_TOKEN_RULES, testConfig, type CliResult } from './env.ts';
 import { startFakeProvider, type FakeProvider } from './provider.ts';
 
 export interface ClockedDaemon {
@@ -50,7 +50,7 @@ export async function clockedDaemon(
   const paths = resolvePaths(env);
   const clock = new FakeClock(startMs);
   const provider = await startFakeProvider();
-  const start = () => startDaemon({ paths, config, log: silentLogger(), clock });
+  const start = () => startDaemon({ paths, config, log: silentLogger(), clock, tokenRules: TEST_TOKEN_RULES });
   const h: ClockedDaemon = {
     daemon: await start(),
     clock,

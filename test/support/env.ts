@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv, type TokenRules } from '../../src/auth/token-rules.ts';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/config.ts';
 import { resolvePaths, type AppPaths } from '../../src/config/paths.ts';
 
@@ -15,9 +16,13 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export function tempHome(t: TestContext): { home: string; paths: AppPaths; env: NodeJS.ProcessEnv } {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
   t.after(() => fs.rmSync(home, { recursive: true, force: true }));
-  const env = { ...process.env, GLOBUS_TIMER_HOME: home, GLOBUS_TIMER_LOG_LEVEL: 'debug' };
+  // The test providers are loopback http servers: Globus tokens may go to them (token-rules.ts).
+  const env = { ...process.env, GLOBUS_TIMER_HOME: home, GLOBUS_TIMER_LOG_LEVEL: 'debug', [ALLOW_HTTP_TOKENS_ENV]: '1' };
   return { home, paths: resolvePaths(env), env };
 }
+
+/** Token rules for in-process tests: the test providers are loopback http servers. */
+export const TEST_TOKEN_RULES: TokenRules = tokenRulesFromEnv({ [ALLOW_HTTP_TOKENS_ENV]: '1' });
 
 /** Config for in-process tests: fast polls and retries. */
 export function testConfig(overrides: Partial<ResolvedConfig> = {}): ResolvedConfig {

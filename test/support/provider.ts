@@ -26,7 +26,10 @@ export type FinalStatus = 'SUCCEEDED' | 'FAILED';
 
 /** How to answer one request. */
 export type Reply =
-  /** Accept: answer with a status document. `activePolls` polls see ACTIVE before `final`. */
+  /**
+   * Accept: answer with a status document. `activePolls` polls see ACTIVE before `final`
+   * (`Infinity`: ACTIVE until cancelled).
+   */
   | { kind: 'accept'; httpStatus?: number; activePolls?: number; final?: FinalStatus; document?: Record<string, unknown> }
   /** Any status code with a body (JSON if an object) and headers. */
   | { kind: 'raw'; httpStatus: number; body?: unknown; headers?: Record<string, string> }
@@ -55,6 +58,8 @@ interface Action {
   final: FinalStatus;
   document: Record<string, unknown>;
   released: boolean;
+  /** Set by `POST …/cancel` while it was ACTIVE: it then ends FAILED. */
+  cancelled: boolean;
 }
 
 export interface FakeProvider {
@@ -76,9 +81,15 @@ export interface FakeProvider {
   auth: { scope: string; accepts: (token: string | undefined, scope: string) => boolean } | null;
   /** `globus_auth_scope` in the introspection document at GET baseUrl (default null). */
   introspectionScope: string | null;
+  /**
+   * Optional (default null): rewrites the text of every answer before it is sent, given the
+   * request it answers; e.g. to echo the request's bearer token in JSON escapes.
+   */
+  rewriteBody: ((text: string, request: RecordedRequest) => string) | null;
   runRequests(): RecordedRequest[];
   statusRequests(): RecordedRequest[];
   releaseRequests(): RecordedRequest[];
+  cancelRequests(): RecordedRequest[];
   /** Resolves when `n` run requests have arrived. */
   waitForRuns(n: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   close(): Promise<void>;
@@ -107,9 +118,11 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     actions,
     auth: null,
     introspectionScope: null,
+    rewriteBody: null,
     runRequests: () => requests.filter((r) => r.method === 'POST' && r.path.endsWith('/run')),
     statusRequests: () => requests.filter((r) => r.path.endsWith('/status')),
     releaseRequests: () => requests.filter((r) => r.path.endsWith('/release')),
+    cancelRequests: () => requests.filter((r) => r.path.endsWith('/cancel')),
     waitForRuns(n, timeoutMs = 10_000) {
       if (provider.runRequests().length >= n) return Promise.resolve(provider.runRequests());
       return new Promise((resolve, reject) => {
@@ -217,6 +230,11 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       const path = req.url ?? '/';
       const record: RecordedRequest = { method: req.method ?? '', path, body, headers: req.headers, receivedAtMs: Date.now(), schemaErrors: [] };
       requests.push(record);
+      const rewrite = provider.rewriteBody;
+      if (rewrite) {
+        const end = res.end.bind(res) as (chunk?: unknown) => http.ServerResponse;
+        res.end = ((chunk?: unknown) => end(typeof chunk === 'string' ? rewrite(chunk, record) : chunk)) as typeof res.end;
+      }
 
       const pathname = path.split('?')[0] ?? '/';
       if (req.method === 'GET' && (pathname === basePath || pathname === `${basePath}/`)) {
@@ -264,6 +282,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
             final: accept.final ?? 'SUCCEEDED',
             document: accept.document ?? { details: { files_transferred: 1 } },
             released: false,
+            cancelled: false,
           };
           actions.set(action.actionId, action);
           byRequestId.set(requestId, action);
@@ -272,7 +291,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
         return;
       }
 
-      const m = /\/([^/]+)\/(status|release)$/.exec(path);
+      const m = /\/([^/]+)\/(status|release|cancel)$/.exec(path);
       const action = m ? actions.get(decodeURIComponent(m[1]!)) : undefined;
       if (m && refusedAuth(req, res)) return;
       if (m?.[2] === 'status') {
@@ -287,6 +306,18 @@ export async function startFakeProvider(): Promise<FakeProvider> {
         if (action.pollsLeft > 0) action.pollsLeft -= 1;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(statusDocument(action, status)));
+        return;
+      }
+      if (m?.[2] === 'cancel' && action) {
+        // Reference §3: 200 with the status document, 409 when the action is already complete.
+        const running = action.pollsLeft > 0;
+        if (running) {
+          action.pollsLeft = 0;
+          action.final = 'FAILED';
+          action.cancelled = true;
+        }
+        res.writeHead(running ? 200 : 409, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(running ? statusDocument(action, 'FAILED') : { code: 'Conflict', description: 'the action is already complete' }));
         return;
       }
       if (m?.[2] === 'release' && action) {

@@ -39,6 +39,7 @@ import { daemonEnv, startDaemon, type DaemonHandle } from '../../bench/lib/daemo
 import { BIN } from '../../bench/lib/entry.ts';
 import { isAlive, makeTempDir, removeTempDir, ROOT, sleep, spawnTracked, stopChild } from '../../bench/lib/procs.ts';
 import { TRANSFER_SCOPE } from '../../src/auth/scopes.ts';
+import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../../src/auth/token-rules.ts';
 import { resolveConfig } from '../../src/config/config.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { openDb } from '../../src/db/open.ts';
@@ -301,6 +302,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     const daemonExtra: NodeJS.ProcessEnv = {
       GLOBUS_SDK_SERVICE_URL_AUTH: auth.baseUrl,
       GLOBUS_TIMER_TRANSFER_ACTION_URL: scoped.runUrl,
+      [ALLOW_HTTP_TOKENS_ENV]: '1',
       GLOBUS_TIMER_LOG_LEVEL: 'info',
       GLOBUS_TIMER_POLL_INITIAL_MS: '50',
       GLOBUS_TIMER_POLL_MAX_MS: '200',
@@ -371,7 +373,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
 function seedJobs(w: World, dbFile: string, nPlain: number, nScoped: number): void {
   const db = openDb(dbFile);
   try {
-    const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {} });
+    const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {}, tokenRules: tokenRulesFromEnv(w.cliEnv) });
     const t0 = Date.now() + 1_500;
     for (let i = 0; i < nPlain + nScoped; i++) {
       const isScoped = i >= nPlain;

@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { authSettings } from '../../src/auth/environment.ts';
 import { TRANSFER_SCOPE } from '../../src/auth/scopes.ts';
+import { ALLOW_HTTP_TOKENS_ENV } from '../../src/auth/token-rules.ts';
 import { lookupToken, TokenCache } from '../../src/auth/token-cache.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { daemonEnv, startDaemon, type DaemonHandle } from '../../bench/lib/daemon.ts';
@@ -182,6 +183,9 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
 
     const extraEnv: NodeJS.ProcessEnv = {
       GLOBUS_SDK_SERVICE_URL_AUTH: fakeAuth.baseUrl,
+      // The scoped jobs' provider stands in for the Transfer Action Provider, over loopback http.
+      GLOBUS_TIMER_TRANSFER_ACTION_URL: scoped.runUrl,
+      [ALLOW_HTTP_TOKENS_ENV]: '1',
       GLOBUS_TIMER_CLIENT_ID: '',
       GLOBUS_TIMER_CLIENT_SECRET: '',
       // info, not bench's warn: start-ups, token source, skipped slots and finished jobs go to the log the secrets and error scans read.

@@ -19,23 +19,47 @@
  *   the database either (reported separately, as its own case).
  * - `http://` action URLs to non-loopback hosts are refused by the CLI (exit 2) and by the
  *   RPC (INVALID_INPUT), and no job is created.
+ * - A hostile provider (issue 11): a third loopback provider whose introspection names the
+ *   user's Transfer scope, then `openid`, then a Transfer scope with a data_access
+ *   dependency. `job submit` without `--scope`, and with that scope named, is exit 2 with
+ *   one line and creates no job; `job.submit` over RPC is INVALID_INPUT. Jobs planted in the
+ *   database as an older globus-timer left them (`insertJob`: those three scopes at the
+ *   hostile URL) send nothing: their runs fail TOKEN_DESTINATION_REFUSED and the jobs go
+ *   inactive with cause `token_destination`. At the end, no request the provider ever got
+ *   carries an Authorization header, an issued token or a login code.
+ * - A planted runtime directory: XDG_RUNTIME_DIR (ours, 0700) holding `globus-timer/` made
+ *   and owned by the second user (world-writable 0777 when not root) with a listening socket
+ *   of theirs that counts connections. Through that environment (autostart allowed) `job
+ *   list` and `daemon status` exit 1 with one line naming the directory, start no daemon,
+ *   and RpcClient.connect says UNSAFE_PATH; `daemon run` refuses to start; the socket gets
+ *   no connection and the directory and socket keep their owner and mode. And without
+ *   XDG_RUNTIME_DIR and GLOBUS_TIMER_HOME the socket resolves into the user's own data
+ *   directory (resolvePaths, and what `daemon status` reports), not the shared temp dir.
+ * - A planted log symlink: a state directory whose `logs/daemon.1.log` links to a victim
+ *   file (the second user's when root); `globus-timer daemon start` refuses (non-zero, one
+ *   line naming the link), no daemon answers, and the victim's bytes and mtime are unchanged.
  * At the end every job is deleted (nothing in flight), `globus-timer daemon stop`, verify().
  */
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { makeTempDir, removeTempDir, sleep } from '../../bench/lib/procs.ts';
 import { TRANSFER_SCOPE } from '../../src/auth/scopes.ts';
+import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../../src/auth/token-rules.ts';
 import { resolveConfig } from '../../src/config/config.ts';
 import { resolvePaths, type AppPaths } from '../../src/config/paths.ts';
+import { insertJob } from '../../src/db/jobs.ts';
 import { openDb } from '../../src/db/open.ts';
+import { ERROR_CODES, TimerError } from '../../src/errors.ts';
 import { JobService } from '../../src/jobs/service.ts';
-import { RpcClient } from '../../src/rpc/client.ts';
+import { isAnswering, RpcClient } from '../../src/rpc/client.ts';
 import type { JobDocument, JobPage } from '../../src/rpc/protocol.ts';
 import { systemClock } from '../../src/scheduler/clock.ts';
 import { startFakeAuth, type FakeAuth } from '../../test/support/auth.ts';
-import { runCliProcess, type CliResult } from '../../test/support/env.ts';
+import { ROOT, runCliProcess, type CliResult } from '../../test/support/env.ts';
 import { startFakeProvider, type FakeProvider, type Reply } from '../../test/support/provider.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify, type JobDefinition } from '../lib/verify.ts';
@@ -47,10 +71,17 @@ const DST = '000a11ce-0000-1000-8000-000000000002';
 /** The usual umask of a user with a private group (Debian, Ubuntu, Fedora). */
 const USER_UMASK = 0o002;
 const TOKEN_LIFETIME_S = 3;
+/**
+ * Scopes of Globus services that a provider elsewhere names to get the user's token: the
+ * Transfer scope, an Auth (OpenID Connect) scope, and Transfer with a dependent scope.
+ */
+const HOSTILE_SCOPES = [TRANSFER_SCOPE, 'openid', `${TRANSFER_SCOPE}[*https://auth.globus.org/scopes/${DST}/data_access]`];
 
 export const security: Scenario = {
   name: NAME,
-  describe: 'file modes, a second local user at the socket, no token in logs/RPC/job documents/errors/database, http:// action URLs refused',
+  describe:
+    'file modes, a second local user at the socket, no token in logs/RPC/job documents/errors/database, http:// action URLs refused, ' +
+    'a hostile provider naming Globus scopes (no job, no token), a planted runtime directory and socket, a planted log symlink',
   fast: { jobs: 8 },
   long: { jobs: 100 },
   paramHelp: { jobs: 'jobs firing (half with a scope, 1–2 s intervals) while tokens are refreshed, refused and revoked' },
@@ -64,8 +95,14 @@ interface World {
   auth: FakeAuth;
   scoped: FakeProvider;
   plain: FakeProvider;
+  /** A provider at a foreign host that names Globus services' scopes (issue 11). */
+  hostile: FakeProvider;
   paths: AppPaths;
   env: NodeJS.ProcessEnv;
+  /** The scenario's temp directory (0700, ours): the other environments live under it. */
+  home: string;
+  /** A second local user (made with useradd when root), or why there is none. */
+  other: OtherUser | { skipped: string };
   /** Everything printed or answered, to search for secrets. */
   outputs: string[];
   /** One-time login codes the user pasted (secret too: never to be printed). */
@@ -73,11 +110,11 @@ interface World {
 }
 
 /** The CLI as a real process, under the user's umask; its output is kept for the secret search. */
-async function cli(w: World, args: string[], answer?: (stdout: string) => string | undefined): Promise<CliResult> {
+async function cli(w: World, args: string[], answer?: (stdout: string) => string | undefined, env: NodeJS.ProcessEnv = w.env): Promise<CliResult> {
   const old = process.umask(USER_UMASK);
   let pending: Promise<CliResult>;
   try {
-    pending = runCliProcess(args, w.env, answer); // spawns synchronously: the child gets the umask
+    pending = runCliProcess(args, env, answer); // spawns synchronously: the child gets the umask
   } finally {
     process.umask(old);
   }
@@ -156,6 +193,11 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     cleanups.push(() => scoped.close());
     const plain = await startFakeProvider();
     cleanups.push(() => plain.close());
+    // Loopback like the others, but at a host (port) that serves no Globus service here: the
+    // Transfer host of this environment is the scoped provider's (GLOBUS_TIMER_TRANSFER_ACTION_URL).
+    const hostile = await startFakeProvider();
+    cleanups.push(() => hostile.close());
+    hostile.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
     scoped.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 1, final: 'SUCCEEDED' };
     plain.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' };
     scoped.introspectionScope = TRANSFER_SCOPE;
@@ -182,6 +224,8 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
 
     const home = makeTempDir('gtsec-');
     cleanups.push(() => removeTempDir(home));
+    const other = createOtherUser();
+    if ('uid' in other) cleanups.push(() => removeOtherUser(other, result));
     const userHome = path.join(home, 'user');
     fs.mkdirSync(userHome);
     const stateDir = path.join(home, 'state');
@@ -191,6 +235,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
       HOME: userHome,
       GLOBUS_SDK_SERVICE_URL_AUTH: auth.baseUrl,
       GLOBUS_TIMER_TRANSFER_ACTION_URL: scoped.runUrl,
+      [ALLOW_HTTP_TOKENS_ENV]: '1',
       GLOBUS_TIMER_NO_AUTOSTART: '1',
       GLOBUS_TIMER_LOG_LEVEL: 'debug',
       GLOBUS_TIMER_TOKEN_REFRESH_MARGIN_MS: '1000',
@@ -201,15 +246,12 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     };
     for (const k of ['DISPLAY', 'WAYLAND_DISPLAY', 'GLOBUS_TIMER_CLIENT_ID', 'GLOBUS_TIMER_CLIENT_SECRET', 'XDG_CONFIG_HOME']) delete env[k];
     const paths = resolvePaths(env);
-    const w: World = { result, log, auth, scoped, plain, paths, env, outputs: [], codes: [] };
+    const w: World = { result, log, auth, scoped, plain, hostile, paths, env, home, other, outputs: [], codes: [] };
 
-    // The user's state directory as `daemon start` would make it, under the user's umask.
-    const oldMask = process.umask(USER_UMASK);
-    try {
-      fs.mkdirSync(stateDir, { mode: 0o777 });
-    } finally {
-      process.umask(oldMask);
-    }
+    // The state directory is made by the first command that needs it (session login, under
+    // the user's umask), 0700. It used to be made here 0775 and tightened by the daemon; a
+    // directory globus-timer did not create is now refused when too open, never chmod-ed
+    // (issue 11).
 
     const login = await cli(w, ['session', 'login', '--no-browser'], (stdout) => {
       const url = /https?:\/\/\S+\/v2\/oauth2\/authorize\?\S+/.exec(stdout)?.[0];
@@ -223,10 +265,11 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     // Jobs before the daemon first runs: half with a scope.
     const scopedIds: string[] = [];
     const plainIds: string[] = [];
+    const hostileIds: string[] = [];
     {
       const db = openDb(paths.dbFile);
       try {
-        const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {} });
+        const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {}, tokenRules: tokenRulesFromEnv(env) });
         const t0 = Date.now() + 3_000;
         for (let i = 0; i < nJobs; i++) {
           const isScoped = i % 2 === 0;
@@ -240,6 +283,33 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
           });
           (isScoped ? scopedIds : plainIds).push(doc.job_id);
         }
+        // Jobs as an older globus-timer (no token rules) left them: a Globus service's scope
+        // at the hostile provider's URL, straight into the table (JobService.submit refuses them now).
+        HOSTILE_SCOPES.forEach((scope, i) => {
+          const startAtMs = t0 + 200 * i;
+          const nowMs = Date.now();
+          const row = insertJob(db, {
+            id: randomUUID(),
+            name: `planted-hostile-${i}`,
+            startAtMs,
+            intervalSeconds: 1,
+            cron: null,
+            timezone: null,
+            stopAfterDateMs: null,
+            stopAfterRuns: null,
+            scope,
+            callbackUrl: hostile.runUrl,
+            callbackBody: { body: { planted: i } },
+            overlap: 'skip',
+            misfire: 'coalesce',
+            status: 'loaded',
+            submittedAtMs: nowMs,
+            nextSlotIndex: 0,
+            nextRunAtMs: startAtMs,
+            updatedAtMs: nowMs,
+          });
+          hostileIds.push(row.id);
+        });
       } finally {
         db.$client.close();
       }
@@ -297,6 +367,11 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     await checkModes(w, true);
     await secondUser(w);
     await httpRefused(w);
+    await hostileSubmissions(w);
+    await hostileJobsInactive(w, hostileIds);
+    await plantedRuntimeDir(w);
+    await socketWithoutRuntimeDir(w);
+    await plantedLogSymlink(w);
     await sleep(1_000);
 
     // Phase 1: no secret anywhere, before the echoing provider.
@@ -337,7 +412,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     });
 
     // Settle: delete every job with the CLI, let runs in flight end, stop with the CLI.
-    const all = [...scopedIds, ...plainIds];
+    const all = [...scopedIds, ...plainIds, ...hostileIds];
     const deleted = await cli(w, ['job', 'delete', ...all]);
     if (deleted.code !== 0) result.violations.push(`job delete failed (${deleted.code}): ${deleted.stderr}`);
     {
@@ -362,9 +437,10 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     secretCheck(w, echoed, 'echoed by a provider in its 400 error body', true);
     if (echoed.length === 0) result.violations.push('the echoing provider never answered: that case checked nothing');
     if (issuedBeforeEcho.size === 0) result.violations.push('the fake Auth issued no token: the secret search checked nothing');
+    hostileGotNoToken(w);
     result.notes.push(`${auth.issuedSecrets().length} tokens issued (${auth.grants.refresh_token} refreshes) searched in ${w.outputs.length} outputs and every file of the state directory`);
 
-    const verified = verify(NAME, paths.dbFile, [...scoped.runRequests(), ...plain.runRequests()], before);
+    const verified = verify(NAME, paths.dbFile, [...scoped.runRequests(), ...plain.runRequests(), ...hostile.runRequests()], before);
     final = { ...verified, violations: [...result.violations, ...verified.violations], notes: [...result.notes, ...verified.notes], skipped: [...result.skipped, ...verified.skipped] };
   } catch (err) {
     final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
@@ -477,17 +553,38 @@ s.on('error', (e) => done(e.code));
 setTimeout(() => done('TIMEOUT'), 5000);
 `;
 
+interface OtherUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** A second local user for the whole scenario (useradd: root only), or why there is none. */
+function createOtherUser(): OtherUser | { skipped: string } {
+  if (process.getuid?.() !== 0) return { skipped: `creating one needs root (running as uid ${process.getuid?.()})` };
+  const name = `gtt${randomBytes(4).toString('hex')}`;
+  const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--no-user-group', name], { encoding: 'utf8' });
+  if (made.error || made.status !== 0) return { skipped: `useradd failed (${made.error?.message ?? made.stderr.trim()})` };
+  const id = (flag: string) => Number.parseInt(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout, 10);
+  const user = { name, uid: id('-u'), gid: id('-g') };
+  if (!Number.isInteger(user.uid) || !Number.isInteger(user.gid) || user.uid === 0) {
+    removeOtherUser(user);
+    return { skipped: `useradd made ${name}, but id could not tell its uid/gid` };
+  }
+  return user;
+}
+
+function removeOtherUser(user: OtherUser, result?: ScenarioResult): void {
+  const gone = spawnSync('userdel', [user.name], { encoding: 'utf8' });
+  if (gone.status !== 0) result?.notes.push(`userdel ${user.name} failed: ${gone.stderr.trim()}`);
+}
+
 async function secondUser(w: World): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    w.result.skipped.push(`second local user: creating one needs root (running as uid ${process.getuid?.()}); not checked that another user cannot connect`);
+  if (!('uid' in w.other)) {
+    w.result.skipped.push(`second local user: ${w.other.skipped}; not checked that another user cannot connect`);
     return;
   }
-  const user = `gtt${randomBytes(4).toString('hex')}`;
-  const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--no-user-group', user], { encoding: 'utf8' });
-  if (made.error || made.status !== 0) {
-    w.result.skipped.push(`second local user: useradd failed (${made.error?.message ?? made.stderr.trim()})`);
-    return;
-  }
+  const user = w.other.name;
   const dir = w.paths.runtimeDir;
   const dirMode = fs.statSync(dir).mode & 0o777;
   try {
@@ -520,8 +617,6 @@ async function secondUser(w: World): Promise<void> {
     }
   } finally {
     fs.chmodSync(dir, dirMode);
-    const gone = spawnSync('userdel', [user], { encoding: 'utf8' });
-    if (gone.status !== 0) w.result.notes.push(`userdel ${user} failed: ${gone.stderr.trim()}`);
   }
 }
 
@@ -574,4 +669,379 @@ async function httpRefused(w: World): Promise<void> {
     client.close();
   }
   w.result.notes.push(`http:// action URLs refused: ${urls.length} by the CLI and by RPC, plus GLOBUS_TIMER_TRANSFER_ACTION_URL`);
+}
+
+// ---------------------------------------------------------------------------------------
+// A hostile provider (issue 11): it names a Globus service's scope to get the user's token
+
+/** A note for a case that added no violation since `since` (a count of violations); a failed case speaks through its violations. */
+function noteIfHeld(w: World, since: number, note: string): void {
+  if (w.result.violations.length === since) w.result.notes.push(note);
+}
+
+/** One line on stderr, nothing on stdout. */
+function oneLine(r: CliResult): string | null {
+  const lines = r.stderr.split('\n').filter((l) => l.trim());
+  return r.stdout === '' && lines.length === 1 && lines[0]!.startsWith('globus-timer: ') ? lines[0]! : null;
+}
+
+async function hostileSubmissions(w: World): Promise<void> {
+  const { hostile } = w;
+  const host = new URL(hostile.baseUrl).host;
+  const introspections = () => hostile.requests.filter((r) => r.method === 'GET').length;
+  const since = w.result.violations.length;
+  const client = await rpc(w);
+  try {
+    const jobsBefore = (await allJobs(client)).length;
+    for (const scope of HOSTILE_SCOPES) {
+      hostile.introspectionScope = scope;
+      for (const named of [false, true]) {
+        const asked = introspections();
+        const args = ['job', 'submit', '--name', 'hostile-cli', '--interval', '1', '--action-url', hostile.runUrl, '--action-body', '{"body": {"hostile": true}}'];
+        const r = await cli(w, named ? [...args, '--scope', scope] : args);
+        const how = `job submit to a provider at ${host} introspecting ${scope}${named ? ', with --scope naming it' : ', no --scope'}`;
+        const line = oneLine(r);
+        if (r.code !== 2 || !line || !line.includes(host)) {
+          w.result.violations.push(`${how}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr.slice(0, 300))} (wanted exit 2, one line naming ${host})`);
+        }
+        if (line && scope === TRANSFER_SCOPE && !named) w.log(`hostile provider, job submit: ${line}`);
+        if (!named && introspections() === asked) w.result.violations.push(`${how}: the CLI never read the provider's introspection document, so the case checked nothing`);
+      }
+      // A client that skips the CLI: the daemon's own check.
+      try {
+        const job = await client.call('job.submit', { name: 'hostile-rpc', interval_seconds: 1, callback_url: hostile.runUrl, callback_body: { body: {} }, scope });
+        w.result.violations.push(`RPC job.submit with scope ${scope} at ${hostile.runUrl} was accepted (job ${job.job_id})`);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        w.outputs.push((err as Error).message);
+        if (code !== 'INVALID_INPUT') w.result.violations.push(`RPC job.submit with scope ${scope} at ${hostile.runUrl} failed with ${String(code)}, not INVALID_INPUT: ${(err as Error).message}`);
+      }
+    }
+    const jobs = await allJobs(client);
+    const created = jobs.filter((j) => j.name === 'hostile-cli' || j.name === 'hostile-rpc');
+    if (created.length) w.result.violations.push(`${created.length} job(s) were created for the hostile provider: ${created.map((j) => `${j.job_id} (${j.scope})`).join(', ')}`);
+    else if (jobs.length !== jobsBefore) w.result.violations.push(`the number of jobs changed (${jobsBefore} → ${jobs.length}) while the hostile provider's jobs were refused`);
+  } finally {
+    client.close();
+  }
+  noteIfHeld(w, since, `hostile provider at ${host}: ${HOSTILE_SCOPES.length} Globus scopes refused by job submit (introspected and named) and by RPC job.submit`);
+}
+
+/** The jobs planted before the daemon started: each run fails without sending, the job goes inactive. */
+async function hostileJobsInactive(w: World, ids: readonly string[]): Promise<void> {
+  const since = w.result.violations.length;
+  const client = await rpc(w);
+  try {
+    const get = () => Promise.all(ids.map((id) => client.call('job.get', { job_id: id })));
+    let docs: JobDocument[];
+    try {
+      docs = await waitFor('every job planted at the hostile provider inactive', async () => {
+        const d = await get();
+        return d.every((j) => j.status === 'inactive') && d;
+      }, 30_000, 250);
+    } catch {
+      docs = await get();
+      const active = docs.filter((d) => d.status !== 'inactive');
+      w.result.violations.push(
+        `jobs planted with a Globus scope at the hostile provider still not inactive after 30 s: ${active.map((d) => `${d.job_id} (${d.scope}) ${d.status}, n_runs ${d.n_runs}`).join('; ')}`,
+      );
+    }
+    w.outputs.push(JSON.stringify(docs));
+    for (const d of docs) {
+      if (d.status !== 'inactive') continue;
+      if (d.inactive_reason?.cause !== 'token_destination') {
+        w.result.violations.push(`job ${d.job_id} planted with scope ${d.scope} at the hostile provider is inactive for ${JSON.stringify(d.inactive_reason)}, not cause token_destination`);
+      }
+      const codes = (d.results?.data ?? []).map((r) => (r.errors as { code?: unknown } | null)?.code);
+      if (!codes.includes('TOKEN_DESTINATION_REFUSED')) {
+        w.result.violations.push(`job ${d.job_id} planted with scope ${d.scope} at the hostile provider: no run failed with TOKEN_DESTINATION_REFUSED (run errors: ${JSON.stringify(codes)})`);
+      }
+    }
+    noteIfHeld(w, since, `${ids.length} jobs planted in the database with Globus scopes at the hostile provider: ${docs.map((d) => `${d.status}/${d.inactive_reason?.cause ?? '-'} after ${d.n_runs} run(s)`).join(', ')}`);
+  } finally {
+    client.close();
+  }
+}
+
+/** At the end: nothing the hostile provider ever received carries a token. */
+function hostileGotNoToken(w: World): void {
+  const { hostile } = w;
+  const secrets = [...w.auth.issuedSecrets(), ...w.codes].filter(Boolean);
+  const what = (r: (typeof hostile.requests)[number]) => `${r.method} ${r.path}`;
+  const withHeader = hostile.requests.filter((r) => r.headers.authorization !== undefined);
+  const withSecret = hostile.requests.filter((r) => {
+    const text = `${r.path}\n${JSON.stringify(r.headers)}\n${JSON.stringify(r.body ?? null)}`;
+    return secrets.some((s) => text.includes(s));
+  });
+  const first = (rs: typeof withHeader) => rs.slice(0, 3).map(what).join(', ') + (rs.length > 3 ? ', …' : '');
+  if (withHeader.length) {
+    const bearers = withHeader.filter((r) => bearer(r.headers)).length;
+    w.result.violations.push(`${withHeader.length} of ${hostile.requests.length} requests to the hostile provider carried an Authorization header (${bearers} a bearer token): ${first(withHeader)}`);
+  }
+  if (withSecret.length) w.result.violations.push(`${withSecret.length} requests to the hostile provider carried a secret issued by Globus Auth: ${first(withSecret)}`);
+  const gets = hostile.requests.filter((r) => r.method === 'GET').length;
+  if (gets === 0) w.result.violations.push('the hostile provider was never asked anything: its no-token check checked nothing');
+  if (!withHeader.length && !withSecret.length) {
+    w.result.notes.push(`hostile provider: ${hostile.requests.length} requests (${gets} introspections, ${hostile.runRequests().length} run requests), none with a token`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Planted runtime directory, socket outside the shared temp dir, planted log symlink
+
+/** A CLI environment of the same user without GLOBUS_TIMER_HOME, all of it under `dir` (ours, 0700). */
+function xdgEnv(w: World, dir: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  fs.mkdirSync(dir, { mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  const env: NodeJS.ProcessEnv = {
+    ...w.env,
+    HOME: dir,
+    XDG_DATA_HOME: path.join(dir, 'data'),
+    XDG_STATE_HOME: path.join(dir, 'state'),
+    XDG_CONFIG_HOME: path.join(dir, 'config'),
+    XDG_CACHE_HOME: path.join(dir, 'cache'),
+    ...extra,
+  };
+  for (const k of ['GLOBUS_TIMER_HOME', 'GLOBUS_TIMER_NO_AUTOSTART', 'XDG_RUNTIME_DIR']) if (!(k in extra)) delete env[k];
+  return env;
+}
+
+const XDG_KEYS = ['HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'XDG_RUNTIME_DIR', 'GLOBUS_TIMER_HOME'] as const;
+
+/**
+ * resolvePaths as a CLI or daemon started with `env` resolves them: env-paths and
+ * os.homedir() read this process's environment, so it is swapped in for the (synchronous) call.
+ */
+function resolvePathsAs(env: NodeJS.ProcessEnv): AppPaths {
+  const saved = Object.fromEntries(XDG_KEYS.map((k) => [k, process.env[k]]));
+  const set = (k: string, v: string | undefined) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+  try {
+    for (const k of XDG_KEYS) set(k, env[k]);
+    return resolvePaths(env);
+  } finally {
+    for (const k of XDG_KEYS) set(k, saved[k]);
+  }
+}
+
+interface DaemonAttempt {
+  code: number | string | null;
+  /** stderr lines that are not pino JSON. */
+  human: string[];
+  served: boolean;
+}
+
+/** `globus-timer daemon run` in the foreground, once: until it exits, or is stopped once it serves (or after 20 s). */
+async function daemonRunOnce(env: NodeJS.ProcessEnv, socketPath: string, socketIno: number): Promise<DaemonAttempt> {
+  const old = process.umask(USER_UMASK);
+  let proc: ReturnType<typeof spawn>;
+  try {
+    proc = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), 'daemon', 'run'], { env: { ...env, GLOBUS_TIMER_LOG_LEVEL: 'info' }, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  } finally {
+    process.umask(old);
+  }
+  let stderr = '';
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | string | null>((resolve) => proc.on('close', (code, signal) => resolve(code ?? signal)));
+  const replaced = () => {
+    try {
+      return fs.lstatSync(socketPath).ino !== socketIno;
+    } catch {
+      return true;
+    }
+  };
+  let served = false;
+  for (let waited = 0; proc.exitCode === null && proc.signalCode === null && waited < 20_000; waited += 50) {
+    served = stderr.includes('"daemon listening"') || replaced();
+    if (served) break;
+    await sleep(50);
+  }
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill(served ? 'SIGTERM' : 'SIGKILL');
+  const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  const code = await exited;
+  clearTimeout(killer);
+  return { code, human: stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{')), served };
+}
+
+async function plantedRuntimeDir(w: World): Promise<void> {
+  const runtime = path.join(w.home, 'run'); // XDG_RUNTIME_DIR: ours, 0700
+  fs.mkdirSync(runtime, { mode: 0o700 });
+  fs.chmodSync(runtime, 0o700);
+  const planted = path.join(runtime, 'globus-timer');
+  fs.mkdirSync(planted, { mode: 0o700 });
+  const socketPath = path.join(planted, 'daemon.sock');
+  // The other user's "daemon": it takes every connection (and would read every job submitted).
+  let connections = 0;
+  const server = net.createServer((s) => {
+    connections += 1;
+    s.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  const env = xdgEnv(w, path.join(w.home, 'rtuser'), { XDG_RUNTIME_DIR: runtime });
+  const since = w.result.violations.length;
+  try {
+    let who: string;
+    if ('uid' in w.other) {
+      fs.chmodSync(socketPath, 0o600);
+      fs.chownSync(socketPath, w.other.uid, w.other.gid);
+      fs.chmodSync(planted, 0o700);
+      fs.chownSync(planted, w.other.uid, w.other.gid);
+      who = `made and owned by ${w.other.name} (uid ${w.other.uid})`;
+    } else {
+      fs.chmodSync(planted, 0o777);
+      who = 'world-writable 0777 (not root: no second user to own it)';
+      w.result.skipped.push(`planted runtime directory owned by another user: no second user (${w.other.skipped}); checked a world-writable one instead`);
+    }
+    const dirBefore = fs.lstatSync(planted);
+    const sockBefore = fs.lstatSync(socketPath);
+    const paths = resolvePathsAs(env);
+    if (paths.socketPath !== socketPath) {
+      w.result.violations.push(`with XDG_RUNTIME_DIR=${runtime} the socket resolves to ${paths.socketPath}, not ${socketPath}: the planted runtime directory case checked nothing`);
+      return;
+    }
+
+    for (const args of [['job', 'list'], ['daemon', 'status']]) {
+      const r = await cli(w, args, undefined, env);
+      const line = oneLine(r);
+      if (line) w.log(`planted runtime directory, ${args.join(' ')}: ${line}`);
+      if (r.code !== 1 || !line || !line.includes(planted)) {
+        w.result.violations.push(
+          `${args.join(' ')} with a socket directory ${who}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr.slice(0, 300))} (wanted exit 1, one line naming ${planted})`,
+        );
+      }
+    }
+    // What the CLI runs into, with its code: refused before anything is sent.
+    try {
+      const client = await RpcClient.connect(socketPath, { timeoutMs: 5_000 });
+      client.close();
+      w.result.violations.push(`RpcClient.connect to the planted socket ${socketPath} succeeded`);
+    } catch (err) {
+      if (!(err instanceof TimerError && err.code === ERROR_CODES.UNSAFE_PATH)) {
+        w.result.violations.push(`RpcClient.connect to the planted socket failed with ${(err as { code?: unknown }).code}, not UNSAFE_PATH: ${(err as Error).message}`);
+      }
+    }
+    // Autostart was allowed (GLOBUS_TIMER_NO_AUTOSTART unset): a refused socket must not start one.
+    for (const [what, dir] of [['data directory', paths.dataDir], ['log directory', paths.logDir]] as const) {
+      if (fs.existsSync(dir)) w.result.violations.push(`after the CLI refused the planted socket directory, the ${what} ${dir} exists: a daemon was autostarted`);
+    }
+
+    const attempt = await daemonRunOnce(env, socketPath, sockBefore.ino);
+    w.log(`planted runtime directory, daemon run (${attempt.served ? 'served' : `exit ${attempt.code}`}): ${attempt.human.join(' | ')}`);
+    if (attempt.served || attempt.code === 0 || attempt.human.length !== 1 || !attempt.human[0]!.includes(planted)) {
+      w.result.violations.push(
+        `daemon run with a socket directory ${who}: ${attempt.served ? 'it served' : `exit ${attempt.code}`}, said ${JSON.stringify(attempt.human.join(' | ').slice(0, 400))} (wanted a refusal in one line naming ${planted})`,
+      );
+    }
+
+    const dirAfter = fs.lstatSync(planted);
+    if (dirAfter.uid !== dirBefore.uid || dirAfter.gid !== dirBefore.gid || dirAfter.mode !== dirBefore.mode || !dirAfter.isDirectory()) {
+      w.result.violations.push(`the planted socket directory changed: owner ${dirBefore.uid}:${dirBefore.gid} → ${dirAfter.uid}:${dirAfter.gid}, mode ${(dirBefore.mode & 0o7777).toString(8)} → ${(dirAfter.mode & 0o7777).toString(8)}`);
+    }
+    let sockAfter: fs.Stats | null = null;
+    try {
+      sockAfter = fs.lstatSync(socketPath);
+    } catch {
+      // checked below
+    }
+    if (!sockAfter || sockAfter.ino !== sockBefore.ino || sockAfter.uid !== sockBefore.uid || sockAfter.mode !== sockBefore.mode) {
+      w.result.violations.push(`the planted socket ${socketPath} was ${sockAfter ? 'replaced or changed' : 'removed'}`);
+    }
+    const entries = fs.readdirSync(planted);
+    if (entries.join() !== 'daemon.sock') w.result.violations.push(`files appeared in the planted socket directory: ${entries.join(', ')}`);
+    await sleep(200); // a connection the kernel queued is accepted by now
+    if (connections) w.result.violations.push(`the planted socket (${who}) received ${connections} connection(s)`);
+    noteIfHeld(w, since, `planted runtime directory (${who}): job list and daemon status refused it in one line, daemon run did not start, no connection to its socket`);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** Without XDG_RUNTIME_DIR and GLOBUS_TIMER_HOME: the socket is in the user's own data directory. */
+async function socketWithoutRuntimeDir(w: World): Promise<void> {
+  const dir = path.join(w.home, 'nort');
+  const env = xdgEnv(w, dir, {});
+  const tmp = fs.realpathSync(os.tmpdir());
+  const since = w.result.violations.length;
+  const check = (what: string, socketPath: unknown, dataDir: string, runtimeDir?: string) => {
+    const problems: string[] = [];
+    const want = path.join(dataDir, 'daemon.sock');
+    if (socketPath !== want) problems.push(`socket ${JSON.stringify(socketPath)}, not ${want} in the data directory`);
+    if (runtimeDir !== undefined && runtimeDir !== dataDir) problems.push(`socket directory ${runtimeDir}, not the data directory ${dataDir}`);
+    if (typeof socketPath === 'string') {
+      const rel = path.relative(dir, socketPath);
+      const parent = path.dirname(socketPath);
+      if (rel.startsWith('..') || path.isAbsolute(rel) || parent === tmp || parent === os.tmpdir()) problems.push(`socket ${socketPath} is outside the user's own directories (temp dir ${tmp})`);
+    }
+    if (problems.length) w.result.violations.push(`no XDG_RUNTIME_DIR, no GLOBUS_TIMER_HOME, ${what}: ${problems.join('; ')}`);
+  };
+  const dataDir = path.join(env.XDG_DATA_HOME!, 'globus-timer');
+  const resolved = resolvePathsAs(env);
+  check(`resolvePaths with XDG_DATA_HOME=${env.XDG_DATA_HOME}`, resolved.socketPath, dataDir, resolved.runtimeDir);
+  // The CLI's own answer, in a process started with that environment (env-paths reads HOME
+  // when it is loaded, so only a new process shows the HOME-only case). Nothing runs there:
+  // exit 3 with the socket path.
+  const homeOnly = { ...env };
+  delete homeOnly.XDG_DATA_HOME;
+  for (const [what, e, want] of [
+    [`daemon status with XDG_DATA_HOME=${env.XDG_DATA_HOME}`, env, dataDir],
+    [`daemon status with HOME=${dir} only`, homeOnly, path.join(dir, '.local', 'share', 'globus-timer')],
+  ] as const) {
+    const r = await cli(w, ['daemon', 'status', '--format', 'json'], undefined, e);
+    let reported: unknown;
+    try {
+      reported = (JSON.parse(r.stdout) as { socket_path?: unknown }).socket_path;
+    } catch {
+      reported = undefined;
+    }
+    if (r.code !== 3) w.result.violations.push(`no XDG_RUNTIME_DIR, no GLOBUS_TIMER_HOME, ${what}: exit ${r.code}, not 3 (not running); ${r.stderr.trim().slice(0, 200)}`);
+    check(what, reported, want);
+  }
+  noteIfHeld(w, since, `without XDG_RUNTIME_DIR and GLOBUS_TIMER_HOME the socket is ${path.relative(w.home, resolved.socketPath)} under the scenario's user directory (temp dir ${tmp}); the CLI agrees, HOME-only too`);
+}
+
+async function plantedLogSymlink(w: World): Promise<void> {
+  const state = path.join(w.home, 'logstate');
+  const logs = path.join(state, 'logs');
+  fs.mkdirSync(logs, { recursive: true, mode: 0o700 });
+  fs.chmodSync(state, 0o700);
+  fs.chmodSync(logs, 0o700);
+  const victim = path.join(w.home, 'victim.txt');
+  const content = Buffer.from(`precious ${randomBytes(16).toString('hex')}\n`);
+  fs.writeFileSync(victim, content, { mode: 0o644 });
+  fs.chmodSync(victim, 0o644);
+  let whose = 'ours: no second user';
+  if ('uid' in w.other) {
+    fs.chownSync(victim, w.other.uid, w.other.gid);
+    whose = `${w.other.name}'s`;
+  }
+  const past = new Date('2001-02-03T04:05:06Z');
+  fs.utimesSync(victim, past, past);
+  const link = path.join(logs, 'daemon.1.log');
+  fs.symlinkSync(victim, link);
+  const env = { ...w.env, GLOBUS_TIMER_HOME: state };
+  const paths = resolvePaths(env);
+  const before = fs.lstatSync(victim);
+  const since = w.result.violations.length;
+  try {
+    const r = await cli(w, ['daemon', 'start'], undefined, env);
+    const line = oneLine(r);
+    w.log(`planted log link, daemon start (exit ${r.code}): ${r.stderr.trim()}`);
+    if (r.code === 0 || !line || !line.includes(link)) {
+      w.result.violations.push(
+        `daemon start with ${link} → a victim file: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr.slice(0, 400))} (wanted a refusal in one line naming ${link})`,
+      );
+    }
+    if (await isAnswering(paths.socketPath)) w.result.violations.push(`a daemon answers on ${paths.socketPath} although the log directory holds a planted link`);
+    const after = fs.lstatSync(victim);
+    const now = fs.readFileSync(victim);
+    if (!now.equals(content)) w.result.violations.push(`the victim file behind the planted log link was written: ${content.length} bytes → ${now.length} bytes`);
+    if (after.mtimeMs !== before.mtimeMs) w.result.violations.push(`the victim file behind the planted log link has a new mtime (${before.mtime.toISOString()} → ${after.mtime.toISOString()})`);
+    if (after.uid !== before.uid || after.mode !== before.mode) w.result.violations.push(`the victim file behind the planted log link changed owner or mode`);
+    if (!fs.lstatSync(link).isSymbolicLink() || fs.readlinkSync(link) !== victim) w.result.notes.push(`the planted log link ${link} was replaced or changed`);
+    noteIfHeld(w, since, `planted log link to a victim file (${whose}): daemon start refused (exit ${r.code}), victim unchanged`);
+  } finally {
+    await killDetached(paths);
+  }
 }

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { resolvePaths } from '../../config/paths.ts';
-import { InvalidInputError } from '../../errors.ts';
+import { ERROR_CODES, InvalidInputError, TimerError } from '../../errors.ts';
 import { RpcClient } from '../../rpc/client.ts';
 import type { DaemonStatus } from '../../rpc/protocol.ts';
 import { currentLogFile, daemonPid, startDetached, stopDaemon } from '../daemon-control.ts';
@@ -101,6 +101,8 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           try {
             client = await RpcClient.connect(paths.socketPath);
           } catch (err) {
+            // Someone else's socket or directory is not "not running": say so (exit 1).
+            if (err instanceof TimerError && err.code === ERROR_CODES.UNSAFE_PATH) throw err;
             if (await daemonPid(paths).catch(() => null)) throw err; // running, but unusable (e.g. version mismatch)
             setExitCode(STATUS_EXIT.NOT_RUNNING);
             if (args.format === 'json') return io.out(toJson({ running: false, socket_path: paths.socketPath }));
@@ -129,7 +131,8 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           // --format json without -f: one JSON document, the array of log entries (a line
           // that is not JSON becomes a string). With -f it is a stream: one entry per line.
           if (args.format === 'json' && !args.follow) return io.out(toJson(lines.map(logEntry)));
-          const format = args.format === 'json' ? (line: string) => line : lineFormatter(process.stdout.isTTY === true);
+          // JSON with -f: each line as one compact JSON document, escaped as toJson does.
+          const format = args.format === 'json' ? (line: string) => toJson(logEntry(line), 0) : lineFormatter(process.stdout.isTTY === true);
           if (lines.length === 0 && !args.follow) {
             return io.out(`no daemon log in ${logDir}; a daemon run in the foreground or by systemd logs to stderr (journalctl --user -u globus-timer)`);
           }

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { checkScope } from '../../auth/scopes.ts';
 import { InvalidInputError, ReportedError } from '../../errors.ts';
 import { checkActionUrl } from '../../jobs/input.ts';
 import type { RpcClient } from '../../rpc/client.ts';
@@ -6,7 +7,8 @@ import type { JobDocument, JobPage, SubmitJobParams } from '../../rpc/protocol.t
 import { actionBodyFromFlags } from '../action-body.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { promptIo, single, verbose, wantsJson } from '../options.ts';
-import { formatTable, JOB_TABLE_HEADERS, jobRecord, jobRow, toJson } from '../output.ts';
+import { errorLine, formatTable, JOB_TABLE_HEADERS, jobRecord, jobRow, toJson } from '../output.ts';
+import { safe } from '../../printable.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
 import { historyCommand } from './history.ts';
 import { nextCommand } from './next.ts';
@@ -39,15 +41,11 @@ export function submitParamsFromFlags(flags: SubmitFlags): SubmitJobParams {
   };
 }
 
-/** undefined: read it from the provider (submitJob); null: no token at all. */
+/** undefined: read it from the provider (submitJob); null: no token at all (--no-scope). */
 function scopeFromFlag(flag: string | false | undefined): string | null | undefined {
   if (flag === undefined) return undefined;
   if (flag === false) return null;
-  const scope = flag.trim();
-  if (!scope || /\s/.test(scope.replace(/\[.*\]$/s, ''))) {
-    throw new InvalidInputError(`invalid --scope ${JSON.stringify(flag)}: give one Globus Auth scope string, or --no-scope for a provider that needs no token`);
-  }
-  return scope;
+  return checkScope(flag);
 }
 
 /** Every job, page by page (the daemon never sends a whole million-job list at once). */
@@ -136,7 +134,7 @@ export function jobCommands(io: CliIo) {
                 docs.push(await c.call('job.delete', { job_id: id }));
               } catch (err) {
                 failures.push(err as Error);
-                io.err(`globus-timer: ${(err as Error).message}`);
+                io.err(errorLine(err as Error));
               }
             }
             return docs;
@@ -163,7 +161,7 @@ export function jobCommands(io: CliIo) {
             return c.call('job.resume', { job_id: jobId });
           });
           if (wantsJson(args)) io.out(toJson(result.job));
-          else if (!result.resumed) io.out(`Job ${jobId} is ${result.job.status}, not inactive: nothing to resume.`);
+          else if (!result.resumed) io.out(safe`Job ${jobId} is ${result.job.status}, not inactive: nothing to resume.`);
           else io.out(`${resumedLine(result.job)}\n\n${jobRecord(result.job)}`);
         },
       )

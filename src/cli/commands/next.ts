@@ -4,6 +4,7 @@ import type { NextSlotsResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { single, wantsJson } from '../options.ts';
 import { toJson } from '../output.ts';
+import { printable, safe } from '../../printable.ts';
 
 export const MAX_NEXT_COUNT = 100;
 
@@ -24,8 +25,8 @@ export function parseCount(text: string | undefined): number | undefined {
 
 /** One slot a line, then the note (why fewer or none), if any. */
 export function nextText({ slots, note }: NextSlotsResult): string {
-  const lines = [...slots];
-  if (note) lines.push(slots.length ? `(${note})` : `No upcoming runs: ${note}.`);
+  const lines = slots.map((slot) => printable(slot));
+  if (note) lines.push(slots.length ? safe`(${note})` : safe`No upcoming runs: ${note}.`);
   return lines.join('\n');
 }
 

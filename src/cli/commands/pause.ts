@@ -3,6 +3,7 @@ import type { JobDocument, PauseResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
 import { inactiveReasonLine, jobRecord } from '../output.ts';
+import { safe } from '../../printable.ts';
 
 interface PauseArgs extends GlobalArgs {
   job_id: string;
@@ -43,24 +44,24 @@ export function pauseText({ job, paused }: PauseResult): string {
       const reason = job.inactive_reason;
       if (reason?.cause === 'user') {
         const note = typeof reason.detail === 'string' && reason.detail ? ` (note: ${reason.detail})` : '';
-        return `Job ${id} is already paused${note}: nothing to do. Resume it with: globus-timer job resume ${id}`;
+        return safe`Job ${id} is already paused${note}: nothing to do. Resume it with: globus-timer job resume ${id}`;
       }
-      return `Job ${id} is already inactive: nothing to pause. ${inactiveReasonLine(job) ?? ''}`.trimEnd();
+      return safe`Job ${id} is already inactive: nothing to pause. ${inactiveReasonLine(job) ?? ''}`.trimEnd();
     }
-    if (job.status === 'finished') return `Job ${id} is finished (its end condition was reached): nothing to pause.`;
-    return `Job ${id} is ${job.status}: nothing to pause.`;
+    if (job.status === 'finished') return safe`Job ${id} is finished (its end condition was reached): nothing to pause.`;
+    return safe`Job ${id} is ${job.status}: nothing to pause.`;
   }
-  const lines = [`Job ${id} paused: it does not run until resumed (globus-timer job resume ${id}).`];
+  const lines = [safe`Job ${id} paused: it does not run until resumed (globus-timer job resume ${id}).`];
   if (hasRunInProgress(job)) lines.push('A run already in progress is not cancelled: it runs to its end and is recorded.');
   return `${lines.join('\n')}\n\n${jobRecord(job)}`;
 }
 
 /** What `job resume` did, before the record: the misfire rule for the slots missed meanwhile (SPEC §2 rules 4, 7). */
 export function resumedLine(job: JobDocument): string {
-  if (job.status === 'finished') return `Job ${job.job_id} resumed, and found finished: its end condition was reached meanwhile.`;
+  if (job.status === 'finished') return safe`Job ${job.job_id} resumed, and found finished: its end condition was reached meanwhile.`;
   const missed =
     job.policy.misfire === 'skip'
       ? 'are skipped (--misfire skip): it runs at its next slot'
       : 'give one catch-up run now (--misfire coalesce)';
-  return `Job ${job.job_id} resumed. Slots missed while it was inactive, if any, ${missed}.`;
+  return safe`Job ${job.job_id} resumed. Slots missed while it was inactive, if any, ${missed}.`;
 }

@@ -3,6 +3,7 @@ import type { RunNowResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { verbose, changedJobJson } from '../options.ts';
 import { formatRecord } from '../output.ts';
+import { safe } from '../../printable.ts';
 
 interface RunArgs extends GlobalArgs {
   job_id: string;
@@ -13,7 +14,7 @@ interface RunArgs extends GlobalArgs {
 function runBuilder(b: Argv<GlobalArgs>) {
   return b
     .positional('job_id', { type: 'string', demandOption: true, describe: 'The job to run' })
-    .option('force', { type: 'boolean', default: false, describe: 'Fire even while the previous run is in progress (overlap policy skip)' })
+    .option('force', { type: 'boolean', default: false, describe: 'Fire even while the previous run is in progress (overlap policy skip), or the job has its most runs in flight (overlap policy allow)' })
     .option('verbose', verbose);
 }
 
@@ -33,15 +34,15 @@ export function runCommand(io: CliIo) {
 
 export function runText({ job, run }: RunNowResult, forced: boolean): string {
   const id = job.job_id;
-  const lines = [`Run sent: one extra run of job ${id} now, outside its schedule (the schedule is unchanged).`];
+  const lines = [safe`Run sent: one extra run of job ${id} now, outside its schedule (the schedule is unchanged).`];
   const othersOpen = job.results.data.some((r) => r.request_id !== run.request_id && r.completed_at === null);
   if (forced && othersOpen) lines.push('--force: the previous run is still in progress; both run.');
-  if (job.status === 'inactive') lines.push(`The job stays paused: this run does not resume it (globus-timer job resume ${id}).`);
+  if (job.status === 'inactive') lines.push(safe`The job stays paused: this run does not resume it (globus-timer job resume ${id}).`);
   if (job.status === 'finished') lines.push('The job stays finished: this run does not schedule it again.');
   const record = formatRecord([
     ['Job ID', id],
     ['Request ID', run.request_id],
     ['Sent At', run.ran_at],
   ]);
-  return `${lines.join('\n')}\n${record}\nFollow it with: globus-timer job history ${id}`;
+  return `${lines.join('\n')}\n${record}\n${safe`Follow it with: globus-timer job history ${id}`}`;
 }

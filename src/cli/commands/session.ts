@@ -1,8 +1,10 @@
 import type { Argv } from 'yargs';
-import { ERROR_CODES, InvalidInputError, TimerError } from '../../errors.ts';
+import { checkScope } from '../../auth/scopes.ts';
+import { ERROR_CODES, TimerError } from '../../errors.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { promptIo } from '../options.ts';
 import { formatTable, toJson } from '../output.ts';
+import { printable, safe } from '../../printable.ts';
 
 /** Loaded on demand: Globus Auth and HTTP code stay off every other command's start-up path. */
 const session = () => import('../session.ts');
@@ -22,12 +24,11 @@ export function sessionCommands(io: CliIo) {
             .option('scope', { type: 'string', array: true, requiresArg: true, default: [] as string[], describe: 'Also consent to this scope (repeatable)' })
             .option('browser', { type: 'boolean', default: true, describe: 'Open the login page in a browser when one is available (--no-browser: only print the URL)' }),
         async (args) => {
-          const scopes = (args.scope as string[]).map((s) => s.trim());
-          if (scopes.some((s) => !s)) throw new InvalidInputError('--scope needs a scope string, e.g. --scope urn:globus:auth:scope:transfer.api.globus.org:all');
+          const scopes = (args.scope as string[]).map((s) => checkScope(s));
           const { login } = await session();
           const json = args.format === 'json';
           const username = await login(promptIo(io, json), scopes, { browser: args.browser });
-          io.out(json ? toJson({ logged_in: true, username }) : `Logged in as ${username}`);
+          io.out(json ? toJson({ logged_in: true, username }) : safe`Logged in as ${username}`);
         },
       )
       .command(
@@ -43,7 +44,7 @@ export function sessionCommands(io: CliIo) {
           const pick = () => Object.fromEntries(WHOAMI_FIELDS.map((k) => [k, info[k] ?? null]));
           if (format === 'json') io.out(toJson(pick()));
           else if (format === 'full') io.out(formatTable([...WHOAMI_FIELDS], [WHOAMI_FIELDS.map((k) => String(info[k] ?? ''))]));
-          else io.out(String(info.preferred_username ?? info.sub));
+          else io.out(printable(String(info.preferred_username ?? info.sub)));
         },
       )
       .command(

@@ -9,6 +9,7 @@ import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
 import { actionBodyFromFlags, type ActionBodyFlags } from '../action-body.ts';
 import { jobRecord } from '../output.ts';
+import { safe } from '../../printable.ts';
 import type { ScheduleFlags } from '../schedule-flags.ts';
 
 /** The flags of `job update` as yargs hands them over: the schedule flags, all optional, and the body. */
@@ -78,9 +79,9 @@ export function updateText({ job, reanchored }: UpdateJobResult): string {
   const record = jobRecord(job);
   if (!reanchored) return record;
   let line: string;
-  if (job.next_run !== null) line = `Schedule re-anchored: next run at ${job.next_run}.`;
-  else if (job.status === 'inactive') line = `Schedule re-anchored; the job stays paused: it runs again after globus-timer job resume ${job.job_id}.`;
-  else line = `Schedule re-anchored: no further run (the job is ${job.status}).`;
+  if (job.next_run !== null) line = safe`Schedule re-anchored: next run at ${job.next_run}.`;
+  else if (job.status === 'inactive') line = safe`Schedule re-anchored; the job stays paused: it runs again after globus-timer job resume ${job.job_id}.`;
+  else line = safe`Schedule re-anchored: no further run (the job is ${job.status}).`;
   return `${line}\n\n${record}`;
 }
 
