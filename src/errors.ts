@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
   /** The job is deleted: it never runs again (its history stays readable). */
   JOB_DELETED: 'JOB_DELETED',
+  /** `job purge` refused: only a deleted job may be purged. */
+  JOB_NOT_DELETED: 'JOB_NOT_DELETED',
   /**
    * `job run` refused: the previous run is in progress and the overlap policy is skip, or
    * (overlap allow) the job has its most runs in flight (maxRunsInFlightPerJob).
@@ -32,6 +34,11 @@ export const ERROR_CODES = {
    * others, a symbolic link): refused rather than used or repaired (SPEC §6).
    */
   UNSAFE_PATH: 'UNSAFE_PATH',
+  /**
+   * A file or directory globus-timer needs cannot be created, read or written: a read-only
+   * file system, no permission, a full disk (src/fs/fs-error.ts says which, in words).
+   */
+  FILE_SYSTEM: 'FILE_SYSTEM',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -79,12 +86,10 @@ export class DaemonNotRunningError extends TimerError {
   }
 }
 
+/** `detail` says how we know: `pid 123`, or `it answers on /run/…/daemon.sock`. */
 export class DaemonAlreadyRunningError extends TimerError {
   constructor(detail: string) {
-    super(
-      ERROR_CODES.DAEMON_ALREADY_RUNNING,
-      `another globus-timer daemon is already running (${detail}); stop it first, or set GLOBUS_TIMER_HOME to use separate state`,
-    );
+    super(ERROR_CODES.DAEMON_ALREADY_RUNNING, `a daemon is already running (${detail}): globus-timer daemon stop stops it`);
     this.name = 'DaemonAlreadyRunningError';
   }
 }
@@ -93,6 +98,14 @@ export class UnsafePathError extends TimerError {
   constructor(message: string, options?: ErrorOptions) {
     super(ERROR_CODES.UNSAFE_PATH, message, options);
     this.name = 'UnsafePathError';
+  }
+}
+
+/** A file system call failed for a reason the user can fix; the message names what, where and how (fs/fs-error.ts). */
+export class FileSystemError extends TimerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ERROR_CODES.FILE_SYSTEM, message, options);
+    this.name = 'FileSystemError';
   }
 }
 

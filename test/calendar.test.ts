@@ -10,6 +10,7 @@ import { openDb } from '../src/db/open.ts';
 import { updateRun } from '../src/db/runs.ts';
 import type { RunRow } from '../src/db/schema.ts';
 import { JobService } from '../src/jobs/service.ts';
+import { localTimezone } from '../src/jobs/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
 import {
@@ -417,7 +418,7 @@ test('scheduler: a calendar job down across several occurrences coalesces into o
 test('scheduler: stop_after.n_runs finishes a calendar job; the daemon rejects bad calendar input', (t) => {
   const h = harness(t);
   const job = submitCal(h, { cron: '*/15 * * * *', timezone: null, stop_after: { n_runs: 2 } });
-  assert.equal(job.timezone, null);
+  assert.equal(job.timezone, localTimezone(), 'no zone given: the daemon\'s, stored (issue 12 item 10)');
   for (let i = 0; i < 6; i++) {
     h.clock.advance(15 * 60_000);
     h.completeAll();

@@ -10,7 +10,8 @@ import { openDb } from '../src/db/open.ts';
 import { insertRun, recordActionStatus, recordRunFailure, updateRun } from '../src/db/runs.ts';
 import type { RunRow } from '../src/db/schema.ts';
 import { ERROR_CODES, TimerError } from '../src/errors.ts';
-import { formatBytes, jobHistory, summarizeActionStatus, summarizeRun } from '../src/jobs/history.ts';
+import { jobHistory } from '../src/jobs/history.ts';
+import { formatBytes, summarizeActionStatus, summarizeRun } from '../src/jobs/run-summary.ts';
 import { JobService } from '../src/jobs/service.ts';
 import { formatIso } from '../src/jobs/time.ts';
 import { formatLateness, historyQueryFromFlags } from '../src/cli/commands/history.ts';
@@ -264,9 +265,9 @@ test('job history through the CLI: grid and manual runs, transfer summaries, a f
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^globus-timer: invalid ${bad[0]}`));
   }
-  const unknown = await h.cli(['job', 'history', 'no-such-job']);
+  const unknown = await h.cli(['job', 'history', '00000000-0000-4000-8000-00000000beef']);
   assert.equal(unknown.code, 1);
-  assert.match(unknown.stderr, /no job with id no-such-job/);
+  assert.match(unknown.stderr, /no job with id 00000000-0000-4000-8000-00000000beef/);
 
   // A job that never ran; a deleted job keeps its history.
   const fresh = await h.submit({ '--interval': '3600', '--start': '2099-01-01T00:00:00Z' });

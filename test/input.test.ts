@@ -25,6 +25,7 @@ import {
 import { formatIso, formatIsoOrNull, parseDateTime } from '../src/jobs/time.ts';
 import { checkLabel } from '../src/jobs/transfer.ts';
 import { jsonForTerminal, printable, safe } from '../src/printable.ts';
+import { redactUrl } from '../src/redact-url.ts';
 import type { JobDocument, RunResult } from '../src/rpc/protocol.ts';
 
 /** Assert that `fn` throws an INVALID_INPUT TimerError, optionally with a message matching `re`. */
@@ -206,6 +207,25 @@ test('checkActionUrl: https anywhere, http only to loopback', () => {
   for (const url of bad) assertInvalid(() => checkActionUrl(url), /action URL/);
 });
 
+test('redactUrl: a password in a URL is never shown, whichever rule refuses the URL (issue 12 item 13)', () => {
+  const cases: [string, string][] = [
+    ['https://alice:hunter2@example.org/run', 'https://alice:***@example.org/run'],
+    // The userinfo runs to the last @ before the path, as URL parsers read it.
+    ['https://alice:p@ss@example.org/run?x=1', 'https://alice:***@example.org/run?x=1'],
+    // A lone name there is often a token.
+    ['https://TOKEN@example.org/', 'https://***@example.org/'],
+    ['https://example.org/a@b', 'https://example.org/a@b'],
+    ['https://example.org:8443/run', 'https://example.org:8443/run'],
+    ['GET https://a:b@x.org/ failed, then http://c:d@y.org', 'GET https://a:***@x.org/ failed, then http://c:***@y.org'],
+    ['https://alice:hunter2@exa mple.org/', 'https://alice:***@exa mple.org/'],
+    ['not a url', 'not a url'],
+  ];
+  for (const [text, shown] of cases) assert.equal(redactUrl(text), shown, text);
+  for (const url of ['https://alice:hunter2@example.org/run', 'ftp://alice:hunter2@example.org/run', 'https://alice:hunter2@exa mple.org/']) {
+    assertInvalid(() => checkActionUrl(url), /^(?!.*hunter2)invalid action URL "[a-z]+:\/\/alice:\*\*\*@/);
+  }
+});
+
 test('checkActionBody / parseActionBody: an object with a body object', () => {
   assert.deepEqual(parseActionBody('{"body": {"a": 1}}'), { body: { a: 1 } });
   // Surrounding quotes are stripped, as the original CLI did.
@@ -213,7 +233,7 @@ test('checkActionBody / parseActionBody: an object with a body object', () => {
   assert.deepEqual(parseActionBody(`"{"body": {"a": 2}}"`), { body: { a: 2 } });
   assert.deepEqual(parseActionBody('  {"body": {}}  '), { body: {} });
   // The other keys a run request allows are kept.
-  const full = { body: { x: [1, 2] }, label: 'nightly', monitor_by: ['urn:globus:auth:identity:abc'], manage_by: [], deadline: '2030-01-01T00:00:00Z' };
+  const full = { body: { x: [1, 2] }, label: 'nightly', monitor_by: ['urn:globus:auth:identity:ca73e829-715f-4522-9dec-a507fe57a661'], manage_by: [], deadline: '2030-01-01T00:00:00Z' };
   assert.deepEqual(parseActionBody(JSON.stringify(full)), full);
   assert.deepEqual(checkActionBody(full), full);
 

@@ -130,7 +130,7 @@ test('resume with --misfire skip: no catch-up run, the job waits for its next sl
   assert.equal(requestIds(h)[1], requestIdFor(jobId, T0 + 50_000));
 });
 
-test('pause with a run in flight: the run is not cancelled and ends as usual; finished and deleted jobs are no-ops', async (t) => {
+test('pause with a run in flight: the run is not cancelled and ends as usual; a finished job is a no-op, a deleted one an error', async (t) => {
   const h = await clockedDaemon(t, { startMs: T0 });
   h.provider.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 2, final: 'SUCCEEDED' };
   const jobId = await h.submit({ '--interval': '3600', '--start': iso(T0 + 1_000) });
@@ -161,11 +161,12 @@ test('pause with a run in flight: the run is not cancelled and ends as usual; fi
   assert.equal(fin.stdout.trim(), `Job ${once} is finished (its end condition was reached): nothing to pause.`);
   assert.equal((await h.cli(['job', 'resume', once])).stdout.trim(), `Job ${once} is finished, not inactive: nothing to resume.`);
 
-  // A deleted job: a no-op too; an unknown one: an error.
+  // A deleted job and an unknown one: errors (issue 12 item 6: exit 1, as for every command that cannot act on it).
   assert.equal((await h.cli(['job', 'delete', once])).code, 0);
   const del = await h.cli(['job', 'pause', once]);
-  assert.equal(del.code, 0, del.stderr);
-  assert.equal(del.stdout.trim(), `Job ${once} is deleted: nothing to pause.`);
+  assert.equal(del.code, 1, del.stderr);
+  assert.equal(del.stdout, '');
+  assert.equal(del.stderr, `globus-timer: job ${once} is deleted: it never runs again (its history stays readable: globus-timer job history ${once})\n`);
   const unknown = await h.cli(['job', 'pause', '00000000-0000-4000-8000-000000000000']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^globus-timer: no job with id 00000000-0000-4000-8000-000000000000/);
@@ -289,9 +290,9 @@ test('job run and the overlap policy: RUN_IN_PROGRESS unless --force; overlap=al
   const del = await h.cli(['job', 'run', p]);
   assert.equal(del.code, 1);
   assert.match(del.stderr, new RegExp(`^globus-timer: job ${p} is deleted: it never runs again`));
-  const unknown = await h.cli(['job', 'run', 'no-such-job']);
+  const unknown = await h.cli(['job', 'run', '00000000-0000-4000-8000-00000000beef']);
   assert.equal(unknown.code, 1);
-  assert.match(unknown.stderr, /no job with id no-such-job/);
+  assert.match(unknown.stderr, /no job with id 00000000-0000-4000-8000-00000000beef/);
 });
 
 test('job run after a crash: the pending manual run is re-sent with its stored request_id', async (t) => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { openDb } from '../src/db/open.ts';
 import { isAnswering, RpcClient } from '../src/rpc/client.ts';
+import { PROTOCOL_VERSION } from '../src/rpc/protocol.ts';
 import { ROOT, runCliProcess, tempHome, type CliResult } from './support/env.ts';
 
 /**
@@ -68,7 +69,7 @@ test('daemon start, status, stop; start when running; stop when not running', as
   const json = JSON.parse((await runCliProcess(['daemon', 'status', '--format', 'json'], env)).stdout) as Record<string, unknown>;
   assert.equal(json.running, true);
   assert.equal(json.pid, pid);
-  assert.equal(json.protocol_version, 1);
+  assert.equal(json.protocol_version, PROTOCOL_VERSION);
 
   const logs = await runCliProcess(['daemon', 'logs', '-n', '5'], env);
   assert.equal(logs.code, 0);

@@ -261,7 +261,7 @@ test('items CSV: errors name the file, the line and the value', () => {
 });
 
 test('--items-file: an unreadable file or a bad line is a usage error naming it', () => {
-  assertInvalid(() => transferParamsFromFlags(flags({ item: undefined, 'items-file': 'gone.csv' }), {}, noFile), /^cannot read --items-file gone\.csv: ENOENT$/);
+  assertInvalid(() => transferParamsFromFlags(flags({ item: undefined, 'items-file': 'gone.csv' }), {}, noFile), /^cannot read --items-file gone\.csv: no such file$/);
   assertInvalid(
     () => transferParamsFromFlags(flags({ item: undefined, 'items-file': 'bad.csv' }), {}, () => '/a,/b,perhaps'),
     /^bad\.csv line 1: invalid recursive value "perhaps"/,

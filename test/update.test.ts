@@ -18,7 +18,7 @@ import { openDb } from '../src/db/open.ts';
 import { updateRun } from '../src/db/runs.ts';
 import { runs, type JobRow, type RunRow } from '../src/db/schema.ts';
 import { JobService } from '../src/jobs/service.ts';
-import { formatIso } from '../src/jobs/time.ts';
+import { formatIso, localTimezone } from '../src/jobs/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { JobDocument, SubmitJobParams, UpdateJobParams } from '../src/rpc/protocol.ts';
 import { Scheduler } from '../src/scheduler/loop.ts';
@@ -149,10 +149,13 @@ test('a finished job whose end condition is lifted is loaded again, from a slot 
   h.advance(50_000);
   assert.deepEqual(h.slots(), [10_000, 20_000, 120_000, 130_000], 'no catch-up; finished again after 4 runs');
   assert.equal(h.row(job.job_id).status, 'finished');
-  // Lifting the limit entirely, and a date that leaves no slot, behave likewise.
-  const lifted = h.update(job.job_id, { stop_after: { n_runs: null, date: formatIso(h.clock.now() - 1) } });
-  assert.equal(lifted.job.status, 'finished', 'the date still rules out every slot');
-  assert.equal(lifted.reanchored, false);
+  // A date that leaves no slot is refused (issue 12 item 3), and changes nothing.
+  const finished = h.row(job.job_id);
+  assert.throws(
+    () => h.update(job.job_id, { stop_after: { n_runs: null, date: formatIso(h.clock.now() - 1) } }),
+    /^InvalidInputError: invalid stop-after date 2026-01-01T00:02:59\.999\+00:00: it is not after now \(2026-01-01T00:03:00\+00:00\), so the job would never run$/,
+  );
+  assert.deepEqual(h.row(job.job_id), finished);
   const open = h.update(job.job_id, { stop_after: null });
   assert.equal(open.job.status, 'loaded');
   assert.equal(open.job.stop_after, null);
@@ -219,7 +222,7 @@ test('a deleted job cannot be updated; bad values change nothing', (t) => {
   assert.throws(() => h.update('no-such-job', { name: 'x' }), (err: Error & { code?: string }) => err.code === 'JOB_NOT_FOUND');
   h.service.delete(job.job_id);
   const deleted = h.row(job.job_id);
-  assert.throws(() => h.update(job.job_id, { name: 'x' }), /deleted and cannot be updated/);
+  assert.throws(() => h.update(job.job_id, { name: 'x' }), (err: Error & { code?: string }) => err.code === 'JOB_DELETED');
   assert.deepEqual(h.row(job.job_id), deleted);
   assert.match(h.service.next({ job_id: job.job_id }).note!, /deleted/);
 });
@@ -263,7 +266,8 @@ test('updateParamsFromFlags: none clears, values are canonical, usage errors are
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', 'stop-after-date': 'none', 'stop-after-runs': 'NONE' }), { job_id: 'j', stop_after: { date: null, n_runs: null } });
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', interval: '1h 30m', 'stop-after-runs': '7' }), { job_id: 'j', interval_seconds: 5400, stop_after: { n_runs: 7 } });
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', cron: '0  2 * * *', timezone: 'europe/berlin' }), { job_id: 'j', cron: '0 2 * * *', timezone: 'Europe/Berlin' });
-  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', timezone: 'none' }), { job_id: 'j', timezone: null });
+  // none (and local): the user's own zone, resolved and sent (issue 12 item 10).
+  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', timezone: 'none' }), { job_id: 'j', timezone: localTimezone() });
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', 'action-file': 'f.json' }, () => '{"body": {"x": 1}}'), { job_id: 'j', callback_body: { body: { x: 1 } } });
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', misfire: 'skip' }), { job_id: 'j', policy: { misfire: 'skip' } });
   for (const [flags, re] of [
@@ -341,8 +345,8 @@ test('job update and job next through runCli against a daemon', async (t) => {
 
   daemon.service.delete(job.job_id);
   const del = await cli(['job', 'update', job.job_id, '--name', 'x']);
-  assert.notEqual(del.code, 0);
-  assert.match(del.err[0]!, /deleted and cannot be updated/);
+  assert.equal(del.code, 1, 'a deleted job is a runtime error, not a usage error (issue 12 item 6)');
+  assert.match(del.err[0]!, /is deleted: it never runs again/);
   const delNext = await cli(['job', 'next', job.job_id]);
   assert.equal(delNext.code, 0);
   assert.equal(delNext.stdout, 'No upcoming runs: the job is deleted: it never runs again.');

@@ -3,6 +3,7 @@ import { TimerError, ERROR_CODES } from '../errors.ts';
 import { sendRequest } from '../http/request.ts';
 import { providerBaseUrl } from './provider.ts';
 import { checkScope } from '../auth/scopes.ts';
+import { redactUrl } from '../redact-url.ts';
 
 const INTROSPECTION_TIMEOUT_MS = 15_000;
 
@@ -18,8 +19,12 @@ export async function discoverScope(runUrl: string): Promise<string | null> {
     timeoutMs: INTROSPECTION_TIMEOUT_MS,
     maxResponseBytes: 1 << 20,
   });
+  // Both ways out: the scope, or none at all for a provider that takes no token.
   const fail = (why: string) =>
-    new TimerError(ERROR_CODES.SCOPE_DISCOVERY_FAILED, `cannot read the Globus Auth scope of ${base}/ (${why}); give it with --scope SCOPE`);
+    new TimerError(
+      ERROR_CODES.SCOPE_DISCOVERY_FAILED,
+      `cannot read the Globus Auth scope of ${redactUrl(base)}/ (${why}); give it with --scope SCOPE, or --no-scope if the provider takes no token`,
+    );
   if (outcome.kind === 'transport') throw fail(outcome.message);
   if (outcome.httpStatus !== 200) throw fail(`the introspection request answered ${outcome.httpStatus}`);
   const doc = outcome.json as { globus_auth_scope?: unknown } | undefined;

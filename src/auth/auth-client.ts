@@ -126,7 +126,8 @@ export class AuthClient {
 }
 
 function checkOutcome(outcome: Awaited<ReturnType<typeof sendRequest>>, what: string): unknown {
-  if (outcome.kind === 'transport') throw new AuthError('unavailable', `Globus Auth ${what}: ${outcome.message}`);
+  // Already one line naming Auth's host (`cannot reach auth.globus.org: check the network (ENOTFOUND)`).
+  if (outcome.kind === 'transport') throw new AuthError('unavailable', outcome.message);
   const { httpStatus, json } = outcome;
   if (httpStatus >= 200 && httpStatus < 300) return json;
   const body = (json ?? {}) as { error?: unknown; error_description?: unknown };

@@ -75,7 +75,8 @@ class Options {
   }
 }
 
-function orList(items: string[]): string {
+/** `a`, `a or b`, `a, b or c`. */
+export function orList(items: string[]): string {
   return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 }
 

@@ -1,3 +1,4 @@
+import { describeErrno } from '../errno-words.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { CliIo, GlobalArgs } from './context.ts';
 import { toJson } from './output.ts';
@@ -30,14 +31,22 @@ export function promptIo(io: CliIo, json: boolean): CliIo {
 }
 
 /**
- * JSON for a command that changes a job (pause, run, update): `--format json` prints the
- * whole result (the job and what was done: `paused`, `run`, `reanchored`); `-v` prints the
- * job document, as it does for every command of the original CLI. Null: print text.
+ * What a command prints as JSON: `--format json` its documented shape (README, "JSON
+ * output"), `-v` the job document(s), as every command of the original CLI did. Null: print text.
+ */
+export function jsonOutput(args: GlobalArgs & { verbose?: boolean }, documented: unknown, jobDocument: unknown): string | null {
+  if (args.format === 'json') return toJson(documented);
+  if (args.verbose === true) return toJson(jobDocument);
+  return null;
+}
+
+/**
+ * JSON for a command that changes a job (pause, resume, run, update): `--format json` prints
+ * the whole result, the job and what was done (`paused`, `resumed`, `run`, `reanchored`);
+ * `-v` the job document.
  */
 export function changedJobJson(args: GlobalArgs & { verbose?: boolean }, result: { job: unknown }): string | null {
-  if (args.format === 'json') return toJson(result);
-  if (args.verbose === true) return toJson(result.job);
-  return null;
+  return jsonOutput(args, result, result.job);
 }
 
 /** Read the file a flag names (`--action-file`, `--items-file`); an unreadable one is a usage error naming the flag. */
@@ -45,6 +54,7 @@ export function readFlagFile(flag: string, file: string, readFile: (path: string
   try {
     return readFile(file);
   } catch (err) {
-    throw new InvalidInputError(`cannot read --${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const { code, message } = err as NodeJS.ErrnoException;
+    throw new InvalidInputError(`cannot read --${flag} ${file}: ${describeErrno(code) ?? code ?? message}`);
   }
 }

@@ -1,6 +1,9 @@
+import stringWidth from 'string-width';
 import { loginCommand } from '../auth/scopes.ts';
 import { jsonForTerminal, printable, safe } from '../printable.ts';
 import type { JobDocument, RunResult } from '../rpc/protocol.ts';
+import { summarizeRun } from '../jobs/run-summary.ts';
+import { displayTime, displayTimeOrNull } from './display-time.ts';
 
 /**
  * Text layouts of the original CLI (reference globus-timer-cli.md §1 "Output layouts"):
@@ -36,7 +39,10 @@ export function runStatusLabel(run: RunResult): string {
   return run.action_status ?? run.run_state.toUpperCase();
 }
 
-/** Lines `Key: value`, the key column padded to the longest key + 2; missing values print `None`. */
+/**
+ * Lines `Key: value`, the key column padded to the longest key + 2; missing values print
+ * `None`. The keys are ours and ASCII, so `.length` is their display width.
+ */
 export function formatRecord(fields: [string, unknown][]): string {
   const width = Math.max(...fields.map(([k]) => k.length)) + 2;
   return fields.map(([k, v]) => `${`${k}:`.padEnd(width)}${v === null || v === undefined ? 'None' : printable(String(v))}`).join('\n');
@@ -52,13 +58,28 @@ export function jobRecord(job: JobDocument, { short = false } = {}): string {
     ['Name', job.name],
     ['Job ID', job.job_id],
     ['Status', job.status],
-    ['Start', job.start],
+    ['Start', displayTime(job.start)],
     job.cron ? ['Schedule', scheduleText(job.cron, job.timezone)] : ['Interval', formatInterval(job.interval ?? 0)],
   ];
-  if (!short) fields.push(['Next Run At', job.next_run], ['Last Run Result', lastRunResult(job)]);
+  if (!short) fields.push(['Next Run At', displayTimeOrNull(job.next_run)], ['Last Run Result', lastRunResult(job)]);
+  const error = short ? null : lastRunErrorLine(job);
+  if (error) fields.push(['Last Run Error', error]);
   const reason = inactiveReasonLine(job);
   if (reason) fields.push(['Inactive Reason', reason]);
   return formatRecord(fields);
+}
+
+/**
+ * Why the newest run failed, in one line, and where to read more; null unless it failed.
+ * The words of the Summary column of `job history` (run-summary.ts): the run's error (a
+ * refused submission, a timeout), or the provider's account of the failed action; made
+ * printable and cut to one bounded line there.
+ */
+export function lastRunErrorLine(job: JobDocument): string | null {
+  const run = job.results.data[0];
+  if (run?.run_state !== 'failed') return null;
+  const why = summarizeRun({ state: run.run_state, attempts: run.attempts, actionStatus: run.action_status, actionDocument: run.data, error: run.errors });
+  return `${why || 'no reason recorded'} (see: globus-timer job history ${job.job_id})`;
 }
 
 /**
@@ -82,12 +103,22 @@ export function inactiveReasonLine(job: JobDocument): string | null {
   return safe`${reason.cause}${note}; resume with: globus-timer job resume ${job.job_id}`;
 }
 
-/** Columns as wide as their widest cell, cells joined with " | ", dashes joined with "-|-". */
+/**
+ * Columns as wide as their widest cell, cells joined with " | ", dashes joined with "-|-".
+ * Widths are display widths (string-width, as yargs measures its help), not `.length`: a
+ * CJK character or an emoji takes two columns, a combining mark none, so a job named
+ * `データ転送` or `👩‍🔬 backup` does not push its row's `|` out of line.
+ */
 export function formatTable(headers: string[], rawRows: string[][]): string {
   const rows = rawRows.map((r) => r.map((cell) => printable(cell)));
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
+  const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ''))));
+  const line = (cells: string[]) => cells.map((c, i) => padToWidth(c, widths[i]!)).join(' | ').trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
+}
+
+/** `text` padded with spaces to `width` display columns. */
+function padToWidth(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - stringWidth(text)));
 }
 
 /**
@@ -144,7 +175,17 @@ export function jobTable(jobs: JobDocument[], nowMs: number = Date.now()): strin
 
 /** How the CLI reports an error on stderr: one line, printable whoever wrote the message (often the daemon). */
 export function errorLine(err: Error): string {
-  return `globus-timer: ${printable(String(err.message ?? err).replace(/\s*\n\s*/g, '; '))}`;
+  return `globus-timer: ${printable(oneLineMessage(err))}`;
+}
+
+/** An error's message on one line: the daemon's messages may span several. */
+function oneLineMessage(err: Error): string {
+  return String(err.message ?? err).replace(/\s*\n\s*/g, '; ');
+}
+
+/** How the CLI reports an error on stdout under `--format json`: `{"error": {"code", "message"}}`, the message as on stderr. */
+export function errorJson(err: Error, code: string): string {
+  return toJson({ error: { code, message: oneLineMessage(err) } });
 }
 
 /** `--format json`: valid JSON whatever the strings hold, and inert on a terminal (printable.ts). */

@@ -1,8 +1,10 @@
 import { discoverScope } from '../actions/introspect.ts';
+import { knownScope } from '../actions/known-scopes.ts';
 import { providerBaseUrl } from '../actions/provider.ts';
 import { globusServiceOf, tokenDestinationRefusal, tokenRulesFromEnv } from '../auth/token-rules.ts';
 import { shellQuote } from '../shell-quote.ts';
 import { InvalidInputError } from '../errors.ts';
+import { currentTransferParams } from '../jobs/transfer.ts';
 import type { SubmitJobParams } from '../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from './context.ts';
 import { promptIo, wantsJson } from './options.ts';
@@ -11,13 +13,18 @@ import { ensureConsent } from './session.ts';
 
 /**
  * The one way a new job reaches the daemon, for `job submit` and `job transfer` alike:
- * settle the job's scope (given, or read from the provider's introspection document and
- * accepted by the user), the user's consent to it, submit, print the job.
+ * move a job for the legacy Transfer provider to the current one (jobs/transfer.ts), settle
+ * the job's scope (given; known from the URL, actions/known-scopes.ts; or read from the
+ * provider's introspection document and accepted by the user), the user's consent to it,
+ * submit, print the job.
  */
-export async function submitJob(io: CliIo, args: GlobalArgs & { verbose: boolean }, params: SubmitJobParams): Promise<void> {
+export async function submitJob(io: CliIo, args: GlobalArgs & { verbose: boolean }, given: SubmitJobParams): Promise<void> {
   const json = wantsJson(args);
-  // undefined: not given, so ask the provider; null: explicitly none (--no-scope).
-  const scope = params.scope === undefined ? await acceptedIntrospectedScope(promptIo(io, json), params.callback_url) : params.scope;
+  const { params, notice } = currentTransferParams(given, io.env);
+  if (notice) io.err(notice);
+  // undefined: not given, so the known one or the provider's; null: explicitly none (--no-scope).
+  const scope =
+    params.scope !== undefined ? params.scope : (knownScope(params.callback_url, io.env) ?? (await acceptedIntrospectedScope(promptIo(io, json), params.callback_url)));
   if (scope) {
     // The daemon checks the token rules when it takes the job, with its own environment
     // (which decides plain http). The hosts a Globus service's token may go to are checked

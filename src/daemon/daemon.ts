@@ -6,7 +6,8 @@ import { openDb, type Db } from '../db/open.ts';
 import { ensurePrivateDir } from '../fs/private.ts';
 import { startCheckpointer } from '../db/checkpointer.ts';
 import { countOpenRuns, recentLatenessMs } from '../db/runs.ts';
-import { formatIso } from '../jobs/time.ts';
+import { formatIso, localTimezone } from '../jobs/time.ts';
+import { adoptZoneForLegacyCalendarJobs } from '../jobs/legacy-zones.ts';
 import { JobService } from '../jobs/service.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -70,6 +71,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     undo.push(releaseLock);
     const db = openDb(paths.dbFile);
     undo.push(() => db.$client.close());
+    const zone = localTimezone();
+    const zoned = adoptZoneForLegacyCalendarJobs(db, zone);
+    if (zoned > 0) log.info({ zone, jobs: zoned }, 'calendar jobs without a stored time zone now keep the daemon\'s (job update --timezone changes it)');
     const checkpointer = startCheckpointer(db, paths.dbFile, log.child({ component: 'checkpoint' }));
     undo.push(() => checkpointer.stop());
     const ownAgent = opts.dispatcher ? null : createProviderAgent(config.maxConnectionsPerOrigin);
@@ -111,6 +115,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         'job.get': (p) => service.get(p.job_id),
         'job.list': (p) => service.list(p),
         'job.delete': (p) => service.delete(p.job_id),
+        'job.resolve': (p) => service.resolve(p),
+        'job.purge': (p) => service.purge(p),
         'job.resume': (p) => service.resume(p.job_id),
         'job.pause': (p) => service.pause(p),
         'job.run': (p) => service.runNow(p),

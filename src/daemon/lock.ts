@@ -26,11 +26,12 @@ export function acquirePidLock(lockFile: string): () => void {
     // A planted link or someone else's file is refused here (UNSAFE_PATH), not believed.
     const pid = Number.parseInt(readPrivateFile(lockFile, PID_FILE) ?? '', 10);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) {
-      throw new DaemonAlreadyRunningError(`pid ${pid} holds ${lockFile}`);
+      throw new DaemonAlreadyRunningError(`pid ${pid}`);
     }
     fs.rmSync(lockFile, { force: true });
   }
-  throw new DaemonAlreadyRunningError(`could not take ${lockFile}`);
+  // Recreated between our two tries: another daemon is starting at this very moment.
+  throw new DaemonAlreadyRunningError(`it has just taken ${lockFile}`);
 }
 
 /** O_CREAT|O_EXCL|O_NOFOLLOW (src/fs/private.ts): EEXIST when the file, or a link, is there. */

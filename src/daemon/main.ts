@@ -4,8 +4,9 @@ import { authSettings } from '../auth/environment.ts';
 import { ClientCredentialTokens, createTokenProvider, UserTokens } from '../auth/tokens.ts';
 import { resolveConfig } from '../config/config.ts';
 import { systemClock } from '../scheduler/clock.ts';
-import { resolvePaths } from '../config/paths.ts';
-import { coerceError, TimerError } from '../errors.ts';
+import { resolvePaths, type AppPaths } from '../config/paths.ts';
+import { coerceError, ERROR_CODES, TimerError } from '../errors.ts';
+import { fileSystemError } from '../fs/fs-error.ts';
 import { createFileLogger, createLogger, type Logger } from '../log/logger.ts';
 import { startDaemon, type Daemon } from './daemon.ts';
 import { inheritedSocketFd } from './systemd.ts';
@@ -14,16 +15,24 @@ import { inheritedSocketFd } from './systemd.ts';
  * Run the daemon until it is stopped (what `globus-timer daemon run`, `npm start`, a
  * systemd unit and `daemon start` call). SIGTERM/SIGINT or the `daemon.stop` RPC stop it
  * gracefully; a second signal exits at once. Logs are pino JSON lines on stderr, or with
- * `logToFile` (a detached daemon) in rotated files under the state directory.
+ * `logToFile` (a detached daemon) in rotated files under the state directory. Resolves
+ * with the exit code once stopped; a failed start rejects with a one-line TimerError
+ * (startFailure), which the CLI reports like any other error.
  */
 export async function runDaemon({ logToFile = false }: { logToFile?: boolean } = {}): Promise<number> {
   let log: Logger = createLogger();
+  let loggingToFile = false;
   let daemon: Daemon;
+  let tokens: ReturnType<typeof createTokenProvider>;
+  let paths: AppPaths;
   try {
-    const paths = resolvePaths();
-    if (logToFile) log = await createFileLogger(paths.logDir);
+    paths = resolvePaths();
+    if (logToFile) {
+      log = await createFileLogger(paths.logDir);
+      loggingToFile = true;
+    }
     const config = resolveConfig();
-    const tokens = createTokenProvider({
+    tokens = createTokenProvider({
       env: process.env,
       tokensFile: paths.tokensFile,
       clock: systemClock,
@@ -32,12 +41,6 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
     });
     // At start, not at the first fire: a token cache another user could reach is refused.
     if (tokens instanceof UserTokens) tokens.cache.checkLocation();
-    log.info(
-      tokens instanceof ClientCredentialTokens
-        ? { tokens: 'client_credentials', clientId: authSettings(process.env).clientId }
-        : { tokens: 'user', tokensFile: paths.tokensFile },
-      'Globus tokens',
-    );
     daemon = await startDaemon({
       paths,
       config,
@@ -47,11 +50,15 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
       logFile: logToFile ? path.join(paths.logDir, 'current.log') : null,
     });
   } catch (err) {
-    const e = coerceError(err);
-    log.fatal({ err: e }, 'daemon failed to start');
-    process.stderr.write(`globus-timer: ${e instanceof TimerError ? e.message : `cannot start the daemon: ${e.message}`}\n`);
-    return 1;
+    throw startFailure(err, log, loggingToFile);
   }
+  // Logged once started, not before: a daemon that cannot start says so in one line alone.
+  log.info(
+    tokens instanceof ClientCredentialTokens
+      ? { tokens: 'client_credentials', clientId: authSettings(process.env).clientId }
+      : { tokens: 'user', tokensFile: paths.tokensFile },
+    'Globus tokens',
+  );
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -70,6 +77,23 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
   return cleanly ? 0 : 1;
 }
 
+/**
+ * Why the daemon could not start, as the error to report in one line. An expected failure
+ * (another daemon holds the state, a directory it may not use, a read-only or full disk)
+ * is that line alone: no pino JSON and no stack on stderr, which in the foreground is the
+ * user's terminal (a detached daemon also logs it, to its file). Anything else is a bug,
+ * and its stack is logged wherever the log goes.
+ */
+function startFailure(err: unknown, log: Logger, loggingToFile: boolean): TimerError {
+  const e = coerceError(err);
+  const expected = e instanceof TimerError ? e : fileSystemError(e);
+  if (!expected || loggingToFile) log.fatal({ err: e }, 'daemon failed to start');
+  return expected ?? new TimerError(ERROR_CODES.INTERNAL, `cannot start the daemon: ${e.message}`, { cause: e });
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await runDaemon();
+  process.exitCode = await runDaemon().catch((err: Error) => {
+    process.stderr.write(`globus-timer: ${err.message}\n`);
+    return 1;
+  });
 }

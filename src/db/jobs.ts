@@ -52,6 +52,44 @@ export function listJobs(
     .all();
 }
 
+/**
+ * Jobs in submission order after `after`, read `chunkRows` at a time: a caller that stops
+ * early (a job.list page full of large bodies) has not loaded the rest.
+ */
+export function* iterateJobs(db: Db, { after, showDeleted, chunkRows }: { after: JobPageKey | null; showDeleted: boolean; chunkRows: number }): Generator<JobRow> {
+  for (let key = after; ; ) {
+    const rows = listJobs(db, { limit: chunkRows, after: key, showDeleted });
+    yield* rows;
+    const last = rows.at(-1);
+    if (!last || rows.length < chunkRows) return;
+    key = { submittedAtMs: last.submittedAtMs, id: last.id };
+  }
+}
+
+/** A job as a search by id names it. */
+export type JobIdMatch = Pick<JobRow, 'id' | 'name' | 'status'>;
+
+/**
+ * Jobs whose id starts with `prefix` (only hex digits and hyphens: jobs/job-id.ts, so no
+ * GLOB wildcard), the first `limit` in id order, and how many match in all. GLOB on the
+ * primary key is an index range, never a scan.
+ */
+const idPrefixStatements = preparedFor((db) => ({
+  first: db.$client.prepare('SELECT id, name, status FROM jobs WHERE id GLOB ? ORDER BY id LIMIT ?'),
+  count: db.$client.prepare('SELECT count(*) FROM jobs WHERE id GLOB ?').pluck(),
+}));
+
+export function jobsWithIdPrefix(db: Db, prefix: string, limit: number): { jobs: JobIdMatch[]; total: number } {
+  const { first, count } = idPrefixStatements(db);
+  const pattern = `${prefix}*`;
+  return { jobs: first.all(pattern, limit) as JobIdMatch[], total: count.get(pattern) as number };
+}
+
+/** Remove a job for good (`job purge`); its runs go with it (runs.job_id cascades). */
+export function deleteJobForGood(db: Db, jobId: string): void {
+  db.delete(jobs).where(eq(jobs.id, jobId)).run();
+}
+
 /** Loaded jobs whose next slot is due at `nowMs`, earliest first (index range on next_run_at_ms). */
 const dueJobsStatement = preparedFor((db) =>
   db

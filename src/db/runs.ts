@@ -146,6 +146,11 @@ export function openRuns(db: Db): RunRow[] {
   return db.select().from(runs).where(isNull(runs.completedAtMs)).orderBy(asc(runs.id)).all();
 }
 
+/** How many runs a job has (runs_job_id): what `job purge` removes with it. */
+export function countRunsOfJob(db: Db, jobId: string): number {
+  return db.select({ n: sql<number>`count(*)` }).from(runs).where(eq(runs.jobId, jobId)).get()?.n ?? 0;
+}
+
 export function countOpenRuns(db: Db): number {
   return db.select({ n: sql<number>`count(*)` }).from(runs).where(isNull(runs.completedAtMs)).get()?.n ?? 0;
 }

@@ -56,7 +56,11 @@ export const jobs = sqliteTable(
      * or after startAtMs, computed with croner. Null for an interval job.
      */
     cron: text('cron'),
-    /** IANA zone the cron expression is read in; null means the daemon's local zone. */
+    /**
+     * IANA zone the cron expression is read in, stored at submit (jobs/schedule.ts
+     * calendarZone). Null: a job from before zones were stored, following the daemon's
+     * zone until the daemon's next start gives it that zone (jobs/legacy-zones.ts).
+     */
     timezone: text('timezone'),
     stopAfterDateMs: integer('stop_after_date_ms'),
     stopAfterRuns: integer('stop_after_runs'),

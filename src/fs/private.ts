@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UnsafePathError } from '../errors.ts';
+import { fileSystemError, namingFsErrors } from './fs-error.ts';
 
 /**
  * The one way globus-timer uses its directories, files and socket (SPEC §6, issue 11).
@@ -16,7 +17,8 @@ import { UnsafePathError } from '../errors.ts';
  *   a mode open to group/others is tightened with fchmod on that fd, and failing to is fatal;
  * - the daemon's socket is checked before the CLI connects to it.
  * Refusals are UnsafePathErrors (code UNSAFE_PATH, exit 1 in the CLI). Other failures
- * (EACCES, EROFS, …) are thrown as they come: node's message names the path.
+ * the user can fix (EACCES, EROFS, ENOSPC, …) are FileSystemErrors naming the directory or
+ * file by what it is for (fs-error.ts); the rest are thrown as they come.
  */
 
 const { O_NOFOLLOW, O_NONBLOCK, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY, O_APPEND } = fs.constants;
@@ -56,9 +58,13 @@ function lstatOrNull(p: string): fs.Stats | null {
  * an UnsafePathError. `what` names the directory in messages ("state directory").
  */
 export function checkPrivateDir(dir: string, what: string): boolean {
-  const uid = myUid();
-  if (uid === undefined) return fs.existsSync(dir);
   const abs = path.resolve(dir);
+  return namingFsErrors({ what, path: abs }, () => judgePrivateDir(abs, what));
+}
+
+function judgePrivateDir(abs: string, what: string): boolean {
+  const uid = myUid();
+  if (uid === undefined) return fs.existsSync(abs);
   const st = lstatOrNull(abs);
   if (!st) {
     checkAncestors(nearestExisting(abs), abs, what, uid);
@@ -82,10 +88,28 @@ export function checkPrivateDir(dir: string, what: string): boolean {
  */
 export function ensurePrivateDir(dir: string, what: string): void {
   if (checkPrivateDir(dir, what)) return;
-  // Every component mkdir creates gets 0700 less the umask; existing ones are untouched.
-  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const abs = path.resolve(dir);
+  namingFsErrors({ what, path: abs }, () => makeDirs(abs));
   // Judged afresh: another process (or user) may have made it first.
-  if (!checkPrivateDir(dir, what)) throw new UnsafePathError(`${what} ${path.resolve(dir)} vanished as it was created; run the command again`);
+  if (!checkPrivateDir(abs, what)) throw new UnsafePathError(`${what} ${abs} vanished as it was created; run the command again`);
+}
+
+/**
+ * `mkdir -p`, one directory at a time: node's recursive mkdir reports a read-only file
+ * system as ENOENT, and the user must hear EROFS. Every directory created gets 0700 less
+ * the umask; existing ones are untouched (one made meanwhile by another process is fine).
+ */
+function makeDirs(abs: string): void {
+  const top = nearestExisting(abs);
+  const missing: string[] = [];
+  for (let p = abs; p !== top; p = path.dirname(p)) missing.unshift(p);
+  for (const p of missing) {
+    try {
+      fs.mkdirSync(p, { mode: PRIVATE_DIR_MODE });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 /** The nearest directory above a missing `abs` that exists (at worst /). */
@@ -209,7 +233,7 @@ function openOrNull(file: string, what: string, flags: number, expected: string 
     if (code === 'ELOOP' || code === 'EMLINK' || code === 'EFTYPE') {
       throw new UnsafePathError(`${what} ${file} is a symbolic link; remove it (another user may have planted it)`, { cause: err });
     }
-    throw err;
+    throw fileSystemError(err, { what, path: file }) ?? err;
   }
 }
 

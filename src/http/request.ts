@@ -1,6 +1,8 @@
 import { request, type Dispatcher } from 'undici';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
 import type { Cancellation } from '../cancellation.ts';
+import { describeErrno } from '../errno-words.ts';
+import { redactUrl } from '../redact-url.ts';
 import { deadline } from './deadline.ts';
 
 /**
@@ -57,7 +59,7 @@ export async function sendRequest(
         if (res.statusCode < 200 || res.statusCode >= 300) {
           return { kind: 'response', httpStatus: res.statusCode, json: undefined, text, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
         }
-        return { kind: 'transport', code: 'RESPONSE_TOO_LARGE', message: `${method} ${url}: response larger than ${opts.maxResponseBytes} bytes` };
+        return { kind: 'transport', code: 'RESPONSE_TOO_LARGE', message: `${method} ${redactUrl(url)}: response larger than ${opts.maxResponseBytes} bytes` };
       }
       text += chunk;
     }
@@ -73,13 +75,38 @@ export async function sendRequest(
   } catch (err) {
     const e = err as { name?: string; code?: string; message?: string };
     const timedOut = e.name === 'TimeoutError' || (typeof e.code === 'string' && e.code.endsWith('_TIMEOUT'));
-    return {
-      kind: 'transport',
-      code: timedOut ? 'TIMEOUT' : 'NETWORK',
-      message: `${method} ${url}: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`,
-    };
+    return { kind: 'transport', code: timedOut ? 'TIMEOUT' : 'NETWORK', message: transportMessage(method, url, e) };
   } finally {
     dl.dispose();
+  }
+}
+
+/**
+ * Failures to connect at all, where the network (DNS, a route, a connect timeout) is the
+ * likely cause rather than the service: the message says to check it.
+ */
+const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * The one line a failed exchange is reported with, by the CLI (login, whoami, introspection)
+ * and in a run's stored error alike: `cannot reach auth.globus.org: check the network
+ * (ENOTFOUND)` when no connection was made, else the request and what went wrong. The host
+ * is shown without userinfo, a URL without its password (redact-url.ts).
+ */
+function transportMessage(method: string, url: string, e: { code?: string; message?: string }): string {
+  const code = e.code ? ` (${e.code})` : '';
+  if (e.code && NETWORK_CODES.has(e.code)) return `cannot reach ${hostOf(url)}: check the network${code}`;
+  // Refused: the host answered, nothing listens there (the service is down, not the network).
+  if (e.code === 'ECONNREFUSED') return `cannot reach ${hostOf(url)}: ${describeErrno(e.code)}${code}`;
+  return `${method} ${redactUrl(url)}: ${describeErrno(e.code) ?? redactUrl(e.message ?? 'failed')}${code}`;
+}
+
+/** `host[:port]` of a URL (never its userinfo). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return redactUrl(url);
   }
 }
 

@@ -1,7 +1,11 @@
+import { runRequestProblem } from '../actions/run-request.ts';
 import type { RunState } from '../db/schema.ts';
 import { InvalidInputError } from '../errors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
+import { formatBytes, jsonBytes } from '../byte-size.ts';
 import { hasUnsafeChars } from '../printable.ts';
+import { redactUrl } from '../redact-url.ts';
+import { formatIso } from './time.ts';
 
 /**
  * The rules for job input (SPEC §5), shared by the CLI (so a bad flag exits 2 before any
@@ -52,19 +56,17 @@ function isLoopbackHost(hostname: string): boolean {
 
 /** Action URLs must be https, or http to a loopback address (a local provider or a test). */
 export function checkActionUrl(text: string): string {
+  // Echoed without its password, whichever rule refuses it (redact-url.ts).
+  const invalid = (why: string) => new InvalidInputError(`invalid action URL "${redactUrl(text)}": ${why}`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new InvalidInputError(`invalid action URL "${text}": give a full URL such as https://transfer.actions.globus.org/transfer/run`);
+    throw invalid('give a full URL such as https://transfer.actions.globus.org/transfer/run');
   }
   const ok = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-  if (!ok || !url.hostname) {
-    throw new InvalidInputError(`invalid action URL "${text}": it must use https (plain http only to a loopback address)`);
-  }
-  if (url.username || url.password) {
-    throw new InvalidInputError(`invalid action URL "${text}": credentials do not belong in the URL; use --scope`);
-  }
+  if (!ok || !url.hostname) throw invalid('it must use https (plain http only to a loopback address)');
+  if (url.username || url.password) throw invalid('credentials do not belong in the URL; use --scope');
   return url.toString();
 }
 
@@ -79,6 +81,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export const MAX_ACTION_BODY_DEPTH = MAX_JSON_DEPTH;
 
 /**
+ * The largest job body (its action body as JSON, UTF-8): 1 MiB. A job.list page always holds
+ * at least one job, so one job document must fit a frame (rpc/protocol.ts MAX_FRAME_BYTES).
+ */
+export const MAX_ACTION_BODY_BYTES = 1 << 20;
+
+/**
  * The action body is the provider's run request without `request_id`: an object with a
  * `body` object and only the other keys that request allows.
  */
@@ -89,12 +97,20 @@ export function checkActionBody(value: unknown): Record<string, unknown> {
   if (nestsDeeperThan(value, MAX_ACTION_BODY_DEPTH)) {
     throw new InvalidInputError(`the action body nests objects or arrays more than ${MAX_ACTION_BODY_DEPTH} levels deep`);
   }
+  const bodyBytes = jsonBytes(value); // after the depth check: stringify would overflow the stack first
+  if (bodyBytes > MAX_ACTION_BODY_BYTES) {
+    throw new InvalidInputError(`the action body is ${formatBytes(bodyBytes)}; the largest a job may have is ${formatBytes(MAX_ACTION_BODY_BYTES)}`);
+  }
   const extra = Object.keys(value).filter((k) => !RUN_REQUEST_KEYS.has(k));
   if (extra.length > 0) {
     throw new InvalidInputError(
       `the action body has key(s) ${extra.map((k) => JSON.stringify(k)).join(', ')} that a run request does not allow; allowed: ${[...RUN_REQUEST_KEYS].join(', ')}`,
     );
   }
+  // The values too, by the Action Provider schema (label length, deadline, release_after,
+  // principal lists): the provider would refuse them only at the first run.
+  const problem = runRequestProblem(value);
+  if (problem) throw new InvalidInputError(`invalid action body: ${problem}`);
   return value;
 }
 
@@ -120,6 +136,29 @@ export function checkName(name: string): string {
     throw new InvalidInputError('invalid job name: give 1 to 255 printable characters (no control characters or bidirectional overrides)');
   }
   return trimmed;
+}
+
+/** How the daemon names the stop date in its messages (the CLI names its flag). */
+export const STOP_DATE = 'stop-after date';
+
+/**
+ * A stop date must leave the job a slot (issue 12 item 3): one at or before now, or at or
+ * before the start, makes a job that never runs, so it is refused, naming both times. The
+ * daemon applies it at submit and update with its own clock, and at submit also to the
+ * job's first slot (known only there); the CLI applies what it knows, so the answer comes
+ * before any RPC. A null time: not known here (job update without --start).
+ */
+export function checkStopAfterDate(
+  what: string,
+  stopAtMs: number,
+  { startAtMs, nowMs, firstSlotAtMs = null }: { startAtMs: number | null; nowMs: number | null; firstSlotAtMs?: number | null },
+): number {
+  const refuse = (why: string, atMs: number) =>
+    new InvalidInputError(`invalid ${what} ${formatIso(stopAtMs)}: it is ${why} (${formatIso(atMs)}), so the job would never run`);
+  if (nowMs !== null && stopAtMs <= nowMs) throw refuse('not after now', nowMs);
+  if (startAtMs !== null && stopAtMs <= startAtMs) throw refuse('not after the start', startAtMs);
+  if (firstSlotAtMs !== null && stopAtMs < firstSlotAtMs) throw refuse("before the job's first slot", firstSlotAtMs);
+  return stopAtMs;
 }
 
 export function checkStopAfterRuns(n: number): number {

@@ -1,7 +1,7 @@
 import { getJob, markInactive } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import type { InactiveReason, JobRow } from '../db/schema.ts';
-import { InvalidInputError, JobNotFoundError } from '../errors.ts';
+import { InvalidInputError, JobDeletedError, JobNotFoundError } from '../errors.ts';
 import { hasUnsafeChars } from '../printable.ts';
 
 /**
@@ -12,12 +12,14 @@ import { hasUnsafeChars } from '../printable.ts';
  * within the run lifetime (config runLifetimeDays; runner #poll); one claimed ahead of its
  * slot and not yet sent is taken back (JobService #unclaim).
  *
- * Any other job (already paused or inactive, finished, deleted) is left as it is and
- * `paused` is false: pausing twice is a no-op, not an error.
+ * Any other job (already paused or inactive, finished) is left as it is and `paused` is
+ * false: pausing twice is a no-op, not an error. A deleted job is an error (JOB_DELETED, exit
+ * 1): no command can act on it any more, and a script must not read "nothing to do" as done.
  */
 export function pauseJob(db: Db, jobId: string, note: string | null, nowMs: number): { job: JobRow; paused: boolean } {
   const job = getJob(db, jobId);
   if (!job) throw new JobNotFoundError(jobId);
+  if (job.status === 'deleted') throw new JobDeletedError(jobId);
   if (job.status !== 'loaded') return { job, paused: false };
   const detail = note?.trim();
   // Shown later by `job status` and `job list` in a terminal: printable text only (printable.ts).

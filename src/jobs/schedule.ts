@@ -7,6 +7,7 @@ import { InvalidInputError } from '../errors.ts';
 import { checkCron, checkTimezone, cronFor, initialOccurrence, occurrenceAfter } from '../scheduler/calendar.ts';
 import { initialSlotIndex, latestSlotIndexAt, slotAtMs } from '../scheduler/slots.ts';
 import { checkIntervalSeconds } from './input.ts';
+import { localTimezone } from './time.ts';
 
 /** Either an interval grid (`cron` null) or a calendar (`intervalSeconds` 0), as stored in jobs. */
 export interface ScheduleKind {
@@ -15,8 +16,24 @@ export interface ScheduleKind {
   timezone: string | null;
 }
 
+type ZoneParams = { timezone?: string | null; client_timezone?: string | null };
+
+/**
+ * The zone a calendar job is stored with (issue 12 item 10): the one given, else the
+ * client's (the CLI sends its user's zone: the one `0 2 * * *` was meant in, and the one an
+ * offset-less `--start` is read in), else the daemon's own. Resolved here once and stored:
+ * a daemon restarted under another TZ no longer moves the schedule. Null only when this
+ * process has no IANA zone to store (the job then follows the daemon's zone, as jobs
+ * submitted before this rule did until legacy-zones.ts gave them one).
+ */
+export function calendarZone(params: ZoneParams): string | null {
+  if (params.timezone != null) return checkTimezone(params.timezone);
+  if (params.client_timezone != null) return checkTimezone(params.client_timezone);
+  return localTimezone();
+}
+
 /** The schedule kind of job.submit: exactly one of interval_seconds and cron; timezone only with cron. */
-export function scheduleKindOf(params: { interval_seconds?: number | null; cron?: string | null; timezone?: string | null }): ScheduleKind {
+export function scheduleKindOf(params: { interval_seconds?: number | null; cron?: string | null } & ZoneParams): ScheduleKind {
   const hasInterval = params.interval_seconds !== undefined && params.interval_seconds !== null;
   const hasCron = params.cron !== undefined && params.cron !== null;
   if (hasInterval && hasCron) throw new InvalidInputError('give either interval_seconds (--interval) or cron (--cron), not both');
@@ -25,7 +42,7 @@ export function scheduleKindOf(params: { interval_seconds?: number | null; cron?
     if (params.timezone != null) throw new InvalidInputError('timezone (--timezone) applies only to a calendar job (--cron)');
     return { intervalSeconds: checkIntervalSeconds(params.interval_seconds!), cron: null, timezone: null };
   }
-  const timezone = params.timezone != null ? checkTimezone(params.timezone) : null;
+  const timezone = calendarZone(params);
   return { intervalSeconds: 0, cron: checkCron(params.cron!, timezone), timezone };
 }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../config/config.ts';
-import { countJobsByStatus, getJob, insertJob, listJobs, markDeleted, markResumed, type JobPageKey } from '../db/jobs.ts';
+import { countJobsByStatus, deleteJobForGood, getJob, insertJob, iterateJobs, jobsWithIdPrefix, markDeleted, markResumed, type JobIdMatch, type JobPageKey } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
-import { newestRuns, unclaimRuns } from '../db/runs.ts';
+import { countRunsOfJob, hasOpenRun, newestRuns, unclaimRuns } from '../db/runs.ts';
 import type { JobRow, JobStatus } from '../db/schema.ts';
-import { InvalidInputError, JobNotFoundError } from '../errors.ts';
+import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../rpc/protocol.ts';
 import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../rpc/protocol.ts';
 import type { Clock } from '../scheduler/clock.ts';
@@ -15,11 +15,14 @@ import { RESULTS_IN_DOCUMENT, toJobDocument, toRunResult } from './document.ts';
 import { jobHistory } from './history.ts';
 import { pauseJob } from './pause.ts';
 import { runNow, type RunNowDeps } from './run-now.ts';
-import { checkActionBody, checkActionUrl, checkName, checkStopAfterRuns } from './input.ts';
+import { checkActionBody, checkActionUrl, checkName, checkStopAfterDate, checkStopAfterRuns, STOP_DATE } from './input.ts';
 import { parseDateTime } from './time.ts';
 import { initialPlacement, scheduleKindOf } from './schedule.ts';
 import type { NextSlotsParams, NextSlotsResult, UpdateJobParams, UpdateJobResult } from '../rpc/protocol.ts';
 import { DEFAULT_NEXT_COUNT, nextSlots } from './next.ts';
+import type { JobRef, PurgeParams, PurgeResult, ResolveJobIdsParams, ResolveJobIdsResult } from '../rpc/protocol.ts';
+import { parseJobId } from './job-id.ts';
+import { fillPage } from './page.ts';
 import { updateJob } from './update.ts';
 
 export interface JobServiceDeps {
@@ -43,6 +46,10 @@ export interface JobServiceDeps {
 }
 
 const DEFAULT_PAGE_SIZE = 100;
+/** Jobs read from the database at a time while a page fills: few, as each may hold a 1 MiB body. */
+const LIST_CHUNK_ROWS = 50;
+/** The candidates an ambiguous id prefix names. */
+const AMBIGUOUS_CANDIDATES_SHOWN = 5;
 
 /** What the RPC methods do with jobs; the RPC layer only checks types and calls these. */
 export class JobService {
@@ -60,16 +67,18 @@ export class JobService {
     const nowMs = clock.now();
     const kind = scheduleKindOf(params);
     const startAtMs = params.start ? parseDateTime(params.start, 'start') : nowMs;
-    const stopAfterDateMs = params.stop_after?.date ? parseDateTime(params.stop_after.date, 'stop-after date') : null;
+    const stopAfterDateMs = params.stop_after?.date ? parseDateTime(params.stop_after.date, STOP_DATE) : null;
     const stopAfterRuns = params.stop_after?.n_runs != null ? checkStopAfterRuns(params.stop_after.n_runs) : null;
     const scope = params.scope?.trim() ? checkScope(params.scope, 'scope') : null;
     const callbackUrl = checkActionUrl(params.callback_url);
     const refusal = scope === null ? null : tokenDestinationRefusal(scope, callbackUrl, this.#tokenRules);
     if (refusal) throw new InvalidInputError(refusal);
+    const placement = initialPlacement(kind, startAtMs, nowMs, config.misfireGraceMs);
+    if (stopAfterDateMs !== null) checkStopAfterDate(STOP_DATE, stopAfterDateMs, { startAtMs, nowMs, firstSlotAtMs: placement.nextSlotAtMs });
     const schedule = {
       startAtMs,
       ...kind,
-      ...initialPlacement(kind, startAtMs, nowMs, config.misfireGraceMs),
+      ...placement,
       runCount: 0,
       stopAfterRuns,
       stopAfterDateMs,
@@ -97,20 +106,68 @@ export class JobService {
     return this.#document(this.#find(jobId), RESULTS_IN_DOCUMENT);
   }
 
-  /** One page of jobs; each document carries only its newest run, which is what lists show. */
+  /**
+   * One page of jobs; each document carries only its newest run, which is what lists show.
+   * At most `limit` jobs and MAX_PAGE_BYTES of them (page.ts), so a page always fits a frame.
+   */
   list(params: ListJobsParams): JobPage {
-    const limit = params.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = listJobs(this.#deps.db, {
-      limit: limit + 1,
+    const rows = iterateJobs(this.#deps.db, {
       after: params.cursor ? decodeCursor(params.cursor) : null,
       showDeleted: params.show_deleted ?? false,
+      chunkRows: LIST_CHUNK_ROWS,
     });
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      jobs: page.map((job) => this.#document(job, 1)),
-      next_cursor: rows.length > limit && last ? encodeCursor({ submittedAtMs: last.submittedAtMs, id: last.id }) : null,
-    };
+    const { items, last, more } = fillPage(rows, (job) => this.#document(job, 1), params.limit ?? DEFAULT_PAGE_SIZE);
+    return { jobs: items, next_cursor: more && last ? encodeCursor({ submittedAtMs: last.submittedAtMs, id: last.id }) : null };
+  }
+
+  /** Full ids for what a user typed: a full id in any case, or a unique prefix (job-id.ts); all or nothing. */
+  resolve(params: ResolveJobIdsParams): ResolveJobIdsResult {
+    return { jobs: params.job_ids.map((text) => this.#resolveOne(text)) };
+  }
+
+  #resolveOne(text: string): JobRef {
+    const ref = parseJobId(text);
+    if (ref.kind === 'id') return jobRef(this.#find(ref.id));
+    const { jobs, total } = jobsWithIdPrefix(this.#deps.db, ref.prefix, AMBIGUOUS_CANDIDATES_SHOWN);
+    const [only] = jobs;
+    if (total === 1 && only) return jobRef(only);
+    if (total === 0) throw new TimerError(ERROR_CODES.JOB_NOT_FOUND, `no job id starts with ${ref.prefix}; list jobs with: globus-timer job list --show-deleted`);
+    const shown = jobs.map((j) => `${j.id} (${j.name}, ${j.status})`).join(', ');
+    const rest = total > jobs.length ? ` …and ${total - jobs.length} more` : '';
+    throw new InvalidInputError(`the job id ${ref.prefix} is ambiguous: ${total} jobs start with it: ${shown}${rest}; give more of the id`);
+  }
+
+  /**
+   * `job purge`: remove deleted jobs and their runs for good, all or nothing (see
+   * PurgeParams). A deleted job's open runs are being closed by the runner (their actions
+   * cancelled: closeRunsOfDeletedJob); removing them from under it would lose that outcome,
+   * so such a job is refused until they are closed.
+   */
+  purge(params: PurgeParams): PurgeResult {
+    const { db } = this.#deps;
+    this.#deps.flushRunWrites?.(); // a run the runner has just closed counts as closed
+    return db.transaction(() => {
+      const jobs = new Map<string, JobRow>();
+      for (const text of params.job_ids) {
+        const job = this.#findFullId(text);
+        if (job.status !== 'deleted') {
+          throw new TimerError(
+            ERROR_CODES.JOB_NOT_DELETED,
+            `job ${job.id} is ${job.status}, not deleted: only deleted jobs are purged; nothing was purged. Delete it first: globus-timer job delete ${job.id}`,
+          );
+        }
+        if (hasOpenRun(db, job.id)) {
+          throw new TimerError(
+            ERROR_CODES.RUN_IN_PROGRESS,
+            `job ${job.id} still has runs being closed (their actions are being cancelled); nothing was purged. Try again in a moment`,
+          );
+        }
+        jobs.set(job.id, job);
+      }
+      const purged = [...jobs.values()].map((job) => ({ ...jobRef(job), runs: countRunsOfJob(db, job.id) }));
+      if (!params.dry_run) for (const job of jobs.values()) deleteJobForGood(db, job.id);
+      return { purged };
+    });
   }
 
   /**
@@ -140,6 +197,8 @@ export class JobService {
     // land after this answer ("not inactive", then inactive after all).
     this.#deps.flushRunWrites?.();
     const job = this.#find(jobId);
+    // Not "nothing to resume" (exit 0): a deleted job can never be resumed, and says so.
+    if (job.status === 'deleted') throw new JobDeletedError(jobId);
     let resumed = false;
     // A job the token rules stop would only stop again at its next run.
     const refusal = job.status === 'inactive' && job.scope ? tokenDestinationRefusal(job.scope, job.callbackUrl, this.#tokenRules) : null;
@@ -198,6 +257,13 @@ export class JobService {
     return countJobsByStatus(this.#deps.db);
   }
 
+  /** A job by its full id (any case); a prefix is refused: methods that act take resolved ids. */
+  #findFullId(text: string): JobRow {
+    const ref = parseJobId(text);
+    if (ref.kind !== 'id') throw new InvalidInputError(`give the full id of job ${ref.prefix}…: resolve a prefix with job.resolve first`);
+    return this.#find(ref.id);
+  }
+
   #find(jobId: string): JobRow {
     const job = getJob(this.#deps.db, jobId);
     if (!job) throw new JobNotFoundError(jobId);
@@ -207,6 +273,10 @@ export class JobService {
   #document(job: JobRow, runs: number): JobDocument {
     return toJobDocument(job, newestRuns(this.#deps.db, job.id, runs));
   }
+}
+
+function jobRef(job: JobIdMatch): JobRef {
+  return { job_id: job.id, name: job.name, status: job.status };
 }
 
 function encodeCursor(key: JobPageKey): string {

@@ -1,6 +1,7 @@
-import { transferScope } from '../auth/scopes.ts';
+import { TRANSFER_SCOPE, transferScope } from '../auth/scopes.ts';
 import { InvalidInputError } from '../errors.ts';
 import { hasUnsafeChars } from '../printable.ts';
+import type { SubmitJobParams } from '../rpc/protocol.ts';
 import { checkActionUrl } from './input.ts';
 
 /**
@@ -25,6 +26,62 @@ export function transferActionUrl(env: NodeJS.ProcessEnv): string {
   } catch (err) {
     throw new InvalidInputError(`${TRANSFER_ACTION_URL_ENV}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The original CLI's Transfer provider (reference globus-timer-cli.md §1), shut down on 2025-01-22, and its scope. */
+export const LEGACY_TRANSFER_ACTION_URL = 'https://actions.automate.globus.org/transfer/transfer/run';
+export const LEGACY_TRANSFER_SCOPE = 'https://auth.globus.org/scopes/actions.globus.org/transfer/transfer';
+
+/** The legacy provider's body fields and their names at the current one; the items keep theirs. */
+const LEGACY_FIELD_NAMES: Readonly<Record<string, string>> = {
+  source_endpoint_id: 'source_endpoint',
+  destination_endpoint_id: 'destination_endpoint',
+  transfer_items: 'DATA',
+};
+
+/** The legacy provider's run URL, with or without a trailing slash. */
+export function isLegacyTransferUrl(url: string): boolean {
+  const legacy = new URL(LEGACY_TRANSFER_ACTION_URL);
+  try {
+    const u = new URL(url);
+    return u.origin === legacy.origin && u.pathname.replace(/\/+$/, '') === legacy.pathname && !u.search;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A legacy Transfer body under the current field names, in the same key order; the other
+ * keys kept. A body that has a field under both names is refused rather than guessed at.
+ */
+export function currentTransferBody(callbackBody: Record<string, unknown>): Record<string, unknown> {
+  const body = callbackBody.body as Record<string, unknown>;
+  for (const [old, current] of Object.entries(LEGACY_FIELD_NAMES)) {
+    if (old in body && current in body) {
+      throw new InvalidInputError(`the action body has both "${old}" (the legacy Transfer provider's name) and "${current}"; give only "${current}"`);
+    }
+  }
+  return { ...callbackBody, body: Object.fromEntries(Object.entries(body).map(([k, v]) => [LEGACY_FIELD_NAMES[k] ?? k, v])) };
+}
+
+/**
+ * Issue 12 item 12: a `job submit` written for the legacy provider, as the original
+ * README's example and its users' scripts are, is sent to the current Transfer Action
+ * Provider with the current field names (and its legacy `--scope`, the original's required
+ * flag, becomes the Transfer scope), with one line saying so. Anything else is unchanged.
+ */
+export function currentTransferParams(params: SubmitJobParams, env: NodeJS.ProcessEnv): { params: SubmitJobParams; notice: string | null } {
+  if (!isLegacyTransferUrl(params.callback_url)) return { params, notice: null };
+  const url = transferActionUrl(env);
+  return {
+    params: {
+      ...params,
+      callback_url: url,
+      callback_body: currentTransferBody(params.callback_body),
+      ...(params.scope === LEGACY_TRANSFER_SCOPE ? { scope: TRANSFER_SCOPE } : {}),
+    },
+    notice: `globus-timer: actions.automate.globus.org was shut down on 2025-01-22; sending this job to the Globus Transfer Action Provider (${url}) with its field names`,
+  };
 }
 
 export interface TransferItem {

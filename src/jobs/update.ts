@@ -11,8 +11,10 @@
  *   Given only an interval, the anchor stays the job's start (the grid keeps its phase:
  *   an hourly job started at :15 changed to every 30 minutes runs at :15 and :45).
  *   Switching between interval and cron is allowed; a calendar job keeps its zone when
- *   only its expression changes, and an interval job turned calendar gets the daemon's
- *   local zone unless a timezone is given.
+ *   only its expression changes, and an interval job turned calendar (or given timezone
+ *   null) gets the client's zone, else the daemon's (schedule.ts calendarZone), stored.
+ * - A stop date must leave a slot (input.ts checkStopAfterDate): a new one after now and
+ *   after the start, a new start before the stop date the job has.
  * - A finished job whose end condition is lifted (or whose schedule changes so that a slot
  *   is left) becomes loaded again, re-anchored as above. An inactive (paused) job stays
  *   inactive; a changed schedule still moves its next slot. A deleted job cannot be updated.
@@ -21,12 +23,12 @@
 import { getJob, lastFiredSlotAtMs, updateJobDefinition } from '../db/jobs.ts';
 import type { Db } from '../db/open.ts';
 import type { JobRow, JobStatus } from '../db/schema.ts';
-import { InvalidInputError, JobNotFoundError } from '../errors.ts';
+import { InvalidInputError, JobDeletedError, JobNotFoundError } from '../errors.ts';
 import type { UpdateJobParams } from '../rpc/protocol.ts';
 import { checkCron, checkTimezone } from '../scheduler/calendar.ts';
 import { nextRunOf, nextSlotAtMsOf, type ScheduleState } from '../scheduler/slots.ts';
-import { checkActionBody, checkIntervalSeconds, checkName, checkStopAfterRuns } from './input.ts';
-import { reanchoredPlacement, type ScheduleKind } from './schedule.ts';
+import { checkActionBody, checkIntervalSeconds, checkName, checkStopAfterDate, checkStopAfterRuns, STOP_DATE } from './input.ts';
+import { calendarZone, reanchoredPlacement, type ScheduleKind } from './schedule.ts';
 import { parseDateTime } from './time.ts';
 
 /** The given values, checked; undefined: not given (keep), null: clear. */
@@ -43,23 +45,26 @@ interface CheckedUpdate {
   misfire?: JobRow['misfire'];
 }
 
-/** Every rule that needs no job: checked before the transaction. */
-export function checkUpdate(params: UpdateJobParams): CheckedUpdate {
+/**
+ * Every rule that needs no job: checked before the transaction. `defaultZone`: what a job
+ * that becomes calendar gets when no zone is given (client_timezone, else the daemon's).
+ */
+export function checkUpdate(params: UpdateJobParams, defaultZone: string | null): CheckedUpdate {
   const u: CheckedUpdate = {};
   if (params.name !== undefined) u.name = checkName(params.name);
   if (params.interval_seconds !== undefined && params.cron !== undefined) {
     throw new InvalidInputError('give either an interval (--interval) or a cron expression (--cron), not both');
   }
   if (params.interval_seconds !== undefined) u.intervalSeconds = checkIntervalSeconds(params.interval_seconds);
-  if (params.timezone !== undefined) u.timezone = params.timezone === null ? null : checkTimezone(params.timezone);
-  if (params.cron !== undefined) u.cron = checkCron(params.cron, u.timezone ?? null);
+  if (params.timezone !== undefined) u.timezone = params.timezone === null ? defaultZone : checkTimezone(params.timezone);
+  if (params.cron !== undefined) u.cron = checkCron(params.cron, u.timezone ?? defaultZone);
   if (params.start !== undefined) u.startAtMs = parseDateTime(params.start, 'start');
   if (params.stop_after === null) {
     u.stopAfterDateMs = null;
     u.stopAfterRuns = null;
   } else if (params.stop_after) {
     const { date, n_runs } = params.stop_after;
-    if (date !== undefined) u.stopAfterDateMs = date === null ? null : parseDateTime(date, 'stop-after date');
+    if (date !== undefined) u.stopAfterDateMs = date === null ? null : parseDateTime(date, STOP_DATE);
     if (n_runs !== undefined) u.stopAfterRuns = n_runs === null ? null : checkStopAfterRuns(n_runs);
   }
   if (params.callback_body !== undefined) u.callbackBody = checkActionBody(params.callback_body);
@@ -71,6 +76,18 @@ export function checkUpdate(params: UpdateJobParams): CheckedUpdate {
   return u;
 }
 
+/**
+ * A new stop date must be after now and after the job's (new or kept) start; a new start
+ * must be before the stop date the job keeps. A kept stop date is not held to now: a job
+ * that finished by its date may still be renamed or given a new start.
+ */
+function checkStopDateOfUpdate(u: CheckedUpdate, job: JobRow, startAtMs: number, nowMs: number): void {
+  if (u.stopAfterDateMs != null) checkStopAfterDate(STOP_DATE, u.stopAfterDateMs, { startAtMs, nowMs });
+  else if (u.stopAfterDateMs === undefined && u.startAtMs !== undefined && job.stopAfterDateMs !== null) {
+    checkStopAfterDate(STOP_DATE, job.stopAfterDateMs, { startAtMs, nowMs: null });
+  }
+}
+
 export interface UpdateOutcome {
   job: JobRow;
   reanchored: boolean;
@@ -78,17 +95,17 @@ export interface UpdateOutcome {
 
 /** Apply a job.update in one transaction. The caller tells the scheduler afterwards. */
 export function updateJob(db: Db, nowMs: number, params: UpdateJobParams): UpdateOutcome {
-  const u = checkUpdate(params);
+  const defaultZone = calendarZone({ client_timezone: params.client_timezone ?? null });
+  const u = checkUpdate(params, defaultZone);
   return db.transaction(() => {
     const job = getJob(db, params.job_id);
     if (!job) throw new JobNotFoundError(params.job_id);
-    if (job.status === 'deleted') {
-      throw new InvalidInputError(`job ${job.id} is deleted and cannot be updated; submit a new job instead`);
-    }
+    // A runtime error like every command's on a deleted job (exit 1), not bad input (exit 2).
+    if (job.status === 'deleted') throw new JobDeletedError(job.id);
 
     let kind: ScheduleKind = { intervalSeconds: job.intervalSeconds, cron: job.cron, timezone: job.timezone };
     if (u.intervalSeconds !== undefined) kind = { intervalSeconds: u.intervalSeconds, cron: null, timezone: null };
-    if (u.cron !== undefined) kind = { intervalSeconds: 0, cron: u.cron, timezone: job.cron !== null ? job.timezone : null };
+    if (u.cron !== undefined) kind = { intervalSeconds: 0, cron: u.cron, timezone: job.cron !== null ? job.timezone : defaultZone };
     if (u.timezone !== undefined) {
       if (kind.cron === null) throw new InvalidInputError('--timezone applies only to a calendar job: give --cron too');
       kind = { ...kind, timezone: u.timezone };
@@ -99,6 +116,7 @@ export function updateJob(db: Db, nowMs: number, params: UpdateJobParams): Updat
     const scheduleChanged = u.intervalSeconds !== undefined || u.cron !== undefined || u.timezone !== undefined || u.startAtMs !== undefined;
     const endChanged = u.stopAfterDateMs !== undefined || u.stopAfterRuns !== undefined;
     const startAtMs = u.startAtMs ?? job.startAtMs;
+    checkStopDateOfUpdate(u, job, startAtMs, nowMs);
     const state: ScheduleState = {
       startAtMs,
       ...kind,

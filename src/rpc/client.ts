@@ -1,10 +1,10 @@
-import { JSONRPCClient, JSONRPCErrorException } from 'json-rpc-2.0';
+import { createJSONRPCErrorResponse, JSONRPCClient, JSONRPCErrorException, type JSONRPCRequest } from 'json-rpc-2.0';
 import net from 'node:net';
 import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../errors.ts';
 import { checkDaemonSocket } from '../fs/private.ts';
-import { onLines, writeFrame } from './framing.ts';
+import { encodeFrame, frameTooLargeMessage, onLines, writeFrame } from './framing.ts';
 import { VERSION } from '../package-root.ts';
-import { PROTOCOL_VERSION, type HelloResult, type MethodName, type Methods } from './protocol.ts';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, RPC_ERROR_CODES, type HelloResult, type MethodName, type Methods } from './protocol.ts';
 
 /** An error the daemon answered with; `code` is the stable code from `errors.ts`. */
 export class RpcError extends TimerError {
@@ -23,25 +23,52 @@ export class RpcClient {
   readonly #sock: net.Socket;
   readonly #rpc: JSONRPCClient;
   readonly #timeoutMs: number;
+  /** Why the connection is over (closed, an unreadable or oversized reply): later calls fail with it at once. */
+  #endedBecause: string | null = null;
   /** What the daemon said about itself when we connected. */
   daemon: HelloResult = { protocol_version: PROTOCOL_VERSION, version: VERSION, pid: 0 };
 
   private constructor(sock: net.Socket, timeoutMs: number) {
     this.#sock = sock;
     this.#timeoutMs = timeoutMs;
-    this.#rpc = new JSONRPCClient((request) => writeFrame(sock, request));
+    this.#rpc = new JSONRPCClient((request: JSONRPCRequest) => this.#send(request));
     onLines(
       sock,
-      (line) => {
-        try {
-          this.#rpc.receive(JSON.parse(line));
-        } catch {
-          this.#rpc.rejectAllPendingRequests('the daemon sent an unreadable reply');
-        }
-      },
-      () => sock.destroy(),
+      (line) => this.#receive(line),
+      (frame) => this.#end(frameTooLargeMessage("the daemon's reply", frame)),
     );
-    sock.on('close', () => this.#rpc.rejectAllPendingRequests('the daemon closed the connection'));
+    sock.on('close', () => this.#end('the daemon closed the connection'));
+  }
+
+  /**
+   * A request over the frame limit is not sent (the daemon would refuse it): it is answered
+   * here, as the daemon answers bad input, with its size and the limit (exit 2).
+   */
+  #send(request: JSONRPCRequest): void {
+    const frame = encodeFrame(request);
+    if (frame.bytes <= MAX_FRAME_BYTES) return writeFrame(this.#sock, frame);
+    const message = frameTooLargeMessage(`the request (${request.method})`, { bytes: frame.bytes, complete: true });
+    this.#rpc.receive(createJSONRPCErrorResponse(request.id ?? null, RPC_ERROR_CODES.INVALID_INPUT, message, { code: ERROR_CODES.INVALID_INPUT }));
+  }
+
+  #receive(line: string): void {
+    let reply: unknown;
+    try {
+      reply = JSON.parse(line);
+    } catch {
+      return this.#end('the daemon sent an unreadable reply');
+    }
+    // An error the daemon could not tie to a request (its frame too large to read, or
+    // unreadable): it ends the connection, and the calls on the way learn why.
+    const orphan = reply as { id?: unknown; error?: { message?: unknown } } | null;
+    if (orphan?.id === null && typeof orphan.error?.message === 'string') return this.#end(orphan.error.message);
+    this.#rpc.receive(reply as Parameters<JSONRPCClient['receive']>[0]);
+  }
+
+  #end(reason: string): void {
+    this.#endedBecause ??= reason;
+    this.#rpc.rejectAllPendingRequests(reason);
+    this.#sock.destroy();
   }
 
   /**
@@ -76,6 +103,7 @@ export class RpcClient {
   }
 
   async call<M extends MethodName>(method: M, params: Methods[M]['params']): Promise<Methods[M]['result']> {
+    if (this.#endedBecause !== null) throw new TimerError(ERROR_CODES.RPC_FAILED, `daemon call ${method} failed: ${this.#endedBecause}`);
     try {
       return (await this.#rpc.timeout(this.#timeoutMs).request(method, params)) as Methods[M]['result'];
     } catch (err) {

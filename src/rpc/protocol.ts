@@ -6,11 +6,32 @@
 
 import type { InactiveReason, JobStatus, MisfirePolicy, OverlapPolicy, RunError, RunState } from '../db/schema.ts';
 
-/** Bumped on any incompatible change; the daemon reports it in `daemon.status`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped on any incompatible change; the daemon reports it in `daemon.status`.
+ * 2: job.resolve and job.purge (a CLI of 2 needs them), frames of up to 4 MiB.
+ */
+export const PROTOCOL_VERSION = 2;
 
-/** Frames are newline-delimited JSON; a longer line is refused and the connection closed. */
-export const MAX_FRAME_BYTES = 1 << 20;
+/**
+ * The largest frame, either way: one line of JSON, its UTF-8 bytes without the newline.
+ * A longer one is refused with an error that names its size and this limit: the daemon
+ * answers a request over it and closes the connection (rpc/server.ts), and it answers with
+ * an error, never sends, a reply over it; the client refuses to send one (rpc/client.ts).
+ *
+ * 4 MiB holds any request (a job.submit is at most its 1 MiB body, jobs/input.ts
+ * MAX_ACTION_BODY_BYTES, plus a few KiB) and any job.list or job.history page: a page's
+ * items take at most MAX_PAGE_BYTES, or it is a single item; the largest job document in
+ * a list is its body plus its newest run (a provider's status document, at most
+ * maxResponseBytes, 1 MiB by default) plus a few KiB.
+ */
+export const MAX_FRAME_BYTES = 4 << 20;
+
+/**
+ * job.list and job.history pages stop adding items before their JSON passes this, whatever
+ * the `limit` (always at least one item, so a page moves on): with the largest item, a
+ * page stays well under MAX_FRAME_BYTES.
+ */
+export const MAX_PAGE_BYTES = 1 << 20;
 
 /** Parameters of `job.submit`, in canonical form: the CLI has already parsed user text. */
 export interface SubmitJobParams {
@@ -21,8 +42,13 @@ export interface SubmitJobParams {
   interval_seconds?: number;
   /** A calendar job's cron expression (SPEC §2 rule 10): its slots are the occurrences at or after start. */
   cron?: string | null;
-  /** IANA zone the cron expression is read in; absent or null: the daemon's local zone. */
+  /** IANA zone the cron expression is read in; absent or null: client_timezone, else the daemon's zone (stored either way). */
   timezone?: string | null;
+  /**
+   * The client's own zone (the CLI sends the user's): what a calendar job given no timezone
+   * is stored with (issue 12 item 10), so a daemon restarted under another TZ cannot move it.
+   */
+  client_timezone?: string | null;
   callback_url: string;
   /** The run request without `request_id`: `{body: {...}, label?, ...}`. */
   callback_body: Record<string, unknown>;
@@ -31,8 +57,53 @@ export interface SubmitJobParams {
   policy?: { overlap?: OverlapPolicy; misfire?: MisfirePolicy };
 }
 
+/**
+ * Every `job_id` parameter is a job's full id, lower case, as job documents and job.resolve
+ * give it (anything else is simply not found). What a user types (any case, or a unique
+ * prefix) is resolved with job.resolve first.
+ */
 export interface JobIdParams {
   job_id: string;
+}
+
+/**
+ * `job.resolve`: ids as a user typed them, each a full UUID in any case or a prefix of at
+ * least 4 hex digits (jobs/job-id.ts). All or nothing: the first id that is malformed
+ * (INVALID_INPUT), matches several jobs (INVALID_INPUT, naming a few) or none
+ * (JOB_NOT_FOUND) fails the call. Deleted jobs count: their history stays readable.
+ */
+export interface ResolveJobIdsParams {
+  /** 1–1000 ids. */
+  job_ids: string[];
+}
+
+/** A job as job.resolve and job.purge name it. */
+export interface JobRef {
+  job_id: string;
+  name: string;
+  status: JobStatus;
+}
+
+export interface ResolveJobIdsResult {
+  /** One per id asked for, in the same order (an id given twice is there twice). */
+  jobs: JobRef[];
+}
+
+/**
+ * `job.purge`: remove deleted jobs and their runs for good. All or nothing: a job that is
+ * unknown (JOB_NOT_FOUND), not deleted (JOB_NOT_DELETED) or still has runs being closed
+ * (RUN_IN_PROGRESS) fails the call and nothing is removed.
+ */
+export interface PurgeParams {
+  /** 1–1000 full ids. */
+  job_ids: string[];
+  /** Check only: fail as the purge would, remove nothing. */
+  dry_run?: boolean;
+}
+
+export interface PurgeResult {
+  /** The jobs removed (with dry_run: that would be), each once, in the order given, with how many runs went with them. */
+  purged: (JobRef & { runs: number })[];
 }
 
 export interface ListJobsParams {
@@ -105,7 +176,7 @@ export interface PauseParams {
 
 export interface PauseResult {
   job: JobDocument;
-  /** False when the job was not loaded (already paused or inactive, finished, deleted): nothing changed. */
+  /** False when the job was not loaded (already paused or inactive, finished): nothing changed. A deleted job is JOB_DELETED. */
   paused: boolean;
 }
 
@@ -160,8 +231,10 @@ export interface UpdateJobParams {
   interval_seconds?: number;
   /** Switches an interval job to a calendar job. */
   cron?: string;
-  /** Null: the daemon's local zone. Only for a calendar job. */
+  /** Null: client_timezone, else the daemon's zone. Only for a calendar job. */
   timezone?: string | null;
+  /** As for job.submit: the zone a job that becomes a calendar job gets when no timezone is given. */
+  client_timezone?: string | null;
   /** ISO-8601 instant: the new anchor. */
   start?: string;
   /** Each key given replaces that end condition, null clears it; `stop_after: null` clears both. */
@@ -237,6 +310,10 @@ export interface Methods {
   'job.get': { params: JobIdParams; result: JobDocument };
   'job.list': { params: ListJobsParams; result: JobPage };
   'job.delete': { params: JobIdParams; result: JobDocument };
+  /** Full ids for what a user typed (full ids in any case, unique prefixes); see ResolveJobIdsParams. */
+  'job.resolve': { params: ResolveJobIdsParams; result: ResolveJobIdsResult };
+  /** Remove deleted jobs and their history for good; see PurgeParams. */
+  'job.purge': { params: PurgeParams; result: PurgeResult };
   /** An inactive job is scheduled again (SPEC §2 misfire rule); any other job is left as it is. */
   'job.resume': { params: JobIdParams; result: ResumeResult };
   /** A loaded job becomes inactive {cause: "user"}; a run in flight is not cancelled. Any other job is left as it is. */
@@ -284,6 +361,7 @@ const policySchema = {
   properties: { overlap: { enum: ['skip', 'allow'] }, misfire: { enum: ['coalesce', 'skip'] } },
 } as const;
 const jobIdProperty = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const jobIdListSchema = { type: 'array', minItems: 1, maxItems: 1000, items: jobIdProperty } as const;
 export const PARAM_SCHEMAS: Record<MethodName, object> = {
   'job.submit': {
     type: 'object',
@@ -295,6 +373,7 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
       interval_seconds: { type: 'integer' },
       cron: { type: ['string', 'null'], maxLength: 200 },
       timezone: { type: ['string', 'null'], maxLength: 64 },
+      client_timezone: { type: ['string', 'null'], maxLength: 64 },
       callback_url: { type: 'string', maxLength: 2048 },
       callback_body: { type: 'object' },
       scope: nullableString,
@@ -304,6 +383,18 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
   },
   'job.get': jobIdSchema(),
   'job.delete': jobIdSchema(),
+  'job.resolve': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_ids'],
+    properties: { job_ids: jobIdListSchema },
+  },
+  'job.purge': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_ids'],
+    properties: { job_ids: jobIdListSchema, dry_run: { type: 'boolean' } },
+  },
   'job.resume': jobIdSchema(),
   'job.pause': {
     type: 'object',
@@ -327,6 +418,7 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
       interval_seconds: { type: 'integer' },
       cron: { type: 'string', maxLength: 200 },
       timezone: { type: ['string', 'null'], maxLength: 64 },
+      client_timezone: { type: ['string', 'null'], maxLength: 64 },
       start: { type: 'string', maxLength: 64 },
       stop_after: stopAfterSchema,
       callback_body: { type: 'object' },

@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import { createJSONRPCErrorResponse, JSONRPCErrorException, JSONRPCServer, type JSONRPCRequest } from 'json-rpc-2.0';
+import { createJSONRPCErrorResponse, JSONRPCErrorException, JSONRPCServer, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,8 +7,8 @@ import { DaemonAlreadyRunningError, ERROR_CODES, TimerError } from '../errors.ts
 import { ensurePrivateDir } from '../fs/private.ts';
 import type { Logger } from '../log/logger.ts';
 import { isAnswering } from './client.ts';
-import { onLines, writeFrame } from './framing.ts';
-import { PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods } from './protocol.ts';
+import { encodeFrame, frameTooLargeMessage, onLines, writeFrame, type Frame } from './framing.ts';
+import { MAX_FRAME_BYTES, PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods } from './protocol.ts';
 
 export type Handlers = {
   [M in MethodName]: (params: Methods[M]['params']) => Methods[M]['result'] | Promise<Methods[M]['result']>;
@@ -146,6 +146,21 @@ export class RpcServer {
     return this.#rpc.receiveJSON(line);
   }
 
+  /**
+   * The reply as a frame. One over MAX_FRAME_BYTES is never sent (the client could not read
+   * it): each request gets an error naming the size and the limit instead. Pages are sized
+   * to fit (MAX_PAGE_BYTES); a job document whose newest runs carry huge provider status
+   * documents may not.
+   */
+  #replyFrame(response: JSONRPCResponse | JSONRPCResponse[]): Frame {
+    const frame = encodeFrame(response);
+    if (frame.bytes <= MAX_FRAME_BYTES) return frame;
+    this.#log.warn({ bytes: frame.bytes, limit: MAX_FRAME_BYTES }, 'reply too large to send; answered with an error');
+    const message = frameTooLargeMessage('the reply', { bytes: frame.bytes, complete: true });
+    const refuse = (r: JSONRPCResponse) => createJSONRPCErrorResponse(r.id, -32000, message, { code: ERROR_CODES.RPC_FAILED });
+    return encodeFrame(Array.isArray(response) ? response.map(refuse) : refuse(response));
+  }
+
   #serve(sock: net.Socket): void {
     this.#clients.add(sock);
     sock.on('close', () => this.#clients.delete(sock));
@@ -164,18 +179,20 @@ export class RpcServer {
         pending += 1;
         this.#dispatch(line)
           .then((response) => {
-            if (response) writeFrame(sock, response);
+            if (response) writeFrame(sock, this.#replyFrame(response as JSONRPCResponse | JSONRPCResponse[]));
           })
           .catch((err: unknown) => {
             // Whatever broke, the client gets an answer rather than silence.
             this.#log.error({ err }, 'rpc dispatch failed');
-            writeFrame(sock, createJSONRPCErrorResponse(null, -32603, 'internal error'));
+            writeFrame(sock, encodeFrame(createJSONRPCErrorResponse(null, -32603, 'internal error')));
           })
           .finally(replied);
       },
-      () => {
+      (frame) => {
+        // Its id was never read, hence null: the client learns which request it was by
+        // having only one on the way (the CLI), or from the connection closing after it.
         endAfterReplies = () => {
-          writeFrame(sock, createJSONRPCErrorResponse(null, -32600, 'frame too large; the limit is 1 MiB per line'));
+          writeFrame(sock, encodeFrame(createJSONRPCErrorResponse(null, -32600, frameTooLargeMessage('the request', frame))));
           sock.end();
         };
         if (pending === 0) endAfterReplies();

@@ -167,43 +167,5 @@ export function checkCron(text: string, timezone: string | null): string {
   return expr;
 }
 
-/**
- * An instant as ISO-8601 with the offset of `timezone` (null: the local zone), e.g.
- * `2026-03-29T03:00:00+02:00`: how a calendar job's slots read best.
- */
-export function formatIsoInZone(ms: number, timezone: string | null): string {
-  const parts = zoneParts(timezone).formatToParts(new Date(ms));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
-  const year = get('year');
-  const month = get('month');
-  const day = get('day');
-  const hour = get('hour') === '24' ? '00' : get('hour');
-  const local = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(get('minute')), Number(get('second')));
-  const offsetMin = Math.round((local - (ms - (ms % 1000 + 1000) % 1000)) / 60_000);
-  const sign = offsetMin < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMin);
-  const offset = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-  const frac = ms % 1000 ? `.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0')}` : '';
-  return `${year}-${month}-${day}T${hour}:${get('minute')}:${get('second')}${frac}${offset}`;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function zoneParts(timezone: string | null): Intl.DateTimeFormat {
-  const key = timezone ?? '';
-  let f = formatters.get(key);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      ...(timezone === null ? {} : { timeZone: timezone }),
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(key, f);
-  }
-  return f;
-}
+/** Kept here too for the callers that format a calendar job's slots (next.ts, tests). */
+export { formatIsoInZone } from '../jobs/time.ts';

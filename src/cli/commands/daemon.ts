@@ -6,6 +6,8 @@ import type { DaemonStatus } from '../../rpc/protocol.ts';
 import { currentLogFile, daemonPid, startDetached, stopDaemon } from '../daemon-control.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { formatRecord, toJson } from '../output.ts';
+import { single } from '../options.ts';
+import { displayTime } from '../display-time.ts';
 import type { ServiceKind } from '../../service/install.ts';
 
 /** `--systemd | --launchd` and `--dry-run`, shared by install and uninstall. */
@@ -32,7 +34,7 @@ function statusRecord(status: DaemonStatus): string {
     ['Status', 'running'],
     ['PID', status.pid],
     ['Version', `${status.version} (protocol ${status.protocol_version})`],
-    ['Started', status.started_at],
+    ['Started', displayTime(status.started_at)],
     ['Uptime', `${status.uptime_seconds}s`],
     ['Database', status.db_file],
     ['Socket', `${status.socket_path}${status.socket_activated ? ' (socket-activated)' : ''}`],
@@ -50,6 +52,27 @@ function logEntry(line: string): unknown {
   } catch {
     return line;
   }
+}
+
+/**
+ * `daemon install`/`uninstall --format json`: the plan with snake_case keys (`dry_run`,
+ * `socket_path`, `after_commands`), as every other document the CLI prints. The plan's
+ * TypeScript fields stay camelCase; its values are paths and commands, never keys.
+ */
+function snakeCaseKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeCaseKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCaseKeys(v)]));
+}
+
+const DEFAULT_LOG_LINES = 50;
+
+/** `daemon logs -n`: a whole number of lines, 0 or more; anything else (`abc`, `-1`, `1.5`) is a usage error. */
+function lineCount(text: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new InvalidInputError(`invalid -n ${JSON.stringify(text)}: give a whole number of lines, 0 or more`);
+  }
+  return Number(text);
 }
 
 export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
@@ -122,18 +145,19 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
         (b) =>
           b
             .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new lines (Ctrl-C stops)' })
-            .option('lines', { alias: 'n', type: 'number', requiresArg: true, default: 50, describe: 'How many of the last lines to show' }),
+            .option('lines', { ...single('lines'), alias: 'n', type: 'string', requiresArg: true, describe: `How many of the last lines to show (default ${DEFAULT_LOG_LINES}; 0: none)` }),
         async (args) => {
+          const wanted = args.lines === undefined ? DEFAULT_LOG_LINES : lineCount(args.lines);
           const { follow, lineFormatter, tailLines } = await import('../logs.ts'); // pino-pretty: only here
           const { logDir } = resolvePaths(io.env);
-          if (!Number.isInteger(args.lines) || args.lines < 0) throw new InvalidInputError(`invalid --lines ${args.lines}: give a whole number, 0 or more`);
-          const lines = tailLines(logDir, args.lines);
+          const lines = tailLines(logDir, wanted);
           // --format json without -f: one JSON document, the array of log entries (a line
           // that is not JSON becomes a string). With -f it is a stream: one entry per line.
           if (args.format === 'json' && !args.follow) return io.out(toJson(lines.map(logEntry)));
           // JSON with -f: each line as one compact JSON document, escaped as toJson does.
           const format = args.format === 'json' ? (line: string) => toJson(logEntry(line), 0) : lineFormatter(process.stdout.isTTY === true);
-          if (lines.length === 0 && !args.follow) {
+          // Zero lines asked for is nothing to print, not a missing log.
+          if (lines.length === 0 && !args.follow && wanted > 0) {
             return io.out(`no daemon log in ${logDir}; a daemon run in the foreground or by systemd logs to stderr (journalctl --user -u globus-timer)`);
           }
           for (const line of lines) io.out(format(line));
@@ -153,7 +177,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           // Writes the files but leaves enabling to the user, as the commands printed say:
           // starting a service is the service manager's business, and stays visible.
           const plan = installService({ kind: serviceKind(args), env: io.env, dryRun: args['dry-run'] });
-          if (args.format === 'json') return io.out(toJson({ ...plan, files: plan.files.map(({ content: _, ...f }) => f) }));
+          if (args.format === 'json') return io.out(toJson(snakeCaseKeys({ ...plan, files: plan.files.map(({ content: _, ...f }) => f) })));
           const verb = plan.dryRun ? 'Would write' : 'Wrote';
           for (const f of plan.files) io.out(`${verb} ${f.path}${f.state === 'same' ? ' (unchanged)' : ''}`);
           io.out(`\nTo enable and start it${plan.dryRun ? ' (after installing)' : ''}, run:`);
@@ -180,7 +204,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
             },
           });
           if (!result.ok) setExitCode(1);
-          if (json) return io.out(toJson(result));
+          if (json) return io.out(toJson(snakeCaseKeys(result)));
           if (result.dryRun) {
             for (const c of [...result.commands]) io.out(`Would run: ${c.shell}`);
             for (const f of result.files.filter((f) => f.exists)) io.out(`Would remove ${f.path}`);
@@ -191,6 +215,5 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
           if (result.removed.length === 0) io.out('Nothing to remove: the service was not installed');
           for (const note of result.notes) io.out(note);
         },
-      )
-      .demandCommand(1, 'name a daemon command: start, stop, status, logs, run, install or uninstall');
+      );
 }

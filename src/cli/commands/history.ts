@@ -4,8 +4,10 @@ import { checkRunState } from '../../jobs/input.ts';
 import { formatIso, parseDateTime } from '../../jobs/time.ts';
 import type { HistoryEntry, HistoryPage, HistoryParams } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single } from '../options.ts';
 import { formatTable, runStatusLabel, toJson } from '../output.ts';
+import { displayTime } from '../display-time.ts';
 
 interface HistoryArgs extends GlobalArgs {
   job_id: string;
@@ -54,9 +56,10 @@ export function historyCommand(io: CliIo) {
     "Show a job's runs, newest first: slot, fired at, lateness, action, status and what the provider reported",
     historyBuilder,
     async (args: HistoryArgs) => {
-      const jobId = args.job_id;
+      const typed = checkJobIdArg(args.job_id);
       const { limit, filters } = historyQueryFromFlags(args);
-      const { runs, more } = await withDaemon(io, args, async (c) => {
+      const { jobId, runs, more } = await withDaemon(io, args, async (c) => {
+        const jobId = await resolveJobId(c, typed);
         const all: HistoryEntry[] = [];
         let cursor: string | null = null;
         do {
@@ -64,7 +67,7 @@ export function historyCommand(io: CliIo) {
           all.push(...page.runs);
           cursor = page.next_cursor;
         } while (cursor && all.length < limit);
-        return { runs: all, more: cursor !== null };
+        return { jobId, runs: all, more: cursor !== null };
       });
       // `--format json` only: this command has no -v (there is no job document to print).
       if (args.format === 'json') io.out(toJson({ job_id: jobId, runs, more }));
@@ -89,8 +92,8 @@ export function historyText(jobId: string, runs: HistoryEntry[], more: boolean, 
   const table = formatTable(
     ['Slot', 'Fired At', 'Late', 'Action ID', 'Status', 'Summary'],
     runs.map((r) => [
-      r.manual ? 'manual (job run)' : r.slot,
-      r.ran_at,
+      r.manual ? 'manual (job run)' : displayTime(r.slot),
+      displayTime(r.ran_at),
       r.lateness_ms === null ? '' : formatLateness(r.lateness_ms),
       r.action_id ?? '',
       runStatusLabel(r),

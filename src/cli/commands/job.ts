@@ -6,7 +6,8 @@ import type { RpcClient } from '../../rpc/client.ts';
 import type { JobDocument, JobPage, SubmitJobParams } from '../../rpc/protocol.ts';
 import { actionBodyFromFlags } from '../action-body.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
-import { promptIo, single, verbose, wantsJson } from '../options.ts';
+import { checkJobIdArg, checkJobIdArgs, resolveJobId, resolveJobIds } from '../job-ids.ts';
+import { changedJobJson, jsonOutput, promptIo, single, verbose, wantsJson } from '../options.ts';
 import { errorLine, formatTable, JOB_TABLE_HEADERS, jobRecord, jobRow, toJson } from '../output.ts';
 import { safe } from '../../printable.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
@@ -14,6 +15,7 @@ import { historyCommand } from './history.ts';
 import { nextCommand } from './next.ts';
 import { updateCommand } from './update.ts';
 import { pauseCommand, resumedLine } from './pause.ts';
+import { purgeCommand } from './purge.ts';
 import { runCommand } from './run.ts';
 import { transferCommand } from './transfer.ts';
 
@@ -111,8 +113,9 @@ export function jobCommands(io: CliIo) {
             .option('verbose', verbose),
         async (args) => {
           if (!args.job_id && !args.all) throw new InvalidInputError('must provide either a job ID or the --all option');
+          const typed = args.job_id ? checkJobIdArg(args.job_id) : null;
           const jobs = await withDaemon(io, args, async (c) =>
-            args.job_id ? [await c.call('job.get', { job_id: args.job_id })] : allJobs(c, args['show-deleted']),
+            typed ? [await c.call('job.get', { job_id: await resolveJobId(c, typed) })] : allJobs(c, args['show-deleted']),
           );
           if (wantsJson(args)) io.out(toJson(args.job_id ? jobs[0] : jobs));
           else io.out(jobs.map((j) => jobRecord(j)).join('\n\n'));
@@ -121,15 +124,16 @@ export function jobCommands(io: CliIo) {
       .command(
         'delete <job_id..>',
         'Delete jobs: they never run again; their history stays readable',
-        (b) => b.positional('job_id', { type: 'string', array: true, demandOption: true }).option('verbose', verbose),
+        (b) => b.positional('job_id', { type: 'string', array: true, demandOption: true, describe: 'The jobs to delete (one or more ids)' }).option('verbose', verbose),
         async (args) => {
-          // Each id is deleted on its own: one unknown id does not stop the others, and
-          // the command still fails at the end so scripts notice.
-          const ids = args.job_id as string[];
+          // Every id is checked, then resolved, before any job is deleted: a malformed,
+          // ambiguous or unknown id deletes nothing. A failure after that (the store
+          // refusing) does not stop the others, and the command still fails so scripts notice.
+          const typed = checkJobIdArgs(args.job_id as string[]);
           const failures: Error[] = [];
           const deleted = await withDaemon(io, args, async (c) => {
             const docs: JobDocument[] = [];
-            for (const id of ids) {
+            for (const id of await resolveJobIds(c, typed)) {
               try {
                 docs.push(await c.call('job.delete', { job_id: id }));
               } catch (err) {
@@ -140,7 +144,9 @@ export function jobCommands(io: CliIo) {
             return docs;
           });
           if (deleted.length) {
-            io.out(wantsJson(args) ? toJson(ids.length === 1 ? deleted[0] : deleted) : deleted.map((j) => jobRecord(j, { short: true })).join('\n\n'));
+            // --format json: always an array, one id or many; -v: one id's document alone, as the original.
+            const json = jsonOutput(args, deleted, typed.length === 1 ? deleted[0] : deleted);
+            io.out(json ?? deleted.map((j) => jobRecord(j, { short: true })).join('\n\n'));
           }
           if (failures.length) throw new ReportedError(failures[0]!);
         },
@@ -148,10 +154,11 @@ export function jobCommands(io: CliIo) {
       .command(
         'resume <job_id>',
         'Resume a paused or inactive job: missed slots give one catch-up run (none with --misfire skip)',
-        (b) => b.positional('job_id', { type: 'string', demandOption: true }).option('verbose', verbose),
+        (b) => b.positional('job_id', { type: 'string', demandOption: true, describe: 'The job to resume' }).option('verbose', verbose),
         async (args) => {
-          const jobId = args.job_id as string;
+          const typed = checkJobIdArg(args.job_id as string);
           const result = await withDaemon(io, args, async (c) => {
+            const jobId = await resolveJobId(c, typed);
             const job = await c.call('job.get', { job_id: jobId });
             // Resuming a job whose token is still missing would only fail again at its next run.
             if (job.status === 'inactive' && job.inactive_reason?.cause === 'globus_auth_requirements' && job.scope) {
@@ -160,8 +167,9 @@ export function jobCommands(io: CliIo) {
             }
             return c.call('job.resume', { job_id: jobId });
           });
-          if (wantsJson(args)) io.out(toJson(result.job));
-          else if (!result.resumed) io.out(safe`Job ${jobId} is ${result.job.status}, not inactive: nothing to resume.`);
+          const json = changedJobJson(args, result);
+          if (json !== null) io.out(json);
+          else if (!result.resumed) io.out(safe`Job ${result.job.job_id} is ${result.job.status}, not inactive: nothing to resume.`);
           else io.out(`${resumedLine(result.job)}\n\n${jobRecord(result.job)}`);
         },
       )
@@ -170,5 +178,5 @@ export function jobCommands(io: CliIo) {
       .command(...historyCommand(io))
       .command(...updateCommand(io))
       .command(...nextCommand(io))
-      .demandCommand(1, 'name a job command: submit, transfer, list, status, delete, pause, resume, run, update, history or next');
+      .command(...purgeCommand(io));
 }

@@ -2,8 +2,10 @@ import type { Argv } from 'yargs';
 import { InvalidInputError } from '../../errors.ts';
 import type { NextSlotsResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single, wantsJson } from '../options.ts';
 import { toJson } from '../output.ts';
+import { displayTime } from '../display-time.ts';
 import { printable, safe } from '../../printable.ts';
 
 export const MAX_NEXT_COUNT = 100;
@@ -25,7 +27,7 @@ export function parseCount(text: string | undefined): number | undefined {
 
 /** One slot a line, then the note (why fewer or none), if any. */
 export function nextText({ slots, note }: NextSlotsResult): string {
-  const lines = slots.map((slot) => printable(slot));
+  const lines = slots.map((slot) => printable(displayTime(slot)));
   if (note) lines.push(slots.length ? safe`(${note})` : safe`No upcoming runs: ${note}.`);
   return lines.join('\n');
 }
@@ -40,8 +42,9 @@ export function nextCommand(io: CliIo) {
         .positional('job_id', { type: 'string', demandOption: true, describe: 'The job' })
         .option('n', { ...single('n'), alias: 'count', type: 'string', describe: `How many runs to show (1-${MAX_NEXT_COUNT}, default 5)` }),
     async (args: NextArgs) => {
+      const typed = checkJobIdArg(args.job_id);
       const count = parseCount(args.n);
-      const result = await withDaemon(io, args, (c) => c.call('job.next', { job_id: args.job_id, ...(count !== undefined ? { count } : {}) }));
+      const result = await withDaemon(io, args, async (c) => c.call('job.next', { job_id: await resolveJobId(c, typed), ...(count !== undefined ? { count } : {}) }));
       io.out(wantsJson(args) ? toJson(result) : nextText(result));
     },
   ] as const;

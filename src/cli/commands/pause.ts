@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import type { JobDocument, PauseResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
 import { inactiveReasonLine, jobRecord } from '../output.ts';
 import { safe } from '../../printable.ts';
@@ -25,8 +26,8 @@ export function pauseCommand(io: CliIo) {
     'Pause a job: it does not run until `job resume` (a run in progress is not cancelled)',
     pauseBuilder,
     async (args: PauseArgs) => {
-      const jobId = args.job_id;
-      const result = await withDaemon(io, args, (c) => c.call('job.pause', { job_id: jobId, note: args.note ?? null }));
+      const typed = checkJobIdArg(args.job_id);
+      const result = await withDaemon(io, args, async (c) => c.call('job.pause', { job_id: await resolveJobId(c, typed), note: args.note ?? null }));
       io.out(changedJobJson(args, result) ?? pauseText(result));
     },
   ] as const;

@@ -1,8 +1,10 @@
 import type { Argv } from 'yargs';
 import type { RunNowResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { verbose, changedJobJson } from '../options.ts';
 import { formatRecord } from '../output.ts';
+import { displayTime } from '../display-time.ts';
 import { safe } from '../../printable.ts';
 
 interface RunArgs extends GlobalArgs {
@@ -25,8 +27,8 @@ export function runCommand(io: CliIo) {
     'Run a job once now, outside its schedule (the schedule is unchanged)',
     runBuilder,
     async (args: RunArgs) => {
-      const jobId = args.job_id;
-      const result = await withDaemon(io, args, (c) => c.call('job.run', { job_id: jobId, force: args.force }));
+      const typed = checkJobIdArg(args.job_id);
+      const result = await withDaemon(io, args, async (c) => c.call('job.run', { job_id: await resolveJobId(c, typed), force: args.force }));
       io.out(changedJobJson(args, result) ?? runText(result, args.force));
     },
   ] as const;
@@ -42,7 +44,7 @@ export function runText({ job, run }: RunNowResult, forced: boolean): string {
   const record = formatRecord([
     ['Job ID', id],
     ['Request ID', run.request_id],
-    ['Sent At', run.ran_at],
+    ['Sent At', displayTime(run.ran_at)],
   ]);
   return `${lines.join('\n')}\n${record}\n${safe`Follow it with: globus-timer job history ${id}`}`;
 }

@@ -76,6 +76,5 @@ export function sessionCommands(io: CliIo) {
           if (!revoked) throw new TimerError(ERROR_CODES.AUTH_REQUIRED, NOT_LOGGED_IN);
           io.out(args.format === 'json' ? toJson({ revoked: true }) : 'Successfully revoked permission for all Timer operations.');
         },
-      )
-      .demandCommand(1, 'name a session command: login, whoami, logout or revoke');
+      );
 }

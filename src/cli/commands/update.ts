@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
 import { InvalidInputError } from '../../errors.ts';
-import { checkName, checkStopAfterRuns, parseInterval } from '../../jobs/input.ts';
-import { formatIso, parseDateTime } from '../../jobs/time.ts';
+import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../../jobs/input.ts';
+import { formatIso, parseScheduleTime } from '../../jobs/time.ts';
 import type { UpdateJobParams, UpdateJobResult } from '../../rpc/protocol.ts';
-import { checkCron, checkTimezone } from '../../scheduler/calendar.ts';
+import { checkCron } from '../../scheduler/calendar.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
 import { actionBodyFromFlags, type ActionBodyFlags } from '../action-body.ts';
 import { jobRecord } from '../output.ts';
+import { displayTime } from '../display-time.ts';
 import { safe } from '../../printable.ts';
-import type { ScheduleFlags } from '../schedule-flags.ts';
+import { clientTimezoneParam, timezoneFromFlag, type ScheduleFlags } from '../schedule-flags.ts';
 
 /** The flags of `job update` as yargs hands them over: the schedule flags, all optional, and the body. */
 export interface UpdateFlags extends Partial<ScheduleFlags>, ActionBodyFlags {
@@ -18,25 +20,41 @@ export interface UpdateFlags extends Partial<ScheduleFlags>, ActionBodyFlags {
 }
 
 const NONE = /^\s*none\s*$/i;
+/** `--timezone local`, or `none` as it was first spelled: the user's zone, resolved and stored. */
+const LOCAL_ZONE = /^\s*(none|local)\s*$/i;
 
 /**
  * Turn `job update` flags into RPC parameters; every rule that needs no job is checked
  * here, so a bad flag exits 2 before the daemon is asked (which checks them again).
  */
-export function updateParamsFromFlags(flags: UpdateFlags, readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): UpdateJobParams {
+export function updateParamsFromFlags(
+  flags: UpdateFlags,
+  readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8'),
+  nowMs: number = Date.now(),
+): UpdateJobParams {
   const params: UpdateJobParams = { job_id: flags.job_id };
   if (flags.name !== undefined) params.name = checkName(flags.name);
   if (flags.interval !== undefined && flags.cron !== undefined) throw new InvalidInputError('give either --interval or --cron, not both');
   if (flags.interval !== undefined) params.interval_seconds = parseInterval(flags.interval);
-  if (flags.timezone !== undefined) params.timezone = NONE.test(flags.timezone) ? null : checkTimezone(flags.timezone);
-  if (flags.cron !== undefined) params.cron = checkCron(flags.cron, params.timezone ?? null);
-  if (flags.start !== undefined) params.start = formatIso(parseDateTime(flags.start, '--start'));
+  if (flags.timezone !== undefined) params.timezone = timezoneFromFlag(flags.timezone, LOCAL_ZONE);
+  if (flags.cron !== undefined) {
+    params.cron = checkCron(flags.cron, params.timezone ?? null);
+    // An interval job turned calendar without --timezone gets the user's zone (a calendar job keeps its own).
+    if (params.timezone === undefined) Object.assign(params, clientTimezoneParam());
+  }
+  // Offset-less times are read in --timezone when given, else locally; HH:MM is the next such time.
+  const zone = params.timezone ?? null;
+  const startAtMs = flags.start !== undefined ? parseScheduleTime(flags.start, '--start', zone, nowMs) : null;
+  if (startAtMs !== null) params.start = formatIso(startAtMs);
 
   const stopDate = flags['stop-after-date'];
   const stopRuns = flags['stop-after-runs'];
   if (stopDate !== undefined || stopRuns !== undefined) {
     params.stop_after = {};
-    if (stopDate !== undefined) params.stop_after.date = NONE.test(stopDate) ? null : formatIso(parseDateTime(stopDate, '--stop-after-date'));
+    if (stopDate !== undefined && !NONE.test(stopDate)) {
+      const stopAtMs = checkStopAfterDate('--stop-after-date', parseScheduleTime(stopDate, '--stop-after-date', zone, nowMs), { startAtMs, nowMs });
+      params.stop_after.date = formatIso(stopAtMs);
+    } else if (stopDate !== undefined) params.stop_after.date = null;
     if (stopRuns !== undefined) {
       if (NONE.test(stopRuns)) params.stop_after.n_runs = null;
       else if (!/^\s*\d+\s*$/.test(stopRuns)) throw new InvalidInputError(`invalid --stop-after-runs "${stopRuns}": give a whole number of runs, at least 1, or none`);
@@ -63,8 +81,8 @@ function updateBuilder(b: Argv<GlobalArgs>) {
     .option('name', { ...single('name'), type: 'string', describe: 'New name' })
     .option('interval', { ...single('interval'), type: 'string', describe: 'New interval ("1d", "2h 30m", seconds); re-anchors from the job\'s start' })
     .option('cron', { ...single('cron'), type: 'string', describe: 'New cron expression (the job becomes a calendar job); re-anchors' })
-    .option('timezone', { ...single('timezone'), type: 'string', describe: 'Zone of the cron expression (none: the daemon\'s local zone); re-anchors' })
-    .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'New anchor: YYYY-MM-DD[THH:MM:SS][offset]; re-anchors' })
+    .option('timezone', { ...single('timezone'), type: 'string', describe: 'Zone of the cron expression and of an offset-less --start (local: your zone); re-anchors' })
+    .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'New anchor: YYYY-MM-DD[THH:MM:SS][offset], or HH:MM for the next such time; re-anchors' })
     .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time (none: no end date)' })
     .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many scheduled runs (none: no limit)' })
     .option('action-body', { ...single('action-body'), type: 'string', describe: 'New action body, as JSON: {"body": {...}}' })
@@ -79,7 +97,7 @@ export function updateText({ job, reanchored }: UpdateJobResult): string {
   const record = jobRecord(job);
   if (!reanchored) return record;
   let line: string;
-  if (job.next_run !== null) line = safe`Schedule re-anchored: next run at ${job.next_run}.`;
+  if (job.next_run !== null) line = safe`Schedule re-anchored: next run at ${displayTime(job.next_run)}.`;
   else if (job.status === 'inactive') line = safe`Schedule re-anchored; the job stays paused: it runs again after globus-timer job resume ${job.job_id}.`;
   else line = safe`Schedule re-anchored: no further run (the job is ${job.status}).`;
   return `${line}\n\n${record}`;
@@ -95,8 +113,9 @@ export function updateCommand(io: CliIo) {
     'Change a job from its next run on (a run in progress is untouched)',
     updateBuilder,
     async (args: GlobalArgs & { verbose: boolean }) => {
+      const typed = checkJobIdArg((args as unknown as UpdateFlags).job_id);
       const params = updateParamsFromFlags(args as unknown as UpdateFlags);
-      const result = await withDaemon(io, args, (c) => c.call('job.update', params));
+      const result = await withDaemon(io, args, async (c) => c.call('job.update', { ...params, job_id: await resolveJobId(c, typed) }));
       io.out(changedJobJson(args, result) ?? updateText(result));
     },
   ] as const;

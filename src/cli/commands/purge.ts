@@ -1,0 +1,62 @@
+import type { Argv } from 'yargs';
+import { InvalidInputError } from '../../errors.ts';
+import type { PurgeResult } from '../../rpc/protocol.ts';
+import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
+import { checkJobIdArgs, resolveJobIds } from '../job-ids.ts';
+import { wantsJson } from '../options.ts';
+import { toJson } from '../output.ts';
+import { safe } from '../../printable.ts';
+
+interface PurgeArgs extends GlobalArgs {
+  job_id: string[];
+  yes: boolean;
+}
+
+function purgeBuilder(b: Argv<GlobalArgs>) {
+  return b
+    .positional('job_id', { type: 'string', array: true, demandOption: true, describe: 'The deleted jobs to remove' })
+    .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Do not ask first (needed where there is no terminal to ask at)' });
+}
+
+/**
+ * `job purge JOB_ID... [--yes]`: remove deleted jobs and their history for good. All or
+ * nothing, like `job delete`: every id is checked and resolved, and the daemon checks every
+ * job (deleted, no runs still being closed) in a dry run, before the question is asked;
+ * then one job.purge removes them all, or none if something changed meanwhile.
+ */
+export function purgeCommand(io: CliIo) {
+  return [
+    'purge <job_id..>',
+    'Remove deleted jobs and their history for good (asks first; --yes in scripts)',
+    purgeBuilder,
+    async (args: PurgeArgs) => {
+      const typed = checkJobIdArgs(args.job_id);
+      const canAsk = io.interactive === true && io.readLine !== undefined;
+      if (!args.yes && !canAsk) throw new InvalidInputError('job purge removes jobs and their history for good: confirm with --yes (there is no terminal to ask at)');
+      const result = await withDaemon(io, args, async (c) => {
+        const jobIds = await resolveJobIds(c, typed);
+        const plan = await c.call('job.purge', { job_ids: jobIds, dry_run: true });
+        if (!args.yes && !(await confirmPurge(io, plan))) return null;
+        return c.call('job.purge', { job_ids: jobIds });
+      });
+      // Declined at the prompt: nothing failed, the user chose (as `rm -i` answered "n").
+      if (!result) return io.out(wantsJson(args) ? toJson({ purged: [] }) : 'Nothing purged.');
+      io.out(wantsJson(args) ? toJson(result) : purgeText(result));
+    },
+  ] as const;
+}
+
+/** The jobs, then the question, on stderr (stdout stays the result); yes only for y/yes. */
+async function confirmPurge(io: CliIo, plan: PurgeResult): Promise<boolean> {
+  for (const job of plan.purged) io.err(safe`  ${job.job_id}  ${job.name}  (${runsText(job.runs)})`);
+  const answer = await io.readLine!(`Purge ${plan.purged.length} deleted job(s) and their history for good? [y/N] `);
+  return /^\s*y(es)?\s*$/i.test(answer ?? '');
+}
+
+function runsText(runs: number): string {
+  return `${runs} run${runs === 1 ? '' : 's'}`;
+}
+
+export function purgeText({ purged }: PurgeResult): string {
+  return purged.map((job) => safe`Purged job ${job.job_id} (${job.name}) and its ${runsText(job.runs)}.`).join('\n');
+}
