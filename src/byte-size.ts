@@ -11,7 +11,7 @@ const UNITS = [
 ] as const;
 
 /** `3.1 MiB (3,250,000 bytes)`, `1 MiB (1,048,576 bytes)`, `512 bytes`. */
-export function formatBytes(bytes: number): string {
+export function sizeWithBytes(bytes: number): string {
   const exact = `${bytes.toLocaleString('en-US')} bytes`;
   for (const [unit, unitBytes] of UNITS) {
     if (bytes < unitBytes) continue;

@@ -1,5 +1,6 @@
 import { Agent } from 'undici';
 import { sendRequest, type HttpFailureCode, type HttpOptions, type HttpResponse } from '../http/request.ts';
+import { mapJson } from '../json-map.ts';
 import { isUsableActionId } from './status.ts';
 
 /**
@@ -47,8 +48,9 @@ export function withoutSecret(response: HttpResponse, secret: string): HttpRespo
   // backslash: an answer without one (nearly all) costs two scans.
   const decoded = response.text.includes('\\') ? decodeJsonEscapes(response.text) : response.text;
   if (!response.text.includes(secret) && !decoded.includes(secret)) return response;
-  const json = redactStrings(response.json, secret);
-  const text = json !== undefined ? JSON.stringify(json) : decoded.replaceAll(secret, REDACTED);
+  const cut = (text: string) => text.replaceAll(secret, REDACTED);
+  const json = mapJson(response.json, { key: cut, string: cut });
+  const text = json !== undefined ? JSON.stringify(json) : cut(decoded);
   return { ...response, json, text };
 }
 
@@ -61,18 +63,6 @@ function decodeJsonEscapes(text: string): string {
   return text.replace(/\\(?:u([0-9a-fA-F]{4})|(["\\/bfnrt]))/g, (_, hex: string | undefined, c: string | undefined) =>
     hex !== undefined ? String.fromCharCode(parseInt(hex, 16)) : JSON_ESCAPES[c!]!,
   );
-}
-
-/**
- * A copy of a parsed JSON value with `secret` cut out of every string, keys included. Depth
- * is bounded: sendRequest drops JSON nested deeper than MAX_JSON_DEPTH.
- */
-function redactStrings(value: unknown, secret: string): unknown {
-  if (typeof value === 'string') return value.replaceAll(secret, REDACTED);
-  if (Array.isArray(value)) return value.map((v) => redactStrings(v, secret));
-  if (typeof value !== 'object' || value === null) return value;
-  // fromEntries defines each key as an own property: a `__proto__` key stays a key.
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replaceAll(secret, REDACTED), redactStrings(v, secret)]));
 }
 
 export function submitAction(

@@ -4,6 +4,7 @@ import { prettyFactory } from 'pino-pretty';
 import { checkPrivateDir, openPrivateFile, readPrivateFile } from '../fs/private.ts';
 import { LOG_FILE_BASE } from '../log/logger.ts';
 import { printable } from '../printable.ts';
+import { mapJson } from '../json-map.ts';
 
 /** The daemon's rotated log files, oldest first (`daemon.1.log`, `daemon.2.log`, …). */
 export function logFiles(logDir: string): string[] {
@@ -44,7 +45,7 @@ export function lineFormatter(colorize: boolean): (line: string) => string {
   return (line) => {
     const entry = line.startsWith('{') ? parseOrNull(line) : null;
     if (entry === null || typeof entry !== 'object') return printable(line);
-    return pretty(printableStrings(entry) as object).trimEnd();
+    return pretty(mapJson(entry, { key: (k) => printable(k), string: (s) => printable(s, { keepNewlines: true }) }) as object).trimEnd();
   };
 }
 
@@ -54,14 +55,6 @@ function parseOrNull(line: string): unknown {
   } catch {
     return null;
   }
-}
-
-/** Every string in a parsed log entry made printable; its newlines (a stack trace) kept. */
-function printableStrings(value: unknown): unknown {
-  if (typeof value === 'string') return printable(value, { keepNewlines: true });
-  if (Array.isArray(value)) return value.map(printableStrings);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [printable(k), printableStrings(v)]));
-  return value;
 }
 
 /**

@@ -58,3 +58,9 @@ export function readFlagFile(flag: string, file: string, readFile: (path: string
     throw new InvalidInputError(`cannot read --${flag} ${file}: ${describeErrno(code) ?? code ?? message}`);
   }
 }
+
+/** Ask a yes/no question at the terminal (`io.readLine`, prompt on stderr): yes only for y or yes, any case. */
+export async function askYesNo(io: CliIo, question: string): Promise<boolean> {
+  const answer = await io.readLine?.(`${question} [y/N] `);
+  return /^\s*y(es)?\s*$/i.test(answer ?? '');
+}

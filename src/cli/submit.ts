@@ -7,7 +7,7 @@ import { InvalidInputError } from '../errors.ts';
 import { currentTransferParams } from '../jobs/transfer.ts';
 import type { SubmitJobParams } from '../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from './context.ts';
-import { promptIo, wantsJson } from './options.ts';
+import { askYesNo, promptIo, wantsJson } from './options.ts';
 import { jobRecord, toJson } from './output.ts';
 import { ensureConsent } from './session.ts';
 
@@ -56,7 +56,6 @@ async function acceptedIntrospectedScope(io: CliIo, runUrl: string): Promise<str
     );
   }
   io.err(`globus-timer: the Action Provider at ${host} asks for a Globus token for scope:\n  ${scope}\nEvery run, status poll and release of this job will send it that token.`);
-  const answer = (await io.readLine(`Send ${host} your token for this scope? [y/N] `))?.trim().toLowerCase();
-  if (answer === 'y' || answer === 'yes') return scope;
+  if (await askYesNo(io, `Send ${host} your token for this scope?`)) return scope;
   throw new InvalidInputError(`not submitted: the scope was not accepted; give ${accept} to accept it, or --no-scope to send no token`);
 }

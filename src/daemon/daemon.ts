@@ -6,8 +6,8 @@ import { openDb, type Db } from '../db/open.ts';
 import { ensurePrivateDir } from '../fs/private.ts';
 import { startCheckpointer } from '../db/checkpointer.ts';
 import { countOpenRuns, recentLatenessMs } from '../db/runs.ts';
+import { adoptZoneForCalendarJobsWithoutOne } from '../db/jobs.ts';
 import { formatIso, localTimezone } from '../jobs/time.ts';
-import { adoptZoneForLegacyCalendarJobs } from '../jobs/legacy-zones.ts';
 import { JobService } from '../jobs/service.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -72,7 +72,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const db = openDb(paths.dbFile);
     undo.push(() => db.$client.close());
     const zone = localTimezone();
-    const zoned = adoptZoneForLegacyCalendarJobs(db, zone);
+    const zoned = zone === null ? 0 : adoptZoneForCalendarJobsWithoutOne(db, zone);
     if (zoned > 0) log.info({ zone, jobs: zoned }, 'calendar jobs without a stored time zone now keep the daemon\'s (job update --timezone changes it)');
     const checkpointer = startCheckpointer(db, paths.dbFile, log.child({ component: 'checkpoint' }));
     undo.push(() => checkpointer.stop());

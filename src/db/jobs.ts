@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNotNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
 import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow } from './schema.ts';
@@ -231,4 +231,21 @@ export function countManualRun(db: Db, jobId: string, firedAtMs: number): void {
     })
     .where(eq(jobs.id, jobId))
     .run();
+}
+
+/**
+ * Calendar jobs submitted before zones were stored at submit (issue 12 item 10) have none
+ * (timezone null) and followed the daemon's zone at every decision, so a daemon restarted
+ * under another TZ moved them. At every start the daemon gives each such job the zone it
+ * runs in now, the one those jobs have been following, so from then on they keep it. Code
+ * rather than a migration: SQL cannot know the zone. Nothing stores a null zone any more
+ * (schedule.ts calendarZone), so after the first start this finds nothing, and finds it by
+ * an index probe (jobs_calendar_without_zone), never a scan of every job. Returns how many.
+ */
+export function adoptZoneForCalendarJobsWithoutOne(db: Db, zone: string): number {
+  return db
+    .update(jobs)
+    .set({ timezone: zone })
+    .where(and(isNotNull(jobs.cron), isNull(jobs.timezone)))
+    .run().changes;
 }

@@ -59,7 +59,7 @@ export const jobs = sqliteTable(
     /**
      * IANA zone the cron expression is read in, stored at submit (jobs/schedule.ts
      * calendarZone). Null: a job from before zones were stored, following the daemon's
-     * zone until the daemon's next start gives it that zone (jobs/legacy-zones.ts).
+     * zone until the daemon's next start gives it that zone (db/jobs.ts adoptZoneForCalendarJobsWithoutOne).
      */
     timezone: text('timezone'),
     stopAfterDateMs: integer('stop_after_date_ms'),
@@ -105,6 +105,10 @@ export const jobs = sqliteTable(
     index('jobs_next_run_at').on(t.nextRunAtMs),
     // Stable paging order for job.list with a million jobs.
     index('jobs_submitted').on(t.submittedAtMs, t.id),
+    // Calendar jobs stored without a zone (before issue 12 item 10), adopted at every start
+    // (db/jobs.ts adoptZoneForCalendarJobsWithoutOne): empty once they are, so that start-up step is an
+    // index probe, not a scan of every job.
+    index('jobs_calendar_without_zone').on(t.id).where(sql`cron IS NOT NULL AND timezone IS NULL`),
   ],
 );
 

@@ -2,7 +2,7 @@ import { runRequestProblem } from '../actions/run-request.ts';
 import type { RunState } from '../db/schema.ts';
 import { InvalidInputError } from '../errors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
-import { formatBytes, jsonBytes } from '../byte-size.ts';
+import { jsonBytes, sizeWithBytes } from '../byte-size.ts';
 import { hasUnsafeChars } from '../printable.ts';
 import { redactUrl } from '../redact-url.ts';
 import { formatIso } from './time.ts';
@@ -99,7 +99,7 @@ export function checkActionBody(value: unknown): Record<string, unknown> {
   }
   const bodyBytes = jsonBytes(value); // after the depth check: stringify would overflow the stack first
   if (bodyBytes > MAX_ACTION_BODY_BYTES) {
-    throw new InvalidInputError(`the action body is ${formatBytes(bodyBytes)}; the largest a job may have is ${formatBytes(MAX_ACTION_BODY_BYTES)}`);
+    throw new InvalidInputError(`the action body is ${sizeWithBytes(bodyBytes)}; the largest a job may have is ${sizeWithBytes(MAX_ACTION_BODY_BYTES)}`);
   }
   const extra = Object.keys(value).filter((k) => !RUN_REQUEST_KEYS.has(k));
   if (extra.length > 0) {

@@ -24,7 +24,7 @@ type ZoneParams = { timezone?: string | null; client_timezone?: string | null };
  * offset-less `--start` is read in), else the daemon's own. Resolved here once and stored:
  * a daemon restarted under another TZ no longer moves the schedule. Null only when this
  * process has no IANA zone to store (the job then follows the daemon's zone, as jobs
- * submitted before this rule did until legacy-zones.ts gave them one).
+ * submitted before this rule did until the daemon gave them one at start: db/jobs.ts adoptZoneForCalendarJobsWithoutOne).
  */
 export function calendarZone(params: ZoneParams): string | null {
   if (params.timezone != null) return checkTimezone(params.timezone);

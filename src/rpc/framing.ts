@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { formatBytes } from '../byte-size.ts';
+import { sizeWithBytes } from '../byte-size.ts';
 import { MAX_FRAME_BYTES } from './protocol.ts';
 
 /** A frame over the limit, dropped unread. */
@@ -68,6 +68,6 @@ export function writeFrame(sock: net.Socket, frame: Frame): void {
  * 4 MiB (4,194,304 bytes) for one message between the CLI and the daemon".
  */
 export function frameTooLargeMessage(what: string, frame: OversizedFrame, maxBytes = MAX_FRAME_BYTES): string {
-  const size = `${frame.complete ? '' : 'more than '}${formatBytes(frame.bytes)}`;
-  return `${what} is ${size}, over the limit of ${formatBytes(maxBytes)} for one message between the CLI and the daemon`;
+  const size = `${frame.complete ? '' : 'more than '}${sizeWithBytes(frame.bytes)}`;
+  return `${what} is ${size}, over the limit of ${sizeWithBytes(maxBytes)} for one message between the CLI and the daemon`;
 }

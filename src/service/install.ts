@@ -240,7 +240,7 @@ function planSystemd(ctx: Context): InstallPlan {
   const notes = commonNotes(ctx);
   if (ctx.home === undefined && shellRuntime === undefined) {
     notes.push(
-      `XDG_RUNTIME_DIR is not set in this shell: the service listens on ${socketPath}, but the CLI here would look in ${fallbackRuntimeDir(ctx)}; ` +
+      `XDG_RUNTIME_DIR is not set in this shell: the service listens on ${socketPath}, but the CLI here would look in ${dataDirOf(ctx)}; ` +
         `a normal login session sets XDG_RUNTIME_DIR=${runtimeDir}, otherwise export it.`,
     );
   }
@@ -264,7 +264,7 @@ function planSystemd(ctx: Context): InstallPlan {
  */
 function daemonWritableDirs(ctx: Context, socketPath: string, logDir: string): string[] {
   if (ctx.home !== undefined) return [ctx.home];
-  const dataDir = path.join(xdg(ctx.env, 'XDG_DATA_HOME') ?? path.join(ctx.homedir, '.local', 'share'), 'globus-timer');
+  const dataDir = dataDirOf(ctx);
   const tokensDir = path.join(xdg(ctx.env, 'XDG_CONFIG_HOME') ?? path.join(ctx.homedir, '.config'), 'globus');
   return [...new Set([dataDir, logDir, path.dirname(socketPath), tokensDir])];
 }
@@ -280,10 +280,10 @@ export function probeUserNamespaces(): boolean {
 }
 
 /**
- * resolvePaths()' socket directory without XDG_RUNTIME_DIR: the data directory, beside
- * timer.db (env-paths' `data`: on macOS in Application Support, else $XDG_DATA_HOME).
+ * resolvePaths()' data directory (env-paths' `data`: on macOS in Application Support, else
+ * $XDG_DATA_HOME), which is also the socket's without XDG_RUNTIME_DIR (beside timer.db).
  */
-function fallbackRuntimeDir(ctx: Context): string {
+function dataDirOf(ctx: Context): string {
   if (ctx.kind === 'launchd') return path.join(ctx.homedir, 'Library', 'Application Support', 'globus-timer');
   return path.join(ctx.env.XDG_DATA_HOME || path.join(ctx.homedir, '.local', 'share'), 'globus-timer');
 }
@@ -293,7 +293,7 @@ function launchdSocketPath(ctx: Context): string {
   if (ctx.home !== undefined) return path.join(ctx.home, 'daemon.sock');
   const runtime = xdg(ctx.env, 'XDG_RUNTIME_DIR');
   if (runtime !== undefined) return path.join(runtime, 'globus-timer', 'daemon.sock');
-  return path.join(fallbackRuntimeDir(ctx), 'daemon.sock');
+  return path.join(dataDirOf(ctx), 'daemon.sock');
 }
 
 function planLaunchd(ctx: Context): InstallPlan {

@@ -8,6 +8,7 @@ import type { CliIo, GlobalArgs } from '../context.ts';
 import { formatRecord, toJson } from '../output.ts';
 import { single } from '../options.ts';
 import { displayTime } from '../display-time.ts';
+import { mapJson } from '../../json-map.ts';
 import type { ServiceKind } from '../../service/install.ts';
 
 /** `--systemd | --launchd` and `--dry-run`, shared by install and uninstall. */
@@ -60,9 +61,7 @@ function logEntry(line: string): unknown {
  * TypeScript fields stay camelCase; its values are paths and commands, never keys.
  */
 function snakeCaseKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(snakeCaseKeys);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeCaseKeys(v)]));
+  return mapJson(value, { key: (k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) });
 }
 
 const DEFAULT_LOG_LINES = 50;

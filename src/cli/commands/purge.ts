@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../errors.ts';
 import type { PurgeResult } from '../../rpc/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArgs, resolveJobIds } from '../job-ids.ts';
-import { wantsJson } from '../options.ts';
+import { askYesNo, wantsJson } from '../options.ts';
 import { toJson } from '../output.ts';
 import { safe } from '../../printable.ts';
 
@@ -49,8 +49,7 @@ export function purgeCommand(io: CliIo) {
 /** The jobs, then the question, on stderr (stdout stays the result); yes only for y/yes. */
 async function confirmPurge(io: CliIo, plan: PurgeResult): Promise<boolean> {
   for (const job of plan.purged) io.err(safe`  ${job.job_id}  ${job.name}  (${runsText(job.runs)})`);
-  const answer = await io.readLine!(`Purge ${plan.purged.length} deleted job(s) and their history for good? [y/N] `);
-  return /^\s*y(es)?\s*$/i.test(answer ?? '');
+  return askYesNo(io, `Purge ${plan.purged.length} deleted job(s) and their history for good?`);
 }
 
 function runsText(runs: number): string {

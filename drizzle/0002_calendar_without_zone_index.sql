@@ -1,0 +1,1 @@
+CREATE INDEX `jobs_calendar_without_zone` ON `jobs` (`id`) WHERE cron IS NOT NULL AND timezone IS NULL;
