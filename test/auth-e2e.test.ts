@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { TRANSFER_SCOPE } from '../src/auth/scopes.ts';
-import type { JobDocument } from '../src/rpc/protocol.ts';
+import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
+import type { JobDocument } from '../src/contract/protocol.ts';
 import { startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { runCliProcess, startDaemonProcess, tempHome, type CliResult, type DaemonProcess } from './support/env.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';

@@ -15,7 +15,7 @@ import { test, type TestContext } from 'node:test';
 import lockfile from 'proper-lockfile';
 import { AuthClient, AuthError, parseTokenResponse, pkcePair, type TokenGrant } from '../src/auth/auth-client.ts';
 import { authBaseUrl, authSettings, DEFAULT_CLIENT_ID, type AuthSettings } from '../src/auth/environment.ts';
-import { baseScope, coversScope, formatScope, IDENTITY_SCOPES, mergeScopes, parseScope, TRANSFER_SCOPE, transferScope } from '../src/auth/scopes.ts';
+import { baseScope, coversScope, formatScope, IDENTITY_SCOPES, mergeScopes, parseScope, TRANSFER_SCOPE, transferScope } from '../src/core/scopes.ts';
 import {
   clearTokenCache,
   consentedScopes,
@@ -30,7 +30,7 @@ import {
 import { AuthRequiredError, AuthUnavailableError, ClientCredentialTokens, createTokenProvider, UserTokens } from '../src/auth/tokens.ts';
 import { runCli } from '../src/cli/main.ts';
 import { NOT_LOGGED_IN } from '../src/cli/session.ts';
-import { ERROR_CODES, InvalidInputError } from '../src/errors.ts';
+import { ERROR_CODES, InvalidInputError } from '../src/core/errors.ts';
 import { splitScopes, startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { FakeClock } from './support/clock.ts';
 import { ROOT, tempHome } from './support/env.ts';

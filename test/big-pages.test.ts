@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import test from 'node:test';
-import { jsonBytes } from '../src/byte-size.ts';
-import { ERROR_CODES, TimerError } from '../src/errors.ts';
-import { MAX_ACTION_BODY_BYTES } from '../src/jobs/input.ts';
+import { jsonBytes } from '../src/util/byte-size.ts';
+import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
+import { MAX_ACTION_BODY_BYTES } from '../src/core/input.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { RpcClient } from '../src/rpc/client.ts';
-import { MAX_FRAME_BYTES, MAX_PAGE_BYTES, PROTOCOL_VERSION, type JobDocument, type JobPage, type SubmitJobParams } from '../src/rpc/protocol.ts';
-import { RpcServer, type Handlers } from '../src/rpc/server.ts';
+import { RpcClient } from '../src/contract/client.ts';
+import { MAX_FRAME_BYTES, MAX_PAGE_BYTES, PROTOCOL_VERSION, type JobDocument, type JobPage, type SubmitJobParams } from '../src/contract/protocol.ts';
+import { RpcServer, type Handlers } from '../src/daemon/rpc-server.ts';
 import { runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 
 /** A Transfer action body with `items` items (about 210 bytes each). */

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { getJob } from '../src/db/jobs.ts';
-import { openDb } from '../src/db/open.ts';
-import { updateRun } from '../src/db/runs.ts';
-import type { RunRow } from '../src/db/schema.ts';
-import { JobService } from '../src/jobs/service.ts';
-import { localTimezone } from '../src/jobs/time.ts';
+import { getJob } from '../src/daemon/store/jobs.ts';
+import { openDb } from '../src/daemon/store/open.ts';
+import { updateRun } from '../src/daemon/store/runs.ts';
+import type { RunRow } from '../src/daemon/store/schema.ts';
+import { JobService } from '../src/daemon/jobs/job-service.ts';
+import { localTimezone } from '../src/core/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
+import type { JobDocument, SubmitJobParams } from '../src/contract/protocol.ts';
 import {
   checkCron,
   checkTimezone,
@@ -23,9 +23,9 @@ import {
   MAX_COUNTED_OCCURRENCES,
   occurrenceAfter,
   occurrenceAtOrBefore,
-} from '../src/scheduler/calendar.ts';
-import { Scheduler } from '../src/scheduler/loop.ts';
-import { decide, nextRunOf, upcomingSlots, type ScheduleState } from '../src/scheduler/slots.ts';
+} from '../src/core/calendar.ts';
+import { Scheduler } from '../src/daemon/loop.ts';
+import { decide, nextRunOf, upcomingSlots, type ScheduleState } from '../src/core/slots.ts';
 import { scheduleParamsFromFlags } from '../src/cli/schedule-flags.ts';
 import { FakeClock } from './support/clock.ts';
 import { runCliProcess, startDaemonProcess, tempHome, testConfig } from './support/env.ts';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import type { JobDocument } from '../src/rpc/protocol.ts';
+import type { JobDocument } from '../src/contract/protocol.ts';
 import { runCliProcess, startDaemonProcess, tempHome, type CliResult } from './support/env.ts';
 import { startFakeProvider, type FakeProvider } from './support/provider.ts';
 

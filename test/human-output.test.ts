@@ -12,9 +12,9 @@ import path from 'node:path';
 import test from 'node:test';
 import yargs from 'yargs';
 import { flagValueProblem, type OptionTypes } from '../src/cli/flag-values.ts';
-import { loginCommand } from '../src/auth/scopes.ts';
+import { loginCommand } from '../src/core/scopes.ts';
 import { formatSpan, inactiveReasonLine, jobTable, nextRunText } from '../src/cli/output.ts';
-import type { JobDocument } from '../src/rpc/protocol.ts';
+import type { JobDocument } from '../src/contract/protocol.ts';
 import { ROOT, runCliProcess } from './support/env.ts';
 
 const NOW = Date.parse('2026-03-14T12:00:00Z');

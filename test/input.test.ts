@@ -1,5 +1,5 @@
 /**
- * Pure tests of the input rules (src/jobs/input.ts, src/jobs/time.ts) and the text layouts
+ * Pure tests of the input rules (src/core/input.ts, src/core/time.ts) and the text layouts
  * of the original CLI (src/cli/output.ts). No daemon, no I/O.
  */
 import assert from 'node:assert/strict';
@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { lineFormatter, tailLines } from '../src/cli/logs.ts';
 import { formatInterval, formatRecord, formatTable, jobRecord, jobTable, lastRunResult, toJson } from '../src/cli/output.ts';
-import { checkScope, MAX_SCOPE_LENGTH } from '../src/auth/scopes.ts';
-import { ERROR_CODES, TimerError } from '../src/errors.ts';
+import { checkScope, MAX_SCOPE_LENGTH } from '../src/core/scopes.ts';
+import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
 import {
   checkActionBody,
   checkActionUrl,
@@ -21,12 +21,12 @@ import {
   MAX_INTERVAL_SECONDS,
   parseActionBody,
   parseInterval,
-} from '../src/jobs/input.ts';
-import { formatIso, formatIsoOrNull, parseDateTime } from '../src/jobs/time.ts';
-import { checkLabel } from '../src/jobs/transfer.ts';
-import { jsonForTerminal, printable, safe } from '../src/printable.ts';
-import { redactUrl } from '../src/redact-url.ts';
-import type { JobDocument, RunResult } from '../src/rpc/protocol.ts';
+} from '../src/core/input.ts';
+import { formatIso, formatIsoOrNull, parseDateTime } from '../src/core/time.ts';
+import { checkLabel } from '../src/core/transfer.ts';
+import { jsonForTerminal, printable, safe } from '../src/util/printable.ts';
+import { redactUrl } from '../src/util/redact-url.ts';
+import type { JobDocument, RunResult } from '../src/contract/protocol.ts';
 
 /** Assert that `fn` throws an INVALID_INPUT TimerError, optionally with a message matching `re`. */
 function assertInvalid(fn: () => unknown, re?: RegExp): void {

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import test, { after, type TestContext } from 'node:test';
 import { eq, sql } from 'drizzle-orm';
 import { runCli } from '../src/cli/main.ts';
-import { openDb } from '../src/db/open.ts';
-import { jobs, runs } from '../src/db/schema.ts';
-import { ERROR_CODES, InvalidInputError, TimerError } from '../src/errors.ts';
-import { parseJobId } from '../src/jobs/job-id.ts';
-import { RpcClient } from '../src/rpc/client.ts';
-import type { JobDocument, SubmitJobParams } from '../src/rpc/protocol.ts';
+import { openDb } from '../src/daemon/store/open.ts';
+import { jobs, runs } from '../src/daemon/store/schema.ts';
+import { ERROR_CODES, InvalidInputError, TimerError } from '../src/core/errors.ts';
+import { parseJobId } from '../src/core/job-id.ts';
+import { RpcClient } from '../src/contract/client.ts';
+import type { JobDocument, SubmitJobParams } from '../src/contract/protocol.ts';
 import { runCliProcess, startDaemonProcess, tempHome, type CliResult } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
 

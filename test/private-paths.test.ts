@@ -14,8 +14,8 @@ import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { TOKEN_CACHE_FORMAT, TokenCache } from '../src/auth/token-cache.ts';
 import { resolvePaths } from '../src/config/paths.ts';
-import { openDb } from '../src/db/open.ts';
-import { ERROR_CODES, TimerError } from '../src/errors.ts';
+import { openDb } from '../src/daemon/store/open.ts';
+import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
 import { ROOT, runCliProcess } from './support/env.ts';
 
 const OTHER_UID = 65534; // nobody

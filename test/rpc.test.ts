@@ -13,12 +13,12 @@ import test, { type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { resolvePaths, type AppPaths } from '../src/config/paths.ts';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
-import { ERROR_CODES } from '../src/errors.ts';
-import { MAX_INTERVAL_SECONDS } from '../src/jobs/input.ts';
+import { ERROR_CODES } from '../src/core/errors.ts';
+import { MAX_INTERVAL_SECONDS } from '../src/core/input.ts';
 import { silentLogger, type Logger } from '../src/log/logger.ts';
-import { RpcServer, type Handlers } from '../src/rpc/server.ts';
-import type { JobDocument, JobPage, SubmitJobParams } from '../src/rpc/protocol.ts';
-import { MAX_FRAME_BYTES } from '../src/rpc/protocol.ts';
+import { RpcServer, type Handlers } from '../src/daemon/rpc-server.ts';
+import type { JobDocument, JobPage, SubmitJobParams } from '../src/contract/protocol.ts';
+import { MAX_FRAME_BYTES } from '../src/contract/protocol.ts';
 import { runCliProcess, testConfig } from './support/env.ts';
 
 interface RpcReply {

@@ -1,5 +1,5 @@
 /**
- * The run driver (src/scheduler/runner.ts) against a real HTTP Action Provider on
+ * The run driver (src/daemon/runner.ts) against a real HTTP Action Provider on
  * 127.0.0.1 (test/support/provider.ts): submission, polling, release, retries with the same
  * request_id, auth handling, bad provider answers, restart recovery, shutdown and isolation.
  * SPEC §3.
@@ -13,16 +13,16 @@ import { Agent, request } from 'undici';
 import { createProviderAgent } from '../src/actions/provider.ts';
 import { requestIdFor } from '../src/actions/request-id.ts';
 import type { ResolvedConfig } from '../src/config/config.ts';
-import { getJob, insertJob } from '../src/db/jobs.ts';
-import { openDb, type Db } from '../src/db/open.ts';
-import { getRun, insertRun, updateRun } from '../src/db/runs.ts';
-import type { JobRow, NewJobRow, RunRow } from '../src/db/schema.ts';
+import { getJob, insertJob } from '../src/daemon/store/jobs.ts';
+import { openDb, type Db } from '../src/daemon/store/open.ts';
+import { getRun, insertRun, updateRun } from '../src/daemon/store/runs.ts';
+import type { JobRow, NewJobRow, RunRow } from '../src/daemon/store/schema.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { systemClock } from '../src/scheduler/clock.ts';
+import { systemClock } from '../src/core/clock.ts';
 import { TokenCacheError } from '../src/auth/token-cache.ts';
 import { AuthRequiredError, AuthUnavailableError, NO_TOKENS, type TokenProvider } from '../src/auth/tokens.ts';
-import { Runner } from '../src/scheduler/runner.ts';
-import { WriteBehind } from '../src/db/write-behind.ts';
+import { Runner } from '../src/daemon/runner.ts';
+import { WriteBehind } from '../src/daemon/store/write-behind.ts';
 import { tempHome, TEST_TOKEN_RULES, testConfig } from './support/env.ts';
 import { readFixture, recordedStatusDocument, startFakeProvider, type FakeProvider, type RecordedRequest, type Reply as RunReply } from './support/provider.ts';
 

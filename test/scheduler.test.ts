@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { getJob } from '../src/db/jobs.ts';
-import { openDb, type Db } from '../src/db/open.ts';
-import { insertRun, updateRun } from '../src/db/runs.ts';
-import { runs, type RunRow } from '../src/db/schema.ts';
-import { JobService } from '../src/jobs/service.ts';
-import { formatIso } from '../src/jobs/time.ts';
+import { getJob } from '../src/daemon/store/jobs.ts';
+import { openDb, type Db } from '../src/daemon/store/open.ts';
+import { insertRun, updateRun } from '../src/daemon/store/runs.ts';
+import { runs, type RunRow } from '../src/daemon/store/schema.ts';
+import { JobService } from '../src/daemon/jobs/job-service.ts';
+import { formatIso } from '../src/core/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import type { SubmitJobParams } from '../src/rpc/protocol.ts';
-import { Cancellation } from '../src/cancellation.ts';
-import { sleepUntil } from '../src/scheduler/clock.ts';
-import { Scheduler } from '../src/scheduler/loop.ts';
+import type { SubmitJobParams } from '../src/contract/protocol.ts';
+import { Cancellation } from '../src/util/cancellation.ts';
+import { sleepUntil } from '../src/core/clock.ts';
+import { Scheduler } from '../src/daemon/loop.ts';
 import { FakeClock } from './support/clock.ts';
 import { tempHome, testConfig } from './support/env.ts';
 

@@ -9,9 +9,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { openDb } from '../src/db/open.ts';
-import { isAnswering, RpcClient } from '../src/rpc/client.ts';
-import { PROTOCOL_VERSION } from '../src/rpc/protocol.ts';
+import { openDb } from '../src/daemon/store/open.ts';
+import { isAnswering, RpcClient } from '../src/contract/client.ts';
+import { PROTOCOL_VERSION } from '../src/contract/protocol.ts';
 import { ROOT, runCliProcess, tempHome, type CliResult } from './support/env.ts';
 
 /**

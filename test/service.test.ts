@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import test, { type TestContext } from 'node:test';
 import { resolvePaths } from '../src/config/paths.ts';
-import { ERROR_CODES, TimerError } from '../src/errors.ts';
-import { shellQuote } from '../src/shell-quote.ts';
+import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
+import { shellQuote } from '../src/util/shell-quote.ts';
 import {
   applyInstall,
   applyUninstall,
@@ -22,7 +22,7 @@ import {
   planUninstall,
   uninstallService,
   type ServiceCommand,
-} from '../src/service/install.ts';
+} from '../src/install/plans.ts';
 import {
   LAUNCHD_LABEL,
   launchdPlist,
@@ -30,7 +30,7 @@ import {
   systemdServiceUnit,
   systemdSocketUnit,
   type ServiceUnitInput,
-} from '../src/service/units.ts';
+} from '../src/install/units.ts';
 import { EXAMPLE_UNIT_INPUT } from './support/example-units.ts';
 
 const BASE: ServiceUnitInput = {

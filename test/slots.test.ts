@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decide, initialSlotIndex, latestSlotIndexAt, nextRunOf, slotAtMs, type ScheduleState } from '../src/scheduler/slots.ts';
+import { decide, initialSlotIndex, latestSlotIndexAt, nextRunOf, slotAtMs, type ScheduleState } from '../src/core/slots.ts';
 
 const S = Date.parse('2022-04-01T19:30:00Z');
 const GRACE = 60_000;

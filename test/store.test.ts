@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { insertJob } from '../src/db/jobs.ts';
-import { openDb } from '../src/db/open.ts';
-import { insertRun, pruneOldRuns, updateRun } from '../src/db/runs.ts';
+import { insertJob } from '../src/daemon/store/jobs.ts';
+import { openDb } from '../src/daemon/store/open.ts';
+import { insertRun, pruneOldRuns, updateRun } from '../src/daemon/store/runs.ts';
 import fs from 'node:fs';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { silentLogger } from '../src/log/logger.ts';

@@ -8,20 +8,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type TestContext } from 'node:test';
-import { TRANSFER_SCOPE } from '../src/auth/scopes.ts';
+import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
 import { transferParamsFromFlags, type TransferFlags } from '../src/cli/commands/transfer.ts';
 import { runCli } from '../src/cli/main.ts';
 import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../src/auth/token-rules.ts';
 import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon } from '../src/daemon/daemon.ts';
-import { ERROR_CODES, TimerError } from '../src/errors.ts';
+import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
 import {
   TRANSFER_ACTION_URL,
   buildTransferBody,
   parseItemsCsv,
   transferActionUrl,
   transferScopeFor,
-} from '../src/jobs/transfer.ts';
+} from '../src/core/transfer.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { testConfig } from './support/env.ts';
 

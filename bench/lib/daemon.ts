@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolvePaths, type AppPaths } from '../../src/config/paths.ts';
-import { RpcClient } from '../../src/rpc/client.ts';
+import { RpcClient } from '../../src/contract/client.ts';
 import { tail } from './ipc.ts';
 import { BIN } from './entry.ts';
 import { isAlive, procStats, ROOT, sleep, spawnTracked, stopChild, type ProcStats } from './procs.ts';

@@ -1,7 +1,7 @@
 /** globus-timer as the system under test of a firing run. */
 import Database from 'better-sqlite3';
 import path from 'node:path';
-import { checkActionUrl } from '../../src/jobs/input.ts';
+import { checkActionUrl } from '../../src/core/input.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { startDaemon, daemonEnv, type DaemonHandle } from './daemon.ts';
 import type { Observed } from './firing.ts';

@@ -3,12 +3,12 @@
  * exactly as the daemon would) and then raw prepared INSERTs in a few transactions: a
  * million `job.submit` RPCs would measure the RPC, not the scheduler.
  *
- * Rows are what `JobService.submit` writes (see src/jobs/service.ts): status, next slot
+ * Rows are what `JobService.submit` writes (see src/daemon/jobs/job-service.ts): status, next slot
  * and next run from the same pure slot functions.
  */
 import { randomUUID } from 'node:crypto';
-import { openDb } from '../../src/db/open.ts';
-import { nextRunOf } from '../../src/scheduler/slots.ts';
+import { openDb } from '../../src/daemon/store/open.ts';
+import { nextRunOf } from '../../src/core/slots.ts';
 
 export const JOB_COLUMNS = [
   'id',

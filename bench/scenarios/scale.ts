@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { resolvePaths } from '../../src/config/paths.ts';
-import type { RpcClient } from '../../src/rpc/client.ts';
+import type { RpcClient } from '../../src/contract/client.ts';
 import { daemonEnv, startDaemon } from '../lib/daemon.ts';
 import { makeTempDir, removeTempDir, sleep } from '../lib/procs.ts';
 import { seedScale } from '../lib/seed.ts';

@@ -1,9 +1,9 @@
 import { getGlobalDispatcher } from 'undici';
-import { TimerError, ERROR_CODES } from '../errors.ts';
+import { TimerError, ERROR_CODES } from '../core/errors.ts';
 import { sendRequest } from '../http/request.ts';
 import { providerBaseUrl } from './provider.ts';
-import { checkScope } from '../auth/scopes.ts';
-import { redactUrl } from '../redact-url.ts';
+import { checkScope } from '../core/scopes.ts';
+import { redactUrl } from '../util/redact-url.ts';
 
 const INTROSPECTION_TIMEOUT_MS = 15_000;
 

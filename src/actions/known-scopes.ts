@@ -16,9 +16,9 @@
  *   lets its holder run that one flow, which is what the job is for.
  */
 
-import { TRANSFER_SCOPE } from '../auth/scopes.ts';
+import { TRANSFER_SCOPE } from '../core/scopes.ts';
 import { tokenRulesFromEnv } from '../auth/token-rules.ts';
-import { TRANSFER_ACTION_URL, transferActionUrl } from '../jobs/transfer.ts';
+import { TRANSFER_ACTION_URL, transferActionUrl } from '../core/transfer.ts';
 
 /** The URL without a trailing slash, for comparing run URLs as written. */
 function comparable(url: string): string | null {

@@ -1,6 +1,6 @@
 import { Agent } from 'undici';
 import { sendRequest, type HttpFailureCode, type HttpOptions, type HttpResponse } from '../http/request.ts';
-import { mapJson } from '../json-map.ts';
+import { mapJson } from '../util/json-map.ts';
 import { isUsableActionId } from './status.ts';
 
 /**

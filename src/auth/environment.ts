@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError } from '../core/errors.ts';
 
 /**
  * Where Globus Auth is and which client talks to it, from the environment, the way the

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
-import { ERROR_CODES, TimerError } from '../errors.ts';
+import { ERROR_CODES, TimerError } from '../core/errors.ts';
 import { checkPrivateDir, ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
 import type { TokenGrant } from './auth-client.ts';
-import { baseScope, coversScope, mergeScopes } from './scopes.ts';
+import { baseScope, coversScope, mergeScopes } from '../core/scopes.ts';
 
 /**
  * The token cache (SPEC §6): one JSON file, mode 0600, one entry per resource server.

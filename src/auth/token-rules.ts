@@ -17,10 +17,10 @@
  * the CLI, are held to them too.
  */
 
-import { parseScope } from './scopes.ts';
+import { parseScope } from '../core/scopes.ts';
 
 export const ALLOW_HTTP_TOKENS_ENV = 'GLOBUS_TIMER_ALLOW_HTTP_TOKENS';
-/** The Transfer Action Provider's run URL override (jobs/transfer.ts): its host serves Transfer. */
+/** The Transfer Action Provider's run URL override (core/transfer.ts): its host serves Transfer. */
 const TRANSFER_ACTION_URL_ENV = 'GLOBUS_TIMER_TRANSFER_ACTION_URL';
 
 interface GlobusService {

@@ -1,8 +1,8 @@
-import type { Clock } from '../scheduler/clock.ts';
-import { ERROR_CODES, TimerError } from '../errors.ts';
+import type { Clock } from '../core/clock.ts';
+import { ERROR_CODES, TimerError } from '../core/errors.ts';
 import { AuthClient, AuthError, type TokenGrant } from './auth-client.ts';
 import { authSettings, type AuthSettings } from './environment.ts';
-import { loginCommand, parseScope } from './scopes.ts';
+import { loginCommand, parseScope } from '../core/scopes.ts';
 import { lookupToken, TokenCache, withGrants } from './token-cache.ts';
 
 /**

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { InvalidInputError } from '../errors.ts';
-import { parseActionBody } from '../jobs/input.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { parseActionBody } from '../core/input.ts';
 import { readFlagFile } from './options.ts';
 
 export interface ActionBodyFlags {

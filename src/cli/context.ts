@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import { resolvePaths } from '../config/paths.ts';
-import { ERROR_CODES, TimerError } from '../errors.ts';
-import { RpcClient } from '../rpc/client.ts';
+import { ERROR_CODES, TimerError } from '../core/errors.ts';
+import { RpcClient } from '../contract/client.ts';
 import { startDetached } from './daemon-control.ts';
 
 /** What a command needs from the outside world; tests pass their own. */

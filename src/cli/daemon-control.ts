@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AppPaths } from '../config/paths.ts';
-import { isProcessAlive } from '../daemon/lock.ts';
-import { CLI_BIN } from '../package-root.ts';
-import { ERROR_CODES, TimerError } from '../errors.ts';
+import { isProcessAlive } from '../fs/daemon-lock.ts';
+import { CLI_BIN } from '../util/package-root.ts';
+import { ERROR_CODES, TimerError } from '../core/errors.ts';
 import { ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
-import { isAnswering, RpcClient } from '../rpc/client.ts';
+import { isAnswering, RpcClient } from '../contract/client.ts';
 
 
 /** How long `daemon start` (and autostart) wait for the new daemon to answer. */

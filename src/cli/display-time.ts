@@ -1,6 +1,6 @@
-import { InvalidInputError } from '../errors.ts';
-import { formatIsoInZone, localTimezone } from '../jobs/time.ts';
-import { checkTimezone } from '../scheduler/calendar.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { formatIsoInZone, localTimezone } from '../core/time.ts';
+import { checkTimezone } from '../core/calendar.ts';
 
 /**
  * The zone times are shown in by text output (issue 12 item 11): `--tz utc|local|<IANA

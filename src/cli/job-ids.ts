@@ -1,8 +1,8 @@
-import { jobIdText, parseJobId } from '../jobs/job-id.ts';
-import type { RpcClient } from '../rpc/client.ts';
+import { jobIdText, parseJobId } from '../core/job-id.ts';
+import type { RpcClient } from '../contract/client.ts';
 
 /**
- * Job ids on a command line, in two steps. First every id is checked here (jobs/job-id.ts),
+ * Job ids on a command line, in two steps. First every id is checked here (core/job-id.ts),
  * before withDaemon runs: a malformed one is exit 2 and starts no daemon. Then the daemon
  * resolves them all in one job.resolve (any case, unique prefixes; an ambiguous prefix is
  * exit 2 naming the candidates, an unknown id exit 1), before the command acts on any.

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { prettyFactory } from 'pino-pretty';
 import { checkPrivateDir, openPrivateFile, readPrivateFile } from '../fs/private.ts';
 import { LOG_FILE_BASE } from '../log/logger.ts';
-import { printable } from '../printable.ts';
-import { mapJson } from '../json-map.ts';
+import { printable } from '../util/printable.ts';
+import { mapJson } from '../util/json-map.ts';
 
 /** The daemon's rotated log files, oldest first (`daemon.1.log`, `daemon.2.log`, …). */
 export function logFiles(logDir: string): string[] {
@@ -37,7 +37,7 @@ export function tailLines(logDir: string, n: number): string[] {
 
 /**
  * pino JSON lines made readable (time, level, message, fields); other lines are printed as
- * they are. Either way made printable first (printable.ts): a log entry quotes providers'
+ * they are. Either way made printable first (util/printable.ts): a log entry quotes providers'
  * messages, and the only escape sequences printed are pino-pretty's own colours.
  */
 export function lineFormatter(colorize: boolean): (line: string) => string {

@@ -1,8 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import yargs, { type MiddlewareFunction } from 'yargs';
-import { coerceError, ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../errors.ts';
+import { coerceError, ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../core/errors.ts';
 import { fileSystemError } from '../fs/fs-error.ts';
-import { VERSION } from '../package-root.ts';
+import { VERSION } from '../util/package-root.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { jobCommands } from './commands/job.ts';
 import { sessionCommands } from './commands/session.ts';

@@ -1,5 +1,5 @@
-import { describeErrno } from '../errno-words.ts';
-import { InvalidInputError } from '../errors.ts';
+import { describeErrno } from '../util/errno-words.ts';
+import { InvalidInputError } from '../core/errors.ts';
 import type { CliIo, GlobalArgs } from './context.ts';
 import { toJson } from './output.ts';
 

@@ -1,14 +1,14 @@
 import stringWidth from 'string-width';
-import { loginCommand } from '../auth/scopes.ts';
-import { jsonForTerminal, printable, safe } from '../printable.ts';
-import type { JobDocument, RunResult } from '../rpc/protocol.ts';
-import { summarizeRun } from '../jobs/run-summary.ts';
+import { loginCommand } from '../core/scopes.ts';
+import { jsonForTerminal, printable, safe } from '../util/printable.ts';
+import type { JobDocument, RunResult } from '../contract/protocol.ts';
+import { summarizeRun } from '../core/run-summary.ts';
 import { displayTime, displayTimeOrNull } from './display-time.ts';
 
 /**
  * Text layouts of the original CLI (reference globus-timer-cli.md §1 "Output layouts"):
  * aligned `Key: value` records, ` | ` tables, intervals as Python's str(timedelta).
- * Every value from the daemon goes through printable() (src/printable.ts) on its way out:
+ * Every value from the daemon goes through printable() (src/util/printable.ts) on its way out:
  * records and tables do it for their values, lines built around a value use safe`…`.
  */
 
@@ -188,7 +188,7 @@ export function errorJson(err: Error, code: string): string {
   return toJson({ error: { code, message: oneLineMessage(err) } });
 }
 
-/** `--format json`: valid JSON whatever the strings hold, and inert on a terminal (printable.ts). */
+/** `--format json`: valid JSON whatever the strings hold, and inert on a terminal (util/printable.ts). */
 export function toJson(value: unknown, indent: number | undefined = 2): string {
   return jsonForTerminal(JSON.stringify(value, null, indent));
 }

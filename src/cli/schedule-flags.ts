@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
-import { InvalidInputError } from '../errors.ts';
-import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../jobs/input.ts';
-import { formatIso, localTimezone, parseScheduleTime } from '../jobs/time.ts';
-import type { SubmitJobParams } from '../rpc/protocol.ts';
-import { checkCron, checkTimezone } from '../scheduler/calendar.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../core/input.ts';
+import { formatIso, localTimezone, parseScheduleTime } from '../core/time.ts';
+import type { SubmitJobParams } from '../contract/protocol.ts';
+import { checkCron, checkTimezone } from '../core/calendar.ts';
 import { single } from './options.ts';
 
 /**

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { AuthClient, AuthError, pkcePair } from '../auth/auth-client.ts';
 import { authSettings, type AuthSettings } from '../auth/environment.ts';
-import { IDENTITY_SCOPES, loginCommand, mergeScopes, TRANSFER_SCOPE } from '../auth/scopes.ts';
+import { IDENTITY_SCOPES, loginCommand, mergeScopes, TRANSFER_SCOPE } from '../core/scopes.ts';
 import { clearTokenCache, consentedScopes, lookupToken, TokenCache, withGrants } from '../auth/token-cache.ts';
 import { AuthRequiredError, UserTokens } from '../auth/tokens.ts';
 import { resolvePaths } from '../config/paths.ts';
-import { ERROR_CODES, InvalidInputError, TimerError } from '../errors.ts';
-import { safe } from '../printable.ts';
-import { systemClock } from '../scheduler/clock.ts';
+import { ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
+import { safe } from '../util/printable.ts';
+import { systemClock } from '../core/clock.ts';
 import type { CliIo } from './context.ts';
 
 /**

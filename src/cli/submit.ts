@@ -2,10 +2,10 @@ import { discoverScope } from '../actions/introspect.ts';
 import { knownScope } from '../actions/known-scopes.ts';
 import { providerBaseUrl } from '../actions/provider.ts';
 import { globusServiceOf, tokenDestinationRefusal, tokenRulesFromEnv } from '../auth/token-rules.ts';
-import { shellQuote } from '../shell-quote.ts';
-import { InvalidInputError } from '../errors.ts';
-import { currentTransferParams } from '../jobs/transfer.ts';
-import type { SubmitJobParams } from '../rpc/protocol.ts';
+import { shellQuote } from '../util/shell-quote.ts';
+import { InvalidInputError } from '../core/errors.ts';
+import { currentTransferParams } from '../core/transfer.ts';
+import type { SubmitJobParams } from '../contract/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from './context.ts';
 import { askYesNo, promptIo, wantsJson } from './options.ts';
 import { jobRecord, toJson } from './output.ts';
@@ -13,7 +13,7 @@ import { ensureConsent } from './session.ts';
 
 /**
  * The one way a new job reaches the daemon, for `job submit` and `job transfer` alike:
- * move a job for the legacy Transfer provider to the current one (jobs/transfer.ts), settle
+ * move a job for the legacy Transfer provider to the current one (core/transfer.ts), settle
  * the job's scope (given; known from the URL, actions/known-scopes.ts; or read from the
  * provider's introspection document and accepted by the user), the user's consent to it,
  * submit, print the job.

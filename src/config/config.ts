@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError } from '../core/errors.ts';
 
 /**
  * Daemon settings, every one with its unit in its name. Resolved once at startup from the

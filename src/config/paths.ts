@@ -1,7 +1,7 @@
 import envPaths from 'env-paths';
 import os from 'node:os';
 import path from 'node:path';
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError } from '../core/errors.ts';
 
 /** Every filesystem location globus-timer uses, resolved once at startup. */
 export interface AppPaths {

@@ -1,9 +1,9 @@
 import type { ResolvedConfig } from '../config/config.ts';
-import type { Db } from '../db/open.ts';
-import { pruneOldRuns } from '../db/runs.ts';
-import { coerceError } from '../errors.ts';
+import type { Db } from './store/open.ts';
+import { pruneOldRuns } from './store/runs.ts';
+import { coerceError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Clock, TimerHandle } from '../scheduler/clock.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 500;

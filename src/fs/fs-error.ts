@@ -1,9 +1,9 @@
-import { describeErrno } from '../errno-words.ts';
-import { FileSystemError } from '../errors.ts';
+import { describeErrno } from '../util/errno-words.ts';
+import { FileSystemError } from '../core/errors.ts';
 
 /**
  * A failed file system call, as one line a user can act on: what could not be done, to
- * which file or directory, why in words (errno-words.ts) with the code for searching, and
+ * which file or directory, why in words (util/errno-words.ts) with the code for searching, and
  * the fix: `cannot create the state directory /x/y: read-only file system (EROFS); set
  * GLOBUS_TIMER_HOME to a writable directory`. The daemon's start and the CLI both report
  * through this (daemon/main.ts, cli/main.ts), so node's `EROFS: read-only file system,

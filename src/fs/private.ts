@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { UnsafePathError } from '../errors.ts';
+import { UnsafePathError } from '../core/errors.ts';
 import { fileSystemError, namingFsErrors } from './fs-error.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Cancellation } from '../cancellation.ts';
+import type { Cancellation } from '../util/cancellation.ts';
 
 /**
  * An AbortSignal that fires after `ms`, owned by a plain timer. Not `AbortSignal.any` +

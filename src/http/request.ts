@@ -1,8 +1,8 @@
 import { request, type Dispatcher } from 'undici';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.ts';
-import type { Cancellation } from '../cancellation.ts';
-import { describeErrno } from '../errno-words.ts';
-import { redactUrl } from '../redact-url.ts';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/json-depth.ts';
+import type { Cancellation } from '../util/cancellation.ts';
+import { describeErrno } from '../util/errno-words.ts';
+import { redactUrl } from '../util/redact-url.ts';
 import { deadline } from './deadline.ts';
 
 /**
@@ -91,7 +91,7 @@ const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUN
  * The one line a failed exchange is reported with, by the CLI (login, whoami, introspection)
  * and in a run's stored error alike: `cannot reach auth.globus.org: check the network
  * (ENOTFOUND)` when no connection was made, else the request and what went wrong. The host
- * is shown without userinfo, a URL without its password (redact-url.ts).
+ * is shown without userinfo, a URL without its password (util/redact-url.ts).
  */
 function transportMessage(method: string, url: string, e: { code?: string; message?: string }): string {
   const code = e.code ? ` (${e.code})` : '';

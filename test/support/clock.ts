@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/scheduler/clock.ts';
+import type { Clock, TimerHandle } from '../../src/core/clock.ts';
 
 interface FakeTimer {
   id: number;

@@ -1,4 +1,4 @@
-import type { ServiceUnitInput } from '../../src/service/units.ts';
+import type { ServiceUnitInput } from '../../src/install/units.ts';
 
 /** The inputs of the example units in systemd/ (what `daemon install` writes for a typical user, where user namespaces work). */
 export const EXAMPLE_UNIT_INPUT: ServiceUnitInput = {

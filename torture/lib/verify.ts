@@ -10,7 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import type { RecordedRequest } from '../../test/support/provider.ts';
-import { emptyResult, type ScenarioResult } from '../lib/scenario.ts';
+import { emptyResult, type ScenarioResult } from './scenario.ts';
 
 /** The columns that define a job: none of them may change behind the user's back. */
 const DEFINITION = ['id', 'name', 'start_at_ms', 'interval_seconds', 'stop_after_date_ms', 'stop_after_runs', 'scope', 'callback_url', 'callback_body', 'overlap', 'misfire'] as const;

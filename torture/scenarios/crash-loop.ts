@@ -30,7 +30,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { authSettings } from '../../src/auth/environment.ts';
-import { TRANSFER_SCOPE } from '../../src/auth/scopes.ts';
+import { TRANSFER_SCOPE } from '../../src/core/scopes.ts';
 import { ALLOW_HTTP_TOKENS_ENV } from '../../src/auth/token-rules.ts';
 import { lookupToken, TokenCache } from '../../src/auth/token-cache.ts';
 import { resolvePaths } from '../../src/config/paths.ts';

@@ -34,8 +34,8 @@ import { makeTempDir, removeTempDir, sleep, sleepUntil } from '../../bench/lib/p
 import { seedGrid } from '../../bench/lib/seed.ts';
 import { percentiles, type Percentiles } from '../../bench/lib/stats.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
-import type { RpcClient } from '../../src/rpc/client.ts';
-import type { JobDocument } from '../../src/rpc/protocol.ts';
+import type { RpcClient } from '../../src/contract/client.ts';
+import type { JobDocument } from '../../src/contract/protocol.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest, type Reply } from '../../test/support/provider.ts';
 import type { Scenario, ScenarioParams, ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';

@@ -1,15 +1,15 @@
 import type { Argv } from 'yargs';
 import { resolvePaths } from '../../config/paths.ts';
-import { ERROR_CODES, InvalidInputError, TimerError } from '../../errors.ts';
-import { RpcClient } from '../../rpc/client.ts';
-import type { DaemonStatus } from '../../rpc/protocol.ts';
+import { ERROR_CODES, InvalidInputError, TimerError } from '../../core/errors.ts';
+import { RpcClient } from '../../contract/client.ts';
+import type { DaemonStatus } from '../../contract/protocol.ts';
 import { currentLogFile, daemonPid, startDetached, stopDaemon } from '../daemon-control.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { formatRecord, toJson } from '../output.ts';
 import { single } from '../options.ts';
 import { displayTime } from '../display-time.ts';
-import { mapJson } from '../../json-map.ts';
-import type { ServiceKind } from '../../service/install.ts';
+import { mapJson } from '../../util/json-map.ts';
+import type { ServiceKind } from '../../install/plans.ts';
 
 /** `--systemd | --launchd` and `--dry-run`, shared by install and uninstall. */
 function serviceOptions<T>(b: Argv<T>, dryRunMeans: string) {
@@ -172,7 +172,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
         'Install the daemon as a user service (systemd on Linux, launchd on macOS) and print how to enable it',
         (b) => serviceOptions(b, 'Show the files and commands; change nothing'),
         async (args) => {
-          const { installService } = await import('../../service/install.ts');
+          const { installService } = await import('../../install/plans.ts');
           // Writes the files but leaves enabling to the user, as the commands printed say:
           // starting a service is the service manager's business, and stays visible.
           const plan = installService({ kind: serviceKind(args), env: io.env, dryRun: args['dry-run'] });
@@ -189,7 +189,7 @@ export function daemonCommands(io: CliIo, setExitCode: (code: number) => void) {
         'Stop and disable the user service, and remove its files (jobs and history stay)',
         (b) => serviceOptions(b, 'Show what would be run and removed; change nothing'),
         async (args) => {
-          const { spawnRunner, uninstallService } = await import('../../service/install.ts');
+          const { spawnRunner, uninstallService } = await import('../../install/plans.ts');
           const json = args.format === 'json';
           // Unlike install, this runs the commands itself: `systemctl disable` needs the unit
           // files, so it must run before they are removed, in one step.

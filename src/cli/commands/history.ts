@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../errors.ts';
-import { checkRunState } from '../../jobs/input.ts';
-import { formatIso, parseDateTime } from '../../jobs/time.ts';
-import type { HistoryEntry, HistoryPage, HistoryParams } from '../../rpc/protocol.ts';
+import { InvalidInputError } from '../../core/errors.ts';
+import { checkRunState } from '../../core/input.ts';
+import { formatIso, parseDateTime } from '../../core/time.ts';
+import type { HistoryEntry, HistoryPage, HistoryParams } from '../../contract/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single } from '../options.ts';

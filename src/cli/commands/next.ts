@@ -1,12 +1,12 @@
 import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../errors.ts';
-import type { NextSlotsResult } from '../../rpc/protocol.ts';
+import { InvalidInputError } from '../../core/errors.ts';
+import type { NextSlotsResult } from '../../contract/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single, wantsJson } from '../options.ts';
 import { toJson } from '../output.ts';
 import { displayTime } from '../display-time.ts';
-import { printable, safe } from '../../printable.ts';
+import { printable, safe } from '../../util/printable.ts';
 
 export const MAX_NEXT_COUNT = 100;
 

@@ -1,10 +1,10 @@
 import type { Argv } from 'yargs';
-import type { JobDocument, PauseResult } from '../../rpc/protocol.ts';
+import type { JobDocument, PauseResult } from '../../contract/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
 import { inactiveReasonLine, jobRecord } from '../output.ts';
-import { safe } from '../../printable.ts';
+import { safe } from '../../util/printable.ts';
 
 interface PauseArgs extends GlobalArgs {
   job_id: string;

@@ -1,11 +1,11 @@
 import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../errors.ts';
-import type { PurgeResult } from '../../rpc/protocol.ts';
+import { InvalidInputError } from '../../core/errors.ts';
+import type { PurgeResult } from '../../contract/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArgs, resolveJobIds } from '../job-ids.ts';
 import { askYesNo, wantsJson } from '../options.ts';
 import { toJson } from '../output.ts';
-import { safe } from '../../printable.ts';
+import { safe } from '../../util/printable.ts';
 
 interface PurgeArgs extends GlobalArgs {
   job_id: string[];

@@ -1,11 +1,11 @@
 import type { Argv } from 'yargs';
-import type { RunNowResult } from '../../rpc/protocol.ts';
+import type { RunNowResult } from '../../contract/protocol.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { verbose, changedJobJson } from '../options.ts';
 import { formatRecord } from '../output.ts';
 import { displayTime } from '../display-time.ts';
-import { safe } from '../../printable.ts';
+import { safe } from '../../util/printable.ts';
 
 interface RunArgs extends GlobalArgs {
   job_id: string;

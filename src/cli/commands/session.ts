@@ -1,10 +1,10 @@
 import type { Argv } from 'yargs';
-import { checkScope } from '../../auth/scopes.ts';
-import { ERROR_CODES, TimerError } from '../../errors.ts';
+import { checkScope } from '../../core/scopes.ts';
+import { ERROR_CODES, TimerError } from '../../core/errors.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { promptIo } from '../options.ts';
 import { formatTable, toJson } from '../output.ts';
-import { printable, safe } from '../../printable.ts';
+import { printable, safe } from '../../util/printable.ts';
 
 /** Loaded on demand: Globus Auth and HTTP code stay off every other command's start-up path. */
 const session = () => import('../session.ts');

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../errors.ts';
+import { InvalidInputError } from '../../core/errors.ts';
 import {
   RECURSIVE_SYMLINKS,
   buildTransferBody,
@@ -11,8 +11,8 @@ import {
   transferScopeFor,
   type RecursiveSymlinks,
   type TransferItem,
-} from '../../jobs/transfer.ts';
-import type { SubmitJobParams } from '../../rpc/protocol.ts';
+} from '../../core/transfer.ts';
+import type { SubmitJobParams } from '../../contract/protocol.ts';
 import type { CliIo, GlobalArgs } from '../context.ts';
 import { readFlagFile, single, verbose } from '../options.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';

@@ -1,17 +1,17 @@
 import fs from 'node:fs';
 import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../errors.ts';
-import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../../jobs/input.ts';
-import { formatIso, parseScheduleTime } from '../../jobs/time.ts';
-import type { UpdateJobParams, UpdateJobResult } from '../../rpc/protocol.ts';
-import { checkCron } from '../../scheduler/calendar.ts';
+import { InvalidInputError } from '../../core/errors.ts';
+import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../../core/input.ts';
+import { formatIso, parseScheduleTime } from '../../core/time.ts';
+import type { UpdateJobParams, UpdateJobResult } from '../../contract/protocol.ts';
+import { checkCron } from '../../core/calendar.ts';
 import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
 import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
 import { single, verbose, changedJobJson } from '../options.ts';
 import { actionBodyFromFlags, type ActionBodyFlags } from '../action-body.ts';
 import { jobRecord } from '../output.ts';
 import { displayTime } from '../display-time.ts';
-import { safe } from '../../printable.ts';
+import { safe } from '../../util/printable.ts';
 import { clientTimezoneParam, timezoneFromFlag, type ScheduleFlags } from '../schedule-flags.ts';
 
 /** The flags of `job update` as yargs hands them over: the schedule flags, all optional, and the body. */

@@ -1,0 +1,472 @@
+/**
+ * The one contract between the CLI and the daemon: JSON-RPC 2.0 method names, their
+ * parameters and results. Both `contract/client.ts` and `daemon/rpc-server.ts` are typed by `Methods`.
+ * Field names are snake_case, like the Timers job document they carry.
+ */
+
+import type { InactiveReason, JobStatus, MisfirePolicy, OverlapPolicy, RunError, RunState } from '../daemon/store/schema.ts';
+
+/**
+ * Bumped on any incompatible change; the daemon reports it in `daemon.status`.
+ * 2: job.resolve and job.purge (a CLI of 2 needs them), frames of up to 4 MiB.
+ */
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * The largest frame, either way: one line of JSON, its UTF-8 bytes without the newline.
+ * A longer one is refused with an error that names its size and this limit: the daemon
+ * answers a request over it and closes the connection (daemon/rpc-server.ts), and it answers with
+ * an error, never sends, a reply over it; the client refuses to send one (contract/client.ts).
+ *
+ * 4 MiB holds any request (a job.submit is at most its 1 MiB body, core/input.ts
+ * MAX_ACTION_BODY_BYTES, plus a few KiB) and any job.list or job.history page: a page's
+ * items take at most MAX_PAGE_BYTES, or it is a single item; the largest job document in
+ * a list is its body plus its newest run (a provider's status document, at most
+ * maxResponseBytes, 1 MiB by default) plus a few KiB.
+ */
+export const MAX_FRAME_BYTES = 4 << 20;
+
+/**
+ * job.list and job.history pages stop adding items before their JSON passes this, whatever
+ * the `limit` (always at least one item, so a page moves on): with the largest item, a
+ * page stays well under MAX_FRAME_BYTES.
+ */
+export const MAX_PAGE_BYTES = 1 << 20;
+
+/** Parameters of `job.submit`, in canonical form: the CLI has already parsed user text. */
+export interface SubmitJobParams {
+  name: string;
+  /** ISO-8601 instant; absent or null means "now" on the daemon's clock. */
+  start?: string | null;
+  /** Seconds between slots of an interval job. Exactly one of interval_seconds and cron. */
+  interval_seconds?: number;
+  /** A calendar job's cron expression (SPEC §2 rule 10): its slots are the occurrences at or after start. */
+  cron?: string | null;
+  /** IANA zone the cron expression is read in; absent or null: client_timezone, else the daemon's zone (stored either way). */
+  timezone?: string | null;
+  /**
+   * The client's own zone (the CLI sends the user's): what a calendar job given no timezone
+   * is stored with (issue 12 item 10), so a daemon restarted under another TZ cannot move it.
+   */
+  client_timezone?: string | null;
+  callback_url: string;
+  /** The run request without `request_id`: `{body: {...}, label?, ...}`. */
+  callback_body: Record<string, unknown>;
+  scope?: string | null;
+  stop_after?: { date?: string | null; n_runs?: number | null } | null;
+  policy?: { overlap?: OverlapPolicy; misfire?: MisfirePolicy };
+}
+
+/**
+ * Every `job_id` parameter is a job's full id, lower case, as job documents and job.resolve
+ * give it (anything else is simply not found). What a user types (any case, or a unique
+ * prefix) is resolved with job.resolve first.
+ */
+export interface JobIdParams {
+  job_id: string;
+}
+
+/**
+ * `job.resolve`: ids as a user typed them, each a full UUID in any case or a prefix of at
+ * least 4 hex digits (core/job-id.ts). All or nothing: the first id that is malformed
+ * (INVALID_INPUT), matches several jobs (INVALID_INPUT, naming a few) or none
+ * (JOB_NOT_FOUND) fails the call. Deleted jobs count: their history stays readable.
+ */
+export interface ResolveJobIdsParams {
+  /** 1–1000 ids. */
+  job_ids: string[];
+}
+
+/** A job as job.resolve and job.purge name it. */
+export interface JobRef {
+  job_id: string;
+  name: string;
+  status: JobStatus;
+}
+
+export interface ResolveJobIdsResult {
+  /** One per id asked for, in the same order (an id given twice is there twice). */
+  jobs: JobRef[];
+}
+
+/**
+ * `job.purge`: remove deleted jobs and their runs for good. All or nothing: a job that is
+ * unknown (JOB_NOT_FOUND), not deleted (JOB_NOT_DELETED) or still has runs being closed
+ * (RUN_IN_PROGRESS) fails the call and nothing is removed.
+ */
+export interface PurgeParams {
+  /** 1–1000 full ids. */
+  job_ids: string[];
+  /** Check only: fail as the purge would, remove nothing. */
+  dry_run?: boolean;
+}
+
+export interface PurgeResult {
+  /** The jobs removed (with dry_run: that would be), each once, in the order given, with how many runs went with them. */
+  purged: (JobRef & { runs: number })[];
+}
+
+export interface ListJobsParams {
+  /** Page size, 1–1000 (default 100). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+  show_deleted?: boolean;
+}
+
+/** One run as it appears in `results.data`: the v1 fields plus ours. */
+export interface RunResult {
+  /** When the run was fired (its first submission attempt). */
+  ran_at: string;
+  /** HTTP status of the submission; null until the provider answered. */
+  status: number | null;
+  /** The provider's latest action status document. */
+  data: Record<string, unknown> | null;
+  errors: RunError | null;
+  slot: string;
+  run_state: RunState;
+  action_id: string | null;
+  action_status: string | null;
+  request_id: string;
+  attempts: number;
+  completed_at: string | null;
+}
+
+export type ActivityCode = 'awaiting_next_run' | 'run_in_progress' | 'retrying' | 'paused' | 'finished' | 'deleted';
+
+/** The v1 Timers job document (reference `V1_TIMER`) plus additions; never a secret in it. */
+export interface JobDocument {
+  job_id: string;
+  name: string;
+  start: string;
+  /** Seconds between slots; null for a calendar job. */
+  interval: number | null;
+  /** A calendar job's cron expression; null for an interval job. */
+  cron: string | null;
+  /** The zone `cron` is read in; null: the daemon's local zone (or an interval job). */
+  timezone: string | null;
+  stop_after: { date: string | null; n_runs: number | null } | null;
+  scope: string | null;
+  callback_url: string;
+  callback_body: Record<string, unknown>;
+  status: JobStatus;
+  inactive_reason: InactiveReason | null;
+  submitted_at: string;
+  last_ran_at: string | null;
+  next_run: string | null;
+  n_runs: number;
+  n_errors: number;
+  results: { data: RunResult[]; page_next: string | null };
+  activity: { code: ActivityCode; start_timestamp: string | null };
+  policy: { overlap: OverlapPolicy; misfire: MisfirePolicy };
+  skipped_slots: { missed: number; overlap: number };
+}
+
+export interface ResumeResult {
+  job: JobDocument;
+  /** False when the job was not inactive: nothing changed. */
+  resumed: boolean;
+}
+
+export interface PauseParams {
+  job_id: string;
+  /** Why, for whoever looks later: `inactive_reason.detail`. */
+  note?: string | null;
+}
+
+export interface PauseResult {
+  job: JobDocument;
+  /** False when the job was not loaded (already paused or inactive, finished): nothing changed. A deleted job is JOB_DELETED. */
+  paused: boolean;
+}
+
+export interface RunNowParams {
+  job_id: string;
+  /** Fire even while the previous run is in progress under overlap=skip. */
+  force?: boolean;
+}
+
+export interface RunNowResult {
+  job: JobDocument;
+  /** The run just fired (manual, outside the grid); its request_id is random and stored. */
+  run: RunResult;
+}
+
+export interface HistoryParams {
+  job_id: string;
+  /** Page size, 1–1000 (default 20). */
+  limit?: number;
+  /** `next_cursor` of the previous page. */
+  cursor?: string | null;
+  /** ISO-8601 instant: only runs fired at or after it. */
+  since?: string | null;
+  status?: RunState | null;
+}
+
+/** One run in `job.history`: the run as `results.data` shows it, plus the following. */
+export interface HistoryEntry extends RunResult {
+  /** fired_at − slot in ms; null for a manual run (it has no slot on the grid). */
+  lateness_ms: number | null;
+  /** Fired by `job run`, outside the grid. */
+  manual: boolean;
+  /** One line: what the provider reported (files and bytes of a transfer, or the fault), or the run's error. */
+  summary: string;
+}
+
+export interface HistoryPage {
+  /** Newest first. */
+  runs: HistoryEntry[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: string | null;
+}
+
+/**
+ * Parameters of `job.update`: only what is given changes. A change of interval_seconds,
+ * cron, timezone or start re-anchors the schedule (daemon/jobs/update.ts).
+ */
+export interface UpdateJobParams {
+  job_id: string;
+  name?: string;
+  /** Switches a calendar job to an interval job. */
+  interval_seconds?: number;
+  /** Switches an interval job to a calendar job. */
+  cron?: string;
+  /** Null: client_timezone, else the daemon's zone. Only for a calendar job. */
+  timezone?: string | null;
+  /** As for job.submit: the zone a job that becomes a calendar job gets when no timezone is given. */
+  client_timezone?: string | null;
+  /** ISO-8601 instant: the new anchor. */
+  start?: string;
+  /** Each key given replaces that end condition, null clears it; `stop_after: null` clears both. */
+  stop_after?: { date?: string | null; n_runs?: number | null } | null;
+  callback_body?: Record<string, unknown>;
+  policy?: { overlap?: OverlapPolicy; misfire?: MisfirePolicy };
+}
+
+export interface UpdateJobResult {
+  job: JobDocument;
+  /**
+   * True when the schedule was re-anchored: its next slot is the new schedule's first after
+   * now (a changed schedule, or a finished job scheduled again).
+   */
+  reanchored: boolean;
+}
+
+export interface NextSlotsParams {
+  job_id: string;
+  /** How many slots, 1–100 (default 5). */
+  count?: number;
+}
+
+export interface NextSlotsResult {
+  /** Due times of the next slots, ISO-8601 with offset (a calendar job's in its zone), earliest first. */
+  slots: string[];
+  /** Why fewer than asked for (paused, finished, deleted, an end condition); null when all are listed. */
+  note: string | null;
+}
+
+export interface JobPage {
+  jobs: JobDocument[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  protocol_version: number;
+  started_at: string;
+  uptime_seconds: number;
+  db_file: string;
+  socket_path: string;
+  jobs: Record<JobStatus, number>;
+  runs_in_flight: number;
+  /** How late recent runs fired (fired_at − slot), over the newest `runs` runs. */
+  fire_lateness_ms: { runs: number; p50: number | null; p99: number | null; max: number | null };
+  /** Where the daemon logs: its current log file, or null for stderr (journal, terminal). */
+  log_file: string | null;
+  /** True when systemd passed the listening socket (socket activation). */
+  socket_activated: boolean;
+}
+
+/**
+ * The first call of every connection: each side learns the other's versions, and the CLI
+ * refuses to go on when the protocols differ. Its shape must never change incompatibly,
+ * so that any two versions can at least tell each other to restart.
+ */
+export interface HelloParams {
+  protocol_version: number;
+  version: string;
+}
+
+export interface HelloResult {
+  protocol_version: number;
+  version: string;
+  pid: number;
+}
+
+export interface Methods {
+  'job.submit': { params: SubmitJobParams; result: JobDocument };
+  'job.get': { params: JobIdParams; result: JobDocument };
+  'job.list': { params: ListJobsParams; result: JobPage };
+  'job.delete': { params: JobIdParams; result: JobDocument };
+  /** Full ids for what a user typed (full ids in any case, unique prefixes); see ResolveJobIdsParams. */
+  'job.resolve': { params: ResolveJobIdsParams; result: ResolveJobIdsResult };
+  /** Remove deleted jobs and their history for good; see PurgeParams. */
+  'job.purge': { params: PurgeParams; result: PurgeResult };
+  /** An inactive job is scheduled again (SPEC §2 misfire rule); any other job is left as it is. */
+  'job.resume': { params: JobIdParams; result: ResumeResult };
+  /** A loaded job becomes inactive {cause: "user"}; a run in flight is not cancelled. Any other job is left as it is. */
+  'job.pause': { params: PauseParams; result: PauseResult };
+  /** Fire one extra run now, outside the grid (SPEC §2 rule 8); RUN_IN_PROGRESS under overlap=skip unless forced. */
+  'job.run': { params: RunNowParams; result: RunNowResult };
+  /** A job's runs, newest first, a page at a time. */
+  'job.history': { params: HistoryParams; result: HistoryPage };
+  /** Change a job from its next slot on; a run in flight is untouched (daemon/jobs/update.ts). */
+  'job.update': { params: UpdateJobParams; result: UpdateJobResult };
+  /** The next slots as the daemon will fire them (none for a paused, finished or deleted job, with a note). */
+  'job.next': { params: NextSlotsParams; result: NextSlotsResult };
+  'daemon.hello': { params: HelloParams; result: HelloResult };
+  'daemon.status': { params: Record<string, never>; result: DaemonStatus };
+  /** Graceful shutdown; answers first, then stops. */
+  'daemon.stop': { params: Record<string, never>; result: { pid: number } };
+}
+
+export type MethodName = keyof Methods;
+
+/**
+ * JSON-RPC error codes of ours (the -32000…-32099 "server error" range), each paired with
+ * the stable `data.code` string from `core/errors.ts`.
+ */
+export const RPC_ERROR_CODES = {
+  INVALID_INPUT: -32602,
+  JOB_NOT_FOUND: -32004,
+  INTERNAL: -32603,
+} as const;
+
+/**
+ * JSON Schemas of the parameters (validated with ajv before a handler runs). Types and
+ * shapes are checked here; the rules (URL scheme, interval range, time formats) live in
+ * `core/input.ts`, shared with the CLI.
+ */
+const nullableString = { type: ['string', 'null'] } as const;
+const stopAfterSchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { date: nullableString, n_runs: { type: ['integer', 'null'] } },
+} as const;
+const policySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { overlap: { enum: ['skip', 'allow'] }, misfire: { enum: ['coalesce', 'skip'] } },
+} as const;
+const jobIdProperty = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const jobIdListSchema = { type: 'array', minItems: 1, maxItems: 1000, items: jobIdProperty } as const;
+export const PARAM_SCHEMAS: Record<MethodName, object> = {
+  'job.submit': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'callback_url', 'callback_body'],
+    properties: {
+      name: { type: 'string', maxLength: 255 },
+      start: nullableString,
+      interval_seconds: { type: 'integer' },
+      cron: { type: ['string', 'null'], maxLength: 200 },
+      timezone: { type: ['string', 'null'], maxLength: 64 },
+      client_timezone: { type: ['string', 'null'], maxLength: 64 },
+      callback_url: { type: 'string', maxLength: 2048 },
+      callback_body: { type: 'object' },
+      scope: nullableString,
+      stop_after: stopAfterSchema,
+      policy: policySchema,
+    },
+  },
+  'job.get': jobIdSchema(),
+  'job.delete': jobIdSchema(),
+  'job.resolve': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_ids'],
+    properties: { job_ids: jobIdListSchema },
+  },
+  'job.purge': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_ids'],
+    properties: { job_ids: jobIdListSchema, dry_run: { type: 'boolean' } },
+  },
+  'job.resume': jobIdSchema(),
+  'job.pause': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: jobIdProperty, note: { type: ['string', 'null'], maxLength: 1000 } },
+  },
+  'job.run': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: jobIdProperty, force: { type: 'boolean' } },
+  },
+  'job.update': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: {
+      job_id: jobIdProperty,
+      name: { type: 'string', maxLength: 255 },
+      interval_seconds: { type: 'integer' },
+      cron: { type: 'string', maxLength: 200 },
+      timezone: { type: ['string', 'null'], maxLength: 64 },
+      client_timezone: { type: ['string', 'null'], maxLength: 64 },
+      start: { type: 'string', maxLength: 64 },
+      stop_after: stopAfterSchema,
+      callback_body: { type: 'object' },
+      policy: policySchema,
+    },
+  },
+  'job.next': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: jobIdProperty, count: { type: 'integer', minimum: 1, maximum: 100 } },
+  },
+  'job.history': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: {
+      job_id: jobIdProperty,
+      limit: { type: 'integer', minimum: 1, maximum: 1000 },
+      cursor: { type: ['string', 'null'], maxLength: 512 },
+      since: { type: ['string', 'null'], maxLength: 64 },
+      status: { enum: ['pending', 'active', 'succeeded', 'failed', null] },
+    },
+  },
+  'job.list': {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: 1000 },
+      cursor: { type: ['string', 'null'], maxLength: 512 },
+      show_deleted: { type: 'boolean' },
+    },
+  },
+  // Extra keys allowed: a newer client may send more, and must still get an answer.
+  'daemon.hello': {
+    type: 'object',
+    required: ['protocol_version', 'version'],
+    properties: { protocol_version: { type: 'integer' }, version: { type: 'string', maxLength: 64 } },
+  },
+  'daemon.status': { type: 'object', additionalProperties: false, properties: {} },
+  'daemon.stop': { type: 'object', additionalProperties: false, properties: {} },
+};
+
+function jobIdSchema(): object {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id'],
+    properties: { job_id: jobIdProperty },
+  };
+}
