@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFiring, type FiringParams, type FiringRow, type SystemUnderTest } from './lib/firing-run.ts';
-import { ensureBundle } from './lib/entry.ts';
+import { ensureBundle, entryWords } from './lib/entry.ts';
 import { describeMachine, srcHash, type Machine } from './lib/machine.ts';
 import { oursSystem } from './lib/ours.ts';
 import { bullmqSystem, REDIS_MISSING, redisServerVersion } from './lib/peer.ts';
@@ -118,10 +118,12 @@ function usage(message: string): never {
 }
 
 const scenarios: Scenario[] = args.scenario
-  ? args.scenario.flatMap((s) => s.split(',')).map((s) => {
-      if (!(SCENARIOS as readonly string[]).includes(s)) usage(`unknown scenario "${s}"`);
-      return s as Scenario;
-    })
+  ? args.scenario
+      .flatMap((s) => s.split(','))
+      .map((s) => {
+        if (!(SCENARIOS as readonly string[]).includes(s)) usage(`unknown scenario "${s}"`);
+        return s as Scenario;
+      })
   : [...SCENARIOS];
 
 const cfg = {
@@ -169,7 +171,14 @@ async function firing(scenario: string, make: () => SystemUnderTest, p: FiringPa
   const row = medianOf(rows);
   row.runs = runs;
   if (runs > 1) {
-    row.per_run = rows.map((r) => ({ p50: r.lateness_ms.p50, p99: r.lateness_ms.p99, max: r.lateness_ms.max, missed: r.missed, duplicates: r.duplicates, early: r.early }));
+    row.per_run = rows.map((r) => ({
+      p50: r.lateness_ms.p50,
+      p99: r.lateness_ms.p99,
+      max: r.lateness_ms.max,
+      missed: r.missed,
+      duplicates: r.duplicates,
+      early: r.early,
+    }));
   }
   return row;
 }
@@ -197,8 +206,8 @@ async function ours(scenario: string, n: number, rate: number, opts: { profile?:
 
 async function scenario(name: Scenario, body: () => Promise<void>): Promise<void> {
   if (!scenarios.includes(name)) return;
-  // Someone may be editing src/ while this runs: then rebuild the CLI bundle (or the bin
-  // falls back to tsx) and say from where on the newer code was measured.
+  // Someone may be editing src/ while this runs: then rebuild the CLI bundle (the bin runs
+  // whatever dist/cli holds) and say from where on the newer code was measured.
   const sha1 = srcHash();
   const last = machine.src_changes?.at(-1)?.src_sha1 ?? machine.src_sha1;
   if (sha1 !== last) {
@@ -221,7 +230,9 @@ const passes = (r: FiringRow) => r.lateness_ms.p99 !== null && r.lateness_ms.p99
 const started = Date.now();
 const entry = ensureBundle();
 const machine: Machine = { ...(await describeMachine()), entry };
-progress(`${machine.cpus} × ${machine.cpu_model}, node ${machine.node}; ${machine.idle_before_pct}% idle before the run; globus-timer runs from the ${entry === 'bundle' ? 'dist/cli bundle' : 'sources through tsx'}; scenarios: ${scenarios.join(', ')}`);
+progress(
+  `${machine.cpus} × ${machine.cpu_model}, node ${machine.node}; ${machine.idle_before_pct}% idle before the run; globus-timer runs from the ${entryWords(entry)}; scenarios: ${scenarios.join(', ')}`,
+);
 
 await scenario('precision', async () => {
   for (const n of [cfg.n, cfg.largeN]) {

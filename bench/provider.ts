@@ -52,11 +52,7 @@ const server = http.createServer((req, res) => {
     jobs.push(typeof doc.body?.job === 'number' ? doc.body.job : null);
     slots.push(typeof doc.body?.slot === 'number' ? doc.body.slot : null);
     requestIds.push(requestId);
-    reply(
-      res,
-      200,
-      JSON.stringify({ action_id: requestId || `a${times.length}`, status: 'SUCCEEDED', creator_id: 'bench', details: {} }),
-    );
+    reply(res, 200, JSON.stringify({ action_id: requestId || `a${times.length}`, status: 'SUCCEEDED', creator_id: 'bench', details: {} }));
   });
 });
 server.keepAliveTimeout = 120_000;

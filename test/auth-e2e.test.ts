@@ -11,6 +11,7 @@ import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { runCliProcess, startDaemonProcess, tempHome, type CliResult, type DaemonProcess } from './support/env.ts';
+import { startControlJob } from './support/control-job.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
 
 const SOURCE = '000a11ce-0000-1000-8000-000000000003';
@@ -103,7 +104,25 @@ test("a user's first transfer job: consent required, login, job transfer, tokens
   // Access tokens live 3 s and are refreshed 1 s before expiry: several refreshes between runs.
   w.auth.expiresInSeconds = 3;
   const daemon = await startDaemonProcess(t, w.env);
-  const transferArgs = ['job', 'transfer', '--name', 'nightly backup', '--interval', '1', '--source-endpoint', SOURCE, '--dest-endpoint', DEST, '--item', '/data/', '/backup/', 'true', '--sync-level', '3', '--verify-checksum'];
+  const transferArgs = [
+    'job',
+    'transfer',
+    '--name',
+    'nightly backup',
+    '--interval',
+    '1',
+    '--source-endpoint',
+    SOURCE,
+    '--dest-endpoint',
+    DEST,
+    '--item',
+    '/data/',
+    '/backup/',
+    'true',
+    '--sync-level',
+    '3',
+    '--verify-checksum',
+  ];
 
   // Not logged in, not at a terminal: the command to run instead, and nothing submitted.
   const refused = await w.cli(transferArgs);
@@ -132,7 +151,10 @@ test("a user's first transfer job: consent required, login, job transfer, tokens
     return d.results.data.filter((r) => r.completed_at).length >= 6 && d;
   });
   assert.equal(doc.status, 'loaded');
-  assert.ok(doc.results.data.every((r) => r.run_state !== 'failed'), 'no run failed');
+  assert.ok(
+    doc.results.data.every((r) => r.run_state !== 'failed'),
+    'no run failed',
+  );
   // Refreshed ahead of expiry: no request was ever turned away (a refused one is re-sent with its request_id).
   assert.equal(new Set(runs.map(requestId)).size, runs.length, 'every request was accepted the first time');
   assert.ok(w.auth.grants.refresh_token >= 2, `refreshed ${w.auth.grants.refresh_token} times`);
@@ -174,7 +196,20 @@ test('a token Auth no longer honours: one forced refresh after the 401; a revoke
   const daemon = await startDaemonProcess(t, w.env);
   assert.equal((await w.login()).code, 0);
   // No --scope: the CLI reads it from the provider's introspection document.
-  const submitted = await w.cli(['job', 'submit', '--name', 'sync', '--interval', '1', '--action-url', w.ap.runUrl, '--action-body', '{"body": {"n": 1}}', '--format', 'json']);
+  const submitted = await w.cli([
+    'job',
+    'submit',
+    '--name',
+    'sync',
+    '--interval',
+    '1',
+    '--action-url',
+    w.ap.runUrl,
+    '--action-body',
+    '{"body": {"n": 1}}',
+    '--format',
+    'json',
+  ]);
   assert.equal(submitted.code, 0, submitted.stderr);
   const job = JSON.parse(submitted.stdout) as JobDocument;
   assert.equal(job.scope, TRANSFER_SCOPE);
@@ -191,7 +226,8 @@ test('a token Auth no longer honours: one forced refresh after the 401; a revoke
   const refusedAt = sinceExpiry.findIndex((r) => !w.auth.accepts(bearer(r), TRANSFER_SCOPE));
   assert.notEqual(refusedAt, -1, 'a request was sent with the expired token');
   const rejected = sinceExpiry[refusedAt]!;
-  const same = (r: RecordedRequest) => r.method === rejected.method && r.path === rejected.path && (r.path.endsWith('/run') ? requestId(r) === requestId(rejected) : true);
+  const same = (r: RecordedRequest) =>
+    r.method === rejected.method && r.path === rejected.path && (r.path.endsWith('/run') ? requestId(r) === requestId(rejected) : true);
   const resent = sinceExpiry.filter(same);
   assert.equal(resent.length, 2, `the refused ${rejected.method} ${rejected.path} was repeated once (with the same request_id for a run)`);
   assert.notEqual(bearer(resent[1]!), bearer(resent[0]!));
@@ -214,9 +250,14 @@ test('a token Auth no longer honours: one forced refresh after the 401; a revoke
   const fix = status.stdout.split('\n').filter((l) => l.startsWith('Inactive Reason:'));
   assert.equal(fix.length, 1, status.stdout);
   assert.match(fix[0]!, new RegExp(`globus-timer session login --scope '${TRANSFER_SCOPE.replace(/\./g, '\\.')}' && globus-timer job resume ${job.job_id}$`));
+  const control = await startControlJob(t, (args) => w.cli(args));
+  const inactiveAtMs = Date.now();
   const runsWhileInactive = w.ap.runRequests().length;
-  await new Promise((r) => setTimeout(r, 1_500));
+  // The inactive job's next slot would have been due within 1 s: by the control's run 2 s from now the daemon has decided
+  // it, and a request for it would have been sent a second or more before the control's (test/support/control-job.ts).
+  await control.firedAtOrAfter(inactiveAtMs + 2_000);
   assert.equal(w.ap.runRequests().length, runsWhileInactive, 'an inactive job does not fire');
+  assert.equal((await jobDoc(w, job.job_id)).n_runs, inactive.n_runs, 'nor claims a slot');
 
   // The fix, as printed: log in again, then resume.
   assert.equal((await w.login(['--scope', TRANSFER_SCOPE])).code, 0);
@@ -228,14 +269,30 @@ test('a token Auth no longer honours: one forced refresh after the 401; a revoke
   assert.match(again.stdout, /is loaded, not inactive: nothing to resume/);
   const n = w.ap.runRequests().length;
   const later = await w.ap.waitForRuns(n + 2, 20_000);
-  assert.ok(later.slice(n).every((r) => w.auth.accepts(bearer(r), TRANSFER_SCOPE)), 'runs carry the new login');
+  assert.ok(
+    later.slice(n).every((r) => w.auth.accepts(bearer(r), TRANSFER_SCOPE)),
+    'runs carry the new login',
+  );
   assertNoSecrets(w, daemon);
 });
 
 test('headless: with a confidential client the daemon uses the client-credentials grant, no login needed', async (t) => {
   const w = await world(t, { GLOBUS_TIMER_CLIENT_ID: 'cc-client', GLOBUS_TIMER_CLIENT_SECRET: 'cc-secret' });
   const daemon = await startDaemonProcess(t, w.env);
-  const submitted = await w.cli(['job', 'submit', '--name', 'headless', '--interval', '1', '--action-url', w.ap.runUrl, '--action-body', '{"body": {}}', '--format', 'json']);
+  const submitted = await w.cli([
+    'job',
+    'submit',
+    '--name',
+    'headless',
+    '--interval',
+    '1',
+    '--action-url',
+    w.ap.runUrl,
+    '--action-body',
+    '{"body": {}}',
+    '--format',
+    'json',
+  ]);
   assert.equal(submitted.code, 0, submitted.stderr);
   const runs = await w.ap.waitForRuns(3, 20_000);
   assert.ok(runs.every((r) => w.auth.accepts(bearer(r), TRANSFER_SCOPE)));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import lockfile from 'proper-lockfile';
-import { AuthClient, AuthError, parseTokenResponse, pkcePair, type TokenGrant } from '../src/auth/auth-client.ts';
+import { AuthClient, parseTokenResponse, pkcePair, type TokenGrant } from '../src/auth/auth-client.ts';
 import { authBaseUrl, authSettings, DEFAULT_CLIENT_ID, type AuthSettings } from '../src/auth/environment.ts';
 import { baseScope, coversScope, formatScope, IDENTITY_SCOPES, mergeScopes, parseScope, TRANSFER_SCOPE, transferScope } from '../src/core/scopes.ts';
 import {
@@ -22,15 +22,14 @@ import {
   lookupToken,
   TOKEN_CACHE_FORMAT,
   TokenCache,
-  TokenCacheError,
   withGrants,
   type CachedToken,
   type TokenCacheFile,
 } from '../src/auth/token-cache.ts';
-import { AuthRequiredError, AuthUnavailableError, ClientCredentialTokens, createTokenProvider, UserTokens } from '../src/auth/tokens.ts';
+import { ClientCredentialTokens, createTokenProvider, UserTokens } from '../src/auth/tokens.ts';
 import { runCli } from '../src/cli/main.ts';
 import { NOT_LOGGED_IN } from '../src/cli/session.ts';
-import { ERROR_CODES, InvalidInputError } from '../src/core/errors.ts';
+import { AuthError, AuthRequiredError, AuthUnavailableError, ERROR_CODES, InvalidInputError, TokenCacheError } from '../src/core/errors.ts';
 import { splitScopes, startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { FakeClock } from './support/clock.ts';
 import { ROOT, tempHome } from './support/env.ts';
@@ -172,10 +171,11 @@ test('scopes: transferScope spells one optional data_access dependency per colle
 test('scopes: mergeScopes keeps one scope per base with the union of the dependencies', () => {
   assert.deepEqual(mergeScopes([]), []);
   assert.deepEqual(mergeScopes(['openid', 'openid', 'email']), ['openid', 'email']);
-  assert.deepEqual(
-    mergeScopes(['openid', `${TRANSFER_SCOPE}[${DA_A}]`, 'profile', TRANSFER_SCOPE, `${TRANSFER_SCOPE}[${DA_B} ${DA_A}]`, '  ']),
-    ['openid', `${TRANSFER_SCOPE}[${DA_A} ${DA_B}]`, 'profile'],
-  );
+  assert.deepEqual(mergeScopes(['openid', `${TRANSFER_SCOPE}[${DA_A}]`, 'profile', TRANSFER_SCOPE, `${TRANSFER_SCOPE}[${DA_B} ${DA_A}]`, '  ']), [
+    'openid',
+    `${TRANSFER_SCOPE}[${DA_A} ${DA_B}]`,
+    'profile',
+  ]);
   assert.deepEqual(mergeScopes(['a[b[c d]]', 'a[e]', 'x']), ['a[b[c d] e]', 'x']);
 });
 
@@ -240,7 +240,9 @@ test('environment: authSettings picks the default native client; a secret needs 
   assert.throws(
     () => authSettings({ GLOBUS_TIMER_CLIENT_SECRET: 's3cret' }),
     (err: unknown) =>
-      err instanceof InvalidInputError && /GLOBUS_TIMER_CLIENT_SECRET is set without GLOBUS_TIMER_CLIENT_ID/.test(err.message) && !err.message.includes('s3cret'),
+      err instanceof InvalidInputError &&
+      /GLOBUS_TIMER_CLIENT_SECRET is set without GLOBUS_TIMER_CLIENT_ID/.test(err.message) &&
+      !err.message.includes('s3cret'),
   );
   assert.throws(() => authSettings({ GLOBUS_TIMER_CLIENT_ID: ' ', GLOBUS_TIMER_CLIENT_SECRET: 's3cret' }), InvalidInputError);
 });
@@ -426,7 +428,13 @@ test('token cache: created 0600 in a new 0700 directory; writes are atomic and l
   const cache = new TokenCache(file, () => assert.fail('no warning expected'));
   assert.equal(cache.read(), null);
   const content = cacheOf([entry(AUTH_RS), entry(TRANSFER_RS)]);
-  assert.deepEqual(await cache.update((current) => (assert.equal(current, null), content)), content);
+  assert.deepEqual(
+    await cache.update((current) => {
+      assert.equal(current, null);
+      return content;
+    }),
+    content,
+  );
   assert.equal(modeOf(file), '600');
   assert.equal(modeOf(path.dirname(file)), '700');
   assert.equal(modeOf(path.join(home, 'new')), '700');
@@ -547,10 +555,7 @@ test('token cache: withGrants keeps other resource servers, refresh tokens and d
   const login = withGrants(
     null,
     DEFAULT_CLIENT_ID,
-    [
-      grant(AUTH_RS, { refreshToken: 'rt-auth', scopes: [...IDENTITY_SCOPES] }),
-      grant(TRANSFER_RS, { refreshToken: 'rt-transfer', scopes: [TRANSFER_SCOPE] }),
-    ],
+    [grant(AUTH_RS, { refreshToken: 'rt-auth', scopes: [...IDENTITY_SCOPES] }), grant(TRANSFER_RS, { refreshToken: 'rt-transfer', scopes: [TRANSFER_SCOPE] })],
     requested,
   );
   assert.equal(login.format, TOKEN_CACHE_FORMAT);
@@ -573,10 +578,12 @@ test('token cache: withGrants keeps other resource servers, refresh tokens and d
   assert.equal(login.tokens[TRANSFER_RS]?.access_token, `new-at-${TRANSFER_RS}`, 'the input is not mutated');
 
   // A second login with another collection: both consents are remembered, once each.
-  const second = withGrants(refreshed, DEFAULT_CLIENT_ID, [grant(TRANSFER_RS, { refreshToken: 'rt-2', scopes: [TRANSFER_SCOPE] })], [
-    transferScope([COLLECTION_B]),
-    daScope,
-  ]);
+  const second = withGrants(
+    refreshed,
+    DEFAULT_CLIENT_ID,
+    [grant(TRANSFER_RS, { refreshToken: 'rt-2', scopes: [TRANSFER_SCOPE] })],
+    [transferScope([COLLECTION_B]), daScope],
+  );
   assert.deepEqual(second.tokens[TRANSFER_RS]?.dependent_scopes, [daScope, transferScope([COLLECTION_B])]);
   assert.equal(second.tokens[TRANSFER_RS]?.refresh_token, 'rt-2');
 
@@ -675,7 +682,11 @@ test('token cache: concurrent updates from several processes lose nothing', asyn
     reads++;
   }
   const codes = await Promise.all(children.map((c) => c.exited));
-  assert.deepEqual(codes, children.map(() => 0), children.map((c) => c.err()).join('\n'));
+  assert.deepEqual(
+    codes,
+    children.map(() => 0),
+    children.map((c) => c.err()).join('\n'),
+  );
   assert.ok(children.every((c) => c.out().includes('done')));
   assert.equal(reads, ITERATIONS);
 
@@ -813,7 +824,11 @@ test('user tokens: revoked login → LoginRequired; no consent → ConsentRequir
   await assert.rejects(u.tokens.getToken(AP_SCOPE, { rejected: null }), assertAuthRequired('ConsentRequired', AP_SCOPE));
   const da = transferScope([COLLECTION_B]);
   await assert.rejects(u.tokens.getToken(da, { rejected: null }), assertAuthRequired('ConsentRequired', da));
-  const other = new UserTokens(u.cache, { client: new AuthClient({ ...userSettings(fake), clientId: 'another-client' }), clock: u.clock, refreshMarginMs: MARGIN_MS });
+  const other = new UserTokens(u.cache, {
+    client: new AuthClient({ ...userSettings(fake), clientId: 'another-client' }),
+    clock: u.clock,
+    refreshMarginMs: MARGIN_MS,
+  });
   await assert.rejects(other.getToken(TRANSFER_SCOPE, { rejected: null }), assertAuthRequired('ConsentRequired', TRANSFER_SCOPE));
   // No cache at all.
   const { paths } = tempHome(t);
@@ -978,7 +993,10 @@ test('createTokenProvider: user tokens from the cache, or client credentials wit
   const user = createTokenProvider({ ...base, env: { GLOBUS_SDK_SERVICE_URL_AUTH: fake.baseUrl } });
   assert.ok(user instanceof UserTokens);
   assert.equal(user.cache.file, paths.tokensFile);
-  const cc = createTokenProvider({ ...base, env: { GLOBUS_SDK_SERVICE_URL_AUTH: fake.baseUrl, GLOBUS_TIMER_CLIENT_ID: 'cc-client', GLOBUS_TIMER_CLIENT_SECRET: 'cc-secret' } });
+  const cc = createTokenProvider({
+    ...base,
+    env: { GLOBUS_SDK_SERVICE_URL_AUTH: fake.baseUrl, GLOBUS_TIMER_CLIENT_ID: 'cc-client', GLOBUS_TIMER_CLIENT_SECRET: 'cc-secret' },
+  });
   assert.ok(cc instanceof ClientCredentialTokens);
   assert.equal(fake.accepts(await cc.getToken(TRANSFER_SCOPE, { rejected: null }), TRANSFER_SCOPE), true);
   assert.equal(fs.existsSync(paths.tokensFile), false, 'client-credential tokens stay in memory');
@@ -1072,7 +1090,10 @@ test('session: login, whoami in three formats, logout, and whoami when logged ou
     assert.ok(e.access_token && e.refresh_token);
     assert.ok(w.fake.issuedSecrets().includes(e.access_token));
   }
-  assert.deepEqual(fs.readdirSync(path.dirname(w.tokensFile)).filter((f) => f.startsWith('tokens.json')), ['tokens.json']);
+  assert.deepEqual(
+    fs.readdirSync(path.dirname(w.tokensFile)).filter((f) => f.startsWith('tokens.json')),
+    ['tokens.json'],
+  );
 
   const brief = await w.cli(['session', 'whoami']);
   assert.equal(brief.code, 0, brief.stderr);
@@ -1083,9 +1104,15 @@ test('session: login, whoami in three formats, logout, and whoami when logged ou
   assert.equal(full.code, 0, full.stderr);
   const lines = full.stdout.split('\n');
   assert.equal(lines.length, 3);
-  assert.deepEqual(lines[0]!.split('|').map((s) => s.trim()), ['name', 'email', 'preferred_username', 'organization']);
+  assert.deepEqual(
+    lines[0]!.split('|').map((s) => s.trim()),
+    ['name', 'email', 'preferred_username', 'organization'],
+  );
   assert.match(lines[1]!, /^-+-\|-+-\|-+-\|-+$/);
-  assert.deepEqual(lines[2]!.split('|').map((s) => s.trim()), ['Alice Example', 'alice@example.org', 'alice@example.org', 'Example University']);
+  assert.deepEqual(
+    lines[2]!.split('|').map((s) => s.trim()),
+    ['Alice Example', 'alice@example.org', 'alice@example.org', 'Example University'],
+  );
 
   const json = await w.cli(['session', 'whoami', '--format', 'json']);
   assert.equal(json.code, 0, json.stderr);
@@ -1224,7 +1251,9 @@ test('session: login failures: a bad code, no code, and a confidential client', 
   assert.match(down.stderr, /answered 500/);
   assert.equal(fs.existsSync(w.tokensFile), false);
 
-  const cc = await w.cli(['session', 'login', '--no-browser'], { env: { ...w.env, GLOBUS_TIMER_CLIENT_ID: 'cc-client', GLOBUS_TIMER_CLIENT_SECRET: 'cc-secret' } });
+  const cc = await w.cli(['session', 'login', '--no-browser'], {
+    env: { ...w.env, GLOBUS_TIMER_CLIENT_ID: 'cc-client', GLOBUS_TIMER_CLIENT_SECRET: 'cc-secret' },
+  });
   assert.equal(cc.code, 2);
   assert.match(cc.stderr, /GLOBUS_TIMER_CLIENT_SECRET is set/);
   assert.equal(cc.stderr.includes('cc-secret'), false);
@@ -1252,17 +1281,14 @@ test('session: a corrupt cache names `session logout`', async (t) => {
   assert.match(whoami.stderr, /token cache .*tokens\.json is unusable .*run: globus-timer session logout, then log in again/);
 });
 
-test(
-  'session: logout recovers from a corrupt cache, as the error message tells the user',
-  async (t) => {
-    const w = await cliWorld(t);
-    fs.writeFileSync(w.tokensFile, '{not json', { mode: 0o600 });
-    const logout = await w.cli(['session', 'logout']);
-    assert.equal(logout.code, 0, logout.stderr);
-    assert.equal(fs.existsSync(w.tokensFile), false);
-    assert.equal((await w.login()).code, 0);
-  },
-);
+test('session: logout recovers from a corrupt cache, as the error message tells the user', async (t) => {
+  const w = await cliWorld(t);
+  fs.writeFileSync(w.tokensFile, '{not json', { mode: 0o600 });
+  const logout = await w.cli(['session', 'logout']);
+  assert.equal(logout.code, 0, logout.stderr);
+  assert.equal(fs.existsSync(w.tokensFile), false);
+  assert.equal((await w.login()).code, 0);
+});
 
 // ---------------------------------------------------------------------------------------
 
@@ -1285,5 +1311,9 @@ test('token cache: temp files left by a process killed mid-write are removed by 
   assert.equal(fs.existsSync(orphan), false, 'the next write removes it');
   fs.writeFileSync(orphan, '{}', { mode: 0o600 });
   await clearTokenCache(cache);
-  assert.deepEqual(fs.readdirSync(path.dirname(paths.tokensFile)).filter((n) => n.startsWith('tokens.json')), [], 'logout leaves no copy of the tokens');
+  assert.deepEqual(
+    fs.readdirSync(path.dirname(paths.tokensFile)).filter((n) => n.startsWith('tokens.json')),
+    [],
+    'logout leaves no copy of the tokens',
+  );
 });

@@ -39,7 +39,14 @@ function transferBody(items: number): Record<string, unknown> {
 }
 
 function submitParams(name: string, body: Record<string, unknown>): SubmitJobParams {
-  return { name, start: '2099-01-01T00:00:00Z', interval_seconds: 86_400, callback_url: 'https://transfer.actions.globus.org/transfer/run', callback_body: body, scope: null };
+  return {
+    name,
+    start: '2099-01-01T00:00:00Z',
+    interval_seconds: 86_400,
+    callback_url: 'https://transfer.actions.globus.org/transfer/run',
+    callback_body: body,
+    scope: null,
+  };
 }
 
 const MIB = 1 << 20;
@@ -64,7 +71,12 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
   }
   assert.equal(ids.length, 151);
 
-  const tableIds = (stdout: string) => stdout.trimEnd().split('\n').slice(2).map((row) => row.split(' | ')[1]!.trim());
+  const tableIds = (stdout: string) =>
+    stdout
+      .trimEnd()
+      .split('\n')
+      .slice(2)
+      .map((row) => row.split(' | ')[1]!.trim());
   const recordIds = (stdout: string) => [...stdout.matchAll(/^Job ID: +(\S+)$/gm)].map((m) => m[1]);
 
   const list = await runCliProcess(['job', 'list'], cliEnv);
@@ -103,7 +115,13 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
   const withDeleted = await runCliProcess(['job', 'list', '--show-deleted'], cliEnv);
   assert.equal(withDeleted.code, 0, withDeleted.stderr);
   assert.deepEqual(tableIds(withDeleted.stdout), ids);
-  assert.ok(withDeleted.stdout.trimEnd().split('\n').slice(2).every((row) => row.split(' | ')[2]!.trim() === 'deleted'));
+  assert.ok(
+    withDeleted.stdout
+      .trimEnd()
+      .split('\n')
+      .slice(2)
+      .every((row) => row.split(' | ')[2]!.trim() === 'deleted'),
+  );
   const statusDeleted = await runCliProcess(['job', 'status', '--all', '--show-deleted'], cliEnv);
   assert.equal(statusDeleted.code, 0, statusDeleted.stderr);
   assert.deepEqual(recordIds(statusDeleted.stdout), ids);
@@ -117,7 +135,22 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
   assert.ok(size > 3 * MIB && size < 3.1 * MIB, `${size}`);
   const sizeText = `${(size / MIB).toFixed(1)} MiB (${size.toLocaleString('en-US')} bytes)`;
   const refusal = `globus-timer: the action body is ${sizeText}; the largest a job may have is ${limitText}\n`;
-  const submit = await runCliProcess(['job', 'submit', '--name', 'huge', '--interval', '1d', '--action-url', 'https://transfer.actions.globus.org/transfer/run', '--action-file', bigFile, '--no-scope'], cliEnv);
+  const submit = await runCliProcess(
+    [
+      'job',
+      'submit',
+      '--name',
+      'huge',
+      '--interval',
+      '1d',
+      '--action-url',
+      'https://transfer.actions.globus.org/transfer/run',
+      '--action-file',
+      bigFile,
+      '--no-scope',
+    ],
+    cliEnv,
+  );
   assert.deepEqual({ code: submit.code, stderr: submit.stderr, stdout: submit.stdout }, { code: 2, stderr: refusal, stdout: '' });
   const update = await runCliProcess(['job', 'update', ids[0]!, '--action-file', bigFile], cliEnv);
   assert.deepEqual({ code: update.code, stderr: update.stderr }, { code: 2, stderr: refusal });
@@ -137,7 +170,10 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
   assert.ok(hugeBytes > MAX_FRAME_BYTES);
   await assert.rejects(client.call('job.submit', huge), (e: unknown) => {
     assert.ok(e instanceof TimerError && e.code === ERROR_CODES.INVALID_INPUT, String(e));
-    assert.match(e.message, /^the request \(job\.submit\) is 4\.\d MiB \([\d,]+ bytes\), over the limit of 4 MiB \(4,194,304 bytes\) for one message between the CLI and the daemon$/);
+    assert.match(
+      e.message,
+      /^the request \(job\.submit\) is 4\.\d MiB \([\d,]+ bytes\), over the limit of 4 MiB \(4,194,304 bytes\) for one message between the CLI and the daemon$/,
+    );
     return true;
   });
   assert.equal((await client.call('job.list', { limit: 1 })).jobs.length, 0, 'the connection is still usable');
@@ -146,7 +182,12 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
   const reported = JSON.parse(reply) as { id: unknown; error: { code: number; message: string } };
   assert.equal(reported.id, null);
   assert.equal(reported.error.code, -32600);
-  assert.match(reported.error.message, new RegExp(`^the request is (more than )?4\\.\\d MiB \\([\\d,]+ bytes\\), over the limit of ${frameLimitText.replace(/[()]/g, '\\$&')} for one message between the CLI and the daemon$`));
+  assert.match(
+    reported.error.message,
+    new RegExp(
+      `^the request is (more than )?4\\.\\d MiB \\([\\d,]+ bytes\\), over the limit of ${frameLimitText.replace(/[()]/g, '\\$&')} for one message between the CLI and the daemon$`,
+    ),
+  );
   assert.equal((await client.call('daemon.status', {})).jobs.deleted, 151, 'the daemon serves on, nothing stored');
 });
 
@@ -175,7 +216,8 @@ test('the client names the size and the limit of a reply it cannot take, and sho
       for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
         const { id, method } = JSON.parse(buf.slice(0, i)) as { id: unknown; method: string };
         buf = buf.slice(i + 1);
-        if (method === 'daemon.hello') sock.write(JSON.stringify({ jsonrpc: '2.0', id, result: { protocol_version: PROTOCOL_VERSION, version: 'test', pid: 1 } }) + '\n');
+        if (method === 'daemon.hello')
+          sock.write(JSON.stringify({ jsonrpc: '2.0', id, result: { protocol_version: PROTOCOL_VERSION, version: 'test', pid: 1 } }) + '\n');
         else sock.write(answers.shift()!(id));
       }
     });
@@ -189,7 +231,10 @@ test('the client names the size and the limit of a reply it cannot take, and sho
   answers.push((id) => JSON.stringify({ jsonrpc: '2.0', id, result: { jobs: [], pad: 'x'.repeat(5 * MIB) } }) + '\n');
   const c1 = await RpcClient.connect(paths.socketPath);
   await assert.rejects(c1.call('job.list', {}), (e: unknown) => {
-    assert.match((e as Error).message, /^the daemon's reply is more than 4\.\d MiB \([\d,]+ bytes\), over the limit of 4 MiB \(4,194,304 bytes\) for one message between the CLI and the daemon$/);
+    assert.match(
+      (e as Error).message,
+      /^the daemon's reply is more than 4\.\d MiB \([\d,]+ bytes\), over the limit of 4 MiB \(4,194,304 bytes\) for one message between the CLI and the daemon$/,
+    );
     return true;
   });
   await assert.rejects(c1.call('job.list', {}), /daemon call job\.list failed: the daemon's reply is more than/, 'a later call fails at once, with the reason');
@@ -215,8 +260,15 @@ test('the daemon never sends a reply over the frame limit: the request gets an e
   t.after(() => client.close());
   await assert.rejects(client.call('daemon.status', {}), (e: unknown) => {
     assert.ok(e instanceof TimerError && e.code === ERROR_CODES.RPC_FAILED, String(e));
-    assert.match(e.message, /^the reply is 5\.0 MiB \(5,242,\d{3} bytes\), over the limit of 4 MiB \(4,194,304 bytes\) for one message between the CLI and the daemon$/);
+    assert.match(
+      e.message,
+      /^the reply is 5\.0 MiB \(5,242,\d{3} bytes\), over the limit of 4 MiB \(4,194,304 bytes\) for one message between the CLI and the daemon$/,
+    );
     return true;
   });
-  assert.deepEqual(await client.call('daemon.hello', { protocol_version: PROTOCOL_VERSION, version: 'test' }), { protocol_version: PROTOCOL_VERSION, version: 'test', pid: process.pid }, 'the connection serves on');
+  assert.deepEqual(
+    await client.call('daemon.hello', { protocol_version: PROTOCOL_VERSION, version: 'test' }),
+    { protocol_version: PROTOCOL_VERSION, version: 'test', pid: process.pid },
+    'the connection serves on',
+  );
 });

@@ -309,7 +309,16 @@ test('upcomingSlots: calendar slots through DST, end conditions noted', () => {
 
 test('upcomingSlots: interval jobs on their grid; an overdue slot comes first as the catch-up', () => {
   const S = at('2026-01-01T00:00:00Z');
-  const job: ScheduleState = { startAtMs: S, intervalSeconds: 3600, nextSlotIndex: 2, runCount: 2, stopAfterRuns: null, stopAfterDateMs: null, overlap: 'skip', misfire: 'coalesce' };
+  const job: ScheduleState = {
+    startAtMs: S,
+    intervalSeconds: 3600,
+    nextSlotIndex: 2,
+    runCount: 2,
+    stopAfterRuns: null,
+    stopAfterDateMs: null,
+    overlap: 'skip',
+    misfire: 'coalesce',
+  };
   assert.deepEqual(upcomingSlots(job, S + 3_600_000, 3, GRACE).slotsAtMs, [S + 7_200_000, S + 10_800_000, S + 14_400_000]);
   // Down for a while: the latest due slot is the catch-up, then the grid.
   assert.deepEqual(upcomingSlots(job, S + 5.5 * 3_600_000, 2, GRACE).slotsAtMs, [S + 5 * 3_600_000, S + 6 * 3_600_000]);
@@ -377,7 +386,10 @@ test('scheduler: a calendar job fires at its occurrences through the DST night, 
     h.fired.map((r) => iso(r.slotAtMs)),
     ['2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z', '2026-03-31T00:30:00.000Z'],
   );
-  assert.ok(h.fired.every((r) => r.firedAtMs === r.slotAtMs), 'fired at the slot');
+  assert.ok(
+    h.fired.every((r) => r.firedAtMs === r.slotAtMs),
+    'fired at the slot',
+  );
   // Retry window: min(45 min, half the gap to the next occurrence).
   assert.equal(h.fired[0]!.retryUntilMs - h.fired[0]!.firedAtMs, 45 * 60_000);
   const row = getJob(h.db, job.job_id)!;
@@ -418,7 +430,7 @@ test('scheduler: a calendar job down across several occurrences coalesces into o
 test('scheduler: stop_after.n_runs finishes a calendar job; the daemon rejects bad calendar input', (t) => {
   const h = harness(t);
   const job = submitCal(h, { cron: '*/15 * * * *', timezone: null, stop_after: { n_runs: 2 } });
-  assert.equal(job.timezone, localTimezone(), 'no zone given: the daemon\'s, stored (issue 12 item 10)');
+  assert.equal(job.timezone, localTimezone(), "no zone given: the daemon's, stored (issue 12 item 10)");
   for (let i = 0; i < 6; i++) {
     h.clock.advance(15 * 60_000);
     h.completeAll();
@@ -429,7 +441,10 @@ test('scheduler: stop_after.n_runs finishes a calendar job; the daemon rejects b
   assert.throws(() => submitCal(h, { timezone: 'Atlantis/Capital' }), /unknown time zone/);
   assert.throws(() => submitCal(h, { interval_seconds: 60 }), /not both/);
   assert.throws(() => submitCal(h, { cron: null }), /give the schedule/);
-  assert.throws(() => h.service.submit({ name: 'x', interval_seconds: 60, timezone: 'UTC', callback_url: 'http://127.0.0.1:1/run', callback_body: { body: {} } }), /only to a calendar job/);
+  assert.throws(
+    () => h.service.submit({ name: 'x', interval_seconds: 60, timezone: 'UTC', callback_url: 'http://127.0.0.1:1/run', callback_body: { body: {} } }),
+    /only to a calendar job/,
+  );
 });
 
 // --- end to end ----------------------------------------------------------------------------
@@ -441,7 +456,22 @@ test('end to end: job submit --cron through the real CLI fires on the calendar; 
   const { env } = tempHome(t);
   await startDaemonProcess(t, env);
   const submit = await runCliProcess(
-    ['job', 'submit', '--name', 'every-second', '--cron', '* * * * * *', '--timezone', 'UTC', '--action-url', ap.runUrl, '--action-body', '{"body": {}}', '--format', 'json'],
+    [
+      'job',
+      'submit',
+      '--name',
+      'every-second',
+      '--cron',
+      '* * * * * *',
+      '--timezone',
+      'UTC',
+      '--action-url',
+      ap.runUrl,
+      '--action-body',
+      '{"body": {}}',
+      '--format',
+      'json',
+    ],
     env,
   );
   assert.equal(submit.code, 0, submit.stderr);
@@ -466,7 +496,10 @@ test('end to end: job submit --cron through the real CLI fires on the calendar; 
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   assert.match(bad.stderr, /invalid cron expression/);
-  const badZone = await runCliProcess(['job', 'submit', '--name', 'x', '--cron', '0 2 * * *', '--timezone', 'Moon/Base', '--action-url', ap.runUrl, '--action-body', '{"body": {}}'], env);
+  const badZone = await runCliProcess(
+    ['job', 'submit', '--name', 'x', '--cron', '0 2 * * *', '--timezone', 'Moon/Base', '--action-url', ap.runUrl, '--action-body', '{"body": {}}'],
+    env,
+  );
   assert.equal(badZone.code, 2);
   assert.match(badZone.stderr, /unknown time zone "Moon\/Base"/);
 });

@@ -56,7 +56,10 @@ function json<T = Record<string, unknown>>(r: CliResult, what: string): T {
 
 /** Every key of a document, at any depth, is snake_case (issue 12 item 7). */
 function assertSnakeCase(value: unknown, what: string, at = '$'): void {
-  if (Array.isArray(value)) return value.forEach((v, i) => assertSnakeCase(v, what, `${at}[${i}]`));
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) assertSnakeCase(v, what, `${at}[${i}]`);
+    return;
+  }
   if (value === null || typeof value !== 'object') return;
   for (const [k, v] of Object.entries(value)) {
     assert.match(k, /^[a-z0-9_]+$/, `${what}: key ${at}.${k} is not snake_case`);
@@ -112,7 +115,8 @@ test('a state directory that cannot be created: what, where, why in words and th
   const env = { ...process.env, GLOBUS_TIMER_HOME: home, GLOBUS_TIMER_LOG_LEVEL: 'debug' };
   const [run, list] = await Promise.all([runCliProcess(['daemon', 'run'], env), runCliProcess(['job', 'list'], env)]);
   // Not node's `EPERM: operation not permitted, mkdir '/sys/…'`, and no stack.
-  const line = (what: string) => new RegExp(`^globus-timer: cannot create the ${what} ${home.replace(/\//g, '\\/')}[^:]*: [a-z -]+ \\(${code}\\); [^\\n]*GLOBUS_TIMER_HOME[^\\n]*\\n$`);
+  const line = (what: string) =>
+    new RegExp(`^globus-timer: cannot create the ${what} ${home.replace(/\//g, '\\/')}[^:]*: [a-z -]+ \\(${code}\\); [^\\n]*GLOBUS_TIMER_HOME[^\\n]*\\n$`);
   assert.equal(run.code, 1);
   assert.equal(run.stdout, '');
   assert.match(run.stderr, line('state directory'));
@@ -125,7 +129,10 @@ test('a state directory that cannot be created: what, where, why in words and th
 /** Run the CLI with `dir` a read-only file system (a private mount namespace); null where that cannot be set up. */
 function cliOnReadOnlyMount(dir: string, args: string[], env: NodeJS.ProcessEnv): CliResult | null {
   const script = 'mount -t tmpfs -o ro,size=64k tmpfs "$1" || exit 99; shift; exec "$@"';
-  const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, process.execPath, path.join(ROOT, 'bin/globus-timer.js'), ...args], { env, encoding: 'utf8' });
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', dir, process.execPath, path.join(ROOT, 'bin/globus-timer.js'), ...args], {
+    env,
+    encoding: 'utf8',
+  });
   return r.error || r.status === 99 ? null : { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -135,9 +142,19 @@ test('a read-only state directory: EROFS in words, where, and the fix; no errno 
   const env = { ...process.env, GLOBUS_TIMER_HOME: path.join(dir, 'state'), GLOBUS_TIMER_LOG_LEVEL: 'debug' };
   const run = cliOnReadOnlyMount(dir, ['daemon', 'run'], env);
   if (!run) return t.skip('no private mount namespace here (needs root and unshare)');
-  assertFails(run, 1, `cannot create the state directory ${dir}/state: read-only file system (EROFS); set GLOBUS_TIMER_HOME to a writable directory`, 'daemon run');
+  assertFails(
+    run,
+    1,
+    `cannot create the state directory ${dir}/state: read-only file system (EROFS); set GLOBUS_TIMER_HOME to a writable directory`,
+    'daemon run',
+  );
   const list = cliOnReadOnlyMount(dir, ['job', 'list'], env)!;
-  assertFails(list, 1, `cannot create the log directory ${dir}/state/logs: read-only file system (EROFS); set GLOBUS_TIMER_HOME to a writable directory`, 'job list');
+  assertFails(
+    list,
+    1,
+    `cannot create the log directory ${dir}/state/logs: read-only file system (EROFS); set GLOBUS_TIMER_HOME to a writable directory`,
+    'job list',
+  );
 });
 
 test("another user's state directory: one line saying whose and the fix; no pino JSON", async (t) => {
@@ -146,7 +163,12 @@ test("another user's state directory: one line saying whose and the fix; no pino
   fs.chownSync(home, 65534, 65534);
   const run = await runCliProcess(['daemon', 'run'], env);
   // The token cache's directory is checked first (GLOBUS_TIMER_HOME holds everything).
-  assertFails(run, 1, `token cache directory ${home} is owned by uid 65534, not by you (uid 0); remove it (another user may have created it), or set GLOBUS_TIMER_HOME to a directory of your own`, 'daemon run');
+  assertFails(
+    run,
+    1,
+    `token cache directory ${home} is owned by uid 65534, not by you (uid 0); remove it (another user may have created it), or set GLOBUS_TIMER_HOME to a directory of your own`,
+    'daemon run',
+  );
 });
 
 // ---------------------------------------------------------------------------------------
@@ -269,9 +291,15 @@ test('--format json: one documented shape per command, snake_case keys throughou
 
   // delete: an array, one id or many.
   const deletedOne = (await cli('job', 'delete', b)) as unknown as JobDocument[];
-  assert.deepEqual(deletedOne.map((j) => [j.job_id, j.status]), [[b, 'deleted']]);
+  assert.deepEqual(
+    deletedOne.map((j) => [j.job_id, j.status]),
+    [[b, 'deleted']],
+  );
   const deletedTwo = (await cli('job', 'delete', a, c)) as unknown as JobDocument[];
-  assert.deepEqual(deletedTwo.map((j) => j.job_id), [a, c]);
+  assert.deepEqual(
+    deletedTwo.map((j) => j.job_id),
+    [a, c],
+  );
 
   const install = await cli('daemon', 'install', '--dry-run', '--systemd');
   assert.deepEqual(keys(install), ['kind', 'dry_run', 'dirs', 'files', 'commands', 'socket_path', 'notes', 'written', 'ran', 'ok']);

@@ -52,10 +52,13 @@ test("yargs' usage errors: one line in our words, naming the command's --help, e
     [['job', 'list', '-z'], 'unknown option -z; see globus-timer job list --help'],
     [['job', 'list', 'extra'], "unexpected argument 'extra'; see globus-timer job list --help"],
     [['job', 'list', '--format', 'xml'], '--format must be text or json, not "xml"; see globus-timer job list --help'],
-    [['job', 'transfer', '--name', 'n', '--interval', '1h', '--source-endpoint', 'a', '--dest-endpoint', 'b', '--item', '/a/'], '--item needs 3 values; see globus-timer job transfer --help'],
+    [
+      ['job', 'transfer', '--name', 'n', '--interval', '1h', '--source-endpoint', 'a', '--dest-endpoint', 'b', '--item', '/a/'],
+      '--item needs 3 values; see globus-timer job transfer --help',
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => runCliProcess(args, env)));
-  cases.forEach(([args, line], i) => assertOneLine(results[i]!, 2, line, args.join(' ')));
+  for (const [i, [args, line]] of cases.entries()) assertOneLine(results[i]!, 2, line, args.join(' '));
 });
 
 test('--action-file that cannot be read: the reason in words, exit 2', async (t) => {
@@ -81,9 +84,18 @@ test('--action-file that cannot be read: the reason in words, exit 2', async (t)
 test('a URL with a password is echoed without it', async (t) => {
   const { env } = home(t);
   const cases: [string, string][] = [
-    ['https://alice:hunter2@actions.example.org/run', 'invalid action URL "https://alice:***@actions.example.org/run": credentials do not belong in the URL; use --scope'],
-    ['ftp://alice:hunter2@actions.example.org/run', 'invalid action URL "ftp://alice:***@actions.example.org/run": it must use https (plain http only to a loopback address)'],
-    ['https://alice:hunter2@exa mple.org/run', 'invalid action URL "https://alice:***@exa mple.org/run": give a full URL such as https://transfer.actions.globus.org/transfer/run'],
+    [
+      'https://alice:hunter2@actions.example.org/run',
+      'invalid action URL "https://alice:***@actions.example.org/run": credentials do not belong in the URL; use --scope',
+    ],
+    [
+      'ftp://alice:hunter2@actions.example.org/run',
+      'invalid action URL "ftp://alice:***@actions.example.org/run": it must use https (plain http only to a loopback address)',
+    ],
+    [
+      'https://alice:hunter2@exa mple.org/run',
+      'invalid action URL "https://alice:***@exa mple.org/run": give a full URL such as https://transfer.actions.globus.org/transfer/run',
+    ],
   ];
   for (const [url, line] of cases) {
     const r = await runCliProcess(['job', 'submit', '--name', 'n', '--interval', '1h', '--no-scope', '--action-url', url, ...BODY], env);
@@ -229,7 +241,13 @@ test('job list aligns its columns by display width (CJK, emoji, combining marks)
   t.after(() => daemon.stop());
   const names = ['データ転送', '👩‍🔬 backup', 'e\u0301', 'plain'];
   for (const name of names) {
-    daemon.service.submit({ name, start: '2099-01-01T00:00:00Z', interval_seconds: 3600, callback_url: 'https://actions.example.org/run', callback_body: { body: {} } });
+    daemon.service.submit({
+      name,
+      start: '2099-01-01T00:00:00Z',
+      interval_seconds: 3600,
+      callback_url: 'https://actions.example.org/run',
+      callback_body: { body: {} },
+    });
   }
   const r = await runCliProcess(['job', 'list'], env);
   assert.equal(r.code, 0, r.stderr);
@@ -238,5 +256,9 @@ test('job list aligns its columns by display width (CJK, emoji, combining marks)
   // The display column of each `|` (the separator line's `-|-` included) is the same on every line.
   const bars = (line: string) => [...line.matchAll(/\|/g)].map((m) => stringWidth(line.slice(0, m.index)));
   for (const line of lines) assert.deepEqual(bars(line), bars(lines[0]!), `misaligned: ${JSON.stringify(line)}\n${r.stdout}`);
-  for (const name of names) assert.ok(lines.some((l) => l.startsWith(`${name} `)), name);
+  for (const name of names)
+    assert.ok(
+      lines.some((l) => l.startsWith(`${name} `)),
+      name,
+    );
 });

@@ -184,27 +184,30 @@ test('job submit: every option with a bad value is a usage error and changes not
   fs.writeFileSync(extraKeyFile, '{"body": {}, "surprise": true}');
 
   const cases: [string, string[], RegExp][] = [
-    ...['1m2d', '10x', '', '0', '-5', '1.5', '5 m s', '1d 1w', '99999w'].map(
-      (v): [string, string[], RegExp] => [`--interval ${JSON.stringify(v)}`, submitArgs({ '--interval': v }), /interval/],
-    ),
-    ...['2026-02-30', '2026-01-01T25:00:00', 'garbage', '2026-01-01T00:00:00Z junk', 'tomorrow', ''].map(
-      (v): [string, string[], RegExp] => [`--start ${JSON.stringify(v)}`, submitArgs({ '--start': v }), /--start/],
-    ),
+    ...['1m2d', '10x', '', '0', '-5', '1.5', '5 m s', '1d 1w', '99999w'].map((v): [string, string[], RegExp] => [
+      `--interval ${JSON.stringify(v)}`,
+      submitArgs({ '--interval': v }),
+      /interval/,
+    ]),
+    ...['2026-02-30', '2026-01-01T25:00:00', 'garbage', '2026-01-01T00:00:00Z junk', 'tomorrow', ''].map((v): [string, string[], RegExp] => [
+      `--start ${JSON.stringify(v)}`,
+      submitArgs({ '--start': v }),
+      /--start/,
+    ]),
     ['--start-time bad', submitArgs({ '--start': null, '--start-time': '2026-13-01' }), /--start/],
-    ...['2026-02-30', 'garbage', '2099-01-01T00:00:00+25:00'].map(
-      (v): [string, string[], RegExp] => [`--stop-after-date ${JSON.stringify(v)}`, submitArgs({ '--stop-after-date': v }), /--stop-after-date/],
+    ...['2026-02-30', 'garbage', '2099-01-01T00:00:00+25:00'].map((v): [string, string[], RegExp] => [
+      `--stop-after-date ${JSON.stringify(v)}`,
+      submitArgs({ '--stop-after-date': v }),
+      /--stop-after-date/,
+    ]),
+    ...['0', '-1', 'abc', '1.5', '', '1e3', '99999999999999999999'].map((v): [string, string[], RegExp] => [
+      `--stop-after-runs ${JSON.stringify(v)}`,
+      submitArgs({ '--stop-after-runs': v }),
+      /stop-after-runs/,
+    ]),
+    ...['http://example.org/run', 'http://10.1.2.3/run', 'ftp://example.org/run', 'https://user:secret@example.org/run', 'not a url', ''].map(
+      (v): [string, string[], RegExp] => [`--action-url ${JSON.stringify(v)}`, submitArgs({ '--action-url': v }), /action URL/],
     ),
-    ...['0', '-1', 'abc', '1.5', '', '1e3', '99999999999999999999'].map(
-      (v): [string, string[], RegExp] => [`--stop-after-runs ${JSON.stringify(v)}`, submitArgs({ '--stop-after-runs': v }), /stop-after-runs/],
-    ),
-    ...[
-      'http://example.org/run',
-      'http://10.1.2.3/run',
-      'ftp://example.org/run',
-      'https://user:secret@example.org/run',
-      'not a url',
-      '',
-    ].map((v): [string, string[], RegExp] => [`--action-url ${JSON.stringify(v)}`, submitArgs({ '--action-url': v }), /action URL/]),
     ['--action-body invalid JSON', submitArgs({ '--action-body': '{"body": ' }), /^globus-timer: --action-body must parse into valid JSON; got error: /],
     ['--action-body not JSON', submitArgs({ '--action-body': 'body' }), /^globus-timer: --action-body must parse into valid JSON; got error: /],
     ['--action-body array', submitArgs({ '--action-body': '[]' }), /"body" object/],
@@ -212,9 +215,21 @@ test('job submit: every option with a bad value is a usage error and changes not
     ['--action-body body not an object', submitArgs({ '--action-body': '{"body": [1]}' }), /"body" object/],
     ['--action-body extra key', submitArgs({ '--action-body': '{"body": {}, "extra": 1}' }), /"extra"/],
     ['--action-body too deep', submitArgs({ '--action-body': '{"body": {"a": ' + '['.repeat(500) + ']'.repeat(500) + '}}' }), /levels deep/],
-    ['--action-file missing', submitArgs({ '--action-body': null, '--action-file': path.join(home, 'missing.json') }), /^globus-timer: cannot read --action-file .*missing\.json: no such file$/],
-    ['--action-file unreadable (a directory)', submitArgs({ '--action-body': null, '--action-file': dir }), /^globus-timer: cannot read --action-file .*a-directory: is a directory$/],
-    ['--action-file invalid JSON', submitArgs({ '--action-body': null, '--action-file': badJsonFile }), /^globus-timer: --action-file must parse into valid JSON; got error: /],
+    [
+      '--action-file missing',
+      submitArgs({ '--action-body': null, '--action-file': path.join(home, 'missing.json') }),
+      /^globus-timer: cannot read --action-file .*missing\.json: no such file$/,
+    ],
+    [
+      '--action-file unreadable (a directory)',
+      submitArgs({ '--action-body': null, '--action-file': dir }),
+      /^globus-timer: cannot read --action-file .*a-directory: is a directory$/,
+    ],
+    [
+      '--action-file invalid JSON',
+      submitArgs({ '--action-body': null, '--action-file': badJsonFile }),
+      /^globus-timer: --action-file must parse into valid JSON; got error: /,
+    ],
     ['--action-file array', submitArgs({ '--action-body': null, '--action-file': arrayFile }), /"body" object/],
     ['--action-file extra key', submitArgs({ '--action-body': null, '--action-file': extraKeyFile }), /"surprise"/],
     ['both --action-body and --action-file', [...submitArgs(), '--action-file', badJsonFile], /action-body.*action-file|action-file.*action-body/],
@@ -223,9 +238,11 @@ test('job submit: every option with a bad value is a usage error and changes not
     ['empty --name', submitArgs({ '--name': '' }), /name/],
     ['control characters in --name', submitArgs({ '--name': 'a\u0007b' }), /name/],
     // Issue 11 item 7: what a terminal acts on or reorders, not only C0.
-    ...['\u001b[2J', '\u007f', '\u009b31m', '\u0085', '\u202e', '\u202a', '\u2066', '\u2069'].map(
-      (ch): [string, string[], RegExp] => [`--name with U+${ch.codePointAt(0)!.toString(16)}`, submitArgs({ '--name': `a${ch}b` }), /invalid job name/],
-    ),
+    ...['\u001b[2J', '\u007f', '\u009b31m', '\u0085', '\u202e', '\u202a', '\u2066', '\u2069'].map((ch): [string, string[], RegExp] => [
+      `--name with U+${ch.codePointAt(0)!.toString(16)}`,
+      submitArgs({ '--name': `a${ch}b` }),
+      /invalid job name/,
+    ]),
     ['missing --interval', submitArgs({ '--interval': null }), /interval/],
     ['missing --action-url', submitArgs({ '--action-url': null }), /action-url/],
     ['unknown option', [...submitArgs(), '--bogus', 'x'], /bogus/],
@@ -235,6 +252,7 @@ test('job submit: every option with a bad value is a usage error and changes not
     ['blank --scope', submitArgs({ '--scope': ' ' }), /--scope/],
     ['two scopes in --scope', submitArgs({ '--scope': 'openid email' }), /--scope/],
     // Issue 11 item 6: no whitespace, so the old check let these through.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, where ${…} is the shell's own
     ['a quote in --scope', submitArgs({ '--scope': "x';touch${IFS}/tmp/x;echo'" }), /^globus-timer: invalid --scope .*"'" cannot be part of a scope/],
     ['$( ) in --scope', submitArgs({ '--scope': 'urn:x$(id)' }), /invalid --scope .*"\$"/],
     ['unbalanced brackets in --scope', submitArgs({ '--scope': 'urn:x[*https://a/b' }), /invalid --scope .*no matching/],
@@ -332,7 +350,10 @@ test('job submit reads the scope from the provider unless --scope or --no-scope 
   // (token-rules.test.ts has the terminal's question): exit 2 naming --scope.
   const asked = await cli(env, submitArgs({ '--action-url': scoped.runUrl }));
   assert.equal(asked.code, 2);
-  assert.match(asked.err.join('\n'), /asks for a token for scope https:\/\/auth\.globus\.org\/scopes\/0000\/some_action; to send it one on every run, give --scope /);
+  assert.match(
+    asked.err.join('\n'),
+    /asks for a token for scope https:\/\/auth\.globus\.org\/scopes\/0000\/some_action; to send it one on every run, give --scope /,
+  );
   assert.equal(introspections(), 1);
   // Named with --scope, and the scope needs a consent nobody gave: exit 1 naming the login command.
   const named = await cli(env, [...submitArgs({ '--action-url': scoped.runUrl }), '--scope', 'https://auth.globus.org/scopes/0000/some_action']);
@@ -735,7 +756,11 @@ test('a boolean option given a value, or an option given none that needs one: ex
  * Run one command in-process and return what it printed on stdout as the one JSON
  * document it must be (the whole of stdout goes to JSON.parse).
  */
-async function jsonOf(env: NodeJS.ProcessEnv, args: string[], io: Partial<Parameters<typeof runCli>[1]> = {}): Promise<{ code: number; doc: unknown; err: string[] }> {
+async function jsonOf(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+  io: Partial<Parameters<typeof runCli>[1]> = {},
+): Promise<{ code: number; doc: unknown; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(args, { out: (s) => out.push(s), err: (s) => err.push(s), env, ...io });
@@ -745,7 +770,9 @@ async function jsonOf(env: NodeJS.ProcessEnv, args: string[], io: Partial<Parame
   try {
     doc = JSON.parse(stdout);
   } catch (e) {
-    assert.fail(`${args.join(' ')} (exit ${code}): stdout is not one JSON document (${(e as Error).message}): ${JSON.stringify(stdout.slice(0, 400))}; stderr ${JSON.stringify(err)}`);
+    assert.fail(
+      `${args.join(' ')} (exit ${code}): stdout is not one JSON document (${(e as Error).message}): ${JSON.stringify(stdout.slice(0, 400))}; stderr ${JSON.stringify(err)}`,
+    );
   }
   return { code, doc, err };
 }
@@ -774,7 +801,24 @@ test('--format json: every command that prints prints exactly one JSON document'
   // `job run` really fires it: at the loopback provider.
   const kept = daemon.service.submit({ ...params('kept'), callback_url: provider.runUrl }).job_id;
   const gone = [daemon.service.submit(params('gone-1')).job_id, daemon.service.submit(params('gone-2')).job_id, daemon.service.submit(params('gone-3')).job_id];
-  const transferArgs = ['job', 'transfer', '--name', 'tr', '--interval', '1d', '--start', FUTURE, '--source-endpoint', '000a11ce-0000-1000-8000-000000000003', '--dest-endpoint', '000a11ce-0000-1000-8000-000000000002', '--item', '/a', '/b', 'false'];
+  const transferArgs = [
+    'job',
+    'transfer',
+    '--name',
+    'tr',
+    '--interval',
+    '1d',
+    '--start',
+    FUTURE,
+    '--source-endpoint',
+    '000a11ce-0000-1000-8000-000000000003',
+    '--dest-endpoint',
+    '000a11ce-0000-1000-8000-000000000002',
+    '--item',
+    '/a',
+    '/b',
+    'false',
+  ];
   const isJob = (d: unknown) => assert.match((d as JobDocument).job_id, UUID);
   const isJobs = (n?: number) => (d: unknown) => {
     assert.ok(Array.isArray(d));
@@ -793,8 +837,20 @@ test('--format json: every command that prints prints exactly one JSON document'
     [['job', 'list', '--show-deleted', '-v'], 0, isJobs()],
     [['job', 'status', kept, '--format', 'json'], 0, (d) => assert.equal((d as JobDocument).job_id, kept)],
     [['job', 'status', '--all', '--format', 'json'], 0, isJobs()],
-    [['job', 'resume', kept, '--format', 'json'], 0, (d) => assert.deepEqual([(d as { job: JobDocument }).job.job_id, (d as { resumed: boolean }).resumed], [kept, false])],
-    [['job', 'delete', gone[0]!, '--format', 'json'], 0, (d) => assert.deepEqual((d as JobDocument[]).map((j) => j.status), ['deleted'])],
+    [
+      ['job', 'resume', kept, '--format', 'json'],
+      0,
+      (d) => assert.deepEqual([(d as { job: JobDocument }).job.job_id, (d as { resumed: boolean }).resumed], [kept, false]),
+    ],
+    [
+      ['job', 'delete', gone[0]!, '--format', 'json'],
+      0,
+      (d) =>
+        assert.deepEqual(
+          (d as JobDocument[]).map((j) => j.status),
+          ['deleted'],
+        ),
+    ],
     [['job', 'delete', gone[1]!, gone[2]!, '--format', 'json'], 0, isJobs(2)],
     [['daemon', 'status', '--format', 'json'], 0, (d) => assert.equal((d as { running: boolean }).running, true)],
     [['daemon', 'logs', '--format', 'json'], 0, (d) => assert.deepEqual(d, [])],
@@ -854,6 +910,7 @@ test('--format json: every command that prints prints exactly one JSON document'
 
 test('session login --scope: a scope that is not one is refused before any login (issue 11 item 6)', async (t) => {
   const { env } = makeHome(t);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, where ${…} is the shell's own
   const r = await cli(env, ['session', 'login', '--no-browser', '--scope', 'openid', '--scope', "a';touch${IFS}x;'"]);
   assertUsageError(r, 'session login --scope', /^globus-timer: invalid --scope "a';touch\$\{IFS\}x;'": "'" cannot be part of a scope/);
 });
@@ -870,11 +927,27 @@ test('text stored by an older version or another client reaches the terminal ine
   // Straight into the database, past every input check: clear the screen, a one-byte CSI,
   // a right-to-left override, a bell, a fake table row.
   const hostile = 'evil\u001b[2J\u009b31m\u202etxt.exe\u0007\nfake | row';
-  daemon.db.update(jobs).set({ name: hostile, status: 'inactive', inactiveReason: { cause: 'user', detail: hostile } }).where(eq(jobs.id, jobId)).run();
+  daemon.db
+    .update(jobs)
+    .set({ name: hostile, status: 'inactive', inactiveReason: { cause: 'user', detail: hostile } })
+    .where(eq(jobs.id, jobId))
+    .run();
   const now = Date.now();
   daemon.db
     .insert(runs)
-    .values({ jobId, slotAtMs: now - 1000, requestId: 'hostile-run', state: 'failed', firedAtMs: now - 1000, retryUntilMs: now, attempts: 1, actionId: hostile, actionStatus: hostile, error: { code: 'ACTION_HTTP', message: hostile }, completedAtMs: now })
+    .values({
+      jobId,
+      slotAtMs: now - 1000,
+      requestId: 'hostile-run',
+      state: 'failed',
+      firedAtMs: now - 1000,
+      retryUntilMs: now,
+      attempts: 1,
+      actionId: hostile,
+      actionStatus: hostile,
+      error: { code: 'ACTION_HTTP', message: hostile },
+      completedAtMs: now,
+    })
     .run();
 
   const commands = [
@@ -905,7 +978,10 @@ test('text stored by an older version or another client reaches the terminal ine
   // What the daemon puts in an error message is printed the same way: here, the names of the
   // jobs an ambiguous id prefix matches. (An id the CLI refuses itself is printed inert too.)
   const twin = `${jobId.slice(0, 4)}ffff-0000-4000-8000-000000000000`;
-  daemon.db.insert(jobs).values({ ...daemon.db.select().from(jobs).where(eq(jobs.id, jobId)).get()!, id: twin }).run();
+  daemon.db
+    .insert(jobs)
+    .values({ ...daemon.db.select().from(jobs).where(eq(jobs.id, jobId)).get()!, id: twin })
+    .run();
   const ambiguous = await cli(env, ['job', 'status', jobId.slice(0, 4)]);
   assert.equal(ambiguous.code, 2);
   assert.match(ambiguous.err.join('\n'), new RegExp(`${twin} \\(evil`));
@@ -914,4 +990,3 @@ test('text stored by an older version or another client reaches the terminal ine
   assert.equal(malformed.code, 2);
   assert.doesNotMatch(malformed.err.join('\n'), RAW_UNSAFE);
 });
-

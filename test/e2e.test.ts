@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { runCliProcess, startDaemonProcess, tempHome, type CliResult } from './support/env.ts';
+import { startControlJob } from './support/control-job.ts';
 import { startFakeProvider, type FakeProvider } from './support/provider.ts';
 
 const FAST = { GLOBUS_TIMER_POLL_INITIAL_MS: '50', GLOBUS_TIMER_POLL_MAX_MS: '200', GLOBUS_TIMER_RETRY_INITIAL_MS: '50' };
@@ -65,7 +66,10 @@ test('a 1-second job fires on its grid; status, list and delete behave', async (
   const startMs = Date.parse(job.start);
   const late = lateness(seen.slice(0, 5), startMs, 1000);
   assert.equal(new Set(late.map((l) => l.slot)).size, late.length, 'one run per slot');
-  assert.ok(late.every((l) => l.lateMs >= 0), 'never early');
+  assert.ok(
+    late.every((l) => l.lateMs >= 0),
+    'never early',
+  );
   const lateMs = late.map((l) => l.lateMs);
   t.diagnostic(`lateness ms (provider receive − slot): ${lateMs.join(', ')}; median ${median(lateMs)}, max ${Math.max(...lateMs)}`);
   assert.ok(Math.max(...lateMs) < 500, `fires stay near their slots: ${lateMs.join(', ')}`);
@@ -88,12 +92,19 @@ test('a 1-second job fires on its grid; status, list and delete behave', async (
   assert.match(list.stdout, /^Name \| Job ID +\| Status \| Last Result \| Next Run$/m);
   assert.match(list.stdout, listRow);
 
+  const control = await startControlJob(t, (args) => runCliProcess(args, env));
   const del = await runCliProcess(['job', 'delete', job.job_id], env);
   assert.equal(del.code, 0);
   assert.match(del.stdout, /^Status: +deleted$/m);
+  const deletedAtMs = Date.now();
   const afterDelete = ap.runRequests().length;
-  await new Promise((r) => setTimeout(r, 1_500));
+  const runsAtDelete = (JSON.parse((await runCliProcess(['job', 'status', job.job_id, '--format', 'json'], env)).stdout) as JobDocument).n_runs;
+  // Its next slot was due within 1 s of the delete: by the control's run 2 s after it the daemon has decided that slot, and a
+  // request for it would have been sent a second or more before the control's (test/support/control-job.ts).
+  await control.firedAtOrAfter(deletedAtMs + 2_000);
   assert.equal(ap.runRequests().length, afterDelete, 'a deleted job never fires again');
+  const afterwards = JSON.parse((await runCliProcess(['job', 'status', job.job_id, '--format', 'json'], env)).stdout) as JobDocument;
+  assert.equal(afterwards.n_runs, runsAtDelete, 'nor claims a slot');
   assert.equal((await runCliProcess(['job', 'list'], env)).stdout.includes(job.job_id), false);
   assert.ok((await runCliProcess(['job', 'list', '--show-deleted'], env)).stdout.includes(job.job_id));
 
@@ -141,7 +152,10 @@ test('SIGKILL mid-flight, then restart: runs resume and no slot is fired twice',
   // The hung submission was re-sent after the restart with the same request_id.
   const counts = new Map<string, number>();
   for (const r of requests) counts.set(r.request_id, (counts.get(r.request_id) ?? 0) + 1);
-  assert.ok([...counts.values()].some((n) => n >= 2), 'the unknown-outcome submission was re-sent');
+  assert.ok(
+    [...counts.values()].some((n) => n >= 2),
+    'the unknown-outcome submission was re-sent',
+  );
   // In the job document: each slot once, each request_id once.
   const runs = doc.results.data;
   assert.equal(new Set(runs.map((r) => r.slot)).size, runs.length);

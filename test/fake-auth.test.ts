@@ -52,8 +52,16 @@ interface TokenEntry {
 }
 type TokenResponse = TokenEntry & { other_tokens: TokenEntry[] };
 
-async function post(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) });
+async function post(
+  url: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -169,7 +177,10 @@ test('refusals are consumed in order, then normal service resumes', async (t) =>
   assert.equal((await token(a, form)).status, 500);
   assert.deepEqual((await token(a, form)).body.error, 'invalid_grant');
   assert.equal((await token(a, form)).status, 401);
-  await assert.rejects(fetch(`${a.baseUrl}/v2/oauth2/token`, { method: 'POST', body: new URLSearchParams(form), signal: AbortSignal.timeout(200) }), /abort|timeout/i);
+  await assert.rejects(
+    fetch(`${a.baseUrl}/v2/oauth2/token`, { method: 'POST', body: new URLSearchParams(form), signal: AbortSignal.timeout(200) }),
+    /abort|timeout/i,
+  );
   assert.equal((await token(a, form)).status, 200);
   assert.equal(a.grants.refresh_token, 1);
 });

@@ -183,13 +183,17 @@ test('completion: the bash script completes `globus-timer job s` through the rea
     'source <(globus-timer completion)',
     'COMP_WORDS=(globus-timer job s); COMP_CWORD=2',
     '_globus-timer_yargs_completions',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, where ${…} is the shell's own
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n');
   const r = spawnSync('bash', ['-c', script], { env: { ...env, PATH: `${bin}:${env.PATH}` }, encoding: 'utf8', cwd: ROOT });
   assert.equal(r.status, 0, r.stderr);
   const offered = r.stdout.split('\n').filter(Boolean).sort();
   assert.ok(offered.includes('submit') && offered.includes('status'), offered.join(' '));
-  assert.ok(offered.every((w) => w.startsWith('s')), `only words starting with s: ${offered.join(' ')}`);
+  assert.ok(
+    offered.every((w) => w.startsWith('s')),
+    `only words starting with s: ${offered.join(' ')}`,
+  );
   assert.deepEqual(fs.readdirSync(home), [], 'completion touched the state directory');
 });
 
@@ -201,7 +205,11 @@ function argumentsOf(commandLine: string, dir: string): string[] {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin, { recursive: true });
   fs.writeFileSync(path.join(bin, 'globus-timer'), '#!/bin/sh\nprintf \'%s\\n\' "$@"; echo --\n', { mode: 0o755 });
-  const r = spawnSync('sh', ['-c', commandLine], { encoding: 'utf8', cwd: dir, env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` } });
+  const r = spawnSync('sh', ['-c', commandLine], {
+    encoding: 'utf8',
+    cwd: dir,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split('\n').slice(0, -1);
 }
@@ -226,4 +234,3 @@ test('a provider-supplied scope in a printed `session login` line is one inert s
   assert.deepEqual(argumentsOf(loginCommand([scope, 'openid']), dir), ['session', 'login', '--scope', scope, '--scope', 'openid', '--']);
   assert.equal(fs.existsSync(pwned), false, 'the scope ran a command');
 });
-

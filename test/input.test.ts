@@ -233,7 +233,13 @@ test('checkActionBody / parseActionBody: an object with a body object', () => {
   assert.deepEqual(parseActionBody(`"{"body": {"a": 2}}"`), { body: { a: 2 } });
   assert.deepEqual(parseActionBody('  {"body": {}}  '), { body: {} });
   // The other keys a run request allows are kept.
-  const full = { body: { x: [1, 2] }, label: 'nightly', monitor_by: ['urn:globus:auth:identity:ca73e829-715f-4522-9dec-a507fe57a661'], manage_by: [], deadline: '2030-01-01T00:00:00Z' };
+  const full = {
+    body: { x: [1, 2] },
+    label: 'nightly',
+    monitor_by: ['urn:globus:auth:identity:ca73e829-715f-4522-9dec-a507fe57a661'],
+    manage_by: [],
+    deadline: '2030-01-01T00:00:00Z',
+  };
   assert.deepEqual(parseActionBody(JSON.stringify(full)), full);
   assert.deepEqual(checkActionBody(full), full);
 
@@ -360,10 +366,16 @@ test('checkScope: Globus scope syntax, each problem named in one line (issue 11 
   for (const [scope, re] of bad) {
     assertInvalid(() => checkScope(scope), re);
     assertInvalid(() => checkScope(scope), /^invalid --scope /);
-    assert.throws(() => checkScope(scope), (err: Error) => !err.message.includes('\n'));
+    assert.throws(
+      () => checkScope(scope),
+      (err: Error) => !err.message.includes('\n'),
+    );
   }
   assert.equal(checkScope('x'.repeat(MAX_SCOPE_LENGTH)).length, MAX_SCOPE_LENGTH);
-  assertInvalid(() => checkScope('a b', 'globus_auth_scope of the provider'), /^invalid globus_auth_scope of the provider "a b": .* per globus_auth_scope of the provider$/);
+  assertInvalid(
+    () => checkScope('a b', 'globus_auth_scope of the provider'),
+    /^invalid globus_auth_scope of the provider "a b": .* per globus_auth_scope of the provider$/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------
@@ -387,10 +399,7 @@ test('formatInterval: Python str(timedelta)', () => {
 });
 
 test('formatTable: the reference example, byte for byte', () => {
-  const text = formatTable(
-    ['Name', 'Job ID', 'Status', 'Last Result'],
-    [['example timer', '000a11ce-0000-1000-8000-000000000001', 'loaded', 'RUN COMPLETE']],
-  );
+  const text = formatTable(['Name', 'Job ID', 'Status', 'Last Result'], [['example timer', '000a11ce-0000-1000-8000-000000000001', 'loaded', 'RUN COMPLETE']]);
   assert.equal(
     text,
     [
@@ -411,7 +420,9 @@ test('formatTable: column widths from the widest cell, header or not', () => {
   );
   assert.equal(
     text,
-    ['A         | Long header | C', '----------|-------------|-------------', 'wide cell | x           | last', 'y         |             | longest last'].join('\n'),
+    ['A         | Long header | C', '----------|-------------|-------------', 'wide cell | x           | last', 'y         |             | longest last'].join(
+      '\n',
+    ),
   );
   // No rows: header and separator only.
   assert.equal(formatTable(['Name', 'Job ID'], []), 'Name | Job ID\n-----|-------');
@@ -432,7 +443,13 @@ test('formatRecord: keys padded to the longest key + 2; missing values print Non
     ]),
     ['Name:            x', 'Last Run Result: None', 'Next Run At:     None', 'Count:           0', 'Flag:            false'].join('\n'),
   );
-  assert.equal(formatRecord([['A', 1], ['BBB', 2]]), 'A:   1\nBBB: 2');
+  assert.equal(
+    formatRecord([
+      ['A', 1],
+      ['BBB', 2],
+    ]),
+    'A:   1\nBBB: 2',
+  );
   assert.equal(formatRecord([['Key', 'v']]), 'Key: v');
 });
 
@@ -493,8 +510,14 @@ test('lastRunResult: how the newest run really ended', () => {
   // The provider refused the submission: no action status at all.
   assert.equal(lastRunResult(withRuns(run({ run_state: 'failed', status: 400, action_id: null, action_status: null }))), 'FAILED');
   // Only the newest run (first in results.data) counts.
-  assert.equal(lastRunResult(withRuns(run({ run_state: 'succeeded', action_status: 'SUCCEEDED' }), run({ run_state: 'failed', action_status: 'FAILED' }))), 'SUCCEEDED');
-  assert.equal(lastRunResult(withRuns(run({ run_state: 'failed', action_status: 'FAILED' }), run({ run_state: 'succeeded', action_status: 'SUCCEEDED' }))), 'FAILED');
+  assert.equal(
+    lastRunResult(withRuns(run({ run_state: 'succeeded', action_status: 'SUCCEEDED' }), run({ run_state: 'failed', action_status: 'FAILED' }))),
+    'SUCCEEDED',
+  );
+  assert.equal(
+    lastRunResult(withRuns(run({ run_state: 'failed', action_status: 'FAILED' }), run({ run_state: 'succeeded', action_status: 'SUCCEEDED' }))),
+    'FAILED',
+  );
 });
 
 test('jobRecord: the original keys in the original order; delete prints only the first five', () => {

@@ -47,7 +47,11 @@ test('job ids: a UUID in any case or a prefix of at least 4 hex digits, normalis
   ];
   for (const [text, want] of cases) assert.deepEqual(parseJobId(text), want, text);
   for (const bad of ['', '3b0', '3b0e-', '-3b0e', '3b0e8f2c--1d', '3b0e-8f2c', 'not-a-uuid', 'g00d', `${ID}0`, `{${ID}}`, '3b0e 8f2c', 'ünïcødé']) {
-    assert.throws(() => parseJobId(bad), (e: unknown) => e instanceof InvalidInputError && e.message === invalidIdLine(bad).slice('globus-timer: '.length, -1), bad);
+    assert.throws(
+      () => parseJobId(bad),
+      (e: unknown) => e instanceof InvalidInputError && e.message === invalidIdLine(bad).slice('globus-timer: '.length, -1),
+      bad,
+    );
   }
 });
 
@@ -112,11 +116,17 @@ test('job ids in any case and unique prefixes resolve to the job; several ids ar
   const db = openDb(paths.dbFile);
   t.after(() => db.$client.close());
   const alphaRow = db.select().from(jobs).where(eq(jobs.id, alpha)).get()!;
-  for (const [i, id] of twins.entries()) db.insert(jobs).values({ ...alphaRow, id, name: `twin-${i + 1}` }).run();
+  for (const [i, id] of twins.entries())
+    db.insert(jobs)
+      .values({ ...alphaRow, id, name: `twin-${i + 1}` })
+      .run();
 
   // Any case, printed lower case; a prefix, hyphenated or not, in any case.
   const typedIds = [alpha.toUpperCase(), alpha.slice(0, 8), alpha.slice(0, 13), alpha.replaceAll('-', '').slice(0, 10).toUpperCase()];
-  const found = await Promise.all([...typedIds.map((typed) => cli(['job', 'status', typed, '--format', 'json'])), cli(['job', 'history', alpha.slice(0, 6), '--format', 'json'])]);
+  const found = await Promise.all([
+    ...typedIds.map((typed) => cli(['job', 'status', typed, '--format', 'json'])),
+    cli(['job', 'history', alpha.slice(0, 6), '--format', 'json']),
+  ]);
   for (const [i, r] of found.entries()) {
     assert.equal(r.code, 0, `${typedIds[i] ?? 'history'}: ${r.stderr}`);
     assert.equal((JSON.parse(r.stdout) as { job_id: string }).job_id, alpha, typedIds[i] ?? 'history');
@@ -212,7 +222,10 @@ test('job purge removes deleted jobs and their history for good: asks at a termi
     const out: string[] = [];
     const err: string[] = [];
     const prompts: string[] = [];
-    const readLine = async (prompt: string) => (prompts.push(prompt), answer);
+    const readLine = async (prompt: string) => {
+      prompts.push(prompt);
+      return answer;
+    };
     const code = await runCli(['job', 'purge', gone.slice(0, 8)], { out: (s) => out.push(s), err: (s) => err.push(s), env, interactive: true, readLine });
     return { code, out, err, prompts };
   };
@@ -251,9 +264,13 @@ test('job purge removes deleted jobs and their history for good: asks at a termi
     'purge with a run open',
   );
   let purged: CliResult | undefined;
-  await eventually('the run of the deleted job is closed and the job purged', async () => {
-    purged = await cli(['job', 'purge', slow.toUpperCase(), '--yes', '--format', 'json']);
-    return purged.code === 0;
-  }, 30_000);
+  await eventually(
+    'the run of the deleted job is closed and the job purged',
+    async () => {
+      purged = await cli(['job', 'purge', slow.toUpperCase(), '--yes', '--format', 'json']);
+      return purged.code === 0;
+    },
+    30_000,
+  );
   assert.deepEqual(JSON.parse(purged!.stdout), { purged: [{ job_id: slow, name: 'slow', status: 'deleted', runs: 1 }] });
 });

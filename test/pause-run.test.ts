@@ -12,9 +12,9 @@ import { requestIdFor } from '../src/actions/request-id.ts';
 import { getJob } from '../src/daemon/store/jobs.ts';
 import { openDb } from '../src/daemon/store/open.ts';
 import { runs, type RunRow } from '../src/daemon/store/schema.ts';
-import { ERROR_CODES } from '../src/core/errors.ts';
+import { ERROR_CODES, RpcError } from '../src/core/errors.ts';
 import { JobService } from '../src/daemon/jobs/job-service.ts';
-import { RpcClient, RpcError } from '../src/contract/client.ts';
+import { RpcClient } from '../src/contract/client.ts';
 import type { JobDocument, PauseResult, RunNowResult } from '../src/contract/protocol.ts';
 import { decide, nextRunOf, retryWindowMs, type ScheduleState } from '../src/core/slots.ts';
 import { FakeClock } from './support/clock.ts';
@@ -30,11 +30,26 @@ async function status(h: ClockedDaemon, jobId: string): Promise<JobDocument> {
 }
 
 function runRows(h: ClockedDaemon, jobId: string): RunRow[] {
-  return h.daemon.db.select().from(runs).all().filter((r) => r.jobId === jobId);
+  return h.daemon.db
+    .select()
+    .from(runs)
+    .all()
+    .filter((r) => r.jobId === jobId);
 }
 
 function requestIds(h: ClockedDaemon): string[] {
   return h.provider.runRequests().map((r) => (r.body as { request_id: string }).request_id);
+}
+
+/**
+ * Before a "nothing was sent" check: wait until the runner drives no run. The scheduler
+ * claims due runs and hands them to the runner within `clock.advance()`, and a run's driver
+ * stays in flight until the provider has answered its request (which the provider records
+ * before answering). So once the runner is idle, every request the advance led to has been
+ * recorded, however slow the machine: the check cannot pass because one was still on its way.
+ */
+async function runnerIdle(h: ClockedDaemon): Promise<void> {
+  await waitFor('the runner to drive no run', () => h.daemon.runner.inFlight === 0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -68,20 +83,27 @@ test('pause: no runs while paused; resume coalesces the missed slots into one ca
   // Pausing again: a clear no-op, exit 0, nothing changed.
   const again = await h.cli(['job', 'pause', jobId, '--note', 'other']);
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(again.stdout.trim(), `Job ${jobId} is already paused (note: storage maintenance): nothing to do. Resume it with: globus-timer job resume ${jobId}`);
+  assert.equal(
+    again.stdout.trim(),
+    `Job ${jobId} is already paused (note: storage maintenance): nothing to do. Resume it with: globus-timer job resume ${jobId}`,
+  );
   const againJson = JSON.parse((await h.cli(['job', 'pause', jobId, '--format', 'json'])).stdout) as PauseResult;
   assert.equal(againJson.paused, false);
   assert.deepEqual(againJson.job.inactive_reason, { cause: 'user', detail: 'storage maintenance' }, 'the first note stays');
 
   // Slots 1, 2 and 3 (T0+20 s, +30 s, +40 s) pass while paused: nothing fires.
   h.clock.advance(35_000);
-  await new Promise((r) => setTimeout(r, 50));
+  await runnerIdle(h);
+  assert.equal(runRows(h, jobId).length, 1, 'a paused job claims no slot');
   assert.equal(h.provider.runRequests().length, 1, 'a paused job never fires');
 
   const resumed = await h.cli(['job', 'resume', jobId]);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stdout, /^Status: +loaded$/m);
-  assert.equal(resumed.stdout.split('\n')[0], `Job ${jobId} resumed. Slots missed while it was inactive, if any, give one catch-up run now (--misfire coalesce).`);
+  assert.equal(
+    resumed.stdout.split('\n')[0],
+    `Job ${jobId} resumed. Slots missed while it was inactive, if any, give one catch-up run now (--misfire coalesce).`,
+  );
   // One catch-up run, for the latest missed slot (3); slots 1 and 2 are counted as missed.
   h.clock.advance(0);
   await h.provider.waitForRuns(2);
@@ -94,7 +116,7 @@ test('pause: no runs while paused; resume coalesces the missed slots into one ca
   assert.equal(afterResume.next_run, '2026-03-02T08:00:50+00:00', 'the grid is where it was');
   assert.equal(afterResume.n_runs, 2);
   h.clock.advance(4_999);
-  await new Promise((r) => setTimeout(r, 50));
+  await runnerIdle(h);
   assert.equal(h.provider.runRequests().length, 2, 'never a burst of catch-up runs');
   h.clock.advance(1);
   await h.provider.waitForRuns(3);
@@ -117,9 +139,13 @@ test('resume with --misfire skip: no catch-up run, the job waits for its next sl
   h.clock.advance(35_000);
   const resumed = await h.cli(['job', 'resume', jobId]);
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.equal(resumed.stdout.split('\n')[0], `Job ${jobId} resumed. Slots missed while it was inactive, if any, are skipped (--misfire skip): it runs at its next slot.`);
+  assert.equal(
+    resumed.stdout.split('\n')[0],
+    `Job ${jobId} resumed. Slots missed while it was inactive, if any, are skipped (--misfire skip): it runs at its next slot.`,
+  );
   h.clock.advance(0);
-  await new Promise((r) => setTimeout(r, 100));
+  await runnerIdle(h);
+  assert.equal(runRows(h, jobId).length, 1, 'no catch-up run claimed with --misfire skip');
   assert.equal(h.provider.runRequests().length, 1, 'no catch-up run with --misfire skip');
   const doc = await status(h, jobId);
   assert.equal(doc.status, 'loaded');
@@ -248,7 +274,13 @@ test('job run and the overlap policy: RUN_IN_PROGRESS unless --force; overlap=al
   assert.equal(refused.code, 1);
   assert.equal(refused.stdout, '');
   assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
-  assert.match(refused.stderr, new RegExp(`^globus-timer: job ${jobId} has a run in progress and its overlap policy is skip; nothing fired\\. .*globus-timer job run ${jobId} --force$`, 'm'));
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^globus-timer: job ${jobId} has a run in progress and its overlap policy is skip; nothing fired\\. .*globus-timer job run ${jobId} --force$`,
+      'm',
+    ),
+  );
   const client = await RpcClient.connect(h.paths.socketPath);
   try {
     await assert.rejects(client.call('job.run', { job_id: jobId }), (err: unknown) => err instanceof RpcError && err.code === ERROR_CODES.RUN_IN_PROGRESS);
@@ -313,7 +345,13 @@ test('job run after a crash: the pending manual run is re-sent with its stored r
   const second = await clockedDaemon(t, { startMs: T0 + 2_000, home });
   const [sent] = await first.provider.waitForRuns(1);
   assert.equal((sent!.body as { request_id: string }).request_id, run.request_id);
-  await waitFor('the run to end', () => second.daemon.db.select().from(runs).all().find((r) => r.completedAtMs !== null));
+  await waitFor('the run to end', () =>
+    second.daemon.db
+      .select()
+      .from(runs)
+      .all()
+      .find((r) => r.completedAtMs !== null),
+  );
   const [row] = runRows(second, jobId);
   assert.equal(row!.requestId, run.request_id);
   assert.equal(row!.actionStatus, 'SUCCEEDED');
@@ -372,8 +410,8 @@ test('job pause and job delete take back a run claimed ahead of its slot: it is 
   assert.equal((await h.cli(['job', 'delete', deleted])).code, 0);
   h.clock.advance(20);
   await waitFor('the control job fired', () => h.provider.runRequests().length >= 1);
-  h.clock.advance(1_000); // well past the slot: anything still waiting would have gone by now
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  h.clock.advance(1_000); // well past the slot: a run still waiting for it wakes now
+  await runnerIdle(h); // the withdrawn runs' drivers have ended, sending nothing (or their requests were answered)
   const sent = h.provider.runRequests().map((r) => (r.body as { request_id: string }).request_id);
   assert.deepEqual(sent, [requestIdFor(control, T0 + 10_000)], 'only the job left alone fired');
   for (const id of [paused, deleted]) {
@@ -386,6 +424,8 @@ test('job pause and job delete take back a run claimed ahead of its slot: it is 
   // Resumed, the paused job goes on from its next slot; slot 0 is not fired after all.
   assert.equal((await h.cli(['job', 'resume', paused])).code, 0);
   h.clock.advance(9_000);
-  await waitFor('the resumed job fired slot 1', () => h.provider.runRequests().some((r) => (r.body as { request_id: string }).request_id === requestIdFor(paused, T0 + 20_000)));
+  await waitFor('the resumed job fired slot 1', () =>
+    h.provider.runRequests().some((r) => (r.body as { request_id: string }).request_id === requestIdFor(paused, T0 + 20_000)),
+  );
   assert.ok(!h.provider.runRequests().some((r) => (r.body as { request_id: string }).request_id === requestIdFor(paused, T0 + 10_000)));
 });

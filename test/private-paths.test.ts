@@ -199,7 +199,11 @@ test('someone else’s socket directory under XDG_RUNTIME_DIR: the CLI does not 
   stopDaemonAfter(defer, env);
   const refusal = new RegExp(`^globus-timer: socket directory ${planted} is owned by uid ${OTHER_UID}, not by you \\(uid 0\\); remove it .*GLOBUS_TIMER_HOME`);
 
-  for (const args of [['job', 'list'], ['daemon', 'status'], ['daemon', 'stop']]) {
+  for (const args of [
+    ['job', 'list'],
+    ['daemon', 'status'],
+    ['daemon', 'stop'],
+  ]) {
     assertCliRefused(await runCliProcess(args, env), refusal);
   }
   assert.equal(fs.existsSync(dataDir), false, 'no daemon was autostarted');
@@ -213,7 +217,9 @@ test('someone else’s socket directory under XDG_RUNTIME_DIR: the CLI does not 
   // XDG_RUNTIME_DIR itself someone else's, globus-timer/ not made yet: refused before mkdir.
   fs.rmSync(planted, { recursive: true });
   fs.chownSync(runtime, OTHER_UID, OTHER_UID);
-  const above = new RegExp(`^globus-timer: socket directory ${planted} is inside ${runtime}, which is owned by uid ${OTHER_UID}: another user could replace it`);
+  const above = new RegExp(
+    `^globus-timer: socket directory ${planted} is inside ${runtime}, which is owned by uid ${OTHER_UID}: another user could replace it`,
+  );
   assertCliRefused(await runCliProcess(['job', 'list'], env), above);
   assertRefused(await runDaemonOnce(env), above);
   assert.deepEqual(fs.readdirSync(runtime), []);
@@ -227,7 +233,10 @@ test('the CLI checks the socket itself: one open to others, or someone else’s,
   const fake = await fakeDaemon(defer, socketPath);
   stopDaemonAfter(defer, env);
   fs.chmodSync(socketPath, 0o666);
-  assertCliRefused(await runCliProcess(['job', 'list'], env), new RegExp(`^globus-timer: daemon socket ${socketPath} can be connected to by group/others \\(mode 666\\)`));
+  assertCliRefused(
+    await runCliProcess(['job', 'list'], env),
+    new RegExp(`^globus-timer: daemon socket ${socketPath} can be connected to by group/others \\(mode 666\\)`),
+  );
   if (process.getuid?.() === 0) {
     fs.chmodSync(socketPath, 0o600);
     fs.chownSync(socketPath, OTHER_UID, OTHER_UID);
@@ -243,7 +252,9 @@ test('a world-writable GLOBUS_TIMER_HOME (or one inside a world-writable directo
   fs.chmodSync(home, 0o777);
   const env = homeEnv(home);
   stopDaemonAfter(defer, env);
-  const tooOpen = new RegExp(`directory ${home} is writable by group/others \\(mode 777\\); check what is in it, then chmod 700 ${home}; or set GLOBUS_TIMER_HOME`);
+  const tooOpen = new RegExp(
+    `directory ${home} is writable by group/others \\(mode 777\\); check what is in it, then chmod 700 ${home}; or set GLOBUS_TIMER_HOME`,
+  );
 
   assertRefused(await runDaemonOnce(env), tooOpen);
   assertCliRefused(await runCliProcess(['job', 'list'], env), tooOpen);
@@ -302,7 +313,10 @@ test('a database planted by another user is refused, not opened, chmod-ed or mig
   fs.chownSync(dbFile, OTHER_UID, OTHER_UID);
   const before = fs.readFileSync(dbFile);
 
-  assertRefused(await runDaemonOnce(homeEnv(home)), new RegExp(`^globus-timer: database ${dbFile} is owned by uid ${OTHER_UID}, not by you \\(uid 0\\); remove it`));
+  assertRefused(
+    await runDaemonOnce(homeEnv(home)),
+    new RegExp(`^globus-timer: database ${dbFile} is owned by uid ${OTHER_UID}, not by you \\(uid 0\\); remove it`),
+  );
   assert.deepEqual(fs.readFileSync(dbFile), before);
   const st = fs.statSync(dbFile);
   assert.equal(st.uid, OTHER_UID);
@@ -362,12 +376,15 @@ test('the token cache: a link is refused (its target neither read nor chmod-ed);
   const isLink = new RegExp(`token cache ${tokensFile} is a symbolic link; remove it`);
 
   const warnings: string[] = [];
-  assert.throws(() => new TokenCache(tokensFile, (m) => warnings.push(m)).read(), (err: unknown) => {
-    assert.ok(err instanceof TimerError);
-    assert.equal(err.code, ERROR_CODES.UNSAFE_PATH);
-    assert.match(err.message, isLink);
-    return true;
-  });
+  assert.throws(
+    () => new TokenCache(tokensFile, (m) => warnings.push(m)).read(),
+    (err: unknown) => {
+      assert.ok(err instanceof TimerError);
+      assert.equal(err.code, ERROR_CODES.UNSAFE_PATH);
+      assert.match(err.message, isLink);
+      return true;
+    },
+  );
   assert.deepEqual(warnings, []);
   assertCliRefused(await runCliProcess(['session', 'whoami'], env), isLink);
   assertRefused(await runDaemonOnce(env), isLink);
@@ -379,7 +396,10 @@ test('the token cache: a link is refused (its target neither read nor chmod-ed);
   const cache = new TokenCache(path.join(shared, 'tokens.json'), () => {});
   await assert.rejects(
     cache.update(() => ({ format: TOKEN_CACHE_FORMAT, client_id: 'c', tokens: {} })),
-    (err: unknown) => err instanceof TimerError && err.code === ERROR_CODES.UNSAFE_PATH && /token cache directory .* is writable by group\/others \(mode 770\)/.test(err.message),
+    (err: unknown) =>
+      err instanceof TimerError &&
+      err.code === ERROR_CODES.UNSAFE_PATH &&
+      /token cache directory .* is writable by group\/others \(mode 770\)/.test(err.message),
   );
   assert.deepEqual(fs.readdirSync(shared), []);
   assert.equal(modeOf(shared), 0o770);
@@ -401,7 +421,9 @@ test('a database or token cache open to others that cannot be made private is fa
   }
   try {
     const unsafe = (what: string, file: string) => (err: unknown) =>
-      err instanceof TimerError && err.code === ERROR_CODES.UNSAFE_PATH && err.message.startsWith(`cannot make ${what} ${file} private (it has mode 644; chmod 600 failed:`);
+      err instanceof TimerError &&
+      err.code === ERROR_CODES.UNSAFE_PATH &&
+      err.message.startsWith(`cannot make ${what} ${file} private (it has mode 644; chmod 600 failed:`);
     assert.throws(() => openDb(dbFile), unsafe('database', dbFile));
     assert.throws(() => new TokenCache(tokensFile, () => {}).read(), unsafe('token cache', tokensFile));
   } finally {

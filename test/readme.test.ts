@@ -29,7 +29,7 @@ function sourceFolders(dir = 'src'): string[] {
 
 test('README quick start: npm install and npm start set it up, npm link puts globus-timer on the PATH', () => {
   const quick = section('Install and quick start');
-  const setup = /```sh\n([^]*?)```/.exec(quick)?.[1] ?? '';
+  const setup = /```sh\n([\s\S]*?)```/.exec(quick)?.[1] ?? '';
   const commands = setup.split('\n').map((line) => line.replace(/\s+#.*$/, '').trim());
   assert.deepEqual(commands.filter(Boolean), ['npm install', 'npm link', 'npm start']);
   // The examples call globus-timer itself: npx costs its start-up on every call.

@@ -61,13 +61,24 @@ function seedRuns(db: Db, jobId: string, n: number, fromMs: number, completedAft
   db.transaction(() => {
     for (let k = 0; k < n; k++) {
       const slot = fromMs + k * 60_000;
-      insert.run(jobId, slot, randomUUID(), slot, slot, completedAfterMs === null ? 'active' : 'succeeded', completedAfterMs === null ? null : slot + completedAfterMs);
+      insert.run(
+        jobId,
+        slot,
+        randomUUID(),
+        slot,
+        slot,
+        completedAfterMs === null ? 'active' : 'succeeded',
+        completedAfterMs === null ? null : slot + completedAfterMs,
+      );
     }
   });
 }
 
 function countRuns(db: Db, where = '1 = 1', ...params: unknown[]): number {
-  return db.$client.prepare(`SELECT count(*) FROM runs WHERE ${where}`).pluck().get(...params) as number;
+  return db.$client
+    .prepare(`SELECT count(*) FROM runs WHERE ${where}`)
+    .pluck()
+    .get(...params) as number;
 }
 
 const immediate = () => new Promise((r) => setImmediate(r));
@@ -86,7 +97,14 @@ test('a large prune goes in batches of at most 500 with the event loop free in b
   const fired: RunRow[] = [];
   const scheduler = new Scheduler({ db, clock, log: silentLogger(), config: { ...config, maxRunsInFlightPerJob: 1_000 }, onFire: (run) => fired.push(run) });
   const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule() });
-  service.submit({ name: 'busy', start: formatIso(T0 + 1_000), interval_seconds: 1, callback_url: 'https://ap.example.org/run', callback_body: { body: {} }, policy: { overlap: 'allow' } });
+  service.submit({
+    name: 'busy',
+    start: formatIso(T0 + 1_000),
+    interval_seconds: 1,
+    callback_url: 'https://ap.example.org/run',
+    callback_body: { body: {} },
+    policy: { overlap: 'allow' },
+  });
   scheduler.start();
   t.after(() => scheduler.stop());
   const stop = startRetention({ db, clock, config, log: silentLogger() });
@@ -109,7 +127,11 @@ test('a large prune goes in batches of at most 500 with the event loop free in b
   const firedMidPrune = seen.filter((s) => s.left > 0 && s.left < 20_000);
   assert.ok(firedMidPrune.length >= 30, 'the prune spanned many turns');
   assert.ok(firedMidPrune.at(-1)!.fired - firedMidPrune[0]!.fired >= 30, 'the scheduler fired every second while the prune went on');
-  assert.deepEqual(fired.map((r) => r.slotAtMs), fired.map((_, i) => T0 + (i + 1) * 1_000), 'each fire on its slot, none missed');
+  assert.deepEqual(
+    fired.map((r) => r.slotAtMs),
+    fired.map((_, i) => T0 + (i + 1) * 1_000),
+    'each fire on its slot, none missed',
+  );
 
   assert.equal(countRuns(db, 'job_id = ? AND completed_at_ms IS NOT NULL', oldJob), 50, 'newer finished runs stay');
   assert.equal(countRuns(db, 'job_id = ? AND completed_at_ms IS NULL', oldJob), 5, 'unfinished runs are never pruned, however old');
@@ -144,12 +166,25 @@ test("n_runs and n_errors stay exact when a job's runs are pruned; open runs sta
       recordRunFailure(db, run.id, { code: 'ACTION_HTTP', message: 'refused' }, clock.now(), 400);
       incrementErrorCount(db, run.jobId);
     } else {
-      recordActionStatus(db, run.id, { state: 'succeeded', httpStatus: 202, actionId: `a${run.id}`, actionStatus: 'SUCCEEDED', actionDocument: { status: 'SUCCEEDED' }, completedAtMs: clock.now() });
+      recordActionStatus(db, run.id, {
+        state: 'succeeded',
+        httpStatus: 202,
+        actionId: `a${run.id}`,
+        actionStatus: 'SUCCEEDED',
+        actionDocument: { status: 'SUCCEEDED' },
+        completedAtMs: clock.now(),
+      });
     }
   };
   const scheduler = new Scheduler({ db, clock, log: silentLogger(), config, onFire: complete });
   const service = new JobService({ db, clock, config, onScheduleChange: () => scheduler.reschedule(), fireRun: complete });
-  const job = service.submit({ name: 'counted', start: formatIso(T0 + 60_000), interval_seconds: 60, callback_url: 'https://ap.example.org/run', callback_body: { body: {} } });
+  const job = service.submit({
+    name: 'counted',
+    start: formatIso(T0 + 60_000),
+    interval_seconds: 60,
+    callback_url: 'https://ap.example.org/run',
+    callback_body: { body: {} },
+  });
   scheduler.start();
   t.after(() => scheduler.stop());
   for (let i = 0; i < 300; i++) clock.advance(60_000);
@@ -174,8 +209,14 @@ test("n_runs and n_errors stay exact when a job's runs are pruned; open runs sta
   assert.equal(after.n_runs, before.n_runs);
   assert.equal(after.n_errors, before.n_errors);
   assert.deepEqual(after.skipped_slots, before.skipped_slots);
-  assert.deepEqual(after.results.data.map((r) => r.run_state), ['active']);
-  assert.deepEqual(service.history({ job_id: job.job_id }).runs.map((r) => r.run_state), ['active']);
+  assert.deepEqual(
+    after.results.data.map((r) => r.run_state),
+    ['active'],
+  );
+  assert.deepEqual(
+    service.history({ job_id: job.job_id }).runs.map((r) => r.run_state),
+    ['active'],
+  );
 });
 
 test('per-job retention: at most a batch per call, oldest first, never an open run, converging on the limit', (t) => {
@@ -200,7 +241,10 @@ test('the retention is configurable: GLOBUS_TIMER_RETENTION_DAYS, checked at sta
   assert.equal(resolveConfig({ GLOBUS_TIMER_RETENTION_DAYS: '30' }).retentionDays, 30);
   assert.equal(resolveConfig({ GLOBUS_TIMER_RETENTION_RUNS_PER_JOB: '50' }).retentionRunsPerJob, 50);
   for (const bad of ['thirty', '-1']) {
-    assert.throws(() => resolveConfig({ GLOBUS_TIMER_RETENTION_DAYS: bad }), (e: unknown) => e instanceof TimerError && e.code === ERROR_CODES.INVALID_INPUT);
+    assert.throws(
+      () => resolveConfig({ GLOBUS_TIMER_RETENTION_DAYS: bad }),
+      (e: unknown) => e instanceof TimerError && e.code === ERROR_CODES.INVALID_INPUT,
+    );
   }
 });
 

@@ -220,7 +220,17 @@ test('JSON-RPC server against hostile and mistaken clients', async (t) => {
   });
 
   await t.test('valid JSON that is not a request → -32600', async () => {
-    for (const line of ['42', '"hello"', 'true', '{}', '{"foo": 1}', '[]', '{"jsonrpc": "2.0", "id": 1}', '{"jsonrpc": "1.0", "method": "job.list", "id": 7}', '{"method": "job.list", "id": 8}']) {
+    for (const line of [
+      '42',
+      '"hello"',
+      'true',
+      '{}',
+      '{"foo": 1}',
+      '[]',
+      '{"jsonrpc": "2.0", "id": 1}',
+      '{"jsonrpc": "1.0", "method": "job.list", "id": 7}',
+      '{"method": "job.list", "id": 8}',
+    ]) {
       assertError(await rpc(sockPath, line), -32600, undefined, line);
     }
   });
@@ -364,10 +374,7 @@ test('JSON-RPC server against hostile and mistaken clients', async (t) => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     const replies = [await conn.next(), await conn.next()];
-    assert.deepEqual(
-      replies.map((r) => (r.result as JobDocument).job_id).sort(),
-      [jobs[0]!.job_id, jobs[2]!.job_id].sort(),
-    );
+    assert.deepEqual(replies.map((r) => (r.result as JobDocument).job_id).sort(), [jobs[0]!.job_id, jobs[2]!.job_id].sort());
     // A multi-byte character split between writes survives (the error names the id).
     const id = 'ünïcødé-✓-日本';
     const bytes = Buffer.from(JSON.stringify(request('job.get', { job_id: id })) + '\n');
@@ -509,7 +516,10 @@ test('JSON-RPC server against hostile and mistaken clients', async (t) => {
       assert.ok(!raw.includes('alice'), `leaked: ${raw}`);
       assert.ok(!/\bat \S+ \(|\.ts:\d+/.test(raw), `a stack in the reply: ${raw}`);
       // The operator still learns what happened, from the log.
-      assert.ok(logLines.slice(before).some((l) => l.includes('rpc method failed')), 'not logged');
+      assert.ok(
+        logLines.slice(before).some((l) => l.includes('rpc method failed')),
+        'not logged',
+      );
     }
     daemon.service.list = original;
     await assertAlive(sockPath);

@@ -31,6 +31,7 @@ import { silentLogger, type Logger } from '../src/log/logger.ts';
 import { systemClock, type Clock } from '../src/core/clock.ts';
 import { Runner } from '../src/daemon/runner.ts';
 import { FakeClock } from './support/clock.ts';
+import { requestsSettled } from './support/agent-idle.ts';
 import { clockedDaemon, waitFor, type ClockedDaemon } from './support/clocked-daemon.ts';
 import { tempHome, TEST_TOKEN_RULES, testConfig } from './support/env.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
@@ -45,7 +46,11 @@ const NEVER_ENDS = { kind: 'accept', httpStatus: 202, activePolls: Number.POSITI
 // Helpers
 
 function runRows(h: ClockedDaemon, jobId: string): RunRow[] {
-  return h.daemon.db.select().from(runs).all().filter((r) => r.jobId === jobId);
+  return h.daemon.db
+    .select()
+    .from(runs)
+    .all()
+    .filter((r) => r.jobId === jobId);
 }
 
 function openRunCount(h: ClockedDaemon, jobId: string): number {
@@ -177,7 +182,7 @@ test('pause keeps following a run in flight; past runLifetimeDays it is abandone
   await cli(h, ['job', 'pause', jobId]);
   const beforePause = h.provider.statusRequests().length;
   await advanceIn(h.clock, 2_000, 20);
-  assert.ok(h.provider.statusRequests().length > beforePause, 'a paused job\'s run in flight is still followed');
+  assert.ok(h.provider.statusRequests().length > beforePause, "a paused job's run in flight is still followed");
 
   // The action is still ACTIVE 30 days on (a suspended laptop, a stuck transfer).
   h.clock.jump(30 * DAY_MS + 60_000);
@@ -203,7 +208,10 @@ test('at start-up, a run open for longer than runLifetimeDays is abandoned witho
   await h.restart();
   await waitFor('the release', () => actionPaths(h.provider, run.actionId!, 'release', atRestart).length === 1);
   await advanceIn(h.clock, 10 * 60_000, 20);
-  assert.deepEqual(h.provider.requests.slice(atRestart).map((r) => r.path.split('/').at(-1)), ['release']);
+  assert.deepEqual(
+    h.provider.requests.slice(atRestart).map((r) => r.path.split('/').at(-1)),
+    ['release'],
+  );
   assert.equal(runRows(h, jobId)[0]!.error?.code, 'RUN_ABANDONED');
 });
 
@@ -229,7 +237,10 @@ test('--overlap allow at 1 s with actions that never end: never more than maxRun
 
   const refused = await h.cli(['job', 'run', jobId]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, new RegExp(`^globus-timer: job ${jobId} already has 10 runs in progress, the most a job runs at once .*globus-timer job run ${jobId} --force$`, 'm'));
+  assert.match(
+    refused.stderr,
+    new RegExp(`^globus-timer: job ${jobId} already has 10 runs in progress, the most a job runs at once .*globus-timer job run ${jobId} --force$`, 'm'),
+  );
   assert.equal(openRunCount(h, jobId), 10, 'nothing fired');
   await cli(h, ['job', 'run', jobId, '--force']);
   await h.provider.waitForRuns(11);
@@ -338,7 +349,15 @@ test('a restart with many ACTIVE runs spreads their first status polls over a wi
   const count = 100;
   const before = h.runner({ config: { pollInitialMs: 600_000 } }); // accepts them, never polls in this test
   for (let i = 0; i < count; i++) before.track(h.run(job).id);
-  await waitFor('all actions ACTIVE', () => h.db.select().from(runs).all().filter((r) => r.state === 'active').length === count);
+  await waitFor(
+    'all actions ACTIVE',
+    () =>
+      h.db
+        .select()
+        .from(runs)
+        .all()
+        .filter((r) => r.state === 'active').length === count,
+  );
   await before.stop(0);
   assert.equal(h.provider.statusRequests().length, 0);
 
@@ -396,7 +415,13 @@ test('a provider that echoes the bearer token in JSON escapes gets it into neith
   };
   h.provider.runReplies = [
     { kind: 'raw', httpStatus: 503, body: { code: 'ServiceUnavailable', description: 'busy; you sent @ALL@' } },
-    { kind: 'accept', httpStatus: 202, activePolls: 1, final: 'SUCCEEDED', document: { details: { echo: '@ALL@', '@FIRST@': 'a key', list: ['x @FIRST@ y'] } } },
+    {
+      kind: 'accept',
+      httpStatus: 202,
+      activePolls: 1,
+      final: 'SUCCEEDED',
+      document: { details: { echo: '@ALL@', '@FIRST@': 'a key', list: ['x @FIRST@ y'] } },
+    },
     { kind: 'raw', httpStatus: 400, body: { code: 'BadRequest', description: 'rejected token @FIRST@', echo: { authorization: 'Bearer @ALL@' } } },
   ];
   const job = h.job({ scope: 'https://auth.globus.org/scopes/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/action_all' });
@@ -468,7 +493,8 @@ function strayRequests(p: FakeProvider): string[] {
 
 test('action ids "", "." and ".." are invalid answers: never used in a URL (before the fix: GET /status, GET /ap/status, POST /release)', async (t) => {
   const h = await runnerHarness(t);
-  const runner = h.runner();
+  const agent = new Agent();
+  const runner = h.runner({ agent });
   const job = h.job();
   const track = async (): Promise<RunRow> => {
     const run = h.run(job);
@@ -489,13 +515,16 @@ test('action ids "", "." and ".." are invalid answers: never used in a URL (befo
   h.provider.statusReplies.push({ kind: 'raw', httpStatus: 200, body: { action_id: '..', status: 'SUCCEEDED' } });
   const polled = await track();
   await waitFor('the drivers done', () => runner.inFlight === 0);
-  await settle(50);
+  await requestsSettled(agent); // releases are sent off the drivers
 
   assert.deepEqual(strayRequests(h.provider), [], 'no request outside /ap/run and /ap/<id>/…');
   accepted.forEach((done, i) => {
     assert.equal(done.state, 'failed');
     assert.equal(done.error?.code, 'ACTION_INVALID_RESPONSE');
-    assert.equal(done.error?.message, `provider answered HTTP 202 with action_id ${JSON.stringify(ids[i])}, which cannot name an action (it would move requests to another path)`);
+    assert.equal(
+      done.error?.message,
+      `provider answered HTTP 202 with action_id ${JSON.stringify(ids[i])}, which cannot name an action (it would move requests to another path)`,
+    );
     assert.equal(done.actionId, null);
   });
   assert.equal(terminal.error?.code, 'ACTION_INVALID_RESPONSE');
@@ -508,11 +537,17 @@ test('a run stored with action id ".." (by an older daemon) is not polled after 
   const job = h.job();
   const run = h.run(job);
   updateRun(h.db, run.id, { state: 'active', attempts: 1, httpStatus: 202, actionId: '..', actionStatus: 'ACTIVE' });
-  const runner = h.runner();
+  const agent = new Agent();
+  const runner = h.runner({ agent });
   runner.resumeOpenRuns();
   const done = await waitDone(h.db, run.id);
-  await settle(100);
-  assert.deepEqual(h.provider.requests.map((r) => r.path), [], 'nothing sent: not GET /status');
+  await waitFor('the driver done', () => runner.inFlight === 0);
+  await requestsSettled(agent);
+  assert.deepEqual(
+    h.provider.requests.map((r) => r.path),
+    [],
+    'nothing sent: not GET /status',
+  );
   assert.equal(done.error?.code, 'ACTION_INVALID_RESPONSE');
   assert.equal(done.error?.message, 'no usable action id ("..") to follow the action with');
 });

@@ -82,7 +82,11 @@ async function assertRpcInvalid(call: Promise<unknown>, message: RegExp): Promis
 test('checkStopAfterDate: after now, after the start, not before the first slot; both times named', () => {
   const now = at('2026-12-07T11:00:00Z');
   const rule = (stop: string, start: string | null, first: string | null = null) =>
-    checkStopAfterDate('--stop-after-date', at(stop), { nowMs: now, startAtMs: start === null ? null : at(start), firstSlotAtMs: first === null ? null : at(first) });
+    checkStopAfterDate('--stop-after-date', at(stop), {
+      nowMs: now,
+      startAtMs: start === null ? null : at(start),
+      firstSlotAtMs: first === null ? null : at(first),
+    });
   assert.equal(rule('2026-12-07T11:00:01Z', null), at('2026-12-07T11:00:01Z'));
   assertInvalid(
     () => rule('2020-01-01T00:00:00Z', null),
@@ -107,12 +111,17 @@ test('item 3: job submit and job update refuse a stop date that leaves no run (e
   await startDaemonProcess(t, env);
   const before = Date.now();
   const past = await runCliProcess(submitArgs('past', '--interval', '1d', '--stop-after-date', '2020-01-01'), env);
-  const nowText = new RegExp(`^globus-timer: invalid --stop-after-date 2020-01-01T00:00:00\\+00:00: it is not after now \\((${ISO_UTC})\\), so the job would never run\\n$`);
+  const nowText = new RegExp(
+    `^globus-timer: invalid --stop-after-date 2020-01-01T00:00:00\\+00:00: it is not after now \\((${ISO_UTC})\\), so the job would never run\\n$`,
+  );
   assertUsage(past, nowText, '--stop-after-date in the past');
   const shownNow = at(nowText.exec(past.stderr)![1]!);
   assert.ok(shownNow >= before && shownNow <= Date.now(), 'now is the time of the check');
 
-  const beforeStart = await runCliProcess(submitArgs('early', '--interval', '1d', '--start', '2099-06-01T00:00:00Z', '--stop-after-date', '2099-05-01T00:00:00Z'), env);
+  const beforeStart = await runCliProcess(
+    submitArgs('early', '--interval', '1d', '--start', '2099-06-01T00:00:00Z', '--stop-after-date', '2099-05-01T00:00:00Z'),
+    env,
+  );
   assertUsage(
     beforeStart,
     'globus-timer: invalid --stop-after-date 2099-05-01T00:00:00+00:00: it is not after the start (2099-06-01T00:00:00+00:00), so the job would never run',
@@ -122,9 +131,18 @@ test('item 3: job submit and job update refuse a stop date that leaves no run (e
   const start = new Date(Date.now() - 10 * 86_400_000).toISOString();
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
   const noSlot = await runCliProcess(submitArgs('no-slot', '--interval', '30d', '--start', start, '--stop-after-date', tomorrow), env);
-  assertUsage(noSlot, /^globus-timer: invalid stop-after date \S+: it is before the job's first slot \(\S+\), so the job would never run\n$/, 'no slot before the stop date');
+  assertUsage(
+    noSlot,
+    /^globus-timer: invalid stop-after date \S+: it is before the job's first slot \(\S+\), so the job would never run\n$/,
+    'no slot before the stop date',
+  );
 
-  const ok = json<JobDocument>(await runCliProcess(submitArgs('kept', '--interval', '1d', '--start', '2099-04-01T00:00:00Z', '--stop-after-date', '2099-05-01T00:00:00Z', '--format', 'json'), env));
+  const ok = json<JobDocument>(
+    await runCliProcess(
+      submitArgs('kept', '--interval', '1d', '--start', '2099-04-01T00:00:00Z', '--stop-after-date', '2099-05-01T00:00:00Z', '--format', 'json'),
+      env,
+    ),
+  );
   const update = (...flags: string[]) => runCliProcess(['job', 'update', ok.job_id, ...flags], env);
   assertUsage(await update('--stop-after-date', '2020-01-01'), nowText, 'update: a past stop date');
   assertUsage(
@@ -142,13 +160,19 @@ test('item 3: job submit and job update refuse a stop date that leaves no run (e
   // A client that skips the CLI gets the same answer from the daemon, and nothing changes.
   const client = await rpc(t, env);
   const params: SubmitJobParams = { name: 'rpc', interval_seconds: 60, callback_url: NO_TOKEN_URL, callback_body: { body: {} }, scope: null };
-  await assertRpcInvalid(client.call('job.submit', { ...params, stop_after: { date: '2020-01-01T00:00:00Z' } }), /^invalid stop-after date 2020-01-01T00:00:00\+00:00: it is not after now/);
+  await assertRpcInvalid(
+    client.call('job.submit', { ...params, stop_after: { date: '2020-01-01T00:00:00Z' } }),
+    /^invalid stop-after date 2020-01-01T00:00:00\+00:00: it is not after now/,
+  );
   await assertRpcInvalid(
     client.call('job.update', { job_id: ok.job_id, stop_after: { date: '2099-03-01T00:00:00Z' } }),
     /^invalid stop-after date 2099-03-01T00:00:00\+00:00: it is not after the start \(2099-04-01T00:00:00\+00:00\)/,
   );
   assert.deepEqual((await client.call('job.get', { job_id: ok.job_id })).stop_after, { date: '2099-05-01T00:00:00+00:00', n_runs: null });
-  assert.deepEqual((await client.call('job.list', {})).jobs.map((j) => j.name), ['kept']);
+  assert.deepEqual(
+    (await client.call('job.list', {})).jobs.map((j) => j.name),
+    ['kept'],
+  );
 });
 
 // --- item 8: the action body's values ----------------------------------------------------------
@@ -191,7 +215,13 @@ test('checkActionBody: the recorded valid request passes; each key broken is ref
     assertInvalid(() => checkActionBody({ ...structuredClone(VALID_REQUEST), ...change }), `invalid action body: ${why}`);
   }
   // Real bodies with other valid values still pass: groups, durations with time parts, any offset.
-  checkActionBody({ body: {}, monitor_by: ['urn:globus:groups:id:ae2a1750-d274-11e5-b867-e74762c29f57'], release_after: 'PT12H', deadline: '2027-01-01T00:00:00-08:00', label: 'x'.repeat(64) });
+  checkActionBody({
+    body: {},
+    monitor_by: ['urn:globus:groups:id:ae2a1750-d274-11e5-b867-e74762c29f57'],
+    release_after: 'PT12H',
+    deadline: '2027-01-01T00:00:00-08:00',
+    label: 'x'.repeat(64),
+  });
 });
 
 test('item 8: job submit (--action-body, --action-file) and job update refuse a bad body value (exit 2), the daemon too', async (t) => {
@@ -210,8 +240,16 @@ test('item 8: job submit (--action-body, --action-file) and job update refuse a 
     runCliProcess(['job', 'update', job.job_id, '--action-body', body({ monitor_by: ['bob'] })], env),
   ]);
   assertUsage(label, 'globus-timer: invalid action body: "label" must be 1 to 64 characters (got 80)', 'label');
-  assertUsage(deadline, 'globus-timer: invalid action body: "deadline" must be a date-time with an offset, such as 2026-12-01T02:00:00Z (got "next week")', 'deadline');
-  assertUsage(fromFile, 'globus-timer: invalid action body: "release_after" must be an ISO 8601 duration such as P30D or PT12H (got "30 days")', '--action-file');
+  assertUsage(
+    deadline,
+    'globus-timer: invalid action body: "deadline" must be a date-time with an offset, such as 2026-12-01T02:00:00Z (got "next week")',
+    'deadline',
+  );
+  assertUsage(
+    fromFile,
+    'globus-timer: invalid action body: "release_after" must be an ISO 8601 duration such as P30D or PT12H (got "30 days")',
+    '--action-file',
+  );
   assertUsage(
     updated,
     'globus-timer: invalid action body: "monitor_by"[0] must be a principal URN, urn:globus:auth:identity:<uuid> or urn:globus:groups:id:<uuid> (got "bob")',
@@ -220,10 +258,19 @@ test('item 8: job submit (--action-body, --action-file) and job update refuse a 
 
   const client = await rpc(t, env);
   await assertRpcInvalid(
-    client.call('job.submit', { name: 'rpc', interval_seconds: 60, callback_url: NO_TOKEN_URL, callback_body: { body: {}, label: 'y'.repeat(65) }, scope: null }),
+    client.call('job.submit', {
+      name: 'rpc',
+      interval_seconds: 60,
+      callback_url: NO_TOKEN_URL,
+      callback_body: { body: {}, label: 'y'.repeat(65) },
+      scope: null,
+    }),
     /^invalid action body: "label" must be 1 to 64 characters \(got 65\)$/,
   );
-  await assertRpcInvalid(client.call('job.update', { job_id: job.job_id, callback_body: { body: {}, allowed_clients: 'public' } }), /^invalid action body: "allowed_clients" must be an array of strings/);
+  await assertRpcInvalid(
+    client.call('job.update', { job_id: job.job_id, callback_body: { body: {}, allowed_clients: 'public' } }),
+    /^invalid action body: "allowed_clients" must be an array of strings/,
+  );
   assert.deepEqual((await client.call('job.get', { job_id: job.job_id })).callback_body, { body: { a: 1 }, label: 'nightly' });
   assert.equal((await client.call('job.list', {})).jobs.length, 1);
 });
@@ -244,7 +291,7 @@ test('parseDateTime with a zone: DST-correct; a time in the gap refused, the rep
   assert.equal(parseDateTime('2099-07-01T02:00:00Z', '--start', 'Europe/Berlin'), at('2099-07-01T02:00:00Z'));
 });
 
-test('item 10: a calendar job without --timezone keeps the submitting user\'s zone across daemon restarts under other TZs', async (t) => {
+test("item 10: a calendar job without --timezone keeps the submitting user's zone across daemon restarts under other TZs", async (t) => {
   const env = cliEnv(t, 'America/New_York');
   let daemon = await startDaemonProcess(t, { ...env, TZ: 'Europe/Berlin' });
   const job = json<JobDocument>(await runCliProcess(submitArgs('nightly', '--cron', '0 2 * * *', '--format', 'json'), env));
@@ -261,7 +308,9 @@ test('item 10: a calendar job without --timezone keeps the submitting user\'s zo
   assert.match(status.stdout, /^Schedule: +cron 0 2 \* \* \* \(America\/New_York\)$/m);
 
   // --start without an offset, with --timezone, is read in that zone (not the CLI's New York).
-  const tokyo = json<JobDocument>(await runCliProcess(submitArgs('tokyo', '--cron', '0 2 * * *', '--timezone', 'Asia/Tokyo', '--start', '2099-03-01 00:00:00', '--format', 'json'), env));
+  const tokyo = json<JobDocument>(
+    await runCliProcess(submitArgs('tokyo', '--cron', '0 2 * * *', '--timezone', 'Asia/Tokyo', '--start', '2099-03-01 00:00:00', '--format', 'json'), env),
+  );
   assert.equal(tokyo.start, '2099-02-28T15:00:00+00:00');
   assert.equal(tokyo.timezone, 'Asia/Tokyo');
   assertUsage(
@@ -273,11 +322,13 @@ test('item 10: a calendar job without --timezone keeps the submitting user\'s zo
   const hourly = json<JobDocument>(await runCliProcess(submitArgs('hourly', '--interval', '1h', '--start', '2099-01-01T00:00:00Z', '--format', 'json'), env));
   const turned = json<{ job: JobDocument }>(await runCliProcess(['job', 'update', hourly.job_id, '--cron', '0 3 * * *', '--format', 'json'], env));
   assert.equal(turned.job.timezone, 'America/New_York');
-  const local = json<{ job: JobDocument }>(await runCliProcess(['job', 'update', tokyo.job_id, '--timezone', 'local', '--format', 'json'], { ...env, TZ: 'Australia/Sydney' }));
+  const local = json<{ job: JobDocument }>(
+    await runCliProcess(['job', 'update', tokyo.job_id, '--timezone', 'local', '--format', 'json'], { ...env, TZ: 'Australia/Sydney' }),
+  );
   assert.equal(local.job.timezone, 'Australia/Sydney');
 });
 
-test('item 10: calendar jobs stored without a zone take the daemon\'s at its next start, and keep it', async (t) => {
+test("item 10: calendar jobs stored without a zone take the daemon's at its next start, and keep it", async (t) => {
   // An older daemon placed the job's slots in its own zone, Tokyo; so does this CLI's here.
   const env = cliEnv(t, 'Asia/Tokyo');
   let daemon = await startDaemonProcess(t, env);
@@ -291,10 +342,16 @@ test('item 10: calendar jobs stored without a zone take the daemon\'s at its nex
   daemon = await startDaemonProcess(t, env);
   const adopted = json<JobDocument>(await runCliProcess(['job', 'status', job.job_id, '--format', 'json'], env));
   assert.equal(adopted.timezone, 'Asia/Tokyo');
-  assert.ok(daemon.logLines().some((l) => l.zone === 'Asia/Tokyo' && l.jobs === 1), 'the adoption is logged');
+  assert.ok(
+    daemon.logLines().some((l) => l.zone === 'Asia/Tokyo' && l.jobs === 1),
+    'the adoption is logged',
+  );
   const next = async () => json<{ slots: string[] }>(await runCliProcess(['job', 'next', job.job_id, '--format', 'json'], env)).slots;
   const slots = await next();
-  assert.ok(slots.every((s) => s.endsWith('T02:00:00+09:00')), slots.join());
+  assert.ok(
+    slots.every((s) => s.endsWith('T02:00:00+09:00')),
+    slots.join(),
+  );
   await daemon.stop();
   await startDaemonProcess(t, { ...env, TZ: 'Europe/Berlin' });
   assert.deepEqual(await next(), slots);
@@ -306,7 +363,7 @@ test('parseScheduleTime: HH:MM is the next such time in the zone, never a past o
   const now = at('2026-03-29T00:30:00Z'); // 01:30 CET in Berlin; 02:00-03:00 is skipped tonight
   assert.equal(parseScheduleTime('02:30', '--start', 'Europe/Berlin', now), at('2026-03-30T00:30:00Z'), 'not tonight: 02:30 does not exist');
   assert.equal(parseScheduleTime('03:00', '--start', 'Europe/Berlin', now), at('2026-03-29T01:00:00Z'), 'tonight, 03:00 CEST');
-  assert.equal(parseScheduleTime('01:00', '--start', 'Europe/Berlin', now), at('2026-03-29T23:00:00Z'), 'today\'s 01:00 is past: tomorrow\'s');
+  assert.equal(parseScheduleTime('01:00', '--start', 'Europe/Berlin', now), at('2026-03-29T23:00:00Z'), "today's 01:00 is past: tomorrow's");
   assert.equal(parseScheduleTime('01:30', '--start', 'Europe/Berlin', now), now, 'now itself is not past');
   assert.equal(parseScheduleTime('23:59:59', '--start', 'UTC', now), at('2026-03-29T23:59:59Z'));
   assert.equal(parseScheduleTime('2:05', '--start', 'Asia/Kolkata', now), at('2026-03-29T20:35:00Z'));
@@ -323,7 +380,11 @@ test('item 11: --tz and GLOBUS_TIMER_TZ show times in a zone with its offset; JS
   await startDaemonProcess(t, env);
   const job = json<JobDocument>(await runCliProcess(submitArgs('shown', '--interval', '1d', '--start', '2099-02-28T15:00:00Z', '--format', 'json'), env));
   const status = (...extra: string[]) => runCliProcess(['job', 'status', job.job_id, ...extra], env);
-  const lines = (r: CliResult) => r.stdout.split('\n').filter((l) => /^(Start|Next Run At):/.test(l)).map((l) => l.replace(/: +/, ': '));
+  const lines = (r: CliResult) =>
+    r.stdout
+      .split('\n')
+      .filter((l) => /^(Start|Next Run At):/.test(l))
+      .map((l) => l.replace(/: +/, ': '));
 
   const [byDefault, local, utc, berlin, asJson, nextTokyo] = await Promise.all([
     status(),
@@ -340,7 +401,11 @@ test('item 11: --tz and GLOBUS_TIMER_TZ show times in a zone with its offset; JS
   assert.equal((JSON.parse(asJson.stdout) as JobDocument).start, '2099-02-28T15:00:00+00:00', 'the JSON document stays UTC');
   assert.equal(nextTokyo.stdout, '2099-03-01T00:00:00+09:00\n2099-03-02T00:00:00+09:00\n');
 
-  assertUsage(await status('--tz', 'Moon/Base'), 'globus-timer: invalid --tz "Moon/Base": give utc, local or an IANA zone name such as Europe/Berlin', 'bad --tz');
+  assertUsage(
+    await status('--tz', 'Moon/Base'),
+    'globus-timer: invalid --tz "Moon/Base": give utc, local or an IANA zone name such as Europe/Berlin',
+    'bad --tz',
+  );
   assertUsage(
     await runCliProcess(['job', 'status', job.job_id], { ...env, GLOBUS_TIMER_TZ: 'somewhere' }),
     'globus-timer: invalid GLOBUS_TIMER_TZ "somewhere": give utc, local or an IANA zone name such as Europe/Berlin',
@@ -349,7 +414,10 @@ test('item 11: --tz and GLOBUS_TIMER_TZ show times in a zone with its offset; JS
 
   // history: slot and fired-at of a run, in the zone asked for.
   const fired = json<JobDocument>(
-    await runCliProcess(['job', 'submit', '--name', 'fires', '--interval', '1h', '--action-url', ap.runUrl, '--no-scope', '--action-body', '{"body": {}}', '--format', 'json'], env),
+    await runCliProcess(
+      ['job', 'submit', '--name', 'fires', '--interval', '1h', '--action-url', ap.runUrl, '--no-scope', '--action-body', '{"body": {}}', '--format', 'json'],
+      env,
+    ),
   );
   await ap.waitForRuns(1);
   const history = await runCliProcess(['job', 'history', fired.job_id, '--tz', 'local'], env);
@@ -362,7 +430,9 @@ test('item 11: --tz and GLOBUS_TIMER_TZ show times in a zone with its offset; JS
   const startMs = at(nextTwo.start);
   assert.match(formatIsoInZone(startMs, 'Asia/Kolkata'), /T02:00:00\+05:30$/);
   assert.ok(startMs >= before && startMs - before <= 86_400_000, nextTwo.start);
-  const inTokyo = json<JobDocument>(await runCliProcess(submitArgs('tokyo-two', '--cron', '0 2 * * *', '--timezone', 'Asia/Tokyo', '--start', '02:00:00', '--format', 'json'), env));
+  const inTokyo = json<JobDocument>(
+    await runCliProcess(submitArgs('tokyo-two', '--cron', '0 2 * * *', '--timezone', 'Asia/Tokyo', '--start', '02:00:00', '--format', 'json'), env),
+  );
   assert.match(formatIsoInZone(at(inTokyo.start), 'Asia/Tokyo'), /T02:00:00\+09:00$/);
   assert.ok(at(inTokyo.start) >= before && at(inTokyo.start) - before <= 86_400_000);
 });
@@ -396,15 +466,19 @@ test('currentTransferParams and knownScope: the legacy URL (any trailing slash) 
   assert.equal(flowScope(flow), `https://auth.globus.org/scopes/${flow}/flow_000a11ce_0000_1000_8000_0000000000f1_user`);
   assert.equal(knownScope(`https://flows.globus.org/flows/${flow}/run`, {}), flowScope(flow));
   assert.equal(knownScope(`https://flows.globus.org/flows/${flow.toUpperCase()}/run/`, {}), flowScope(flow));
-  assert.equal(knownScope(`https://flows.example.org/flows/${flow}/run`, {}), null, 'only the Flows service\'s hosts');
+  assert.equal(knownScope(`https://flows.example.org/flows/${flow}/run`, {}), null, "only the Flows service's hosts");
   assert.equal(knownScope('https://transfer.actions.globus.org/transfer/run/', {}), TRANSFER_SCOPE);
   assert.equal(knownScope('http://127.0.0.1:1/transfer/run', env), TRANSFER_SCOPE);
   assert.equal(knownScope('http://127.0.0.1:1/transfer/run', {}), null);
   assert.equal(knownScope('https://actions.example.org/run', env), null);
-  assert.equal(knownScope('https://actions.example.org/run', { GLOBUS_TIMER_TRANSFER_ACTION_URL: 'http://example.org/run' }), null, 'a bad override is not this job\'s error');
+  assert.equal(
+    knownScope('https://actions.example.org/run', { GLOBUS_TIMER_TRANSFER_ACTION_URL: 'http://example.org/run' }),
+    null,
+    "a bad override is not this job's error",
+  );
 });
 
-test('item 12: the original README\'s example runs at the current Transfer provider with its field names and the Transfer scope, no network', async (t) => {
+test("item 12: the original README's example runs at the current Transfer provider with its field names and the Transfer scope, no network", async (t) => {
   const auth = await startFakeAuth();
   t.after(() => auth.close());
   const ap = await startFakeProvider();
@@ -421,7 +495,10 @@ test('item 12: the original README\'s example runs at the current Transfer provi
   await startDaemonProcess(t, env);
   const { label: _, ...legacyWithoutLabel } = LEGACY_BODY.body;
   const legacyBody = JSON.stringify({ body: legacyWithoutLabel });
-  const r = await runCliProcess(['job', 'submit', '--name', 'test-tutorial-job', '--interval', '600', '--action-url', LEGACY_URL, '--action-body', legacyBody], env);
+  const r = await runCliProcess(
+    ['job', 'submit', '--name', 'test-tutorial-job', '--interval', '600', '--action-url', LEGACY_URL, '--action-body', legacyBody],
+    env,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(
     r.stderr,
@@ -439,13 +516,32 @@ test('item 12: the original README\'s example runs at the current Transfer provi
   assert.deepEqual(run!.schemaErrors, []);
   assert.deepEqual((run!.body as { body: unknown }).body, currentBody);
   assert.ok(auth.accepts(run!.headers.authorization?.replace(/^Bearer /, ''), TRANSFER_SCOPE));
-  assert.deepEqual(ap.requests.filter((q) => q.method === 'GET' && !q.path.endsWith('/status')), [], 'no introspection: the scope is known');
+  assert.deepEqual(
+    ap.requests.filter((q) => q.method === 'GET' && !q.path.endsWith('/status')),
+    [],
+    'no introspection: the scope is known',
+  );
 
   // A flow's run URL: its scope is known, no introspection (flows.globus.org is unreachable here).
   const flow = '000a11ce-0000-1000-8000-0000000000f1';
   const flowJob = json<JobDocument>(
     await runCliProcess(
-      ['job', 'submit', '--name', 'flow', '--interval', '1d', '--start', '2099-01-01T00:00:00Z', '--action-url', `https://flows.globus.org/flows/${flow}/run`, '--action-body', '{"body": {}}', '--format', 'json'],
+      [
+        'job',
+        'submit',
+        '--name',
+        'flow',
+        '--interval',
+        '1d',
+        '--start',
+        '2099-01-01T00:00:00Z',
+        '--action-url',
+        `https://flows.globus.org/flows/${flow}/run`,
+        '--action-body',
+        '{"body": {}}',
+        '--format',
+        'json',
+      ],
       env,
     ),
   );

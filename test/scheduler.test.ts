@@ -70,7 +70,11 @@ function completeAll(h: Harness): void {
 }
 
 function runsOf(h: Harness, jobId: string): RunRow[] {
-  return h.db.select().from(runs).all().filter((r) => r.jobId === jobId);
+  return h.db
+    .select()
+    .from(runs)
+    .all()
+    .filter((r) => r.jobId === jobId);
 }
 
 test('fires exactly on the anchored grid, once per slot', (t) => {
@@ -86,7 +90,10 @@ test('fires exactly on the anchored grid, once per slot', (t) => {
     h.fired.map((r) => r.slotAtMs - T0),
     [10_000, 20_000, 30_000, 40_000, 50_000],
   );
-  assert.ok(h.fired.every((r) => r.firedAtMs === r.slotAtMs), 'fired at the slot, not after');
+  assert.ok(
+    h.fired.every((r) => r.firedAtMs === r.slotAtMs),
+    'fired at the slot, not after',
+  );
   const row = getJob(h.db, job.job_id)!;
   assert.equal(row.runCount, 5);
   assert.equal(row.nextRunAtMs, T0 + 60_000);
@@ -138,7 +145,10 @@ test('a wall clock that jumps backwards causes no early and no repeated fire', (
   assert.equal(h.fired[2]!.slotAtMs, T0 + 30_000);
   const slots = runsOf(h, job.job_id).map((r) => r.slotAtMs);
   assert.equal(new Set(slots).size, slots.length, 'no slot twice');
-  assert.ok(h.fired.every((r) => r.firedAtMs >= r.slotAtMs), 'never early');
+  assert.ok(
+    h.fired.every((r) => r.firedAtMs >= r.slotAtMs),
+    'never early',
+  );
 });
 
 test('a forward jump (suspend) is noticed within the capped sleep and coalesced', (t) => {
@@ -188,7 +198,10 @@ test('overlap=allow: at maxRunsInFlightPerJob open runs a slot is skipped as the
   assert.equal(row.nextRunAtMs, T0 + 50_000, 'the grid is unchanged');
   updateRun(h.db, h.fired[0]!.id, { state: 'succeeded', completedAtMs: h.clock.now() }); // one ends: room for one
   h.clock.advance(10_000);
-  assert.deepEqual(h.fired.map((r) => r.slotAtMs - T0), [10_000, 20_000, 50_000]);
+  assert.deepEqual(
+    h.fired.map((r) => r.slotAtMs - T0),
+    [10_000, 20_000, 50_000],
+  );
   row = getJob(h.db, job.job_id)!;
   assert.equal(row.overlapSkippedSlots, 2);
 });
@@ -232,7 +245,13 @@ test('the schema refuses a second run for the same (job, slot)', (t) => {
   const run = { jobId: job.job_id, slotAtMs: T0, requestId: 'a', firedAtMs: T0, retryUntilMs: T0 };
   assert.ok(insertRun(h.db, run));
   assert.equal(insertRun(h.db, { ...run, requestId: 'b' }), undefined);
-  assert.throws(() => h.db.$client.prepare("INSERT INTO runs (job_id, slot_at_ms, request_id, state, fired_at_ms, retry_until_ms) VALUES (?, ?, 'c', 'pending', 0, 0)").run(job.job_id, T0), /UNIQUE/);
+  assert.throws(
+    () =>
+      h.db.$client
+        .prepare("INSERT INTO runs (job_id, slot_at_ms, request_id, state, fired_at_ms, retry_until_ms) VALUES (?, ?, 'c', 'pending', 0, 0)")
+        .run(job.job_id, T0),
+    /UNIQUE/,
+  );
 });
 
 test('deleted jobs never fire again', (t) => {
@@ -321,7 +340,10 @@ test('a pass that fails logs nothing about the slots it would have skipped: its 
   clock.advance(60_000);
   scheduler.start();
   t.after(() => scheduler.stop());
-  assert.ok(lines.some((l) => l.msg === 'scheduler pass failed'), 'the failure is logged');
+  assert.ok(
+    lines.some((l) => l.msg === 'scheduler pass failed'),
+    'the failure is logged',
+  );
   assert.equal(lines.filter((l) => l.msg === 'slots skipped').length, 0, 'no skip is reported for a rolled-back pass');
   db.$client.exec('DROP TRIGGER no_runs');
   clock.advance(5_000);

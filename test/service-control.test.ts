@@ -182,7 +182,10 @@ test('socket activation: the daemon serves on a listening socket passed as fd 3'
 test('a CLI and a daemon of different protocol versions: a clear message to restart the daemon', async (t) => {
   const { env, paths } = tempHome(t);
   for (const [hello, expected] of [
-    [{ result: { protocol_version: 999, version: '9.9.9', pid: 1 } }, /running daemon is globus-timer 9\.9\.9, protocol 999.*restart the daemon: globus-timer daemon stop && globus-timer daemon start/],
+    [
+      { result: { protocol_version: 999, version: '9.9.9', pid: 1 } },
+      /running daemon is globus-timer 9\.9\.9, protocol 999.*restart the daemon: globus-timer daemon stop && globus-timer daemon start/,
+    ],
     [{ error: { code: -32601, message: 'Method not found' } }, /running daemon is an older globus-timer.*restart the daemon/],
   ] as const) {
     // A daemon of another version, as far as the wire shows: it answers daemon.hello only.
@@ -220,7 +223,10 @@ test('a database migrated by a newer version is refused, not opened', async (t) 
 test('daemon logs -f prints lines as the daemon writes them', async (t) => {
   const { env } = home(t);
   assert.equal((await runCliProcess(['daemon', 'start'], env)).code, 0);
-  const follower = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), 'daemon', 'logs', '-f', '-n', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const follower = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), 'daemon', 'logs', '-f', '-n', '0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => follower.kill('SIGKILL'));
   let out = '';
   follower.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));

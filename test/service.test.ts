@@ -23,14 +23,7 @@ import {
   uninstallService,
   type ServiceCommand,
 } from '../src/install/plans.ts';
-import {
-  LAUNCHD_LABEL,
-  launchdPlist,
-  systemdExecWord,
-  systemdServiceUnit,
-  systemdSocketUnit,
-  type ServiceUnitInput,
-} from '../src/install/units.ts';
+import { LAUNCHD_LABEL, launchdPlist, systemdExecWord, systemdServiceUnit, systemdSocketUnit, type ServiceUnitInput } from '../src/install/units.ts';
 import { EXAMPLE_UNIT_INPUT } from './support/example-units.ts';
 
 const BASE: ServiceUnitInput = {
@@ -137,13 +130,24 @@ const WITH_USER_NAMESPACE = {
   ProtectHostname: 'yes',
 };
 
-test('service unit sandbox: every directive; ReadWritePaths= the daemon\'s directories, %t and quoting as systemd reads them', () => {
-  const writableDirs = ['/home/ada/.local/share/globus-timer', '/run/user/1000/globus-timer', '/home/ada/my state 100%', '/home/ada/.config/globus', '/home/ada/.local/share/globus-timer'];
+test("service unit sandbox: every directive; ReadWritePaths= the daemon's directories, %t and quoting as systemd reads them", () => {
+  const writableDirs = [
+    '/home/ada/.local/share/globus-timer',
+    '/run/user/1000/globus-timer',
+    '/home/ada/my state 100%',
+    '/home/ada/.config/globus',
+    '/home/ada/.local/share/globus-timer',
+  ];
   const service = (userNamespaces: boolean) => section(parseUnit(systemdServiceUnit({ ...BASE, writableDirs, userNamespaces })), 'Service');
   const full = service(true);
   for (const [key, value] of Object.entries({ ...SANDBOX, ...WITH_USER_NAMESPACE })) assert.deepEqual(full[key], value, key);
   // `-`: a directory removed since install does not stop the start; %t: the runtime dir; each once.
-  assert.deepEqual(full.ReadWritePaths, ['-/home/ada/.local/share/globus-timer', '-%t/globus-timer', '"-/home/ada/my state 100%%"', '-/home/ada/.config/globus']);
+  assert.deepEqual(full.ReadWritePaths, [
+    '-/home/ada/.local/share/globus-timer',
+    '-%t/globus-timer',
+    '"-/home/ada/my state 100%%"',
+    '-/home/ada/.config/globus',
+  ]);
   assert.equal(full.MemoryDenyWriteExecute, undefined, "V8's JIT needs writable code pages");
 
   const seccompOnly = service(false);
@@ -186,7 +190,7 @@ test('ExecStart: paths with spaces quoted; %, $, " and \\ escaped as systemd.syn
   assert.equal(systemdExecWord('/opt/a$b/cli.js'), '"/opt/a$$b/cli.js"');
   assert.equal(systemdExecWord('/plain/path-1.2_x/node'), '/plain/path-1.2_x/node');
   // systemd refuses these in a program path however they are quoted (see the verify test).
-  for (const bad of ['/home/o\'brien/node', '/a"b/node', '/a\\b/node']) assertInvalid(() => systemdExecWord(bad, { program: true }));
+  for (const bad of ["/home/o'brien/node", '/a"b/node', '/a\\b/node']) assertInvalid(() => systemdExecWord(bad, { program: true }));
   assertInvalid(() => systemdServiceUnit({ ...BASE, nodePath: 'node' }));
   assertInvalid(() => systemdServiceUnit({ ...BASE, cliPath: '/a\nExecStartPre=/bin/rm' }));
 });
@@ -203,8 +207,7 @@ test('socket unit: every key; %t for the runtime dir, a literal path elsewhere',
   assert.deepEqual(section(unit, 'Install'), { WantedBy: 'sockets.target' });
   assert.equal(section(unit, 'Unit').Description, 'globus-timer daemon socket');
 
-  const listen = (input: Pick<ServiceUnitInput, 'socketPath' | 'runtimeDir'>) =>
-    section(parseUnit(systemdSocketUnit(input)), 'Socket').ListenStream;
+  const listen = (input: Pick<ServiceUnitInput, 'socketPath' | 'runtimeDir'>) => section(parseUnit(systemdSocketUnit(input)), 'Socket').ListenStream;
   assert.equal(listen({ socketPath: '/run/user/1000/globus-timer/daemon.sock', runtimeDir: '/run/user/1000/' }), '%t/globus-timer/daemon.sock');
   // ListenStream= takes the rest of the line unquoted: spaces stay, only % is special.
   assert.equal(listen({ socketPath: '/home/ada/timer 100%/daemon.sock', runtimeDir: '/run/user/1000' }), '/home/ada/timer 100%%/daemon.sock');
@@ -307,16 +310,22 @@ test('systemd install: dry run writes nothing; install writes 0644 units in a 07
   const dry = installService({ kind: 'systemd', env, uid: 1000, dryRun: true });
   assert.deepEqual(dry.written, []);
   assert.equal(fs.existsSync(config), false);
-  assert.deepEqual(dry.files.map((f) => [f.path, f.state]), [
-    [path.join(unitDir, 'globus-timer.service'), 'new'],
-    [path.join(unitDir, 'globus-timer.socket'), 'new'],
-  ]);
+  assert.deepEqual(
+    dry.files.map((f) => [f.path, f.state]),
+    [
+      [path.join(unitDir, 'globus-timer.service'), 'new'],
+      [path.join(unitDir, 'globus-timer.socket'), 'new'],
+    ],
+  );
   assert.deepEqual(shells(dry.commands), ['systemctl --user daemon-reload', 'systemctl --user enable --now globus-timer.socket globus-timer.service']);
   assert.equal(dry.socketPath, '/run/user/1000/globus-timer/daemon.sock');
   assert.equal(dry.socketPath, resolvePaths(env).socketPath);
 
   const done = installService({ kind: 'systemd', env, uid: 1000 });
-  assert.deepEqual(done.written, done.files.map((f) => f.path));
+  assert.deepEqual(
+    done.written,
+    done.files.map((f) => f.path),
+  );
   assert.equal(mode(config), 0o700);
   assert.equal(mode(unitDir), 0o700);
   for (const f of done.files) {
@@ -329,10 +338,16 @@ test('systemd install: dry run writes nothing; install writes 0644 units in a 07
   assert.deepEqual(fs.readdirSync(unitDir).sort(), ['globus-timer.service', 'globus-timer.socket'], 'no temp files left');
 
   // Same input again: nothing changes, so no restart; a changed unit is restarted.
-  assert.deepEqual(planInstall({ kind: 'systemd', env, uid: 1000 }).files.map((f) => f.state), ['same', 'same']);
+  assert.deepEqual(
+    planInstall({ kind: 'systemd', env, uid: 1000 }).files.map((f) => f.state),
+    ['same', 'same'],
+  );
   fs.appendFileSync(path.join(unitDir, 'globus-timer.service'), '# edited\n');
   const again = planInstall({ kind: 'systemd', env, uid: 1000 });
-  assert.deepEqual(again.files.map((f) => f.state), ['changed', 'same']);
+  assert.deepEqual(
+    again.files.map((f) => f.state),
+    ['changed', 'same'],
+  );
   assert.equal(again.commands.at(-1)?.shell, 'systemctl --user restart globus-timer.socket globus-timer.service');
 });
 
@@ -352,11 +367,12 @@ test('systemd install: ~/.config by default, GLOBUS_TIMER_HOME and XDG paths pas
   assert.equal(withHome.socketPath, resolvePaths(env).socketPath);
   assert.equal(section(parseUnit(withHome.files[0]!.content), 'Service').Environment, `"GLOBUS_TIMER_HOME=${state}"`);
   assert.equal(section(parseUnit(withHome.files[1]!.content), 'Socket').ListenStream, path.join(state, 'daemon.sock'));
-  assert.equal(withHome.notes.some((n) => n.startsWith('XDG_RUNTIME_DIR')), false);
-
-  assert.ok(
-    planInstall({ kind: 'systemd', env: sb.env, uid: 1, nodePath: process.execPath, cliPath: defaultCliPath() }).notes.length >= 1,
+  assert.equal(
+    withHome.notes.some((n) => n.startsWith('XDG_RUNTIME_DIR')),
+    false,
   );
+
+  assert.ok(planInstall({ kind: 'systemd', env: sb.env, uid: 1, nodePath: process.execPath, cliPath: defaultCliPath() }).notes.length >= 1);
   assertInvalid(() => planInstall({ kind: 'systemd', env: sb.env, uid: 1, nodePath: path.join(sb.root, 'no-node') }));
   assertInvalid(() => planInstall({ kind: 'systemd', env: sb.env, uid: 1, cliPath: 'bin/globus-timer.js' }));
 });
@@ -364,7 +380,13 @@ test('systemd install: ~/.config by default, GLOBUS_TIMER_HOME and XDG paths pas
 /** ReadWritePaths= of a service unit as systemd reads them: unquoted, `-` and `%t` resolved, `%%` → `%`. */
 function writablePathsOf(unitText: string, runtimeDir: string): string[] {
   const values = [section(parseUnit(unitText), 'Service').ReadWritePaths ?? []].flat();
-  return values.map((v) => v.replace(/^"(.*)"$/, '$1').replace(/^-/, '').replace(/^%t(?=\/|$)/, runtimeDir).replaceAll('%%', '%'));
+  return values.map((v) =>
+    v
+      .replace(/^"(.*)"$/, '$1')
+      .replace(/^-/, '')
+      .replace(/^%t(?=\/|$)/, runtimeDir)
+      .replaceAll('%%', '%'),
+  );
 }
 
 /** resolvePaths() reads XDG_DATA_HOME and XDG_STATE_HOME from process.env (env-paths): set them for `fn`. */
@@ -400,7 +422,10 @@ test('systemd install: ReadWritePaths= covers every directory the daemon writes;
     // The database and its -wal/-shm, the pid file, the logs, the socket, the token cache with its .lock and temp files.
     const written = [paths.dbFile, paths.lockFile, path.join(paths.logDir, 'daemon.1.log'), paths.socketPath, paths.tokensFile, `${paths.tokensFile}.lock`];
     for (const file of written) {
-      assert.ok(writable.some((dir) => file.startsWith(`${dir}/`)), `${c.name}: ${file} is not under ReadWritePaths= ${JSON.stringify(writable)}`);
+      assert.ok(
+        writable.some((dir) => file.startsWith(`${dir}/`)),
+        `${c.name}: ${file} is not under ReadWritePaths= ${JSON.stringify(writable)}`,
+      );
     }
     // Made by install (the socket unit makes the socket's), so the sandbox has them to open up.
     for (const dir of writable.filter((d) => d !== path.dirname(paths.socketPath))) assert.equal(mode(dir), 0o700, `${c.name}: ${dir}`);
@@ -457,7 +482,10 @@ test('systemd uninstall: commands first, then units and leftover enablement link
   assert.equal(done.ok, true);
   assert.deepEqual(done.removed, [path.join(unitDir, 'globus-timer.service'), path.join(unitDir, 'globus-timer.socket'), wantsService]);
   assert.equal(fs.existsSync(wantsSocket), true, 'a regular file in .wants is not ours to remove');
-  assert.deepEqual(planUninstall({ kind: 'systemd', env, uid: 1000 }).files.map((f) => f.exists), [false, false, false, true]);
+  assert.deepEqual(
+    planUninstall({ kind: 'systemd', env, uid: 1000 }).files.map((f) => f.exists),
+    [false, false, false, true],
+  );
   // Uninstalling again is harmless.
   assert.deepEqual(applyUninstall(planUninstall({ kind: 'systemd', env, uid: 1000 })).removed, []);
 });
@@ -478,7 +506,10 @@ test('install runner: commands run in order after the files are written; a requi
   });
   assert.equal(out.ok, false);
   assert.deepEqual(ran, ['systemctl --user daemon-reload']);
-  assert.deepEqual(out.ran.map((r) => r.ok), [false]);
+  assert.deepEqual(
+    out.ran.map((r) => r.ok),
+    [false],
+  );
 });
 
 test('launchd install: plist in ~/Library/LaunchAgents, log dir made, bootstrap commands; reinstall boots out first', (t) => {
@@ -491,10 +522,7 @@ test('launchd install: plist in ~/Library/LaunchAgents, log dir made, bootstrap 
   assert.deepEqual(dry.written, []);
   assert.equal(fs.existsSync(path.join(sb.home, 'Library')), false);
   assert.deepEqual(dry.dirs, [agents, logDir]);
-  assert.deepEqual(shells(dry.commands), [
-    'launchctl enable gui/501/org.globus-timer.daemon',
-    `launchctl bootstrap gui/501 ${shellQuote(plistPath)}`,
-  ]);
+  assert.deepEqual(shells(dry.commands), ['launchctl enable gui/501/org.globus-timer.daemon', `launchctl bootstrap gui/501 ${shellQuote(plistPath)}`]);
   assert.ok(shellQuote(plistPath).startsWith("'"), 'the home dir has a space, so the path is quoted');
   // Same place the daemon will make its socket: without XDG_RUNTIME_DIR, beside timer.db
   // in the user's own data directory, never under the shared TMPDIR (issue 11).
@@ -513,7 +541,11 @@ test('launchd install: plist in ~/Library/LaunchAgents, log dir made, bootstrap 
 
   const again = planInstall({ kind: 'launchd', env: sb.env, uid: 501 });
   assert.equal(again.files[0]!.state, 'same');
-  assert.deepEqual(again.commands[0], { argv: ['launchctl', 'bootout', 'gui/501/org.globus-timer.daemon'], shell: 'launchctl bootout gui/501/org.globus-timer.daemon', mayFail: true });
+  assert.deepEqual(again.commands[0], {
+    argv: ['launchctl', 'bootout', 'gui/501/org.globus-timer.daemon'],
+    shell: 'launchctl bootout gui/501/org.globus-timer.daemon',
+    mayFail: true,
+  });
 });
 
 test('launchd: GLOBUS_TIMER_HOME puts logs under it; uninstall boots out by label and removes the plist', (t) => {
@@ -528,7 +560,15 @@ test('launchd: GLOBUS_TIMER_HOME puts logs under it; uninstall boots out by labe
   if (parsed !== undefined) assert.deepEqual(parsed.EnvironmentVariables, { GLOBUS_TIMER_HOME: state });
 
   const ran: string[] = [];
-  const out = uninstallService({ kind: 'launchd', env, uid: 501, run: (cmd) => (ran.push(cmd.shell), false) });
+  const out = uninstallService({
+    kind: 'launchd',
+    env,
+    uid: 501,
+    run: (cmd) => {
+      ran.push(cmd.shell);
+      return false;
+    },
+  });
   // bootout of an agent that is not loaded fails; that must not keep the plist.
   assert.deepEqual(ran, ['launchctl bootout gui/501/org.globus-timer.daemon']);
   assert.equal(out.ok, true);
@@ -588,7 +628,14 @@ test('systemd-analyze verify accepts the installed units, awkward paths included
   for (const [i, c] of cases.flatMap((c) => [true, false].map((userNamespaces) => ({ ...c, userNamespaces }))).entries()) {
     const what = `${c.name}, user namespaces ${c.userNamespaces}`;
     const configHome = path.join(root, `config-${i}`);
-    const { written } = installService({ kind: 'systemd', env: { HOME: root, XDG_CONFIG_HOME: configHome, ...c.env }, uid: 1000, nodePath, cliPath, userNamespaces: c.userNamespaces });
+    const { written } = installService({
+      kind: 'systemd',
+      env: { HOME: root, XDG_CONFIG_HOME: configHome, ...c.env },
+      uid: 1000,
+      nodePath,
+      cliPath,
+      userNamespaces: c.userNamespaces,
+    });
     const r = verify(root, written, configHome);
     assert.equal(r.status, 0, `${what}: ${r.stderr}`);
     assert.equal(r.stderr, '', `${what}: warnings from systemd-analyze`);
@@ -652,13 +699,24 @@ test('systemd-analyze security --offline scores the service unit at or below the
   const root = tempDir(t);
   const full = exposure(root, systemdServiceUnit(EXAMPLE_UNIT_INPUT));
   assert.ok(full.score <= MAX_EXPOSURE.withUserNamespaces, `exposure ${full.score} > ${MAX_EXPOSURE.withUserNamespaces}:\n${full.table}`);
-  for (const setting of ['PrivateUsers=', 'ProtectSystem=', 'PrivateTmp=', 'NoNewPrivileges=', 'SystemCallArchitectures=', 'LockPersonality=', 'RestrictNamespaces=~user']) {
+  for (const setting of [
+    'PrivateUsers=',
+    'ProtectSystem=',
+    'PrivateTmp=',
+    'NoNewPrivileges=',
+    'SystemCallArchitectures=',
+    'LockPersonality=',
+    'RestrictNamespaces=~user',
+  ]) {
     assert.match(full.table, new RegExp(`^✓ ${setting.replace(/[=~]/g, (c) => `\\${c}`)}`, 'm'), `${setting} not counted as set`);
   }
   const seccompOnly = exposure(root, systemdServiceUnit({ ...EXAMPLE_UNIT_INPUT, userNamespaces: false }));
-  assert.ok(seccompOnly.score <= MAX_EXPOSURE.withoutUserNamespaces, `exposure ${seccompOnly.score} > ${MAX_EXPOSURE.withoutUserNamespaces}:\n${seccompOnly.table}`);
+  assert.ok(
+    seccompOnly.score <= MAX_EXPOSURE.withoutUserNamespaces,
+    `exposure ${seccompOnly.score} > ${MAX_EXPOSURE.withoutUserNamespaces}:\n${seccompOnly.table}`,
+  );
   // The check has teeth: the unit as it was before the sandbox scores far worse.
-  const bare = systemdServiceUnit({ ...EXAMPLE_UNIT_INPUT, userNamespaces: false }).replace(/^# Sandbox[^]*?(?=\n\n\[Install\])/m, '');
+  const bare = systemdServiceUnit({ ...EXAMPLE_UNIT_INPUT, userNamespaces: false }).replace(/^# Sandbox[\s\S]*?(?=\n\n\[Install\])/m, '');
   assert.ok(exposure(root, bare).score > MAX_EXPOSURE.withoutUserNamespaces);
 });
 

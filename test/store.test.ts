@@ -15,11 +15,19 @@ test('age retention: finished runs completed before the cutoff go, in batches; o
   t.after(() => db.$client.close());
   const id = randomUUID();
   insertJob(db, {
-    id, name: 'j', startAtMs: 0, intervalSeconds: 1, callbackUrl: 'https://x.example/run', callbackBody: { body: {} },
-    status: 'loaded', submittedAtMs: 0, nextSlotIndex: 0, updatedAtMs: 0,
+    id,
+    name: 'j',
+    startAtMs: 0,
+    intervalSeconds: 1,
+    callbackUrl: 'https://x.example/run',
+    callbackBody: { body: {} },
+    status: 'loaded',
+    submittedAtMs: 0,
+    nextSlotIndex: 0,
+    updatedAtMs: 0,
   });
   const runIds = Array.from({ length: 7 }, (_, i) => insertRun(db, { jobId: id, slotAtMs: i, requestId: `r${i}`, firedAtMs: i, retryUntilMs: i })!.id);
-  runIds.slice(0, 5).forEach((runId, i) => updateRun(db, runId, { state: 'succeeded', completedAtMs: 1_000 + i }));
+  for (const [i, runId] of runIds.slice(0, 5).entries()) updateRun(db, runId, { state: 'succeeded', completedAtMs: 1_000 + i });
   updateRun(db, runIds[5]!, { state: 'failed', completedAtMs: 9_000 });
   // runIds[6] stays open.
   assert.equal(pruneOldRuns(db, 5_000, 2), 2, 'a batch at most');
@@ -37,7 +45,13 @@ test('WAL checkpoints run on a worker: the main connection never checkpoints, th
   assert.equal(daemon.db.$client.pragma('wal_autocheckpoint', { simple: true }), 0);
   const before = fs.statSync(paths.dbFile).size;
   for (let i = 0; i < 2_000; i++) {
-    daemon.service.submit({ name: `j${i}`, interval_seconds: 3600, start: '2030-01-01T00:00:00Z', callback_url: 'https://x.example/run', callback_body: { body: { pad: 'x'.repeat(200) } } });
+    daemon.service.submit({
+      name: `j${i}`,
+      interval_seconds: 3600,
+      start: '2030-01-01T00:00:00Z',
+      callback_url: 'https://x.example/run',
+      callback_body: { body: { pad: 'x'.repeat(200) } },
+    });
   }
   // Only a checkpoint moves pages from the WAL into the database file.
   for (let i = 0; i < 60 && fs.statSync(paths.dbFile).size <= before; i++) await new Promise((r) => setTimeout(r, 100));
@@ -50,8 +64,18 @@ test('a database with a damaged table or index root page is refused at open, and
     const { paths } = tempHome(t);
     const db = openDb(paths.dbFile);
     const job = insertJob(db, {
-      id: randomUUID(), name: 'j', startAtMs: 0, intervalSeconds: 60, callbackUrl: 'http://127.0.0.1:1/run', callbackBody: { body: {} },
-      status: 'loaded', submittedAtMs: 0, nextSlotIndex: 1, nextSlotAtMs: 60_000, nextRunAtMs: 60_000, updatedAtMs: 0,
+      id: randomUUID(),
+      name: 'j',
+      startAtMs: 0,
+      intervalSeconds: 60,
+      callbackUrl: 'http://127.0.0.1:1/run',
+      callbackBody: { body: {} },
+      status: 'loaded',
+      submittedAtMs: 0,
+      nextSlotIndex: 1,
+      nextSlotAtMs: 60_000,
+      nextRunAtMs: 60_000,
+      updatedAtMs: 0,
     });
     insertRun(db, { jobId: job.id, slotAtMs: 0, requestId: randomUUID(), firedAtMs: 0, retryUntilMs: 1 });
     const { rootpage } = db.$client.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(damaged) as { rootpage: number };

@@ -51,7 +51,10 @@ test("a Globus service's token goes only to its own hosts, over https", () => {
   const refused = (scope: string, url: string, rules = STRICT_TOKEN_RULES) => tokenDestinationRefusal(scope, url, rules);
   assert.equal(refused(TRANSFER_SCOPE, 'https://transfer.actions.globus.org/transfer/run'), null);
   assert.equal(refused(TRANSFER_SCOPE, 'https://TRANSFER.actions.globus.org/transfer/run'), null);
-  assert.match(refused(TRANSFER_SCOPE, 'https://actions.example.org/run')!, /Globus Transfer .*goes only to transfer\.api\.globus\.org, transfer\.actions\.globus\.org, not to actions\.example\.org/);
+  assert.match(
+    refused(TRANSFER_SCOPE, 'https://actions.example.org/run')!,
+    /Globus Transfer .*goes only to transfer\.api\.globus\.org, transfer\.actions\.globus\.org, not to actions\.example\.org/,
+  );
   // A look-alike host, a port, a user-info trick: none is Transfer's host.
   assert.notEqual(refused(TRANSFER_SCOPE, 'https://transfer.actions.globus.org.evil.example/run'), null);
   assert.notEqual(refused(TRANSFER_SCOPE, 'https://transfer.actions.globus.org:8443/run'), null);
@@ -104,7 +107,11 @@ async function loggedInWorld(t: TestContext) {
 
 function assertNoTokenSent(provider: FakeProvider): void {
   const carrying = provider.requests.filter((r) => r.headers.authorization !== undefined);
-  assert.deepEqual(carrying.map((r) => `${r.method} ${r.path}`), [], 'a request carried a bearer token');
+  assert.deepEqual(
+    carrying.map((r) => `${r.method} ${r.path}`),
+    [],
+    'a request carried a bearer token',
+  );
 }
 
 test("a provider that names the user's Transfer or Auth scope gets no job and no token", async (t) => {
@@ -112,11 +119,20 @@ test("a provider that names the user's Transfer or Auth scope gets no job and no
   await startDaemonProcess(t, env);
   for (const scope of [TRANSFER_SCOPE, 'openid', `${TRANSFER_SCOPE}[*https://auth.globus.org/scopes/000a11ce-0000-1000-8000-000000000001/data_access]`]) {
     hostile.introspectionScope = scope;
-    const r = await runCliProcess(['job', 'submit', '--name', 'innocent', '--interval', '1', '--action-url', hostile.runUrl, '--action-body', '{"body":{}}'], env);
+    const r = await runCliProcess(
+      ['job', 'submit', '--name', 'innocent', '--interval', '1', '--action-url', hostile.runUrl, '--action-body', '{"body":{}}'],
+      env,
+    );
     assert.equal(r.code, 2, `${scope}: ${r.stderr}`);
-    assert.match(r.stderr, /^globus-timer: a token for Globus (Transfer|Auth) \(scope .*\) goes only to .*, not to 127\.0\.0\.1:\d+; give the provider's own scope with --scope, or --no-scope\n$/);
+    assert.match(
+      r.stderr,
+      /^globus-timer: a token for Globus (Transfer|Auth) \(scope .*\) goes only to .*, not to 127\.0\.0\.1:\d+; give the provider's own scope with --scope, or --no-scope\n$/,
+    );
     // Named by the user, the same scope is refused all the same: the binding is absolute.
-    const named = await runCliProcess(['job', 'submit', '--name', 'innocent', '--interval', '1', '--action-url', hostile.runUrl, '--action-body', '{"body":{}}', '--scope', scope], env);
+    const named = await runCliProcess(
+      ['job', 'submit', '--name', 'innocent', '--interval', '1', '--action-url', hostile.runUrl, '--action-body', '{"body":{}}', '--scope', scope],
+      env,
+    );
     assert.equal(named.code, 2, named.stderr);
   }
   const list = await runCliProcess(['job', 'list', '--format', 'json'], env);
@@ -129,13 +145,29 @@ test("a provider's own scope is used only when the user names it or confirms it 
   const { hostile, env, login } = await loggedInWorld(t);
   hostile.introspectionScope = OWN_SCOPE;
   await startDaemonProcess(t, env);
-  const submit = ['job', 'submit', '--name', 'own scope', '--interval', '1h', '--start', '2099-01-01', '--action-url', hostile.runUrl, '--action-body', '{"body":{}}'];
+  const submit = [
+    'job',
+    'submit',
+    '--name',
+    'own scope',
+    '--interval',
+    '1h',
+    '--start',
+    '2099-01-01',
+    '--action-url',
+    hostile.runUrl,
+    '--action-body',
+    '{"body":{}}',
+  ];
 
   // In a script: exit 2, saying how to accept it; nothing submitted.
   const script = await runCliProcess(submit, env);
   assert.equal(script.code, 2, script.stderr);
   const host = new URL(hostile.baseUrl).host;
-  assert.equal(script.stderr, `globus-timer: the provider at ${host} asks for a token for scope ${OWN_SCOPE}; to send it one on every run, give --scope ${OWN_SCOPE} (or --no-scope to send none)\n`);
+  assert.equal(
+    script.stderr,
+    `globus-timer: the provider at ${host} asks for a token for scope ${OWN_SCOPE}; to send it one on every run, give --scope ${OWN_SCOPE} (or --no-scope to send none)\n`,
+  );
 
   // At a terminal: shown the host and the scope; "n" submits nothing, "y" goes on to consent.
   const answers: string[] = [];
@@ -154,7 +186,10 @@ test("a provider's own scope is used only when the user names it or confirms it 
   answers.push('n');
   assert.equal(await runCli(submit, io), 2);
   assert.match(prompts[0]!, new RegExp(`Send ${host.replace(/\./g, '\\.')} your token for this scope\\? \\[y/N\\]`));
-  assert.ok(err.some((e) => e.includes(OWN_SCOPE) && e.includes(host)), err.join('\n'));
+  assert.ok(
+    err.some((e) => e.includes(OWN_SCOPE) && e.includes(host)),
+    err.join('\n'),
+  );
   assert.match(err.at(-1)!, /not submitted: the scope was not accepted/);
   const none = await runCliProcess(['job', 'list', '--format', 'json'], env);
   assert.deepEqual(JSON.parse(none.stdout), []);
@@ -164,7 +199,10 @@ test("a provider's own scope is used only when the user names it or confirms it 
   answers.push('y');
   err.length = 0;
   assert.notEqual(await runCli(submit, io), 0);
-  assert.ok(err.some((e) => e.includes(`needs your consent to ${OWN_SCOPE}`)), err.join('\n'));
+  assert.ok(
+    err.some((e) => e.includes(`needs your consent to ${OWN_SCOPE}`)),
+    err.join('\n'),
+  );
 
   // Named with --scope by a user who has consented: submitted without a question.
   await login(['--scope', OWN_SCOPE]);
@@ -227,9 +265,15 @@ test('a job that already exists sends no token where the rules forbid it: it fai
   const out: string[] = [];
   const io: CliIo = { out: (text) => out.push(text), err: () => {}, env: { ...env, GLOBUS_TIMER_NO_AUTOSTART: '1' } };
   assert.equal(await runCli(['job', 'status', jobId], io), 0);
-  assert.match(out.join('\n'), /^Inactive Reason: +the job's token may not go to its URL: a token for Globus Transfer \(scope .*\) goes only to .*; delete the job and submit it again$/m);
+  assert.match(
+    out.join('\n'),
+    /^Inactive Reason: +the job's token may not go to its URL: a token for Globus Transfer \(scope .*\) goes only to .*; delete the job and submit it again$/m,
+  );
   // Resuming it would only stop it again: refused, saying why.
-  assert.throws(() => daemon.service.resume(jobId), (e: Error & { code?: string }) => e.code === ERROR_CODES.INVALID_INPUT && /goes only to/.test(e.message));
+  assert.throws(
+    () => daemon.service.resume(jobId),
+    (e: Error & { code?: string }) => e.code === ERROR_CODES.INVALID_INPUT && /goes only to/.test(e.message),
+  );
 
   // The provider's own scope over plain http: refused under the strict rules, sent when allowed.
   const strict = tempHome(t);
@@ -256,7 +300,11 @@ test('the daemon refuses a job.submit whose token may not go to its URL, from an
     ['https://actions.example.org/run', 'profile', /Globus Auth .*goes only to auth\.globus\.org/],
     ['http://127.0.0.1:9/run', OWN_SCOPE, /plain http/],
   ] as const) {
-    await assert.rejects(submit(url, scope), (e: Error & { code?: string }) => e.code === ERROR_CODES.INVALID_INPUT && why.test(e.message), `${scope} to ${url}`);
+    await assert.rejects(
+      submit(url, scope),
+      (e: Error & { code?: string }) => e.code === ERROR_CODES.INVALID_INPUT && why.test(e.message),
+      `${scope} to ${url}`,
+    );
   }
   assert.equal((await client.call('job.list', {})).jobs.length, 0);
   // Without a scope no token is sent, so any allowed URL will do; a Globus scope to its own host too.

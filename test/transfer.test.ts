@@ -9,19 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import test, { type TestContext } from 'node:test';
 import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
-import { transferParamsFromFlags, type TransferFlags } from '../src/cli/commands/transfer.ts';
+import { transferParamsFromFlags, type TransferFlags } from '../src/cli/commands/job/transfer.ts';
 import { runCli } from '../src/cli/main.ts';
 import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../src/auth/token-rules.ts';
 import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
-import {
-  TRANSFER_ACTION_URL,
-  buildTransferBody,
-  parseItemsCsv,
-  transferActionUrl,
-  transferScopeFor,
-} from '../src/core/transfer.ts';
+import { TRANSFER_ACTION_URL, buildTransferBody, parseItemsCsv, transferActionUrl, transferScopeFor } from '../src/core/transfer.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { testConfig } from './support/env.ts';
 
@@ -38,9 +32,7 @@ interface V1Timer {
   callback_body: { body: Record<string, unknown> & { source_endpoint_id: string; destination_endpoint_id: string } };
 }
 const V1_TIMER = readFixture<{ V1_TIMER: V1Timer }>('_common.json').V1_TIMER;
-const CREATE_TIMER = readFixture<{ responses: { default: { json: { timer: { body: { DATA: Record<string, unknown>[] } } } } } }>(
-  'create_timer.json',
-);
+const CREATE_TIMER = readFixture<{ responses: { default: { json: { timer: { body: { DATA: Record<string, unknown>[] } } } } } }>('create_timer.json');
 
 const SRC = V1_TIMER.callback_body.body.source_endpoint_id;
 const DST = V1_TIMER.callback_body.body.destination_endpoint_id;
@@ -82,7 +74,7 @@ function assertInvalid(fn: () => unknown, pattern: RegExp): void {
 
 // (a) ------------------------------------------------------------------------------------
 
-test('the body for V1_TIMER\'s flags is its legacy body with the documented renames', () => {
+test("the body for V1_TIMER's flags is its legacy body with the documented renames", () => {
   const legacy = V1_TIMER.callback_body.body;
   const items = legacy.transfer_items as { source_path: string; destination_path: string; recursive: boolean }[];
   const params = transferParamsFromFlags(
@@ -135,7 +127,12 @@ test('DATA items have the recorded DATA item keys plus recursive', () => {
 });
 
 test('defaults: label from the job name, no sync_level or recursive_symlinks, booleans false', () => {
-  const { body } = buildTransferBody({ name: 'nightly', sourceEndpoint: SRC, destinationEndpoint: DST, items: [{ source_path: '/a', destination_path: '/b', recursive: false }] });
+  const { body } = buildTransferBody({
+    name: 'nightly',
+    sourceEndpoint: SRC,
+    destinationEndpoint: DST,
+    items: [{ source_path: '/a', destination_path: '/b', recursive: false }],
+  });
   assert.deepEqual(body, {
     source_endpoint: SRC,
     destination_endpoint: DST,
@@ -180,13 +177,18 @@ test('every option lands in the body; sync level 0 is kept; names map to levels'
   for (const field of BOOLEAN_FIELDS) assert.equal(body[field], true, field);
   assert.deepEqual(p.stop_after, { date: null, n_runs: 3 });
   assert.deepEqual(p.policy, { overlap: 'allow', misfire: 'skip' });
-  for (const [name, level] of [['exists', 0], ['size', 1], ['mtime', 2], ['CHECKSUM', 3]] as const) {
+  for (const [name, level] of [
+    ['exists', 0],
+    ['size', 1],
+    ['mtime', 2],
+    ['CHECKSUM', 3],
+  ] as const) {
     const b = transferParamsFromFlags(flags({ 'sync-level': name }), {}, noFile).callback_body as { body: Record<string, unknown> };
     assert.equal(b.body.sync_level, level);
   }
 });
 
-test('--item and --items-file together: the --item items first, then the file\'s', () => {
+test("--item and --items-file together: the --item items first, then the file's", () => {
   const read = (p: string) => {
     assert.equal(p, 'items.csv');
     return '/f/1,/g/1,true\n';
@@ -261,7 +263,10 @@ test('items CSV: errors name the file, the line and the value', () => {
 });
 
 test('--items-file: an unreadable file or a bad line is a usage error naming it', () => {
-  assertInvalid(() => transferParamsFromFlags(flags({ item: undefined, 'items-file': 'gone.csv' }), {}, noFile), /^cannot read --items-file gone\.csv: no such file$/);
+  assertInvalid(
+    () => transferParamsFromFlags(flags({ item: undefined, 'items-file': 'gone.csv' }), {}, noFile),
+    /^cannot read --items-file gone\.csv: no such file$/,
+  );
   assertInvalid(
     () => transferParamsFromFlags(flags({ item: undefined, 'items-file': 'bad.csv' }), {}, () => '/a,/b,perhaps'),
     /^bad\.csv line 1: invalid recursive value "perhaps"/,

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { runCli } from '../src/cli/main.ts';
-import { parseCount, nextText } from '../src/cli/commands/next.ts';
-import { updateParamsFromFlags } from '../src/cli/commands/update.ts';
+import { parseCount, nextText } from '../src/cli/commands/job/next.ts';
+import { updateParamsFromFlags } from '../src/cli/commands/job/update.ts';
 import { resolvePaths } from '../src/config/paths.ts';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { getJob, markInactive } from '../src/daemon/store/jobs.ts';
@@ -46,7 +46,8 @@ function harness(t: TestContext, { fireLeadMs = 0 } = {}) {
     fired,
     slots: () => fired.map((f) => f.run.slotAtMs - T0),
     completeAll: () => {
-      for (const { run } of fired) if (run.completedAtMs === null) updateRun(db, run.id, { state: 'succeeded', completedAtMs: (run.completedAtMs = clock.now()) });
+      for (const { run } of fired)
+        if (run.completedAtMs === null) updateRun(db, run.id, { state: 'succeeded', completedAtMs: (run.completedAtMs = clock.now()) });
     },
     /** Let `ms` pass, each run ending within the second it fired (so overlap never skips). */
     advance: (ms: number) => {
@@ -55,8 +56,16 @@ function harness(t: TestContext, { fireLeadMs = 0 } = {}) {
         h.completeAll();
       }
     },
+    /** An interval job every 10 s unless `over` says otherwise; a calendar job (`cron` given) gets no interval. */
     submit: (over: Partial<SubmitJobParams> = {}) =>
-      service.submit({ name: 'job', start: formatIso(T0 + 10_000), interval_seconds: 10, callback_url: 'http://127.0.0.1:1/run', callback_body: { body: { v: 1 } }, ...over }),
+      service.submit({
+        name: 'job',
+        start: formatIso(T0 + 10_000),
+        ...(over.cron ? {} : { interval_seconds: 10 }),
+        callback_url: 'http://127.0.0.1:1/run',
+        callback_body: { body: { v: 1 } },
+        ...over,
+      }),
     update: (jobId: string, p: Omit<UpdateJobParams, 'job_id'>) => service.update({ job_id: jobId, ...p }),
     row: (jobId: string) => getJob(db, jobId)!,
   };
@@ -87,7 +96,10 @@ test('--interval re-anchors from the start: next slot strictly after now, no cat
   h.completeAll();
   h.advance(60_000);
   assert.deepEqual(h.slots(), [10_000, 20_000, 70_000, 130_000]);
-  assert.ok(h.fired.every((f) => f.run.firedAtMs === f.run.slotAtMs), 'the scheduler was told: fired at the new slots, not late');
+  assert.ok(
+    h.fired.every((f) => f.run.firedAtMs === f.run.slotAtMs),
+    'the scheduler was told: fired at the new slots, not late',
+  );
   assert.equal(h.row(job.job_id).missedSlots, 0, 'old-grid slots are not misses');
 });
 
@@ -216,13 +228,23 @@ test('a deleted job cannot be updated; bad values change nothing', (t) => {
     [{ name: ' ', interval_seconds: 60 }, /job name/],
   ];
   for (const [params, re] of bad) {
-    assert.throws(() => h.update(job.job_id, params), (err: Error & { code?: string }) => err.code === 'INVALID_INPUT' && re.test(err.message), JSON.stringify(params));
+    assert.throws(
+      () => h.update(job.job_id, params),
+      (err: Error & { code?: string }) => err.code === 'INVALID_INPUT' && re.test(err.message),
+      JSON.stringify(params),
+    );
     assert.deepEqual(h.row(job.job_id), before, `${JSON.stringify(params)}: nothing changed`);
   }
-  assert.throws(() => h.update('no-such-job', { name: 'x' }), (err: Error & { code?: string }) => err.code === 'JOB_NOT_FOUND');
+  assert.throws(
+    () => h.update('no-such-job', { name: 'x' }),
+    (err: Error & { code?: string }) => err.code === 'JOB_NOT_FOUND',
+  );
   h.service.delete(job.job_id);
   const deleted = h.row(job.job_id);
-  assert.throws(() => h.update(job.job_id, { name: 'x' }), (err: Error & { code?: string }) => err.code === 'JOB_DELETED');
+  assert.throws(
+    () => h.update(job.job_id, { name: 'x' }),
+    (err: Error & { code?: string }) => err.code === 'JOB_DELETED',
+  );
   assert.deepEqual(h.row(job.job_id), deleted);
   assert.match(h.service.next({ job_id: job.job_id }).note!, /deleted/);
 });
@@ -252,7 +274,7 @@ test('job next via the service: loaded slots, end conditions and status notes', 
   assert.deepEqual(n.slots, [formatIso(T0 + 10_000), formatIso(T0 + 20_000), formatIso(T0 + 30_000)]);
   assert.match(n.note!, /no runs after these: stop_after.n_runs is 3/);
   assert.deepEqual(h.service.next({ job_id: job.job_id }).slots.length, 3);
-  const cal = h.submit({ interval_seconds: undefined, cron: '0 9 * * 1-5', timezone: 'Europe/Berlin', start: null });
+  const cal = h.submit({ cron: '0 9 * * 1-5', timezone: 'Europe/Berlin', start: null });
   const c = h.service.next({ job_id: cal.job_id, count: 3 });
   assert.deepEqual(c.slots, ['2026-01-01T09:00:00+01:00', '2026-01-02T09:00:00+01:00', '2026-01-05T09:00:00+01:00']);
   assert.equal(c.note, null);
@@ -263,12 +285,26 @@ test('job next via the service: loaded slots, end conditions and status notes', 
 // --- the CLI ---------------------------------------------------------------------------
 
 test('updateParamsFromFlags: none clears, values are canonical, usage errors are one line', () => {
-  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', 'stop-after-date': 'none', 'stop-after-runs': 'NONE' }), { job_id: 'j', stop_after: { date: null, n_runs: null } });
-  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', interval: '1h 30m', 'stop-after-runs': '7' }), { job_id: 'j', interval_seconds: 5400, stop_after: { n_runs: 7 } });
-  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', cron: '0  2 * * *', timezone: 'europe/berlin' }), { job_id: 'j', cron: '0 2 * * *', timezone: 'Europe/Berlin' });
+  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', 'stop-after-date': 'none', 'stop-after-runs': 'NONE' }), {
+    job_id: 'j',
+    stop_after: { date: null, n_runs: null },
+  });
+  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', interval: '1h 30m', 'stop-after-runs': '7' }), {
+    job_id: 'j',
+    interval_seconds: 5400,
+    stop_after: { n_runs: 7 },
+  });
+  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', cron: '0  2 * * *', timezone: 'europe/berlin' }), {
+    job_id: 'j',
+    cron: '0 2 * * *',
+    timezone: 'Europe/Berlin',
+  });
   // none (and local): the user's own zone, resolved and sent (issue 12 item 10).
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', timezone: 'none' }), { job_id: 'j', timezone: localTimezone() });
-  assert.deepEqual(updateParamsFromFlags({ job_id: 'j', 'action-file': 'f.json' }, () => '{"body": {"x": 1}}'), { job_id: 'j', callback_body: { body: { x: 1 } } });
+  assert.deepEqual(
+    updateParamsFromFlags({ job_id: 'j', 'action-file': 'f.json' }, () => '{"body": {"x": 1}}'),
+    { job_id: 'j', callback_body: { body: { x: 1 } } },
+  );
   assert.deepEqual(updateParamsFromFlags({ job_id: 'j', misfire: 'skip' }), { job_id: 'j', policy: { misfire: 'skip' } });
   for (const [flags, re] of [
     [{}, /nothing to update/],
@@ -306,7 +342,14 @@ test('job update and job next through runCli against a daemon', async (t) => {
     const code = await runCli(args, { out: (s) => out.push(s), err: (s) => err.push(s), env });
     return { code, out, err, stdout: out.join('\n') };
   };
-  const job = daemon.service.submit({ name: 'n', start: '2099-01-01T00:00:00Z', interval_seconds: 86_400, callback_url: 'https://actions.example.org/run', callback_body: { body: {} }, scope: null });
+  const job = daemon.service.submit({
+    name: 'n',
+    start: '2099-01-01T00:00:00Z',
+    interval_seconds: 86_400,
+    callback_url: 'https://actions.example.org/run',
+    callback_body: { body: {} },
+    scope: null,
+  });
 
   const text = await cli(['job', 'update', job.job_id, '--cron', '0 2 * * *', '--timezone', 'Europe/Berlin', '--name', 'renamed']);
   assert.equal(text.code, 0, text.err.join('\n'));

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { cleanupAll, installCleanupHandlers } from '../bench/lib/procs.ts';
-import { problems, type ScenarioParams, type ScenarioResult } from './lib/scenario.ts';
+import { problems, verdict, type ScenarioParams, type ScenarioResult } from './lib/scenario.ts';
 import { SCENARIOS } from './scenarios/index.ts';
 
 function help(): string {
@@ -14,7 +14,7 @@ function help(): string {
     lines.push(`  ${s.name}: ${s.describe}`);
     for (const [k, v] of Object.entries(s.long)) lines.push(`      --${k} ${v}  ${s.paramHelp[k] ?? ''}`);
   }
-  lines.push('', '  --fast   use every scenario\'s small size (as npm test does)');
+  lines.push('', "  --fast   use every scenario's small size (as npm test does)");
   return lines.join('\n');
 }
 
@@ -58,14 +58,21 @@ try {
     const result = await scenario.run(params, (line) => console.error(`   ${line}`));
     result.notes.push(`took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     results.push(result);
-    console.error(`   ${problems(result).length ? `FAILED: ${problems(result).join('; ')}` : 'ok'}`);
+    const said = verdict(result);
+    if (said === 'FAIL') console.error(`   FAILED: ${problems(result).join('; ')}`);
+    else if (said === 'skipped') console.error(`   skipped (nothing of it ran here): ${result.skipped.join('; ')}`);
+    else console.error(`   ok${result.skipped.length ? `; not run here: ${result.skipped.join('; ')}` : ''}`);
   }
 } finally {
   await cleanupAll();
 }
 
-const rows = results.map((r) => [r.scenario, r.runsFired, r.slotsChecked, r.duplicates, r.missedUncounted, r.stuckRuns, r.integrity, problems(r).length ? 'FAIL' : 'ok']);
+/** The result column: a scenario that ran with parts skipped says how many. */
+const resultWord = (r: ScenarioResult) => (verdict(r) === 'ok' && r.skipped.length ? `ok, ${r.skipped.length} part(s) skipped` : verdict(r));
+const rows = results.map((r) => [r.scenario, r.runsFired, r.slotsChecked, r.duplicates, r.missedUncounted, r.stuckRuns, r.integrity, resultWord(r)]);
+const skippedWhole = results.filter((r) => verdict(r) === 'skipped').map((r) => r.scenario);
 console.log(`\n## Torture run (${new Date(started).toISOString()}, ${((Date.now() - started) / 60_000).toFixed(1)} min)\n`);
+if (skippedWhole.length) console.log(`Skipped (could not run here, see below): ${skippedWhole.join(', ')}\n`);
 console.log('| scenario | runs fired | slots checked | duplicates | missed-but-uncounted | stuck runs | integrity | result |');
 console.log('|---|---:|---:|---:|---:|---:|---|---|');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);
@@ -73,4 +80,4 @@ for (const r of results) {
   const extra = [...r.violations.map((v) => `violation: ${v}`), ...r.notes, ...r.skipped.map((s) => `skipped: ${s}`)];
   if (extra.length) console.log(`\n**${r.scenario}**\n${extra.map((e) => `- ${e}`).join('\n')}`);
 }
-process.exitCode = results.some((r) => problems(r).length) ? 1 : 0;
+process.exitCode = results.some((r) => verdict(r) === 'FAIL') ? 1 : 0;

@@ -10,7 +10,7 @@ export interface Observed {
   t: number;
 }
 
-export interface FiringCounts {
+interface FiringCounts {
   /** Slots of the grid in [t0, t0 + D). */
   expected: number;
   /** Requests the provider received for the run. */

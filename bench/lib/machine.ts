@@ -25,7 +25,7 @@ export interface Machine {
   src_sha1: string;
   /** Share of both cores idle over one second before the run (other load on the machine). */
   idle_before_pct: number;
-  /** What bin/globus-timer.js ran: the dist/cli bundle or the sources through tsx. */
+  /** Whether the dist/cli bundle that bin/globus-timer.js ran was current (entry.ts: EntryKind). */
   entry?: string;
   /** src/ changed while the bench ran (someone else editing): the new sha1, and before which scenario it was seen. */
   src_changes?: { before: string; src_sha1: string; entry: string }[];

@@ -78,10 +78,12 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
         const fired = percentiles(runs.filter((r) => r.slot_at_ms >= windowStart).map((r) => r.fired_at_ms - r.slot_at_ms));
         const states: Record<string, number> = {};
         for (const r of runs) states[r.state] = (states[r.state] ?? 0) + 1;
-        const sums = db
-          .prepare('SELECT sum(missed_slots) AS missed, sum(overlap_skipped_slots) AS overlap, sum(error_count) AS errors FROM jobs')
-          .get() as { missed: number | null; overlap: number | null; errors: number | null };
-        let probe: unknown = undefined;
+        const sums = db.prepare('SELECT sum(missed_slots) AS missed, sum(overlap_skipped_slots) AS overlap, sum(error_count) AS errors FROM jobs').get() as {
+          missed: number | null;
+          overlap: number | null;
+          errors: number | null;
+        };
+        let probe: unknown;
         if (probeFile && fs.existsSync(probeFile)) probe = JSON.parse(fs.readFileSync(probeFile, 'utf8'));
         return {
           observed,
@@ -101,4 +103,3 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
     },
   };
 }
-

@@ -23,14 +23,14 @@ export function redisServerVersion(): string | null {
   }
 }
 
-export interface Redis {
+interface Redis {
   proc: ChildProcess;
   port: number;
   stop(): Promise<void>;
 }
 
 /** Start `redis-server` on a free loopback port: no persistence, `hz` as given (null: Redis's default, 10). */
-export async function startRedis(dir: string, hz: number | null): Promise<Redis> {
+async function startRedis(dir: string, hz: number | null): Promise<Redis> {
   const port = await freePort();
   const logFile = path.join(dir, `redis-${port}.log`);
   const fd = fs.openSync(logFile, 'a');

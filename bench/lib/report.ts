@@ -1,6 +1,7 @@
 /** The Markdown tables of a bench run, and BENCHMARKS.md. */
 import type { CliRow } from '../scenarios/cli.ts';
 import type { ScaleRow } from '../scenarios/scale.ts';
+import { entryWords } from './entry.ts';
 import type { FiringRow } from './firing-run.ts';
 import type { Machine } from './machine.ts';
 
@@ -34,14 +35,33 @@ const f = (x: number | null | undefined, digits = 2): string => {
 };
 
 function table(head: string[], rows: string[][]): string {
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_h, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
   return lines.join('\n');
 }
 
 function firingTable(rows: FiringRow[]): string {
   return table(
-    ['scenario', 'system', 'N', 'R /s', 'I s', 'D s', 'expected', 'missed', 'dup', 'early', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'CPU s', 'CPU %', 'peak RSS MiB'],
+    [
+      'scenario',
+      'system',
+      'N',
+      'R /s',
+      'I s',
+      'D s',
+      'expected',
+      'missed',
+      'dup',
+      'early',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'max ms',
+      'CPU s',
+      'CPU %',
+      'peak RSS MiB',
+    ],
     rows.map((r) => [
       r.scenario + (typeof r.runs === 'number' && r.runs > 1 ? ` (median of ${r.runs})` : ''),
       r.system,
@@ -93,12 +113,15 @@ function peerTable(groups: PeerGroup[]): string {
         f(r.peak_rss_mb, 0) + (Array.isArray(r.other_peak_rss_mb) ? ` + redis ${f(r.other_peak_rss_mb[0] as number, 0)}` : ''),
         q ? f(q.p50, 3) : '',
         q ? f(q.p99, 3) : '',
-        q && q.p99 ? `${f(1 / q.p99, 1 / q.p99 < 1 ? 3 : 1)}×` : '',
+        q?.p99 ? `${f(1 / q.p99, 1 / q.p99 < 1 ? 3 : 1)}×` : '',
       ]);
     }
     if (g.skipped) rows.push([f(g.rate, 0), 'bullmq', g.skipped, '', '', '', '', '', '', '', '']);
   }
-  return table(['R /s', 'system', 'p50 ms', 'p99 ms', 'max ms', 'missed / dup / early', 'CPU %', 'peak RSS MiB', 'ours ÷ peer p50', 'ours ÷ peer p99', 'peer p99 ÷ ours'], rows);
+  return table(
+    ['R /s', 'system', 'p50 ms', 'p99 ms', 'max ms', 'missed / dup / early', 'CPU %', 'peak RSS MiB', 'ours ÷ peer p50', 'ours ÷ peer p99', 'peer p99 ÷ ours'],
+    rows,
+  );
 }
 
 function searchTable(s: SearchResult): string {
@@ -143,13 +166,7 @@ function scaleTable(s: ScaleRow): string {
 function cliTable(rows: CliRow[]): string {
   return table(
     ['command', 'median ms', 'min ms', '× node -e 0', 'ran'],
-    rows.map((r) => [
-      `\`${r.command}\``,
-      f(r.median_ms, 1),
-      f(r.min_ms, 1),
-      f(r.vs_node, 2),
-      r.entry === 'bundle' ? 'dist/cli bundle' : r.entry === 'tsx' ? 'src/ through tsx (bundle stale)' : String(r.entry ?? ''),
-    ]),
+    rows.map((r) => [`\`${r.command}\``, f(r.median_ms, 1), f(r.min_ms, 1), f(r.vs_node, 2), entryWords(r.entry as string | undefined)]),
   );
 }
 
@@ -161,7 +178,8 @@ interface Target {
 
 function targets(res: Results, defaults: { n: number; largeN: number }): Target[] {
   const out: Target[] = [];
-  const lat = (r: FiringRow) => `p50 ${f(r.lateness_ms.p50)} · p99 ${f(r.lateness_ms.p99)} · max ${f(r.lateness_ms.max)} ms; missed/dup/early ${r.missed}/${r.duplicates}/${r.early}`;
+  const lat = (r: FiringRow) =>
+    `p50 ${f(r.lateness_ms.p50)} · p99 ${f(r.lateness_ms.p99)} · max ${f(r.lateness_ms.max)} ms; missed/dup/early ${r.missed}/${r.duplicates}/${r.early}`;
   const clean = (r: FiringRow) => r.missed === 0 && r.duplicates === 0 && r.early === 0;
   const le = (x: number | null | undefined, limit: number) => (x == null ? null : x <= limit);
   const both = (...xs: (boolean | null)[]) => (xs.some((x) => x === null) ? null : xs.every(Boolean));
@@ -204,7 +222,11 @@ function targets(res: Results, defaults: { n: number; largeN: number }): Target[
     out.push({ target: `${f(s.jobs, 0)} jobs: ready ≤ 3 s`, measured: `${f(s.ready_ms, 0)} ms`, met: s.ready_ms <= 3000 });
     out.push({ target: `${f(s.jobs, 0)} jobs: idle RSS ≤ 200 MB`, measured: `${f(s.idle_rss_mb, 1)} MiB`, met: le(s.idle_rss_mb, 200) });
     out.push({ target: `${f(s.jobs, 0)} jobs: job.get p99 ≤ 2 ms`, measured: `${f(s.job_get_ms.p99, 3)} ms`, met: le(s.job_get_ms.p99, 2) });
-    out.push({ target: `${f(s.jobs, 0)} jobs: first page of job.list ≤ 20 ms (p99)`, measured: `p50 ${f(s.job_list_ms.p50, 3)} · p99 ${f(s.job_list_ms.p99, 3)} ms`, met: le(s.job_list_ms.p99, 20) });
+    out.push({
+      target: `${f(s.jobs, 0)} jobs: first page of job.list ≤ 20 ms (p99)`,
+      measured: `p50 ${f(s.job_list_ms.p50, 3)} · p99 ${f(s.job_list_ms.p99, 3)} ms`,
+      met: le(s.job_list_ms.p99, 20),
+    });
   }
   for (const c of res.cli.filter((c) => c.command.startsWith('globus-timer job'))) {
     out.push({ target: `\`${c.command}\` ≤ 2.5× \`node -e 0\``, measured: `${f(c.median_ms, 1)} ms = ${f(c.vs_node, 2)}×`, met: le(c.vs_node, 2.5) });
@@ -246,13 +268,18 @@ export function benchmarksFile(res: Results, machine: Machine, commandLine: stri
       ['OS / kernel', `${m.os} / ${m.kernel}`],
       ['Node.js', m.node],
       ['SQLite', m.sqlite],
-      ['packages', Object.entries(m.packages).map(([k, v]) => `${k} ${v}`).join(', ')],
+      [
+        'packages',
+        Object.entries(m.packages)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
       ['redis-server', m.redis_server ?? 'not installed'],
       ['code', `commit ${m.git_commit}, ${m.src_changed_files} file(s) under src/ changed since; src/ sha1 ${m.src_sha1}`],
-      ['globus-timer entry', `bin/globus-timer.js → ${m.entry === 'bundle' ? 'dist/cli bundle (esbuild)' : 'src/ through tsx'}`],
+      ['globus-timer entry', `bin/globus-timer.js → ${m.entry === 'bundle' ? 'dist/cli bundle (esbuild)' : entryWords(m.entry)}`],
       ['idle before the run', `${m.idle_before_pct}% of both cores`],
       ...(m.src_changes?.length
-        ? [['src/ changed during the run', m.src_changes.map((c) => `before ${c.before}: sha1 ${c.src_sha1} (${c.entry})`).join('; ')]]
+        ? [['src/ changed during the run', m.src_changes.map((c) => `before ${c.before}: sha1 ${c.src_sha1} (${entryWords(c.entry)})`).join('; ')]]
         : []),
     ],
   );
@@ -280,7 +307,7 @@ export function addendum(res: Results, m: Machine, commandLine: string, defaults
   const changes = m.src_changes?.length ? `; src/ changed during it: ${m.src_changes.map((c) => `before ${c.before} → ${c.src_sha1}`).join(', ')}` : '';
   return `## Addendum: \`${commandLine}\`
 
-${m.date}, same machine; commit ${m.git_commit}, src/ sha1 ${m.src_sha1}, ${m.src_changed_files} file(s) under src/ changed since the commit; bin/globus-timer.js → ${m.entry === 'bundle' ? 'dist/cli bundle' : 'src/ through tsx'}; ${m.idle_before_pct}% idle before the run${changes}.
+${m.date}, same machine; commit ${m.git_commit}, src/ sha1 ${m.src_sha1}, ${m.src_changed_files} file(s) under src/ changed since the commit; bin/globus-timer.js → ${entryWords(m.entry)}; ${m.idle_before_pct}% idle before the run${changes}.
 
 ${markdown(res, defaults)}`;
 }

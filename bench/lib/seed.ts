@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { openDb } from '../../src/daemon/store/open.ts';
 import { nextRunOf } from '../../src/core/slots.ts';
 
-export const JOB_COLUMNS = [
+const JOB_COLUMNS = [
   'id',
   'name',
   'start_at_ms',
@@ -51,11 +51,11 @@ export interface Grid {
   durationMs: number;
 }
 
-export function startOf(grid: Grid, i: number): number {
+function startOf(grid: Grid, i: number): number {
   return grid.t0Ms + Math.floor((i * grid.intervalS * 1000) / grid.n);
 }
 
-export function stopAfterDateOf(grid: Grid): number {
+function stopAfterDateOf(grid: Grid): number {
   return grid.t0Ms + grid.durationMs - 1;
 }
 

@@ -9,7 +9,7 @@ export interface Percentiles {
 }
 
 /** Nearest-rank percentile of an ascending-sorted sample; null for an empty one. */
-export function rank(sorted: ArrayLike<number>, q: number): number | null {
+function rank(sorted: ArrayLike<number>, q: number): number | null {
   if (sorted.length === 0) return null;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i]!;

@@ -1,4 +1,4 @@
-import type { RunError } from '../daemon/store/schema.ts';
+import type { RunError } from '../core/vocabulary.ts';
 import type { ProviderOutcome } from './provider.ts';
 import { parseActionStatus, unusableActionId, type ParsedStatus } from './status.ts';
 

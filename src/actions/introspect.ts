@@ -14,11 +14,16 @@ const INTROSPECTION_TIMEOUT_MS = 15_000;
  */
 export async function discoverScope(runUrl: string): Promise<string | null> {
   const base = providerBaseUrl(runUrl);
-  const outcome = await sendRequest('GET', `${base}/`, { headers: {} }, {
-    dispatcher: getGlobalDispatcher(),
-    timeoutMs: INTROSPECTION_TIMEOUT_MS,
-    maxResponseBytes: 1 << 20,
-  });
+  const outcome = await sendRequest(
+    'GET',
+    `${base}/`,
+    { headers: {} },
+    {
+      dispatcher: getGlobalDispatcher(),
+      timeoutMs: INTROSPECTION_TIMEOUT_MS,
+      maxResponseBytes: 1 << 20,
+    },
+  );
   // Both ways out: the scope, or none at all for a provider that takes no token.
   const fail = (why: string) =>
     new TimerError(

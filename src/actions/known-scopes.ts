@@ -33,7 +33,7 @@ function comparable(url: string): string | null {
 const FLOW_RUN_PATH = /^\/flows\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/run\/?$/i;
 
 /** The flow id of a run URL at the Flows service, or null. */
-export function flowIdOf(runUrl: string, env: NodeJS.ProcessEnv): string | null {
+function flowIdOf(runUrl: string, env: NodeJS.ProcessEnv): string | null {
   let url: URL;
   try {
     url = new URL(runUrl);

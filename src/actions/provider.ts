@@ -8,7 +8,7 @@ import { isUsableActionId } from './status.ts';
  * an outcome instead of throwing, so the runner decides what is transient in one place.
  */
 
-export type TransportErrorCode = `ACTION_${HttpFailureCode}`;
+type TransportErrorCode = `ACTION_${HttpFailureCode}`;
 
 export type ProviderOutcome = HttpResponse | { kind: 'transport'; code: TransportErrorCode; message: string };
 
@@ -65,12 +65,7 @@ function decodeJsonEscapes(text: string): string {
   );
 }
 
-export function submitAction(
-  runUrl: string,
-  runRequest: Record<string, unknown>,
-  token: string | null,
-  opts: ProviderOptions,
-): Promise<ProviderOutcome> {
+export function submitAction(runUrl: string, runRequest: Record<string, unknown>, token: string | null, opts: ProviderOptions): Promise<ProviderOutcome> {
   return call('POST', runUrl, runRequest, token, opts);
 }
 
@@ -98,13 +93,7 @@ export function releaseAction(runUrl: string, actionId: string, token: string | 
   return call('POST', actionUrl(runUrl, actionId, 'release'), undefined, token, opts);
 }
 
-async function call(
-  method: 'GET' | 'POST',
-  url: string,
-  body: unknown,
-  token: string | null,
-  opts: ProviderOptions,
-): Promise<ProviderOutcome> {
+async function call(method: 'GET' | 'POST', url: string, body: unknown, token: string | null, opts: ProviderOptions): Promise<ProviderOutcome> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;

@@ -1,8 +1,7 @@
 /** Action status documents as real providers send them (reference action_status.schema.json). */
 
-export const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED'] as const;
-export const ACTION_STATUSES = ['SUCCEEDED', 'FAILED', 'ACTIVE', 'INACTIVE'] as const;
-export type ActionStatus = (typeof ACTION_STATUSES)[number];
+const ACTION_STATUSES = ['SUCCEEDED', 'FAILED', 'ACTIVE', 'INACTIVE'] as const;
+type ActionStatus = (typeof ACTION_STATUSES)[number];
 
 export interface ParsedStatus {
   status: ActionStatus;

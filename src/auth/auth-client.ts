@@ -3,12 +3,13 @@ import os from 'node:os';
 import { Agent, type Dispatcher } from 'undici';
 import { sendRequest, type HttpOptions } from '../http/request.ts';
 import type { AuthSettings } from './environment.ts';
+import { AuthError } from '../core/errors.ts';
 
 /**
  * Globus Auth's OAuth2 endpoints (reference globus-timer-cli.md §2): the native-app
  * authorization-code flow with PKCE, refresh, client credentials, revocation, userinfo.
- * Errors are `AuthError`s that say whether Auth refused (the user must act) or could not
- * be reached (try again later); no message ever carries a token.
+ * Errors are `AuthError`s (core/errors.ts) that say whether Auth refused (the user must act)
+ * or could not be reached (try again later); no message ever carries a token.
  */
 
 /** One token of a token response: Globus issues one per resource server. */
@@ -20,24 +21,6 @@ export interface TokenGrant {
   expiresAtSeconds: number;
   /** The base scopes this token carries (Auth lists them without dependencies). */
   scopes: string[];
-}
-
-export type AuthErrorKind =
-  /** Auth answered and said no (invalid_grant, invalid_client, consent missing): a person must act. */
-  | 'refused'
-  /** Network trouble, a timeout, 429 or 5xx: the same call may work later. */
-  | 'unavailable';
-
-export class AuthError extends Error {
-  readonly kind: AuthErrorKind;
-  /** The OAuth2 `error` code when Auth sent one (e.g. invalid_grant). */
-  readonly oauthError: string | null;
-  constructor(kind: AuthErrorKind, message: string, oauthError: string | null = null) {
-    super(message);
-    this.name = 'AuthError';
-    this.kind = kind;
-    this.oauthError = oauthError;
-  }
 }
 
 /** PKCE (RFC 7636, S256): a random verifier and the challenge sent in the authorize URL. */
@@ -105,7 +88,12 @@ export class AuthClient {
   }
 
   async userinfo(accessToken: string): Promise<Record<string, unknown>> {
-    const outcome = await sendRequest('GET', `${this.settings.baseUrl}/v2/oauth2/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }, this.#http);
+    const outcome = await sendRequest(
+      'GET',
+      `${this.settings.baseUrl}/v2/oauth2/userinfo`,
+      { headers: { authorization: `Bearer ${accessToken}` } },
+      this.#http,
+    );
     return expectObject(checkOutcome(outcome, 'userinfo'), 'userinfo');
   }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
-import { ERROR_CODES, TimerError } from '../core/errors.ts';
+import { TimerError, TokenCacheError } from '../core/errors.ts';
 import { checkPrivateDir, ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
 import type { TokenGrant } from './auth-client.ts';
 import { baseScope, coversScope, mergeScopes } from '../core/scopes.ts';
@@ -37,13 +37,6 @@ export interface TokenCacheFile {
   /** Refresh tokens belong to the client that got them; another client id cannot use them. */
   client_id: string;
   tokens: Record<string, CachedToken>;
-}
-
-export class TokenCacheError extends TimerError {
-  constructor(file: string, detail: string) {
-    super(ERROR_CODES.TOKEN_CACHE_INVALID, `token cache ${file} is unusable (${detail}); run: globus-timer session logout, then log in again`);
-    this.name = 'TokenCacheError';
-  }
 }
 
 const LOCK_OPTIONS = {
@@ -104,7 +97,7 @@ export class TokenCache {
    * others is tightened on the fd, with a warning; failing to tighten it is fatal.
    */
   #open(): { fd: number; stat: fs.Stats; close(): void } | null {
-    let opened;
+    let opened: ReturnType<typeof openPrivateFile>;
     try {
       opened = openPrivateFile(this.file, 'token cache', { create: 'never', access: 'read' });
     } catch (err) {
@@ -114,7 +107,9 @@ export class TokenCache {
     if (!opened) return null;
     const { fd, stat, tightenedFromMode } = opened;
     if (tightenedFromMode !== null) {
-      this.#warn(`token cache ${this.file} was readable by others (mode ${(tightenedFromMode & 0o777).toString(8)}); tightened to ${(tightenedFromMode & 0o700).toString(8)}`);
+      this.#warn(
+        `token cache ${this.file} was readable by others (mode ${(tightenedFromMode & 0o777).toString(8)}); tightened to ${(tightenedFromMode & 0o700).toString(8)}`,
+      );
     }
     return { fd, stat, close: () => fs.closeSync(fd) };
   }
@@ -221,7 +216,7 @@ function parseCache(text: string, file: string): TokenCacheFile {
   return c as TokenCacheFile;
 }
 
-function isRecord(v: unknown): v is Record<string, any> {
+function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

@@ -45,7 +45,7 @@ interface GlobusService {
  * acts with the user's Transfer token, so it is Transfer's; the legacy Automate Transfer
  * provider's scope (shut down in 2025) is bound to its own old hosts.
  */
-export const GLOBUS_SERVICES: readonly GlobusService[] = [
+const GLOBUS_SERVICES: readonly GlobusService[] = [
   {
     name: 'Globus Auth',
     owners: ['auth.globus.org'],
@@ -147,10 +147,7 @@ export function globusServiceOf(scope: string): GlobusService | null {
   // Matched without regard to case: Auth compares scope strings as they are, so a case
   // variant finds no token, but it must never slip past the table either.
   const base = parseScope(scope).base.toLowerCase();
-  const owner =
-    /^urn:globus:auth:scope:([^:]+):/.exec(base)?.[1] ??
-    /^https:\/\/auth\.globus\.org\/scopes\/([^/]+)\//.exec(base)?.[1] ??
-    null;
+  const owner = /^urn:globus:auth:scope:([^:]+):/.exec(base)?.[1] ?? /^https:\/\/auth\.globus\.org\/scopes\/([^/]+)\//.exec(base)?.[1] ?? null;
   for (const service of GLOBUS_SERVICES) {
     if (owner !== null ? service.owners.includes(owner) : service.words?.includes(base)) return service;
   }

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.ts';
-import { ERROR_CODES, TimerError } from '../core/errors.ts';
-import { AuthClient, AuthError, type TokenGrant } from './auth-client.ts';
+import { AuthError, AuthRequiredError, AuthUnavailableError } from '../core/errors.ts';
+import { AuthClient, type TokenGrant } from './auth-client.ts';
 import { authSettings, type AuthSettings } from './environment.ts';
 import { loginCommand, parseScope } from '../core/scopes.ts';
 import { lookupToken, TokenCache, withGrants } from './token-cache.ts';
@@ -25,29 +25,6 @@ export interface TokenProvider {
 
 /** Until a real provider is wired in (and for jobs without a scope): no token at all. */
 export const NO_TOKENS: TokenProvider = { getToken: async () => null };
-
-/**
- * No usable token: the user must log in or consent. `reason` is the code the hosted
- * Timers service puts in `inactive_reason.detail.code`.
- */
-export class AuthRequiredError extends TimerError {
-  readonly reason: 'ConsentRequired' | 'LoginRequired' | 'InvalidClient';
-  readonly requiredScopes: string[];
-  constructor(reason: AuthRequiredError['reason'], requiredScopes: string[], message: string) {
-    super(ERROR_CODES.AUTH_REQUIRED, message);
-    this.name = 'AuthRequiredError';
-    this.reason = reason;
-    this.requiredScopes = requiredScopes;
-  }
-}
-
-/** Globus Auth could not be reached or failed for now: retry later, nothing for the user to do. */
-export class AuthUnavailableError extends TimerError {
-  constructor(message: string) {
-    super(ERROR_CODES.AUTH_UNAVAILABLE, message);
-    this.name = 'AuthUnavailableError';
-  }
-}
 
 interface TokenSourceDeps {
   client: AuthClient;

@@ -13,7 +13,10 @@ export interface ActionBodyFlags {
  * update); undefined when neither was given. Both at once is refused (yargs `conflicts`
  * says so too, but the rule belongs to the flags, not to how they were parsed).
  */
-export function actionBodyFromFlags(flags: ActionBodyFlags, readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): Record<string, unknown> | undefined {
+export function actionBodyFromFlags(
+  flags: ActionBodyFlags,
+  readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8'),
+): Record<string, unknown> | undefined {
   const file = flags['action-file'];
   const body = flags['action-body'];
   if (body !== undefined && file !== undefined) throw new InvalidInputError('give either --action-body or --action-file, not both');

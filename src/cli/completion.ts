@@ -62,11 +62,10 @@ function stringNegationsFor(words: string[]): readonly string[] {
 }
 
 function withNegations(completions: string[], opts: CompletedOptions, negatableStrings: readonly string[]): string[] {
-  const negatable = (key: string) =>
-    key in opts.key && (negatableStrings.includes(key) || (opts.boolean.includes(key) && opts.default[key] === true));
+  const negatable = (key: string) => key in opts.key && (negatableStrings.includes(key) || (opts.boolean.includes(key) && opts.default[key] === true));
   return completions.flatMap((completion) => {
     // `--scope`, or under zsh/fish `--scope:description` / `--scope\tdescription`.
-    const m = completion.match(/^--([\w-]+)([:\t][^]*)?$/);
+    const m = completion.match(/^--([\w-]+)([:\t][\s\S]*)?$/);
     return m && negatable(m[1]!) ? [completion, `--no-${m[1]}${m[2] ?? ''}`] : [completion];
   });
 }

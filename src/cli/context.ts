@@ -1,4 +1,5 @@
 import readline from 'node:readline';
+import type { CommandModule } from 'yargs';
 import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, TimerError } from '../core/errors.ts';
 import { RpcClient } from '../contract/client.ts';
@@ -38,16 +39,35 @@ async function readStdinLine(prompt: string): Promise<string | null> {
 
 export type OutputFormat = 'text' | 'json';
 
-/** Options every command has. */
-export interface GlobalArgs {
+/**
+ * What runCli hands every command besides its options: yargs merges it into each command's
+ * arguments (its parse context), so a command module is a plain object, no factory of io.
+ */
+export interface CommandContext {
+  io: CliIo;
+  /** For a command that ends with another code than 0 without failing (`daemon status`: 3, not running). */
+  setExitCode(code: number): void;
+}
+
+/** What every command's arguments have: the global options and the context. */
+export interface GlobalArgs extends CommandContext {
   format: OutputFormat;
   /** `--no-autostart` sets this false. */
   autostart: boolean;
 }
 
+/**
+ * Any command of a group, whatever its own arguments: what a group's list holds
+ * (commands/<group>/index.ts). Each module is typed with its own arguments where it is
+ * defined (`CommandModule<GlobalArgs, PauseArgs>`); a list of them can only forget which,
+ * as yargs' own `command(module)` does (its `U = any`).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a list of modules with different argument types (see above)
+export type Command = CommandModule<GlobalArgs, any>;
+
 /** Autostart is on unless `--no-autostart` or GLOBUS_TIMER_NO_AUTOSTART=1 (any value but 0/empty). */
-function autostartEnabled(io: CliIo, args: GlobalArgs): boolean {
-  const off = io.env.GLOBUS_TIMER_NO_AUTOSTART;
+function autostartEnabled(args: GlobalArgs): boolean {
+  const off = args.io.env.GLOBUS_TIMER_NO_AUTOSTART;
   return args.autostart && (off === undefined || off === '' || off === '0');
 }
 
@@ -55,13 +75,14 @@ function autostartEnabled(io: CliIo, args: GlobalArgs): boolean {
  * Connect to the daemon, run `fn`, always close. When no daemon answers, start one in the
  * background first (as gpg-agent does) and say so in one line on stderr.
  */
-export async function withDaemon<T>(io: CliIo, args: GlobalArgs, fn: (client: RpcClient) => Promise<T>): Promise<T> {
+export async function withDaemon<T>(args: GlobalArgs, fn: (client: RpcClient) => Promise<T>): Promise<T> {
+  const { io } = args;
   const paths = resolvePaths(io.env);
   let client: RpcClient;
   try {
     client = await RpcClient.connect(paths.socketPath);
   } catch (err) {
-    if (!(err instanceof TimerError && err.code === ERROR_CODES.DAEMON_NOT_RUNNING) || !autostartEnabled(io, args)) throw err;
+    if (!(err instanceof TimerError && err.code === ERROR_CODES.DAEMON_NOT_RUNNING) || !autostartEnabled(args)) throw err;
     const pid = await startDetached(paths, io.env);
     io.err(`globus-timer: started the daemon in the background (pid ${pid}); logs: globus-timer daemon logs`);
     client = await RpcClient.connect(paths.socketPath);

@@ -8,7 +8,6 @@ import { ERROR_CODES, TimerError } from '../core/errors.ts';
 import { ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
 import { isAnswering, RpcClient } from '../contract/client.ts';
 
-
 /** How long `daemon start` (and autostart) wait for the new daemon to answer. */
 const START_TIMEOUT_MS = 20_000;
 /** How long `daemon stop` waits: the daemon's own shutdown grace plus a margin. */
@@ -18,7 +17,7 @@ const POLL_MS = 50;
 const EXITED_GRACE_MS = 3_000;
 
 /** Where a detached daemon's stdout/stderr go: what it says before its logger exists. */
-export function startupLogFile(paths: AppPaths): string {
+function startupLogFile(paths: AppPaths): string {
   return path.join(paths.logDir, 'daemon.out');
 }
 
@@ -109,7 +108,12 @@ function lastLines(paths: AppPaths, n: number): string {
   const lines: string[] = [];
   for (const file of [startupLogFile(paths), currentLogFile(paths)]) {
     try {
-      lines.push(...fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()));
+      lines.push(
+        ...fs
+          .readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim()),
+      );
     } catch {
       // not written yet
     }

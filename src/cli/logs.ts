@@ -7,7 +7,7 @@ import { printable } from '../util/printable.ts';
 import { mapJson } from '../util/json-map.ts';
 
 /** The daemon's rotated log files, oldest first (`daemon.1.log`, `daemon.2.log`, …). */
-export function logFiles(logDir: string): string[] {
+function logFiles(logDir: string): string[] {
   // Refused (UNSAFE_PATH) if another user could have put files there; missing: no logs.
   if (!checkPrivateDir(logDir, 'log directory')) return [];
   let names: string[];

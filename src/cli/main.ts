@@ -1,18 +1,18 @@
 import { pathToFileURL } from 'node:url';
-import yargs, { type MiddlewareFunction } from 'yargs';
+import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
 import { coerceError, ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../core/errors.ts';
 import { fileSystemError } from '../fs/fs-error.ts';
 import { VERSION } from '../util/package-root.ts';
-import { daemonCommands } from './commands/daemon.ts';
-import { jobCommands } from './commands/job.ts';
-import { sessionCommands } from './commands/session.ts';
+import { daemonCommands } from './commands/daemon/index.ts';
+import { jobCommands } from './commands/job/index.ts';
+import { sessionCommands } from './commands/session/index.ts';
 import { COMPLETION_DESCRIPTION, completeWithNegations, printCompletionScript, YARGS_COMPLETION_COMMAND } from './completion.ts';
-import { processIo, type CliIo } from './context.ts';
+import { processIo, type CliIo, type Command, type CommandContext, type GlobalArgs } from './context.ts';
 import { DISPLAY_TZ_ENV, displayZoneFrom, setDisplayZone } from './display-time.ts';
 import { single } from './options.ts';
 import { flagValueProblem, type OptionTypes } from './flag-values.ts';
 import { errorJson, errorLine } from './output.ts';
-import { describeUsageError, usageContext, type FailingYargs } from './usage-errors.ts';
+import { describeUsageError, usageContext } from './usage-errors.ts';
 
 /** Exit codes (SPEC §5): 0 success, 1 runtime error, 2 usage error. */
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2 } as const;
@@ -36,13 +36,26 @@ export async function runCli(argv: string[], callerIo: CliIo = processIo): Promi
     .usage('$0 <command>\n\nA self-hosted Globus Timer: schedule Globus Action Provider calls (such as transfers).')
     .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'Output format' })
     .option('autostart', { type: 'boolean', default: true, describe: 'Start the daemon in the background if none is running (--no-autostart: fail instead)' })
-    .option('tz', { ...single('tz'), type: 'string', describe: `Show times in text output in this zone: utc, local or an IANA zone such as Europe/Berlin (default: $${DISPLAY_TZ_ENV}, else UTC)` })
-    .command('job', 'Submit and manage timer jobs', jobCommands(io), groupHelp)
-    .command('session', 'Log in to Globus and manage your saved tokens', sessionCommands(io), groupHelp)
-    .command('daemon', 'Run and inspect the globus-timer daemon', daemonCommands(io, (code) => (exitCode = code)), groupHelp)
+    .option('tz', {
+      ...single('tz'),
+      type: 'string',
+      describe: `Show times in text output in this zone: utc, local or an IANA zone such as Europe/Berlin (default: $${DISPLAY_TZ_ENV}, else UTC)`,
+    })
+    .command('job', 'Submit and manage timer jobs', (y) => withCommands(y, jobCommands), groupHelp)
+    .command('session', 'Log in to Globus and manage your saved tokens', (y) => withCommands(y, sessionCommands), groupHelp)
+    .command('daemon', 'Run and inspect the globus-timer daemon', (y) => withCommands(y, daemonCommands), groupHelp)
     // Shell completion (completion.ts): our command prints the script, yargs answers the shell.
-    .command('completion', COMPLETION_DESCRIPTION, (b) => b, (): void => printCompletionScript(cli))
-    .completion(YARGS_COMPLETION_COMMAND, false, completeWithNegations((): object => cli))
+    .command(
+      'completion',
+      COMPLETION_DESCRIPTION,
+      (b) => b,
+      (): void => printCompletionScript(cli),
+    )
+    .completion(
+      YARGS_COMPLETION_COMMAND,
+      false,
+      completeWithNegations((): object => cli),
+    )
     // One rule for every command's options (flag-values.ts): a boolean takes no value
     // (`--dry-run=yes` is refused, not read as false), an option with a value must get one.
     // Before validation and before any handler, so nothing is done.
@@ -68,10 +81,12 @@ export async function runCli(argv: string[], callerIo: CliIo = processIo): Promi
     // (a middleware's) as TimerErrors: both are passed on unchanged.
     .fail((msg, err) => {
       if (!msg || err instanceof TimerError) throw err;
-      throw new InvalidInputError(describeUsageError(msg, usageContext(cli as unknown as FailingYargs)), { cause: err });
+      throw new InvalidInputError(describeUsageError(msg, usageContext(cli)), { cause: err });
     });
   try {
-    const args = await cli.parseAsync();
+    // Every command gets io and setExitCode in its arguments (yargs' parse context, merged into them).
+    const context: CommandContext = { io, setExitCode: (code) => (exitCode = code) };
+    const args = await cli.parseAsync(argv, context);
     // No command at all (`globus-timer`): the help, exit 0, as the original did; unless yargs
     // has answered the line itself (--help, --version, the shell asking for completions).
     const answered = ['help', 'version', 'get-yargs-completions'].some((key) => args[key] === true);
@@ -87,6 +102,15 @@ export async function runCli(argv: string[], callerIo: CliIo = processIo): Promi
     if (asksForJson(argv) && !printed()) io.out(errorJson(e, errorCodeOf(e)));
     return exitCodeFor(e);
   }
+}
+
+/**
+ * A group's commands (commands/<group>/index.ts), registered on the group's yargs. Their
+ * arguments carry the parse context runCli passes (CommandContext): yargs merges it into
+ * every command's arguments, which its types cannot know, so they are told here.
+ */
+function withCommands<T>(y: Argv<T>, commands: Command[]): Argv<GlobalArgs> {
+  return (y as Argv<GlobalArgs>).command(commands);
 }
 
 /** `io` with its stdout watched: whether a command has printed anything yet. */

@@ -6,8 +6,12 @@ import { toJson } from './output.ts';
 /**
  * yargs turns an option given twice into an array, which no rule here expects; refuse it
  * as a usage error instead (`coerce` errors are reported like any other usage error).
+ *
+ * `coerce` is typed optional (a wider type than the value, so sound): @types/yargs takes an
+ * option's type from its coerce's return type before its `type` or `choices`, and this one
+ * returns the value as given, so `choices: OVERLAP_POLICIES` must type it, not `string`.
  */
-export function single(flag: string) {
+export function single(flag: string): { coerce?: (value: string | string[]) => string } {
   return {
     coerce: (value: string | string[]): string => {
       if (Array.isArray(value)) throw new InvalidInputError(`--${flag} was given more than once`);

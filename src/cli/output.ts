@@ -49,7 +49,7 @@ export function formatRecord(fields: [string, unknown][]): string {
 }
 
 /** A calendar job's schedule: `cron 0 2 * * * (Europe/Berlin)`; no zone: the daemon's local time. */
-export function scheduleText(cron: string, timezone: string | null): string {
+function scheduleText(cron: string, timezone: string | null): string {
   return `cron ${cron} (${timezone ?? 'daemon local time'})`;
 }
 
@@ -75,7 +75,7 @@ export function jobRecord(job: JobDocument, { short = false } = {}): string {
  * refused submission, a timeout), or the provider's account of the failed action; made
  * printable and cut to one bounded line there.
  */
-export function lastRunErrorLine(job: JobDocument): string | null {
+function lastRunErrorLine(job: JobDocument): string | null {
   const run = job.results.data[0];
   if (run?.run_state !== 'failed') return null;
   const why = summarizeRun({ state: run.run_state, attempts: run.attempts, actionStatus: run.action_status, actionDocument: run.data, error: run.errors });
@@ -112,7 +112,11 @@ export function inactiveReasonLine(job: JobDocument): string | null {
 export function formatTable(headers: string[], rawRows: string[][]): string {
   const rows = rawRows.map((r) => r.map((cell) => printable(cell)));
   const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ''))));
-  const line = (cells: string[]) => cells.map((c, i) => padToWidth(c, widths[i]!)).join(' | ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => padToWidth(c, widths[i]!))
+      .join(' | ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 
@@ -129,7 +133,12 @@ function padToWidth(text: string, width: number): string {
 export function formatSpan(ms: number): string {
   let s = Math.ceil(ms / 1000);
   const parts: [number, string][] = [];
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     parts.push([Math.floor(s / size), unit]);
     s %= size;
   }

@@ -5,6 +5,7 @@ import { formatIso, localTimezone, parseScheduleTime } from '../core/time.ts';
 import type { SubmitJobParams } from '../contract/protocol.ts';
 import { checkCron, checkTimezone } from '../core/calendar.ts';
 import { single } from './options.ts';
+import { MISFIRE_POLICIES, OVERLAP_POLICIES, type MisfirePolicy, type OverlapPolicy } from '../core/vocabulary.ts';
 
 /**
  * The schedule flags every job-creating command shares (`job submit`, `job transfer`):
@@ -18,21 +19,46 @@ export interface ScheduleFlags {
   start?: string | undefined;
   'stop-after-date'?: string | undefined;
   'stop-after-runs'?: string | undefined;
-  overlap?: 'skip' | 'allow' | undefined;
-  misfire?: 'coalesce' | 'skip' | undefined;
+  overlap?: OverlapPolicy | undefined;
+  misfire?: MisfirePolicy | undefined;
 }
 
 export function scheduleOptions<T>(b: Argv<T>) {
   return b
     .option('name', { ...single('name'), type: 'string', demandOption: true, describe: 'Name for the job' })
-    .option('interval', { ...single('interval'), type: 'string', describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds (or --cron)' })
-    .option('cron', { ...single('cron'), type: 'string', describe: 'Run at the times of a cron expression instead, e.g. "0 2 * * *" (02:00 daily); DST-correct' })
-    .option('timezone', { ...single('timezone'), type: 'string', describe: 'IANA zone the --cron expression (and an offset-less --start) is read in, e.g. Europe/Berlin (default: local, your zone; stored with the job)' })
-    .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset], or HH:MM for the next such time; no offset = local time, or --timezone (default: now)' })
-    .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time (same forms as --start); must be after now and after the start' })
+    .option('interval', {
+      ...single('interval'),
+      type: 'string',
+      describe: 'Time between runs: "1w 2d 3h 4m 5s" (any subset, in that order) or seconds (or --cron)',
+    })
+    .option('cron', {
+      ...single('cron'),
+      type: 'string',
+      describe: 'Run at the times of a cron expression instead, e.g. "0 2 * * *" (02:00 daily); DST-correct',
+    })
+    .option('timezone', {
+      ...single('timezone'),
+      type: 'string',
+      describe: 'IANA zone the --cron expression (and an offset-less --start) is read in, e.g. Europe/Berlin (default: local, your zone; stored with the job)',
+    })
+    .option('start', {
+      ...single('start'),
+      alias: 'start-time',
+      type: 'string',
+      describe: 'First run: YYYY-MM-DD[THH:MM:SS][offset], or HH:MM for the next such time; no offset = local time, or --timezone (default: now)',
+    })
+    .option('stop-after-date', {
+      ...single('stop-after-date'),
+      type: 'string',
+      describe: 'No runs after this time (same forms as --start); must be after now and after the start',
+    })
     .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many runs' })
-    .option('overlap', { ...single('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot (default) or allow' })
-    .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)' });
+    .option('overlap', { ...single('overlap'), choices: OVERLAP_POLICIES, describe: 'While the previous run is in progress: skip the slot (default) or allow' })
+    .option('misfire', {
+      ...single('misfire'),
+      choices: MISFIRE_POLICIES,
+      describe: 'Missed slots: one catch-up run (coalesce, default) or wait for the next slot (skip)',
+    });
 }
 
 export type ScheduleParams = Pick<SubmitJobParams, 'name' | 'start' | 'interval_seconds' | 'cron' | 'timezone' | 'client_timezone' | 'stop_after' | 'policy'>;

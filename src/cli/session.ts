@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { AuthClient, AuthError, pkcePair } from '../auth/auth-client.ts';
+import { AuthClient, pkcePair } from '../auth/auth-client.ts';
 import { authSettings, type AuthSettings } from '../auth/environment.ts';
 import { IDENTITY_SCOPES, loginCommand, mergeScopes, TRANSFER_SCOPE } from '../core/scopes.ts';
 import { clearTokenCache, consentedScopes, lookupToken, TokenCache, withGrants } from '../auth/token-cache.ts';
-import { AuthRequiredError, UserTokens } from '../auth/tokens.ts';
+import { UserTokens } from '../auth/tokens.ts';
 import { resolvePaths } from '../config/paths.ts';
-import { ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
+import { AuthError, AuthRequiredError, ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
 import { safe } from '../util/printable.ts';
 import { systemClock } from '../core/clock.ts';
 import type { CliIo } from './context.ts';
@@ -21,7 +21,7 @@ export const NOT_LOGGED_IN = 'Not logged in yet; use `globus-timer session login
 /** Refresh a token that has less than this left before using it from the CLI. */
 const CLI_REFRESH_MARGIN_MS = 60_000;
 
-export function tokenCacheFor(io: CliIo): TokenCache {
+function tokenCacheFor(io: CliIo): TokenCache {
   return new TokenCache(resolvePaths(io.env).tokensFile, (message) => io.err(`globus-timer: warning: ${message}`));
 }
 
@@ -52,7 +52,7 @@ export async function login(io: CliIo, extraScopes: readonly string[], { browser
   if (browser) openBrowser(url, io.env);
   const code = (await io.readLine?.('Enter the resulting Authorization Code here: '))?.trim();
   if (!code) throw new InvalidInputError('no authorization code was entered; run `globus-timer session login` again and paste the code Globus shows');
-  let grants;
+  let grants: Awaited<ReturnType<AuthClient['exchangeCode']>>;
   try {
     grants = await client.exchangeCode(code, verifier);
   } catch (err) {
@@ -63,7 +63,11 @@ export async function login(io: CliIo, extraScopes: readonly string[], { browser
   }
   await cache.update((current) => withGrants(current, settings.clientId, grants, scopes));
   const authToken = grants.find((g) => g.resourceServer === 'auth.globus.org');
-  if (!authToken) throw new TimerError(ERROR_CODES.AUTH_REQUIRED, 'Globus Auth sent no token for auth.globus.org, so the user is unknown; run `globus-timer session login` again');
+  if (!authToken)
+    throw new TimerError(
+      ERROR_CODES.AUTH_REQUIRED,
+      'Globus Auth sent no token for auth.globus.org, so the user is unknown; run `globus-timer session login` again',
+    );
   return userName(await client.userinfo(authToken.accessToken));
 }
 
@@ -94,7 +98,11 @@ export async function ensureConsent(io: CliIo, scope: string): Promise<void> {
   if (settings.clientSecret) return;
   if (lookupToken(tokenCacheFor(io).read(), settings.clientId, scope).kind === 'found') return;
   if (!io.interactive || !io.readLine) {
-    throw new AuthRequiredError('ConsentRequired', [scope], `you have not consented to scope ${scope} yet; run: ${loginCommand([scope])}, then run this command again`);
+    throw new AuthRequiredError(
+      'ConsentRequired',
+      [scope],
+      `you have not consented to scope ${scope} yet; run: ${loginCommand([scope])}, then run this command again`,
+    );
   }
   io.err(safe`globus-timer: this job needs your consent to ${scope}; starting the login`);
   const username = await login(io, [scope], { browser: true });

@@ -18,13 +18,16 @@ import { ensureConsent } from './session.ts';
  * provider's introspection document and accepted by the user), the user's consent to it,
  * submit, print the job.
  */
-export async function submitJob(io: CliIo, args: GlobalArgs & { verbose: boolean }, given: SubmitJobParams): Promise<void> {
+export async function submitJob(args: GlobalArgs & { verbose: boolean }, given: SubmitJobParams): Promise<void> {
+  const { io } = args;
   const json = wantsJson(args);
   const { params, notice } = currentTransferParams(given, io.env);
   if (notice) io.err(notice);
   // undefined: not given, so the known one or the provider's; null: explicitly none (--no-scope).
   const scope =
-    params.scope !== undefined ? params.scope : (knownScope(params.callback_url, io.env) ?? (await acceptedIntrospectedScope(promptIo(io, json), params.callback_url)));
+    params.scope !== undefined
+      ? params.scope
+      : (knownScope(params.callback_url, io.env) ?? (await acceptedIntrospectedScope(promptIo(io, json), params.callback_url)));
   if (scope) {
     // The daemon checks the token rules when it takes the job, with its own environment
     // (which decides plain http). The hosts a Globus service's token may go to are checked
@@ -33,7 +36,7 @@ export async function submitJob(io: CliIo, args: GlobalArgs & { verbose: boolean
     if (refusal) throw new InvalidInputError(refusal);
     await ensureConsent(promptIo(io, json), scope);
   }
-  const job = await withDaemon(io, args, (c) => c.call('job.submit', { ...params, scope }));
+  const job = await withDaemon(args, (c) => c.call('job.submit', { ...params, scope }));
   io.out(json ? toJson(job) : jobRecord(job));
 }
 
@@ -55,7 +58,9 @@ async function acceptedIntrospectedScope(io: CliIo, runUrl: string): Promise<str
       `the provider at ${host} asks for a token for scope ${shellQuote(scope)}; to send it one on every run, give ${accept} (or --no-scope to send none)`,
     );
   }
-  io.err(`globus-timer: the Action Provider at ${host} asks for a Globus token for scope:\n  ${scope}\nEvery run, status poll and release of this job will send it that token.`);
+  io.err(
+    `globus-timer: the Action Provider at ${host} asks for a Globus token for scope:\n  ${scope}\nEvery run, status poll and release of this job will send it that token.`,
+  );
   if (await askYesNo(io, `Send ${host} your token for this scope?`)) return scope;
   throw new InvalidInputError(`not submitted: the scope was not accepted; give ${accept} to accept it, or --no-scope to send no token`);
 }

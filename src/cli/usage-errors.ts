@@ -30,13 +30,32 @@ const YARGS_MESSAGES: [RegExp, Rewrite][] = [
   [/^Too many non-option arguments: got \d+, maximum of (\d+)$/, (m) => `too many arguments: at most ${m[1]}`],
   [/^Missing required arguments?: (.+)$/, (m, c) => `missing ${andList(names(m[1]!).map((n) => shown(n, c)))}`],
   [/^Missing argument values?: (.+)$/, (m, c) => `${andList(names(m[1]!).map((n) => shown(n, c)))} needs a value`],
-  [/^Unknown arguments?: (.+)$/, (m, c) => names(m[1]!).map((word) => unknownWord(word, c)).join('; ')],
-  [/^Unknown commands?: (.+)$/, (m, c) => names(m[1]!).map((word) => `unknown command '${commandText(c, word)}'`).join('; ')],
+  [
+    /^Unknown arguments?: (.+)$/,
+    (m, c) =>
+      names(m[1]!)
+        .map((word) => unknownWord(word, c))
+        .join('; '),
+  ],
+  [
+    /^Unknown commands?: (.+)$/,
+    (m, c) =>
+      names(m[1]!)
+        .map((word) => `unknown command '${commandText(c, word)}'`)
+        .join('; '),
+  ],
   [/^Did you mean (.+)\?$/, (m, c) => `unknown command '${commandText(c, unknownCommandWord(c))}' (did you mean '${commandText(c, m[1]!)}'?)`],
   [/^Arguments (\S+) and (\S+) are mutually exclusive$/, (m, c) => `${shown(m[1]!, c)} and ${shown(m[2]!, c)} cannot be given together`],
-  [/^Invalid values:\n([^]+)$/, (m) => m[1]!.split('\n').map(invalidValue).join('; ')],
+  [/^Invalid values:\n([\s\S]+)$/, (m) => m[1]!.split('\n').map(invalidValue).join('; ')],
   [/^Not enough arguments following: (.+)$/, (m, c) => valuesNeeded(m[1]!, c)],
-  [/^Missing dependent arguments:\n([^]+)$/, (m, c) => m[1]!.split('\n').map((line) => dependent(line, c)).join('; ')],
+  [
+    /^Missing dependent arguments:\n([\s\S]+)$/,
+    (m, c) =>
+      m[1]!
+        .split('\n')
+        .map((line) => dependent(line, c))
+        .join('; '),
+  ],
 ];
 
 /** One line for a yargs usage message, ending with where to read more. */
@@ -122,14 +141,16 @@ function dependent(line: string, c: UsageContext): string {
  * The parts of a yargs instance the context is read from at the moment it fails; the
  * command path and subcommands are internals, not in @types/yargs.
  */
-export interface FailingYargs {
+interface FailingYargs {
   parsed: false | { argv: { _: (string | number)[] } };
   getGroups(): Record<string, string[]>;
   getOptions(): { narg: Record<string, number> };
   getInternalMethods(): { getContext(): { commands: string[] }; getCommandInstance(): { getCommands(): string[] } };
 }
 
-export function usageContext(y: FailingYargs): UsageContext {
+/** `yargs`: the instance that failed (an `Argv`, whose type has none of these internals; as completion.ts reads them). */
+export function usageContext(yargs: object): UsageContext {
+  const y = yargs as FailingYargs;
   const internal = y.getInternalMethods();
   return {
     commands: [...internal.getContext().commands],

@@ -60,49 +60,87 @@ export interface ResolvedConfig {
   shutdownGraceMs: number;
 }
 
-export const DEFAULT_CONFIG: ResolvedConfig = {
-  maxTimerDelayMs: 30_000,
-  misfireGraceMs: 60_000,
-  fireBatchSize: 500,
-  fireLeadMs: 20,
-  actionTimeoutMs: 30_000,
-  maxConnectionsPerOrigin: 16,
-  maxResponseBytes: 1 << 20,
-  retryInitialMs: 1_000,
-  retryMaxMs: 60_000,
-  retryWindowMaxMs: 45 * 60_000,
-  pollInitialMs: 1_000,
-  pollMaxMs: 5 * 60_000,
-  runLifetimeDays: 30,
-  maxRunsInFlightPerJob: 10,
-  tokenRefreshMarginMs: 60_000,
-  retentionDays: 90,
-  retentionRunsPerJob: 1_000,
-  shutdownGraceMs: 5_000,
+/** setTimeout's longest delay (2^31 - 1 ms): a longer one fires at once, so a wait that long would spin. */
+const LONGEST_TIMER_MS = 2_147_483_647;
+
+/** What one setting may be: a whole number of `unit` from `min` to `max`; `default` when unset. */
+interface Setting {
+  default: number;
+  min: number;
+  max: number;
+  unit: string;
+}
+
+/**
+ * Every setting's default and the values it may take: the one table both the environment
+ * and explicit options are checked against, each key on its own. A minimum above 0 says
+ * that 0 would break the daemon (a scheduler that claims nothing and loops, a timer that
+ * spins, requests that cannot succeed); a maximum on a delay keeps it within setTimeout,
+ * and days stop at 100,000 (274 years) so that in milliseconds they stay exact numbers.
+ */
+const SETTINGS: { readonly [K in keyof ResolvedConfig]: Setting } = {
+  maxTimerDelayMs: { default: 30_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  misfireGraceMs: { default: 60_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'milliseconds' },
+  fireBatchSize: { default: 500, min: 1, max: Number.MAX_SAFE_INTEGER, unit: 'jobs' },
+  fireLeadMs: { default: 20, min: 0, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  actionTimeoutMs: { default: 30_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  maxConnectionsPerOrigin: { default: 16, min: 1, max: Number.MAX_SAFE_INTEGER, unit: 'connections' },
+  maxResponseBytes: { default: 1 << 20, min: 1, max: Number.MAX_SAFE_INTEGER, unit: 'bytes' },
+  retryInitialMs: { default: 1_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  retryMaxMs: { default: 60_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  retryWindowMaxMs: { default: 45 * 60_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'milliseconds' },
+  pollInitialMs: { default: 1_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  pollMaxMs: { default: 5 * 60_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  runLifetimeDays: { default: 30, min: 1, max: 100_000, unit: 'days' },
+  maxRunsInFlightPerJob: { default: 10, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
+  tokenRefreshMarginMs: { default: 60_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'milliseconds' },
+  retentionDays: { default: 90, min: 0, max: 100_000, unit: 'days' },
+  retentionRunsPerJob: { default: 1_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
+  shutdownGraceMs: { default: 5_000, min: 0, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
 };
 
-function envName(key: string): string {
+const KEYS = Object.keys(SETTINGS) as (keyof ResolvedConfig)[];
+
+export const DEFAULT_CONFIG: ResolvedConfig = defaults();
+
+function defaults(): ResolvedConfig {
+  const config: Partial<ResolvedConfig> = {};
+  for (const key of KEYS) config[key] = SETTINGS[key].default;
+  return config as ResolvedConfig;
+}
+
+/** The environment variable of a setting: `GLOBUS_TIMER_` + its name in SCREAMING_SNAKE_CASE. */
+function envName(key: keyof ResolvedConfig): string {
   return 'GLOBUS_TIMER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
-/** Build a new config object; never changes the objects passed in. */
-export function resolveConfig(
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: Partial<ResolvedConfig> = {},
-): ResolvedConfig {
+/** What `key` may be, in words: `a whole number of jobs, 1 or more (default 500)`. */
+function allowedValues(key: keyof ResolvedConfig): string {
+  const { min, max, unit, default: byDefault } = SETTINGS[key];
+  const range = max === Number.MAX_SAFE_INTEGER ? `, ${min} or more` : ` from ${min} to ${max}`;
+  return `a whole number of ${unit}${range} (default ${byDefault})`;
+}
+
+/** `value` if `key` may have it; else an error naming where it came from (`source`), what is allowed and `orElse`. */
+function checked(key: keyof ResolvedConfig, value: number, source: string, orElse = ''): number {
+  const { min, max } = SETTINGS[key];
+  if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+  throw new InvalidInputError(`invalid ${source}: give ${allowedValues(key)}${orElse}`);
+}
+
+/**
+ * Build a new config object; never changes the objects passed in. Each value, from the
+ * environment or `overrides`, is checked against its key's rule (SETTINGS): a bad one is
+ * refused with the key's name and what it may be, never run with.
+ */
+export function resolveConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ResolvedConfig> = {}): ResolvedConfig {
   const resolved: ResolvedConfig = { ...DEFAULT_CONFIG };
-  for (const key of Object.keys(DEFAULT_CONFIG) as (keyof ResolvedConfig)[]) {
+  for (const key of KEYS) {
     const name = envName(key);
     const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) {
-      throw new InvalidInputError(`${name}=${raw} is not a non-negative number; fix or unset it`);
-    }
-    resolved[key] = value;
-  }
-  for (const [key, value] of Object.entries(overrides) as [keyof ResolvedConfig, number | undefined][]) {
-    if (value !== undefined) resolved[key] = value;
+    if (raw !== undefined && raw !== '') resolved[key] = checked(key, Number(raw), `${name}=${raw}`, ', or unset it');
+    const given = overrides[key];
+    if (given !== undefined) resolved[key] = checked(key, given, `config ${key}: ${given}`);
   }
   return resolved;
 }

@@ -1,20 +1,10 @@
 import { createJSONRPCErrorResponse, JSONRPCClient, JSONRPCErrorException, type JSONRPCRequest } from 'json-rpc-2.0';
 import net from 'node:net';
-import { DaemonNotRunningError, ERROR_CODES, TimerError, type ErrorCode } from '../core/errors.ts';
+import { DaemonNotRunningError, ERROR_CODES, RpcError, TimerError, type ErrorCode } from '../core/errors.ts';
 import { checkDaemonSocket } from '../fs/private.ts';
 import { encodeFrame, frameTooLargeMessage, onLines, writeFrame } from './framing.ts';
 import { VERSION } from '../util/package-root.ts';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, RPC_ERROR_CODES, type HelloResult, type MethodName, type Methods } from './protocol.ts';
-
-/** An error the daemon answered with; `code` is the stable code from `core/errors.ts`. */
-export class RpcError extends TimerError {
-  readonly rpcCode: number;
-  constructor(code: ErrorCode, rpcCode: number, message: string) {
-    super(code, message);
-    this.name = 'RpcError';
-    this.rpcCode = rpcCode;
-  }
-}
 
 const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
 
@@ -46,7 +36,10 @@ export class RpcClient {
    */
   #send(request: JSONRPCRequest): void {
     const frame = encodeFrame(request);
-    if (frame.bytes <= MAX_FRAME_BYTES) return writeFrame(this.#sock, frame);
+    if (frame.bytes <= MAX_FRAME_BYTES) {
+      writeFrame(this.#sock, frame);
+      return;
+    }
     const message = frameTooLargeMessage(`the request (${request.method})`, { bytes: frame.bytes, complete: true });
     this.#rpc.receive(createJSONRPCErrorResponse(request.id ?? null, RPC_ERROR_CODES.INVALID_INPUT, message, { code: ERROR_CODES.INVALID_INPUT }));
   }
@@ -56,13 +49,14 @@ export class RpcClient {
     try {
       reply = JSON.parse(line);
     } catch {
-      return this.#end('the daemon sent an unreadable reply');
+      this.#end('the daemon sent an unreadable reply');
+      return;
     }
     // An error the daemon could not tie to a request (its frame too large to read, or
     // unreadable): it ends the connection, and the calls on the way learn why.
     const orphan = reply as { id?: unknown; error?: { message?: unknown } } | null;
-    if (orphan?.id === null && typeof orphan.error?.message === 'string') return this.#end(orphan.error.message);
-    this.#rpc.receive(reply as Parameters<JSONRPCClient['receive']>[0]);
+    if (orphan?.id === null && typeof orphan.error?.message === 'string') this.#end(orphan.error.message);
+    else this.#rpc.receive(reply as Parameters<JSONRPCClient['receive']>[0]);
   }
 
   #end(reason: string): void {

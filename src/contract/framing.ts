@@ -16,12 +16,7 @@ export interface OversizedFrame {
  * soon as it passes the limit, never buffered further or waited for: `onOversize` is
  * called once and reading stops, whatever a peer sends after it.
  */
-export function onLines(
-  sock: net.Socket,
-  onLine: (line: string) => void,
-  onOversize: (frame: OversizedFrame) => void,
-  maxBytes = MAX_FRAME_BYTES,
-): void {
+export function onLines(sock: net.Socket, onLine: (line: string) => void, onOversize: (frame: OversizedFrame) => void, maxBytes = MAX_FRAME_BYTES): void {
   let parts: Buffer[] = [];
   let lineBytes = 0;
   let stopped = false;

@@ -4,7 +4,18 @@
  * Field names are snake_case, like the Timers job document they carry.
  */
 
-import type { InactiveReason, JobStatus, MisfirePolicy, OverlapPolicy, RunError, RunState } from '../daemon/store/schema.ts';
+import type { JSONSchemaType } from 'ajv';
+import {
+  MISFIRE_POLICIES,
+  OVERLAP_POLICIES,
+  RUN_STATES,
+  type InactiveReason,
+  type JobStatus,
+  type MisfirePolicy,
+  type OverlapPolicy,
+  type RunError,
+  type RunState,
+} from '../core/vocabulary.ts';
 
 /**
  * Bumped on any incompatible change; the daemon reports it in `daemon.status`.
@@ -62,7 +73,7 @@ export interface SubmitJobParams {
  * give it (anything else is simply not found). What a user types (any case, or a unique
  * prefix) is resolved with job.resolve first.
  */
-export interface JobIdParams {
+interface JobIdParams {
   job_id: string;
 }
 
@@ -294,7 +305,7 @@ export interface DaemonStatus {
  * refuses to go on when the protocols differ. Its shape must never change incompatibly,
  * so that any two versions can at least tell each other to restart.
  */
-export interface HelloParams {
+interface HelloParams {
   protocol_version: number;
   version: string;
 }
@@ -348,41 +359,88 @@ export const RPC_ERROR_CODES = {
  * JSON Schemas of the parameters (validated with ajv before a handler runs). Types and
  * shapes are checked here; the rules (URL scheme, interval range, time formats) live in
  * `core/input.ts`, shared with the CLI.
+ *
+ * Each is a `JSONSchemaType` of its method's params, so the compiler holds schema and type
+ * together: every property of the type has a schema of its type (the enums are the
+ * vocabulary's), and `required` names only required ones (and all of them: checkedSchemas).
+ * A property that may be null says `nullable: true`; one that is only optional says
+ * `optional(…)` (see there).
  */
-const nullableString = { type: ['string', 'null'] } as const;
+type Params<M extends MethodName> = Methods[M]['params'];
+type ParamSchema<M extends MethodName> = JSONSchemaType<Params<M>>;
+
+/**
+ * An optional property that refuses null. JSONSchemaType reads `name?: T` as "absent or
+ * null" and demands `nullable: true` on its schema; but null is wrong for such a property
+ * (a handler reads `params.limit ?? 100`, never a null), and the wire refuses it. The one
+ * cast of the contract: it tells the compiler the `nullable: true` it asks for, and leaves
+ * the schema as written, so null stays refused ("must be integer").
+ */
+function optional<const S extends object>(schema: S): S & { nullable: true } {
+  return schema as S & { nullable: true };
+}
+
+/** The schemas as written (their literal types kept), each checked against its method's params. */
+function checkedSchemas<const S extends { [M in MethodName]: ParamSchema<M> }>(schemas: S & { [M in MethodName]: Unchecked<M, S[M]> }): S {
+  return schemas;
+}
+
+/**
+ * What JSONSchemaType leaves unchecked, each demanded as a key the schema then lacks, so that
+ * the compiler names what is wrong: a required property that `required` does not name, a
+ * property of the schema that the type does not have.
+ */
+type Unchecked<M extends MethodName, S> = Demand<'required_misses', UnlistedRequired<M, S>> & Demand<'properties_not_in_the_type', UnknownProperties<M, S>>;
+type Demand<Key extends string, Culprits> = [Culprits] extends [never] ? unknown : { [K in Key]: Culprits };
+type UnlistedRequired<M extends MethodName, S> = Exclude<RequiredMembers<Params<M>>, S extends { required: readonly (infer K)[] } ? K : never>;
+type UnknownProperties<M extends MethodName, S> = Exclude<S extends { properties: infer P } ? keyof P : never, keyof Params<M>>;
+
+/** The named properties a method's params must have (an index signature, `Record<string, never>`, names none). */
+type RequiredMembers<T> = { [K in keyof T]-?: string extends K ? never : undefined extends T[K] ? never : K }[keyof T];
+
 const stopAfterSchema = {
-  type: ['object', 'null'],
+  type: 'object',
+  nullable: true,
   additionalProperties: false,
-  properties: { date: nullableString, n_runs: { type: ['integer', 'null'] } },
+  properties: { date: { type: 'string', nullable: true }, n_runs: { type: 'integer', nullable: true } },
 } as const;
-const policySchema = {
+const policySchema = optional({
   type: 'object',
   additionalProperties: false,
-  properties: { overlap: { enum: ['skip', 'allow'] }, misfire: { enum: ['coalesce', 'skip'] } },
-} as const;
+  properties: { overlap: optional({ type: 'string', enum: OVERLAP_POLICIES }), misfire: optional({ type: 'string', enum: MISFIRE_POLICIES }) },
+});
 const jobIdProperty = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const jobIdListSchema = { type: 'array', minItems: 1, maxItems: 1000, items: jobIdProperty } as const;
-export const PARAM_SCHEMAS: Record<MethodName, object> = {
+const jobIdSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['job_id'],
+  properties: { job_id: jobIdProperty },
+} as const;
+/** `required: []` says nothing; JSONSchemaType asks for it, as it reads `Record<string, never>` as "any key, required". */
+const noParamsSchema = { type: 'object', additionalProperties: false, properties: {}, required: [] } as const;
+
+export const PARAM_SCHEMAS = checkedSchemas({
   'job.submit': {
     type: 'object',
     additionalProperties: false,
     required: ['name', 'callback_url', 'callback_body'],
     properties: {
       name: { type: 'string', maxLength: 255 },
-      start: nullableString,
-      interval_seconds: { type: 'integer' },
-      cron: { type: ['string', 'null'], maxLength: 200 },
-      timezone: { type: ['string', 'null'], maxLength: 64 },
-      client_timezone: { type: ['string', 'null'], maxLength: 64 },
+      start: { type: 'string', nullable: true },
+      interval_seconds: optional({ type: 'integer' }),
+      cron: { type: 'string', nullable: true, maxLength: 200 },
+      timezone: { type: 'string', nullable: true, maxLength: 64 },
+      client_timezone: { type: 'string', nullable: true, maxLength: 64 },
       callback_url: { type: 'string', maxLength: 2048 },
       callback_body: { type: 'object' },
-      scope: nullableString,
+      scope: { type: 'string', nullable: true },
       stop_after: stopAfterSchema,
       policy: policySchema,
     },
   },
-  'job.get': jobIdSchema(),
-  'job.delete': jobIdSchema(),
+  'job.get': jobIdSchema,
+  'job.delete': jobIdSchema,
   'job.resolve': {
     type: 'object',
     additionalProperties: false,
@@ -393,20 +451,20 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
     type: 'object',
     additionalProperties: false,
     required: ['job_ids'],
-    properties: { job_ids: jobIdListSchema, dry_run: { type: 'boolean' } },
+    properties: { job_ids: jobIdListSchema, dry_run: optional({ type: 'boolean' }) },
   },
-  'job.resume': jobIdSchema(),
+  'job.resume': jobIdSchema,
   'job.pause': {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: jobIdProperty, note: { type: ['string', 'null'], maxLength: 1000 } },
+    properties: { job_id: jobIdProperty, note: { type: 'string', nullable: true, maxLength: 1000 } },
   },
   'job.run': {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: jobIdProperty, force: { type: 'boolean' } },
+    properties: { job_id: jobIdProperty, force: optional({ type: 'boolean' }) },
   },
   'job.update': {
     type: 'object',
@@ -414,14 +472,14 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
     required: ['job_id'],
     properties: {
       job_id: jobIdProperty,
-      name: { type: 'string', maxLength: 255 },
-      interval_seconds: { type: 'integer' },
-      cron: { type: 'string', maxLength: 200 },
-      timezone: { type: ['string', 'null'], maxLength: 64 },
-      client_timezone: { type: ['string', 'null'], maxLength: 64 },
-      start: { type: 'string', maxLength: 64 },
+      name: optional({ type: 'string', maxLength: 255 }),
+      interval_seconds: optional({ type: 'integer' }),
+      cron: optional({ type: 'string', maxLength: 200 }),
+      timezone: { type: 'string', nullable: true, maxLength: 64 },
+      client_timezone: { type: 'string', nullable: true, maxLength: 64 },
+      start: optional({ type: 'string', maxLength: 64 }),
       stop_after: stopAfterSchema,
-      callback_body: { type: 'object' },
+      callback_body: optional({ type: 'object' }),
       policy: policySchema,
     },
   },
@@ -429,7 +487,7 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
     type: 'object',
     additionalProperties: false,
     required: ['job_id'],
-    properties: { job_id: jobIdProperty, count: { type: 'integer', minimum: 1, maximum: 100 } },
+    properties: { job_id: jobIdProperty, count: optional({ type: 'integer', minimum: 1, maximum: 100 }) },
   },
   'job.history': {
     type: 'object',
@@ -437,19 +495,19 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
     required: ['job_id'],
     properties: {
       job_id: jobIdProperty,
-      limit: { type: 'integer', minimum: 1, maximum: 1000 },
-      cursor: { type: ['string', 'null'], maxLength: 512 },
-      since: { type: ['string', 'null'], maxLength: 64 },
-      status: { enum: ['pending', 'active', 'succeeded', 'failed', null] },
+      limit: optional({ type: 'integer', minimum: 1, maximum: 1000 }),
+      cursor: { type: 'string', nullable: true, maxLength: 512 },
+      since: { type: 'string', nullable: true, maxLength: 64 },
+      status: { type: 'string', nullable: true, enum: [...RUN_STATES, null] },
     },
   },
   'job.list': {
     type: 'object',
     additionalProperties: false,
     properties: {
-      limit: { type: 'integer', minimum: 1, maximum: 1000 },
-      cursor: { type: ['string', 'null'], maxLength: 512 },
-      show_deleted: { type: 'boolean' },
+      limit: optional({ type: 'integer', minimum: 1, maximum: 1000 }),
+      cursor: { type: 'string', nullable: true, maxLength: 512 },
+      show_deleted: optional({ type: 'boolean' }),
     },
   },
   // Extra keys allowed: a newer client may send more, and must still get an answer.
@@ -458,15 +516,6 @@ export const PARAM_SCHEMAS: Record<MethodName, object> = {
     required: ['protocol_version', 'version'],
     properties: { protocol_version: { type: 'integer' }, version: { type: 'string', maxLength: 64 } },
   },
-  'daemon.status': { type: 'object', additionalProperties: false, properties: {} },
-  'daemon.stop': { type: 'object', additionalProperties: false, properties: {} },
-};
-
-function jobIdSchema(): object {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['job_id'],
-    properties: { job_id: jobIdProperty },
-  };
-}
+  'daemon.status': noParamsSchema,
+  'daemon.stop': noParamsSchema,
+});

@@ -58,7 +58,7 @@ export function occurrenceAfter(cron: Cron, atMs: number): number | null {
 }
 
 /** The first occurrence at or after `atMs`, or null. */
-export function occurrenceAtOrAfter(cron: Cron, atMs: number): number | null {
+function occurrenceAtOrAfter(cron: Cron, atMs: number): number | null {
   return occurrenceAfter(cron, atMs - 1);
 }
 
@@ -153,7 +153,9 @@ export function checkCron(text: string, timezone: string | null): string {
   const fields = expr.split(' ').length;
   // Nicknames (@daily, @hourly…) are one field; croner would also take 7 (a year), which cron does not.
   if (!expr.startsWith('@') && fields !== 5 && fields !== 6) {
-    throw new InvalidInputError(`invalid cron expression ${JSON.stringify(text)}: give 5 fields (minute hour day month weekday), or 6 with seconds first; it has ${fields}`);
+    throw new InvalidInputError(
+      `invalid cron expression ${JSON.stringify(text)}: give 5 fields (minute hour day month weekday), or 6 with seconds first; it has ${fields}`,
+    );
   }
   let next: Date | null;
   try {

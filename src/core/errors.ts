@@ -39,6 +39,11 @@ export const ERROR_CODES = {
    * file system, no permission, a full disk (src/fs/fs-error.ts says which, in words).
    */
   FILE_SYSTEM: 'FILE_SYSTEM',
+  /**
+   * The daemon cannot start with a setting of its environment (GLOBUS_TIMER_LOG_LEVEL, a
+   * config.ts key): a failed start (exit 1), not a usage error of `daemon run`'s command line.
+   */
+  CONFIG_INVALID: 'CONFIG_INVALID',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -72,6 +77,33 @@ export class JobDeletedError extends TimerError {
   constructor(jobId: string) {
     super(ERROR_CODES.JOB_DELETED, `job ${jobId} is deleted: it never runs again (its history stays readable: globus-timer job history ${jobId})`);
     this.name = 'JobDeletedError';
+  }
+}
+
+export class RunInProgressError extends TimerError {
+  constructor(jobId: string) {
+    super(
+      ERROR_CODES.RUN_IN_PROGRESS,
+      `job ${jobId} has a run in progress and its overlap policy is skip; nothing fired. ` +
+        `Wait for it (globus-timer job history ${jobId}), or fire anyway with: globus-timer job run ${jobId} --force`,
+    );
+    this.name = 'RunInProgressError';
+  }
+}
+
+/**
+ * `job run` refused: an overlap-allow job already has config maxRunsInFlightPerJob runs in
+ * flight. The same code as RunInProgressError: runs in progress stand in the way, and the
+ * remedies are the same (wait, or --force).
+ */
+export class RunsInFlightCapError extends TimerError {
+  constructor(jobId: string, cap: number) {
+    super(
+      ERROR_CODES.RUN_IN_PROGRESS,
+      `job ${jobId} already has ${cap} runs in progress, the most a job runs at once (GLOBUS_TIMER_MAX_RUNS_IN_FLIGHT_PER_JOB); nothing fired. ` +
+        `Wait for one to end (globus-timer job history ${jobId}), or fire anyway with: globus-timer job run ${jobId} --force`,
+    );
+    this.name = 'RunsInFlightCapError';
   }
 }
 
@@ -109,11 +141,79 @@ export class FileSystemError extends TimerError {
   }
 }
 
-/** An error the CLI has already printed: only its exit code is left to apply. */
-export class ReportedError extends Error {
+/** An error the daemon answered with (contract/client.ts); `code` is its stable `data.code`, `rpcCode` the JSON-RPC code. */
+export class RpcError extends TimerError {
+  readonly rpcCode: number;
+  constructor(code: ErrorCode, rpcCode: number, message: string) {
+    super(code, message);
+    this.name = 'RpcError';
+    this.rpcCode = rpcCode;
+  }
+}
+
+export type AuthErrorKind =
+  /** Auth answered and said no (invalid_grant, invalid_client, consent missing): a person must act. */
+  | 'refused'
+  /** Network trouble, a timeout, 429 or 5xx: the same call may work later. */
+  | 'unavailable';
+
+/**
+ * A call to Globus Auth failed (auth/auth-client.ts): refused (AUTH_REQUIRED) or not answered
+ * usefully (AUTH_UNAVAILABLE). Its message never carries a token. auth/tokens.ts turns it into
+ * AuthRequiredError or AuthUnavailableError for the runner; the CLI's session commands read `kind`.
+ */
+export class AuthError extends TimerError {
+  readonly kind: AuthErrorKind;
+  /** The OAuth2 `error` code when Auth sent one (e.g. invalid_grant). */
+  readonly oauthError: string | null;
+  constructor(kind: AuthErrorKind, message: string, oauthError: string | null = null) {
+    super(kind === 'refused' ? ERROR_CODES.AUTH_REQUIRED : ERROR_CODES.AUTH_UNAVAILABLE, message);
+    this.name = 'AuthError';
+    this.kind = kind;
+    this.oauthError = oauthError;
+  }
+}
+
+/**
+ * No usable token: the user must log in or consent. `reason` is the code the hosted
+ * Timers service puts in `inactive_reason.detail.code`.
+ */
+export class AuthRequiredError extends TimerError {
+  readonly reason: 'ConsentRequired' | 'LoginRequired' | 'InvalidClient';
+  readonly requiredScopes: string[];
+  constructor(reason: AuthRequiredError['reason'], requiredScopes: string[], message: string) {
+    super(ERROR_CODES.AUTH_REQUIRED, message);
+    this.name = 'AuthRequiredError';
+    this.reason = reason;
+    this.requiredScopes = requiredScopes;
+  }
+}
+
+/** Globus Auth could not be reached or failed for now: retry later, nothing for the user to do. */
+export class AuthUnavailableError extends TimerError {
+  constructor(message: string) {
+    super(ERROR_CODES.AUTH_UNAVAILABLE, message);
+    this.name = 'AuthUnavailableError';
+  }
+}
+
+/** The token cache file (auth/token-cache.ts) is unreadable or malformed; logging out and in again mends it. */
+export class TokenCacheError extends TimerError {
+  constructor(file: string, detail: string) {
+    super(ERROR_CODES.TOKEN_CACHE_INVALID, `token cache ${file} is unusable (${detail}); run: globus-timer session logout, then log in again`);
+    this.name = 'TokenCacheError';
+  }
+}
+
+/**
+ * An error the CLI has already printed (`job delete`, one line per id): only its exit code is
+ * left to apply, which the CLI takes from `original`. Its code is the original's (INTERNAL for
+ * an error without one), so it reads as the error it carries wherever it is seen.
+ */
+export class ReportedError extends TimerError {
   readonly original: Error;
   constructor(original: Error) {
-    super(original.message, { cause: original });
+    super(original instanceof TimerError ? original.code : ERROR_CODES.INTERNAL, original.message, { cause: original });
     this.name = 'ReportedError';
     this.original = original;
   }

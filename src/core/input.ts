@@ -1,5 +1,5 @@
 import { runRequestProblem } from './run-request.ts';
-import type { RunState } from '../daemon/store/schema.ts';
+import { RUN_STATES, type RunState } from './vocabulary.ts';
 import { InvalidInputError } from './errors.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../util/json-depth.ts';
 import { jsonBytes, sizeWithBytes } from '../util/byte-size.ts';
@@ -30,9 +30,7 @@ export function parseInterval(text: string): number {
   } else {
     const m = INTERVAL.exec(trimmed);
     if (!trimmed || !m || m.slice(1).every((g) => g === undefined)) {
-      throw new InvalidInputError(
-        `invalid interval "${text}": use units in the order w d h m s (e.g. "1d", "2h 30m") or a number of seconds`,
-      );
+      throw new InvalidInputError(`invalid interval "${text}": use units in the order w d h m s (e.g. "1d", "2h 30m") or a number of seconds`);
     }
     const counts = m.slice(1).map((g) => Number(g ?? 0));
     seconds = Object.values(UNIT_SECONDS).reduce((sum, unit, i) => sum + unit * (counts[i] ?? 0), 0);
@@ -42,9 +40,7 @@ export function parseInterval(text: string): number {
 
 export function checkIntervalSeconds(seconds: number, shown: unknown = seconds): number {
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_INTERVAL_SECONDS) {
-    throw new InvalidInputError(
-      `invalid interval ${JSON.stringify(shown)}: it must be a whole number of seconds from 1 to ${MAX_INTERVAL_SECONDS}`,
-    );
+    throw new InvalidInputError(`invalid interval ${JSON.stringify(shown)}: it must be a whole number of seconds from 1 to ${MAX_INTERVAL_SECONDS}`);
   }
   return seconds;
 }
@@ -168,13 +164,13 @@ export function checkStopAfterRuns(n: number): number {
   return n;
 }
 
-/** The run states, as `job history --status` takes them (daemon/store/schema.ts RUN_STATES, kept here so the CLI never loads drizzle). */
-const RUN_STATE_NAMES: readonly RunState[] = ['pending', 'active', 'succeeded', 'failed'];
-
+/** A run state, as `job history --status` takes it (any case, spaces around). */
 export function checkRunState(text: string): RunState {
   const state = text.trim().toLowerCase();
-  if (!(RUN_STATE_NAMES as readonly string[]).includes(state)) {
-    throw new InvalidInputError(`invalid status ${JSON.stringify(text)}: use one of ${RUN_STATE_NAMES.join(', ')}`);
-  }
-  return state as RunState;
+  if (!isRunState(state)) throw new InvalidInputError(`invalid status ${JSON.stringify(text)}: use one of ${RUN_STATES.join(', ')}`);
+  return state;
+}
+
+function isRunState(text: string): text is RunState {
+  return (RUN_STATES as readonly string[]).includes(text);
 }

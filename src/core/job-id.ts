@@ -14,7 +14,7 @@ import { InvalidInputError } from './errors.ts';
  * printed, so a prefix is matched as the start of that text.
  */
 
-export const MIN_PREFIX_HEX_DIGITS = 4;
+const MIN_PREFIX_HEX_DIGITS = 4;
 
 const UUID_HEX_DIGITS = 32;
 /** Where the hyphens of a UUID go, counted in hex digits before them (8-4-4-4-12). */
@@ -42,11 +42,6 @@ export function parseJobId(text: string): JobIdRef {
     );
   }
   return hex.length === UUID_HEX_DIGITS ? { kind: 'id', id: hyphenated } : { kind: 'prefix', prefix: hyphenated };
-}
-
-/** Parse every id before acting on any (`job delete a b`): the first malformed one throws. */
-export function parseJobIds(texts: readonly string[]): JobIdRef[] {
-  return texts.map(parseJobId);
 }
 
 /** The text to match: a full id, or the prefix every matching id starts with. */

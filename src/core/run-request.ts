@@ -12,7 +12,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
  * Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0). Descriptions dropped;
  * nothing else changed.
  */
-export const ACTION_REQUEST_SCHEMA = {
+const ACTION_REQUEST_SCHEMA = {
   type: 'object',
   required: ['request_id', 'body'],
   additionalProperties: false,

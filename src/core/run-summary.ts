@@ -1,4 +1,4 @@
-import type { RunRow } from '../daemon/store/schema.ts';
+import type { RunError, RunState } from './vocabulary.ts';
 import { printable } from '../util/printable.ts';
 
 /**
@@ -10,7 +10,14 @@ import { printable } from '../util/printable.ts';
 /** The longest summary line; longer ones are cut with an ellipsis. */
 const SUMMARY_MAX_CHARS = 160;
 
-type SummaryInput = Pick<RunRow, 'state' | 'attempts' | 'actionStatus' | 'actionDocument' | 'error'>;
+/** What a summary reads of a run: the fields of a stored run (daemon/store/schema.ts RunRow) it needs. */
+interface SummaryInput {
+  state: RunState;
+  attempts: number;
+  actionStatus: string | null;
+  actionDocument: Record<string, unknown> | null;
+  error: RunError | null;
+}
 
 /**
  * What became of a run, in one line: for a failed submission (or a run that ended without a

@@ -72,7 +72,12 @@ export function mergeScopes(scopes: readonly string[]): string[] {
  */
 export function coversScope(consented: readonly string[], scope: string): boolean {
   const wanted = parseScope(scope);
-  const have = new Set(consented.map(parseScope).filter((c) => c.base === wanted.base).flatMap((c) => c.deps));
+  const have = new Set(
+    consented
+      .map(parseScope)
+      .filter((c) => c.base === wanted.base)
+      .flatMap((c) => c.deps),
+  );
   return wanted.deps.every((d) => have.has(d));
 }
 

@@ -13,7 +13,7 @@
  * calendar.ts); everything after that (misfire, overlap, end conditions) is `settle()`.
  */
 
-import type { MisfirePolicy, OverlapPolicy } from '../daemon/store/schema.ts';
+import type { MisfirePolicy, OverlapPolicy } from './vocabulary.ts';
 import { cronFor, latestOccurrence, occurrenceAfter } from './calendar.ts';
 
 export interface Grid {
@@ -118,7 +118,15 @@ function decideCalendar(job: ScheduleState, cronExpr: string, nowMs: number, ove
   let limitMs = nowMs;
   if (job.stopAfterDateMs !== null) {
     if (firstAtMs > job.stopAfterDateMs) {
-      return { fire: null, missedSlots: 0, overlapSkippedSlots: 0, nextSlotIndex: job.nextSlotIndex, nextSlotAtMs: firstAtMs, nextRunAtMs: null, finished: true };
+      return {
+        fire: null,
+        missedSlots: 0,
+        overlapSkippedSlots: 0,
+        nextSlotIndex: job.nextSlotIndex,
+        nextSlotAtMs: firstAtMs,
+        nextRunAtMs: null,
+        finished: true,
+      };
     }
     limitMs = Math.min(limitMs, job.stopAfterDateMs);
   }
@@ -157,9 +165,7 @@ function settle(
 
   const runCount = scheduledRuns(job) + (fire ? 1 : 0);
   const finished =
-    (job.stopAfterRuns !== null && runCount >= job.stopAfterRuns) ||
-    afterAtMs === null ||
-    (job.stopAfterDateMs !== null && afterAtMs > job.stopAfterDateMs);
+    (job.stopAfterRuns !== null && runCount >= job.stopAfterRuns) || afterAtMs === null || (job.stopAfterDateMs !== null && afterAtMs > job.stopAfterDateMs);
   return {
     fire,
     missedSlots,
@@ -178,14 +184,12 @@ function settle(
 export function nextRunOf(job: ScheduleState): { nextRunAtMs: number | null; finished: boolean } {
   const atMs = nextSlotAtMsOf(job);
   const finished =
-    (job.stopAfterRuns !== null && scheduledRuns(job) >= job.stopAfterRuns) ||
-    atMs === null ||
-    (job.stopAfterDateMs !== null && atMs > job.stopAfterDateMs);
+    (job.stopAfterRuns !== null && scheduledRuns(job) >= job.stopAfterRuns) || atMs === null || (job.stopAfterDateMs !== null && atMs > job.stopAfterDateMs);
   return { nextRunAtMs: finished ? null : atMs, finished };
 }
 
 /** Runs fired on the grid: stop_after.n_runs counts these only (a run now is outside the grid, SPEC §2 rule 8). */
-export function scheduledRuns(job: Pick<ScheduleState, 'runCount' | 'manualRunCount'>): number {
+function scheduledRuns(job: Pick<ScheduleState, 'runCount' | 'manualRunCount'>): number {
   return job.runCount - (job.manualRunCount ?? 0);
 }
 
@@ -205,12 +209,7 @@ export type ScheduleEnd = 'n_runs' | 'date' | 'no_occurrence';
  * fire, or none with misfire=skip when stale). Overlap skips cannot be foreseen: every
  * listed slot is assumed to fire. `end` says why fewer than `count` are listed.
  */
-export function upcomingSlots(
-  job: ScheduleState,
-  nowMs: number,
-  count: number,
-  misfireGraceMs: number,
-): { slotsAtMs: number[]; end: ScheduleEnd | null } {
+export function upcomingSlots(job: ScheduleState, nowMs: number, count: number, misfireGraceMs: number): { slotsAtMs: number[]; end: ScheduleEnd | null } {
   const state: ScheduleState = { ...job };
   const slotsAtMs: number[] = [];
   for (let steps = 0; slotsAtMs.length < count && steps <= count + 1; steps++) {
@@ -226,11 +225,7 @@ export function upcomingSlots(
   }
   if (slotsAtMs.length >= count) return { slotsAtMs, end: null };
   const end: ScheduleEnd =
-    state.stopAfterRuns !== null && scheduledRuns(state) >= state.stopAfterRuns
-      ? 'n_runs'
-      : nextSlotAtMsOf(state) === null
-        ? 'no_occurrence'
-        : 'date';
+    state.stopAfterRuns !== null && scheduledRuns(state) >= state.stopAfterRuns ? 'n_runs' : nextSlotAtMsOf(state) === null ? 'no_occurrence' : 'date';
   return { slotsAtMs, end };
 }
 
@@ -240,12 +235,7 @@ export function upcomingSlots(
  * from `fromMs` (the run's slot, or now for a run now) to `nextSlotAtMs`, or the whole
  * window when no slot lies ahead. One rule for scheduled runs (loop.ts) and runs now.
  */
-export function retryWindowMs(
-  job: { cron: string | null; intervalSeconds: number },
-  nextSlotAtMs: number | null,
-  fromMs: number,
-  maxMs: number,
-): number {
+export function retryWindowMs(job: { cron: string | null; intervalSeconds: number }, nextSlotAtMs: number | null, fromMs: number, maxMs: number): number {
   if (job.cron === null) return Math.min(maxMs, (job.intervalSeconds * 1000) / 2);
   if (nextSlotAtMs === null || nextSlotAtMs <= fromMs) return maxMs;
   return Math.min(maxMs, (nextSlotAtMs - fromMs) / 2);

@@ -6,8 +6,7 @@ import { InvalidInputError } from './errors.ts';
  * No offset means local time, as in the original CLI, or the time in `timezone` when one is
  * given (`--start` with `--timezone`). Anything else is rejected whole.
  */
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/i;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/i;
 
 const FORMATS_HINT = 'use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, optionally with an offset like Z or +02:00';
 
@@ -59,7 +58,8 @@ export function parseScheduleTime(text: string, what: string, timezone: string |
   const m = TIME_OF_DAY.exec(text.trim());
   if (!m) return parseDateTime(text, what, timezone);
   const [hour, minute, second] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-  if (hour > 23 || minute > 59 || second > 59) throw invalidTime(what, text, 'time of day out of range', 'use HH:MM or HH:MM:SS for the next such time, or a date');
+  if (hour > 23 || minute > 59 || second > 59)
+    throw invalidTime(what, text, 'time of day out of range', 'use HH:MM or HH:MM:SS for the next such time, or a date');
   const today = new Date(nowMs + zoneOffsetMinutes(nowMs, timezone) * 60_000);
   for (let day = 0; day < TIME_OF_DAY_SEARCH_DAYS; day++) {
     const wallMs = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + day, hour, minute, second);
@@ -74,7 +74,7 @@ export function parseScheduleTime(text: string, what: string, timezone: string |
  * written as if it were UTC), earliest first: none in a DST gap, two in a repeated hour.
  * The offsets a day either side cover every transition (none is more than a day long).
  */
-export function instantsOfWallTime(wallMs: number, timezone: string | null): number[] {
+function instantsOfWallTime(wallMs: number, timezone: string | null): number[] {
   const offsets = new Set([-86_400_000, 0, 86_400_000].map((d) => zoneOffsetMinutes(wallMs + d, timezone)));
   const instants = [...offsets].map((offset) => wallMs - offset * 60_000).filter((atMs) => zoneOffsetMinutes(atMs, timezone) * 60_000 === wallMs - atMs);
   return [...new Set(instants)].sort((a, b) => a - b);
@@ -121,7 +121,7 @@ export function formatIsoInZone(ms: number, timezone: string | null): string {
  * from Date on every call, so a TZ changed at run time (tests) is followed; named zones
  * come from Intl, one formatter per zone.
  */
-export function zoneOffsetMinutes(ms: number, timezone: string | null): number {
+function zoneOffsetMinutes(ms: number, timezone: string | null): number {
   if (timezone === null) return -new Date(ms).getTimezoneOffset();
   if (timezone === 'UTC') return 0;
   const parts = zoneFormatter(timezone).formatToParts(new Date(ms));

@@ -1,7 +1,6 @@
 import { TRANSFER_SCOPE, transferScope } from './scopes.ts';
 import { InvalidInputError } from './errors.ts';
 import { hasUnsafeChars } from '../util/printable.ts';
-import type { SubmitJobParams } from '../contract/protocol.ts';
 import { checkActionUrl } from './input.ts';
 
 /**
@@ -16,7 +15,7 @@ import { checkActionUrl } from './input.ts';
 export const TRANSFER_ACTION_URL = 'https://transfer.actions.globus.org/transfer/run';
 
 /** Overrides the Transfer action provider's run URL (tests point it at a loopback fake). */
-export const TRANSFER_ACTION_URL_ENV = 'GLOBUS_TIMER_TRANSFER_ACTION_URL';
+const TRANSFER_ACTION_URL_ENV = 'GLOBUS_TIMER_TRANSFER_ACTION_URL';
 
 export function transferActionUrl(env: NodeJS.ProcessEnv): string {
   const override = env[TRANSFER_ACTION_URL_ENV]?.trim();
@@ -29,7 +28,7 @@ export function transferActionUrl(env: NodeJS.ProcessEnv): string {
 }
 
 /** The original CLI's Transfer provider (reference globus-timer-cli.md §1), shut down on 2025-01-22, and its scope. */
-export const LEGACY_TRANSFER_ACTION_URL = 'https://actions.automate.globus.org/transfer/transfer/run';
+const LEGACY_TRANSFER_ACTION_URL = 'https://actions.automate.globus.org/transfer/transfer/run';
 export const LEGACY_TRANSFER_SCOPE = 'https://auth.globus.org/scopes/actions.globus.org/transfer/transfer';
 
 /** The legacy provider's body fields and their names at the current one; the items keep theirs. */
@@ -40,7 +39,7 @@ const LEGACY_FIELD_NAMES: Readonly<Record<string, string>> = {
 };
 
 /** The legacy provider's run URL, with or without a trailing slash. */
-export function isLegacyTransferUrl(url: string): boolean {
+function isLegacyTransferUrl(url: string): boolean {
   const legacy = new URL(LEGACY_TRANSFER_ACTION_URL);
   try {
     const u = new URL(url);
@@ -54,7 +53,7 @@ export function isLegacyTransferUrl(url: string): boolean {
  * A legacy Transfer body under the current field names, in the same key order; the other
  * keys kept. A body that has a field under both names is refused rather than guessed at.
  */
-export function currentTransferBody(callbackBody: Record<string, unknown>): Record<string, unknown> {
+function currentTransferBody(callbackBody: Record<string, unknown>): Record<string, unknown> {
   const body = callbackBody.body as Record<string, unknown>;
   for (const [old, current] of Object.entries(LEGACY_FIELD_NAMES)) {
     if (old in body && current in body) {
@@ -64,13 +63,20 @@ export function currentTransferBody(callbackBody: Record<string, unknown>): Reco
   return { ...callbackBody, body: Object.fromEntries(Object.entries(body).map(([k, v]) => [LEGACY_FIELD_NAMES[k] ?? k, v])) };
 }
 
+/** What currentTransferParams reads and rewrites of a job's parameters (contract/protocol.ts SubmitJobParams has them). */
+export interface ActionTarget {
+  callback_url: string;
+  callback_body: Record<string, unknown>;
+  scope?: string | null;
+}
+
 /**
  * Issue 12 item 12: a `job submit` written for the legacy provider, as the original
  * README's example and its users' scripts are, is sent to the current Transfer Action
  * Provider with the current field names (and its legacy `--scope`, the original's required
  * flag, becomes the Transfer scope), with one line saying so. Anything else is unchanged.
  */
-export function currentTransferParams(params: SubmitJobParams, env: NodeJS.ProcessEnv): { params: SubmitJobParams; notice: string | null } {
+export function currentTransferParams<P extends ActionTarget>(params: P, env: NodeJS.ProcessEnv): { params: P; notice: string | null } {
   if (!isLegacyTransferUrl(params.callback_url)) return { params, notice: null };
   const url = transferActionUrl(env);
   return {
@@ -94,7 +100,7 @@ const TRUE_WORDS = new Set(['y', 'yes', 't', 'true', 'on', '1']);
 const FALSE_WORDS = new Set(['n', 'no', 'f', 'false', 'off', '0']);
 
 /** A yes/no word as the original accepted it (Python's strtobool), any case; null if none. */
-export function parseYesNo(text: string): boolean | null {
+function parseYesNo(text: string): boolean | null {
   const word = text.trim().toLowerCase();
   if (TRUE_WORDS.has(word)) return true;
   if (FALSE_WORDS.has(word)) return false;
@@ -200,7 +206,7 @@ export function parseItemsCsv(text: string, fileName: string): TransferItem[] {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A collection/endpoint id: a UUID, returned trimmed and lower-case. */
-export function checkUuid(value: string, flag: string): string {
+function checkUuid(value: string, flag: string): string {
   const id = value.trim();
   if (!UUID.test(id)) {
     throw new InvalidInputError(`invalid ${flag} ${JSON.stringify(value)}: give the collection's UUID, e.g. 313ce13e-b597-5858-ae13-29e46fea26e6`);
@@ -223,7 +229,7 @@ export const RECURSIVE_SYMLINKS = ['ignore', 'keep', 'copy'] as const;
 export type RecursiveSymlinks = (typeof RECURSIVE_SYMLINKS)[number];
 
 /** Transfer refuses task labels over 128 characters. */
-export const MAX_LABEL_LENGTH = 128;
+const MAX_LABEL_LENGTH = 128;
 
 /**
  * The original CLI's help said labels may hold only letters, numbers, spaces and `- _ ,`,
@@ -240,7 +246,7 @@ export function checkLabel(label: string): string {
 }
 
 /** The label used without --label; cut to Transfer's limit, since a long job name is allowed. */
-export function defaultLabel(jobName: string): string {
+function defaultLabel(jobName: string): string {
   return `Job from Timer service named ${jobName}`.slice(0, MAX_LABEL_LENGTH).trimEnd();
 }
 

@@ -177,10 +177,7 @@ export class Scheduler {
     const nowMs = clock.now();
     // Wake no later than maxTimerDelayMs from now, even with nothing due: a suspended
     // machine or a wall clock that jumped forward is then noticed within that time.
-    const delayMs =
-      nextMs === null
-        ? config.maxTimerDelayMs
-        : Math.min(Math.max(0, Math.floor(nextMs - config.fireLeadMs - nowMs)), config.maxTimerDelayMs);
+    const delayMs = nextMs === null ? config.maxTimerDelayMs : Math.min(Math.max(0, Math.floor(nextMs - config.fireLeadMs - nowMs)), config.maxTimerDelayMs);
     if (this.#failedPasses > 0 && this.#timer !== undefined) return; // backing off; see tick()
     this.#armIn(delayMs);
   }

@@ -1,13 +1,13 @@
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { authSettings } from '../auth/environment.ts';
-import { ClientCredentialTokens, createTokenProvider, UserTokens } from '../auth/tokens.ts';
-import { resolveConfig } from '../config/config.ts';
+import { ClientCredentialTokens, createTokenProvider, UserTokens, type TokenProvider } from '../auth/tokens.ts';
+import { resolveConfig, type ResolvedConfig } from '../config/config.ts';
 import { systemClock } from '../core/clock.ts';
 import { resolvePaths, type AppPaths } from '../config/paths.ts';
-import { coerceError, ERROR_CODES, TimerError } from '../core/errors.ts';
+import { coerceError, ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
 import { fileSystemError } from '../fs/fs-error.ts';
-import { createFileLogger, createLogger, type Logger } from '../log/logger.ts';
+import { createFileLogger, createLogger, logLevelFromEnv, type Logger } from '../log/logger.ts';
 import { startDaemon, type Daemon } from './daemon.ts';
 import { inheritedSocketFd } from './systemd.ts';
 
@@ -20,45 +20,7 @@ import { inheritedSocketFd } from './systemd.ts';
  * (startFailure), which the CLI reports like any other error.
  */
 export async function runDaemon({ logToFile = false }: { logToFile?: boolean } = {}): Promise<number> {
-  let log: Logger = createLogger();
-  let loggingToFile = false;
-  let daemon: Daemon;
-  let tokens: ReturnType<typeof createTokenProvider>;
-  let paths: AppPaths;
-  try {
-    paths = resolvePaths();
-    if (logToFile) {
-      log = await createFileLogger(paths.logDir);
-      loggingToFile = true;
-    }
-    const config = resolveConfig();
-    tokens = createTokenProvider({
-      env: process.env,
-      tokensFile: paths.tokensFile,
-      clock: systemClock,
-      refreshMarginMs: config.tokenRefreshMarginMs,
-      warn: (message) => log.warn(message),
-    });
-    // At start, not at the first fire: a token cache another user could reach is refused.
-    if (tokens instanceof UserTokens) tokens.cache.checkLocation();
-    daemon = await startDaemon({
-      paths,
-      config,
-      log,
-      tokens,
-      inheritedSocketFd: inheritedSocketFd(),
-      logFile: logToFile ? path.join(paths.logDir, 'current.log') : null,
-    });
-  } catch (err) {
-    throw startFailure(err, log, loggingToFile);
-  }
-  // Logged once started, not before: a daemon that cannot start says so in one line alone.
-  log.info(
-    tokens instanceof ClientCredentialTokens
-      ? { tokens: 'client_credentials', clientId: authSettings(process.env).clientId }
-      : { tokens: 'user', tokensFile: paths.tokensFile },
-    'Globus tokens',
-  );
+  const { daemon, log } = await start(logToFile);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -78,16 +40,74 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
 }
 
 /**
- * Why the daemon could not start, as the error to report in one line. An expected failure
- * (another daemon holds the state, a directory it may not use, a read-only or full disk)
- * is that line alone: no pino JSON and no stack on stderr, which in the foreground is the
- * user's terminal (a detached daemon also logs it, to its file). Anything else is a bug,
- * and its stack is logged wherever the log goes.
+ * Everything up to a listening daemon, the logger included: a setting it refuses
+ * (GLOBUS_TIMER_LOG_LEVEL=loud) fails the start in one line like any other reason.
  */
-function startFailure(err: unknown, log: Logger, loggingToFile: boolean): TimerError {
+async function start(logToFile: boolean): Promise<{ daemon: Daemon; log: Logger }> {
+  let log: Logger | undefined;
+  let loggingToFile = false;
+  try {
+    const level = setting(() => logLevelFromEnv());
+    log = createLogger({ level });
+    const paths = resolvePaths();
+    if (logToFile) {
+      log = await createFileLogger(paths.logDir, { level });
+      loggingToFile = true;
+    }
+    const config = setting(() => resolveConfig());
+    const tokens = tokenProvider(paths, config, log);
+    const logFile = logToFile ? path.join(paths.logDir, 'current.log') : null;
+    const daemon = await startDaemon({ paths, config, log, tokens, inheritedSocketFd: inheritedSocketFd(), logFile });
+    // Logged once started, not before: a daemon that cannot start says so in one line alone.
+    const which =
+      tokens instanceof ClientCredentialTokens
+        ? { tokens: 'client_credentials', clientId: authSettings(process.env).clientId }
+        : { tokens: 'user', tokensFile: paths.tokensFile };
+    log.info(which, 'Globus tokens');
+    return { daemon, log };
+  } catch (err) {
+    throw startFailure(err, log, loggingToFile);
+  }
+}
+
+/**
+ * A setting read from the environment. One it refuses is why the daemon cannot start
+ * (CONFIG_INVALID, exit 1), not a usage error of `daemon run`'s command line (exit 2).
+ */
+function setting<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof InvalidInputError) throw new TimerError(ERROR_CODES.CONFIG_INVALID, err.message, { cause: err });
+    throw err;
+  }
+}
+
+function tokenProvider(paths: AppPaths, config: ResolvedConfig, log: Logger): TokenProvider {
+  const tokens = createTokenProvider({
+    env: process.env,
+    tokensFile: paths.tokensFile,
+    clock: systemClock,
+    refreshMarginMs: config.tokenRefreshMarginMs,
+    warn: (message) => log.warn(message),
+  });
+  // At start, not at the first fire: a token cache another user could reach is refused.
+  if (tokens instanceof UserTokens) tokens.cache.checkLocation();
+  return tokens;
+}
+
+/**
+ * Why the daemon could not start, as the error to report in one line. An expected failure
+ * (another daemon holds the state, a directory it may not use, a read-only or full disk, a
+ * refused setting) is that line alone: no pino JSON and no stack on stderr, which in the
+ * foreground is the user's terminal (a detached daemon also logs it, to its file). Anything
+ * else is a bug, and its stack is logged wherever the log goes (stderr when there is no
+ * logger yet).
+ */
+function startFailure(err: unknown, log: Logger | undefined, loggingToFile: boolean): TimerError {
   const e = coerceError(err);
   const expected = e instanceof TimerError ? e : fileSystemError(e);
-  if (!expected || loggingToFile) log.fatal({ err: e }, 'daemon failed to start');
+  if (!expected || loggingToFile) (log ?? createLogger({ level: 'info' })).fatal({ err: e }, 'daemon failed to start');
   return expected ?? new TimerError(ERROR_CODES.INTERNAL, `cannot start the daemon: ${e.message}`, { cause: e });
 }
 

@@ -11,11 +11,14 @@ const PRUNE_BATCH = 500;
 /**
  * Delete finished runs older than the retention, a small batch at a time with the event
  * loop free in between, so fires are never held up. Job totals (n_runs, n_errors) are
- * counters on the job row and stay exact. Returns a stop function.
+ * counters on the job row and stay exact. Returns a stop function, which resolves once the
+ * pass under way (if any) has ended: at most the batch in progress finishes, and nothing
+ * touches the database after it.
  */
-export function startRetention({ db, clock, config, log }: { db: Db; clock: Clock; config: ResolvedConfig; log: Logger }): () => void {
+export function startRetention({ db, clock, config, log }: { db: Db; clock: Clock; config: ResolvedConfig; log: Logger }): () => Promise<void> {
   let timer: TimerHandle | undefined;
   let stopped = false;
+  let passing: Promise<void> | undefined;
   const pass = async () => {
     const beforeMs = clock.now() - config.retentionDays * 86_400_000;
     let total = 0;
@@ -28,11 +31,15 @@ export function startRetention({ db, clock, config, log }: { db: Db; clock: Cloc
     } catch (err) {
       log.error({ err: coerceError(err) }, 'pruning old runs failed');
     }
-    if (!stopped) timer = clock.setTimer(() => void pass(), PRUNE_EVERY_MS);
+    if (!stopped) timer = clock.setTimer(startPass, PRUNE_EVERY_MS);
   };
-  timer = clock.setTimer(() => void pass(), 0);
-  return () => {
+  const startPass = () => {
+    passing = pass().finally(() => (passing = undefined));
+  };
+  timer = clock.setTimer(startPass, 0);
+  return async () => {
     stopped = true;
     clock.clearTimer(timer);
+    await passing;
   };
 }

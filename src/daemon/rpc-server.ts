@@ -1,5 +1,13 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import { createJSONRPCErrorResponse, JSONRPCErrorException, JSONRPCServer, type JSONRPCRequest, type JSONRPCResponse } from 'json-rpc-2.0';
+import {
+  createJSONRPCErrorResponse,
+  JSONRPCErrorException,
+  JSONRPCServer,
+  type JSONRPCErrorResponse,
+  type JSONRPCID,
+  type JSONRPCRequest,
+  type JSONRPCResponse,
+} from 'json-rpc-2.0';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,6 +18,7 @@ import { isAnswering } from '../contract/client.ts';
 import { encodeFrame, frameTooLargeMessage, onLines, writeFrame, type Frame } from '../contract/framing.ts';
 import { MAX_FRAME_BYTES, PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods } from '../contract/protocol.ts';
 
+/** What answers each method: the route table (rpc-routes.ts). */
 export type Handlers = {
   [M in MethodName]: (params: Methods[M]['params']) => Methods[M]['result'] | Promise<Methods[M]['result']>;
 };
@@ -22,10 +31,44 @@ function rpcCodeFor(code: string): number {
 }
 
 /**
- * JSON-RPC 2.0 over a Unix socket, newline-delimited frames. Parameters are checked
- * against the protocol's JSON Schemas before a handler runs; a TimerError becomes a
+ * The answer to a method that threw: a TimerError's message with its stable code in
+ * `data.code`; anything unexpected is logged and answered with a bare "internal error",
+ * never its text (which could leak internals).
+ */
+function errorResponse(id: JSONRPCID, err: unknown, log: Logger): JSONRPCErrorResponse {
+  if (err instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, err.code, err.message, err.data);
+  if (err instanceof TimerError) return createJSONRPCErrorResponse(id, rpcCodeFor(err.code), err.message, { code: err.code });
+  log.error({ err }, 'rpc method failed');
+  // The database refusing a write (disk full, locked, read-only) is the user's to fix,
+  // so say so; SQLite's message names the condition and nothing secret.
+  const sqliteCode = (err as { code?: unknown }).code;
+  if (typeof sqliteCode === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)/.test(sqliteCode)) {
+    const message = `the database refused the change (${(err as Error).message}): free disk space or check the database file, then retry`;
+    return createJSONRPCErrorResponse(id, -32000, message, { code: ERROR_CODES.STORE_FAILED });
+  }
+  return createJSONRPCErrorResponse(id, RPC_ERROR_CODES.INTERNAL, 'internal error; see the daemon log', { code: ERROR_CODES.INTERNAL });
+}
+
+/** `handler`, behind a check of its params against the method's schema (contract/protocol.ts PARAM_SCHEMAS). */
+function checkedParams(method: MethodName, validate: ValidateFunction, handler: (params: unknown) => unknown): (params: unknown) => unknown {
+  return (params) => {
+    const p = params ?? {};
+    if (!validate(p)) {
+      const e = validate.errors?.[0];
+      const where = e?.instancePath ? `params${e.instancePath.replace(/\//g, '.')}` : 'params';
+      throw new JSONRPCErrorException(`invalid params for ${method}: ${where} ${e?.message ?? 'is invalid'}`, RPC_ERROR_CODES.INVALID_INPUT, {
+        code: ERROR_CODES.INVALID_INPUT,
+      });
+    }
+    return handler(p);
+  };
+}
+
+/**
+ * The transport: JSON-RPC 2.0 over a Unix socket, newline-delimited frames. Parameters are
+ * checked against the protocol's JSON Schemas before a handler runs; a TimerError becomes a
  * JSON-RPC error with its stable code in `data.code`; anything unexpected is logged and
- * answered with a bare "internal error", never its text (which could leak internals).
+ * answered with a bare "internal error" (errorResponse).
  */
 export class RpcServer {
   readonly #rpc: JSONRPCServer;
@@ -37,34 +80,10 @@ export class RpcServer {
   constructor(handlers: Handlers, log: Logger) {
     this.#log = log;
     this.#rpc = new JSONRPCServer({ errorListener: (message, data) => log.debug({ data }, message) });
-    this.#rpc.mapErrorToJSONRPCErrorResponse = (id, err: unknown) => {
-      if (err instanceof JSONRPCErrorException) return createJSONRPCErrorResponse(id, err.code, err.message, err.data);
-      if (err instanceof TimerError) return createJSONRPCErrorResponse(id, rpcCodeFor(err.code), err.message, { code: err.code });
-      log.error({ err }, 'rpc method failed');
-      // The database refusing a write (disk full, locked, read-only) is the user's to fix,
-      // so say so; SQLite's message names the condition and nothing secret.
-      const sqliteCode = (err as { code?: unknown }).code;
-      if (typeof sqliteCode === 'string' && /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)/.test(sqliteCode)) {
-        const message = `the database refused the change (${(err as Error).message}): free disk space or check the database file, then retry`;
-        return createJSONRPCErrorResponse(id, -32000, message, { code: ERROR_CODES.STORE_FAILED });
-      }
-      return createJSONRPCErrorResponse(id, RPC_ERROR_CODES.INTERNAL, 'internal error; see the daemon log', { code: ERROR_CODES.INTERNAL });
-    };
+    this.#rpc.mapErrorToJSONRPCErrorResponse = (id, err: unknown) => errorResponse(id, err, log);
     const ajv = new Ajv({ allErrors: false, strict: true });
     for (const method of Object.keys(handlers) as MethodName[]) {
-      const validate: ValidateFunction = ajv.compile(PARAM_SCHEMAS[method]);
-      const handler = handlers[method] as (params: unknown) => unknown;
-      this.#rpc.addMethod(method, (params: unknown) => {
-        const p = params ?? {};
-        if (!validate(p)) {
-          const e = validate.errors?.[0];
-          const where = e?.instancePath ? `params${e.instancePath.replace(/\//g, '.')}` : 'params';
-          throw new JSONRPCErrorException(`invalid params for ${method}: ${where} ${e?.message ?? 'is invalid'}`, RPC_ERROR_CODES.INVALID_INPUT, {
-            code: ERROR_CODES.INVALID_INPUT,
-          });
-        }
-        return handler(p);
-      });
+      this.#rpc.addMethod(method, checkedParams(method, ajv.compile(PARAM_SCHEMAS[method]), handlers[method] as (params: unknown) => unknown));
     }
   }
 

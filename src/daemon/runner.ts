@@ -7,21 +7,26 @@ import { incrementErrorCount, getJob, markInactive } from './store/jobs.ts';
 import type { Db } from './store/open.ts';
 import { getRun, openRuns, openRunsOfJob, pruneJobRuns, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from './store/runs.ts';
 import type { WriteBehind } from './store/write-behind.ts';
-import type { InactiveReason, JobRow, RunError, RunRow } from './store/schema.ts';
-import { coerceError, ERROR_CODES, TimerError } from '../core/errors.ts';
+import type { JobRow, RunRow } from './store/schema.ts';
+import type { InactiveReason, RunError } from '../core/vocabulary.ts';
+import { AuthRequiredError, AuthUnavailableError, coerceError, ERROR_CODES, TimerError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { AuthRequiredError, AuthUnavailableError, type TokenProvider } from '../auth/tokens.ts';
+import type { TokenProvider } from '../auth/tokens.ts';
 import { STRICT_TOKEN_RULES, tokenDestinationRefusal, type TokenRules } from '../auth/token-rules.ts';
 import { Cancellation } from '../util/cancellation.ts';
 import { sleep, sleepUntil, type Clock } from '../core/clock.ts';
 
-/** Why no token could be had: the user must act (`auth`), or Auth is down for now (`transient`). */
-interface TokenFailure {
-  kind: 'auth' | 'transient';
+/**
+ * A refusal that stands: the run fails with `error`, and its job waits for the user, inactive
+ * for `inactive` (in the hosted service's shape), decided where the refusal is known.
+ */
+interface Refusal {
   error: RunError;
-  /** For `auth`: the hosted service's `inactive_reason.detail.code`. */
-  reason?: string;
+  inactive: InactiveReason;
 }
+
+/** Why no token could be had: the user must act (`auth`), or Auth is down for now (`transient`). */
+type TokenFailure = ({ kind: 'auth' } & Refusal) | { kind: 'transient'; error: RunError };
 
 const PRUNE_EVERY_RUNS = 50;
 
@@ -284,7 +289,7 @@ export class Runner {
       // Stopped or deleted while the token was fetched: nothing more is sent.
       if (driven.wake.aborted) return null;
       if (isTokenFailure(token)) {
-        if (token.kind === 'auth') return this.#authFailed(run, job, token.error, true, token.reason);
+        if (token.kind === 'auth') return this.#refusalStands(run, job, token, true);
         // Globus Auth is down: nothing was sent, so no attempt is counted; wait as for a transient failure.
         if (clock.now() + retryDelayMs > run.retryUntilMs) {
           this.#fail(run, job, { ...token.error, message: `${token.error.message} (gave up)` });
@@ -316,7 +321,7 @@ export class Runner {
           return this.#recordStatus(run, job, verdict.status, verdict.httpStatus);
         case 'auth':
           if (refusals.refused(token)) continue;
-          return this.#authFailed(run, job, verdict.error, true);
+          return this.#refusalStands(run, job, authRefusal(job, verdict.error), true);
         case 'permanent':
           this.#fail(run, job, verdict.error);
           return 'done';
@@ -366,7 +371,7 @@ export class Runner {
       // Stopped or deleted while the token was fetched: nothing more is sent.
       if (driven.wake.aborted) return null;
       if (isTokenFailure(token)) {
-        if (token.kind === 'auth') return this.#authFailed(run, job, token.error, false, token.reason);
+        if (token.kind === 'auth') return this.#refusalStands(run, job, token, false);
         this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token for the status poll; will retry');
         delayMs = Math.min(Math.max(delayMs * 2, config.pollInitialMs), config.pollMaxMs);
         continue;
@@ -384,7 +389,7 @@ export class Runner {
             delayMs = 0;
             continue;
           }
-          return this.#authFailed(run, job, verdict.error, false);
+          return this.#refusalStands(run, job, authRefusal(job, verdict.error), false);
         case 'permanent':
           this.#fail(
             run,
@@ -516,25 +521,15 @@ export class Runner {
   }
 
   /**
-   * 401/403 that a token refresh did not cure (or no token to refresh): the run fails and
-   * the job waits for the user, in the hosted service's shape.
+   * The one way a refusal ends a run, for its submission and its status polls alike: no token
+   * the user need not act for (#token: no login or consent, a refused refresh, a corrupt
+   * cache, a destination the token rules refuse), or a provider's 401/403 that refreshed
+   * tokens did not cure (Refusals). The run fails and the job waits for the user.
    */
-  #authFailed(run: RunRow, job: JobRow, error: RunError, fromSubmission: boolean, reason?: string): 'done' {
+  #refusalStands(run: RunRow, job: JobRow, { error, inactive }: Refusal, fromSubmission: boolean): 'done' {
     this.#fail(run, job, error, fromSubmission);
     const nowMs = this.#deps.clock.now();
-    // A token the rules keep from the job's URL: no login helps, the job itself must change.
-    const inactiveReason: InactiveReason =
-      reason === 'TokenDestinationRefused'
-        ? { cause: 'token_destination', detail: `${error.message}; delete the job and submit it again` }
-        : {
-            cause: 'globus_auth_requirements',
-            detail: {
-              code: reason ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed'),
-              message: error.message,
-              authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
-            },
-          };
-    this.#write(() => markInactive(this.#deps.db, job.id, inactiveReason, nowMs));
+    this.#write(() => markInactive(this.#deps.db, job.id, inactive, nowMs));
     return 'done';
   }
 
@@ -559,15 +554,21 @@ export class Runner {
   async #token(job: JobRow, rejected: string | null): Promise<string | null | TokenFailure> {
     if (!job.scope) return null;
     const refusal = tokenDestinationRefusal(job.scope, job.callbackUrl, this.#deps.tokenRules ?? STRICT_TOKEN_RULES);
-    if (refusal) return { kind: 'auth', reason: 'TokenDestinationRefused', error: { code: 'TOKEN_DESTINATION_REFUSED', message: refusal } };
+    if (refusal) {
+      // A token the rules keep from the job's URL: no login helps, the job itself must change.
+      const inactive: InactiveReason = { cause: 'token_destination', detail: `${refusal}; delete the job and submit it again` };
+      return { kind: 'auth', error: { code: 'TOKEN_DESTINATION_REFUSED', message: refusal }, inactive };
+    }
     try {
       return await this.#deps.tokens.getToken(job.scope, { rejected });
     } catch (err) {
       const e = coerceError(err);
       if (e instanceof AuthUnavailableError) return { kind: 'transient', error: { code: 'AUTH_UNAVAILABLE', message: e.message } };
       // A corrupt token cache needs the user too (logout, login), like a refused refresh.
-      const reason = e instanceof AuthRequiredError ? e.reason : e instanceof TimerError && e.code === ERROR_CODES.TOKEN_CACHE_INVALID ? 'TokenCacheInvalid' : undefined;
-      return { kind: 'auth', reason, error: { code: 'AUTH_REQUIRED', message: `no usable token for scope ${job.scope}: ${e.message}` } };
+      const reason =
+        e instanceof AuthRequiredError ? e.reason : e instanceof TimerError && e.code === ERROR_CODES.TOKEN_CACHE_INVALID ? 'TokenCacheInvalid' : undefined;
+      const error: RunError = { code: 'AUTH_REQUIRED', message: `no usable token for scope ${job.scope}: ${e.message}` };
+      return { kind: 'auth', ...authRefusal(job, error, reason) };
     }
   }
 
@@ -591,6 +592,20 @@ export class Runner {
       if (this.#cutOff.aborted || classify(outcome).kind !== 'auth' || !refusals.refused(token)) return outcome;
     }
   }
+}
+
+/**
+ * A refusal the user mends by logging in or consenting to the job's scope: the job waits with
+ * the hosted service's `globus_auth_requirements`. `code` is its `detail.code`; by default it
+ * follows the provider's answer (403: PermissionDenied, else AuthenticationFailed).
+ */
+function authRefusal(job: JobRow, error: RunError, code?: string): Refusal {
+  const detail = {
+    code: code ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed'),
+    message: error.message,
+    authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
+  };
+  return { error, inactive: { cause: 'globus_auth_requirements', detail } };
 }
 
 function isTokenFailure(token: string | null | TokenFailure): token is TokenFailure {

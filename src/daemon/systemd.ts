@@ -4,7 +4,7 @@
  * Returns the fd to serve on, or null when we were not socket-activated. The variables
  * are removed, as sd_listen_fds(unset_environment=1) does, so no child takes them for its own.
  */
-export const SD_LISTEN_FDS_START = 3;
+const SD_LISTEN_FDS_START = 3;
 
 export function inheritedSocketFd(env: NodeJS.ProcessEnv = process.env, pid = process.pid): number | null {
   const forUs = env.LISTEN_PID === String(pid) && Number(env.LISTEN_FDS) >= 1;

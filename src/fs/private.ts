@@ -131,7 +131,8 @@ function checkAncestors(from: string, dir: string, what: string, uid: number): v
   const rootUids = rootUidsHere();
   for (let p = fs.realpathSync.native(from); ; p = path.dirname(p)) {
     const st = fs.statSync(p);
-    const refuse = (problem: string, fix: string) => new UnsafePathError(`${what} ${dir} is inside ${p}, which ${problem}: another user could replace it; ${fix}`);
+    const refuse = (problem: string, fix: string) =>
+      new UnsafePathError(`${what} ${dir} is inside ${p}, which ${problem}: another user could replace it; ${fix}`);
     if (st.uid !== uid && !rootUids.includes(st.uid)) throw refuse(`is owned by uid ${st.uid}`, USE_YOUR_OWN);
     if (st.mode & GROUP_OTHER_WRITE && !(st.mode & STICKY)) {
       throw refuse(`is writable by group/others without the sticky bit (mode ${modeText(st.mode)})`, `chmod go-w ${p}, or ${USE_YOUR_OWN}`);
@@ -154,7 +155,11 @@ function rootUidsHere(): number[] {
   if (rootUidsCache) return rootUidsCache;
   rootUidsCache = [ROOT_UID];
   try {
-    const ranges = fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+    const ranges = fs
+      .readFileSync('/proc/self/uid_map', 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).map(Number));
     const rootMapped = ranges.some(([inside, , count]) => inside !== undefined && count !== undefined && inside <= ROOT_UID && ROOT_UID < inside + count);
     if (!rootMapped) rootUidsCache.push(Number(fs.readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim()) || 65534);
   } catch {
@@ -286,7 +291,8 @@ export function checkDaemonSocket(socketPath: string): void {
   const uid = myUid();
   const st = lstatOrNull(socketPath);
   if (uid === undefined || !st) return;
-  const refuse = (problem: string) => new UnsafePathError(`daemon socket ${socketPath} ${problem}; it is not one your daemon made: remove it, then run the command again`);
+  const refuse = (problem: string) =>
+    new UnsafePathError(`daemon socket ${socketPath} ${problem}; it is not one your daemon made: remove it, then run the command again`);
   if (st.isSymbolicLink()) throw refuse('is a symbolic link');
   if (!st.isSocket()) throw refuse('is not a socket');
   if (st.uid !== uid) throw refuse(`is owned by uid ${st.uid}, not by you (uid ${uid})`);

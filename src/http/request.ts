@@ -43,7 +43,8 @@ export async function sendRequest(
     const res = await request(url, {
       method,
       headers: { accept: 'application/json', 'user-agent': 'globus-timer', ...headers },
-      body,
+      // undici reads a null body as none, like an absent one (exactOptionalPropertyTypes refuses undefined).
+      body: body ?? null,
       signal: dl.signal,
       dispatcher: opts.dispatcher,
     });

@@ -58,7 +58,7 @@ export interface ServiceCommand {
   mayFail: boolean;
 }
 
-export interface PlannedFile {
+interface PlannedFile {
   path: string;
   content: string;
   mode: number;
@@ -80,7 +80,7 @@ export interface InstallPlan {
   notes: string[];
 }
 
-export interface PlannedRemoval {
+interface PlannedRemoval {
   path: string;
   exists: boolean;
   /** Only removed if it is a symlink (systemd's enablement links, left if `disable` never ran). */
@@ -98,10 +98,10 @@ export interface UninstallPlan {
   notes: string[];
 }
 
-export const FILE_MODE = 0o644;
-export const DIR_MODE = 0o700;
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o700;
 
-/** bin/globus-timer.js of this checkout or installed package (src/service/ → ../../bin). */
+/** bin/globus-timer.js of this checkout or installed package (src/install/ → ../../bin). */
 export function defaultCliPath(): string {
   return CLI_BIN;
 }
@@ -144,11 +144,11 @@ function xdg(env: Context['env'], name: string): string | undefined {
   return v && path.isAbsolute(v) ? v : undefined;
 }
 
-export function systemdUnitDir(ctx: { env: Readonly<Record<string, string | undefined>>; homedir: string }): string {
+function systemdUnitDir(ctx: { env: Readonly<Record<string, string | undefined>>; homedir: string }): string {
   return path.join(xdg(ctx.env, 'XDG_CONFIG_HOME') ?? path.join(ctx.homedir, '.config'), 'systemd', 'user');
 }
 
-export function launchAgentsDir(ctx: { homedir: string }): string {
+function launchAgentsDir(ctx: { homedir: string }): string {
   return path.join(ctx.homedir, 'Library', 'LaunchAgents');
 }
 
@@ -180,16 +180,23 @@ const MOVING_NODE = /\/(\.nvm|\.fnm|fnm|\.volta|\.asdf|mise|n\/versions)\//;
 function commonNotes(ctx: Context): string[] {
   const notes: string[] = [];
   if (MOVING_NODE.test(ctx.nodePath)) {
-    notes.push(`The service runs ${ctx.nodePath}, which a Node.js version manager may remove on upgrade; run \`globus-timer daemon install\` again after switching Node.js.`);
+    notes.push(
+      `The service runs ${ctx.nodePath}, which a Node.js version manager may remove on upgrade; run \`globus-timer daemon install\` again after switching Node.js.`,
+    );
   }
   if (ctx.cliPath.includes(`${path.sep}_npx${path.sep}`)) {
-    notes.push(`The service runs ${ctx.cliPath} from npx's cache, which npm may clear; install globus-timer (npm install -g, or in a project) and run \`daemon install\` from there.`);
+    notes.push(
+      `The service runs ${ctx.cliPath} from npx's cache, which npm may clear; install globus-timer (npm install -g, or in a project) and run \`daemon install\` from there.`,
+    );
   }
   return notes;
 }
 
 function checkExecutables(ctx: Context): void {
-  for (const [what, p] of [['Node.js', ctx.nodePath], ['the globus-timer CLI', ctx.cliPath]] as const) {
+  for (const [what, p] of [
+    ['Node.js', ctx.nodePath],
+    ['the globus-timer CLI', ctx.cliPath],
+  ] as const) {
     if (!path.isAbsolute(p)) throw new InvalidInputError(`path of ${what} must be absolute, got ${JSON.stringify(p)}`);
     if (!fs.existsSync(p)) throw new InvalidInputError(`${what} not found at ${p}`);
   }
@@ -226,7 +233,10 @@ function planSystemd(ctx: Context): InstallPlan {
   const runtimeDir = shellRuntime ?? `/run/user/${ctx.uid}`;
   const socketPath = ctx.home !== undefined ? path.join(ctx.home, 'daemon.sock') : path.join(runtimeDir, 'globus-timer', 'daemon.sock');
   // Unused by the units (the journal has the output), but the same place resolvePaths() uses.
-  const logDir = ctx.home !== undefined ? path.join(ctx.home, 'logs') : path.join(xdg(ctx.env, 'XDG_STATE_HOME') ?? path.join(ctx.homedir, '.local', 'state'), 'globus-timer');
+  const logDir =
+    ctx.home !== undefined
+      ? path.join(ctx.home, 'logs')
+      : path.join(xdg(ctx.env, 'XDG_STATE_HOME') ?? path.join(ctx.homedir, '.local', 'state'), 'globus-timer');
   const writableDirs = daemonWritableDirs(ctx, socketPath, logDir);
   const userNamespaces = ctx.userNamespaces ?? probeUserNamespaces();
   const input = { ...unitInput(ctx, socketPath, logDir, runtimeDir), writableDirs, userNamespaces };
@@ -275,7 +285,7 @@ function daemonWritableDirs(ctx: Context, socketPath: string, logDir: string): s
  * unprivileged user namespaces are restricted (Ubuntu's AppArmor default since 23.10,
  * kernel.unprivileged_userns_clone=0, user.max_user_namespaces=0) or unshare is missing.
  */
-export function probeUserNamespaces(): boolean {
+function probeUserNamespaces(): boolean {
   return spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
@@ -310,10 +320,7 @@ function planLaunchd(ctx: Context): InstallPlan {
   if (file.state !== 'new') commands.push(command(['launchctl', 'bootout', launchdTarget(ctx)], true));
   // A service someone once `launchctl disable`d stays disabled across bootstrap.
   commands.push(command(['launchctl', 'enable', launchdTarget(ctx)]), command(['launchctl', 'bootstrap', domain, plistPath]));
-  const notes = [
-    ...commonNotes(ctx),
-    `The agent runs while you are logged in; its output goes to ${path.join(logDir, LAUNCHD_LOG_NAME)}.`,
-  ];
+  const notes = [...commonNotes(ctx), `The agent runs while you are logged in; its output goes to ${path.join(logDir, LAUNCHD_LOG_NAME)}.`];
   // launchd does not create the log file's directory: without it the agent cannot start.
   return { kind: 'launchd', dryRun: ctx.dryRun, dirs: [agentsDir, logDir], files: [file], commands, socketPath, notes };
 }
@@ -409,7 +416,7 @@ export function applyUninstall(plan: UninstallPlan): { removed: string[] } {
 /** Runs one command and says whether it succeeded. */
 export type CommandRunner = (cmd: ServiceCommand) => boolean;
 
-export interface CommandResult {
+interface CommandResult {
   command: ServiceCommand;
   ok: boolean;
 }

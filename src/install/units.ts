@@ -22,11 +22,11 @@ export const LAUNCHD_PLIST_NAME = `${LAUNCHD_LABEL}.plist`;
 export const LAUNCHD_LOG_NAME = 'launchd.log';
 
 /** The daemon's shutdown grace is 5 s (GLOBUS_TIMER_SHUTDOWN_GRACE_MS); closing the database comes after it. */
-export const STOP_TIMEOUT_SEC = 15;
-export const RESTART_SEC = 5;
+const STOP_TIMEOUT_SEC = 15;
+const RESTART_SEC = 5;
 /** A broken install (Node moved, database unreadable) fails after this many starts instead of looping for ever. */
-export const START_LIMIT_BURST = 5;
-export const START_LIMIT_INTERVAL_SEC = 120;
+const START_LIMIT_BURST = 5;
+const START_LIMIT_INTERVAL_SEC = 120;
 
 export interface ServiceUnitInput {
   /** The Node.js binary (process.execPath of the installing CLI). */
@@ -134,7 +134,7 @@ function systemdEnvironmentLine(name: string, value: string): string {
  * ListenStream= takes the rest of the line as the path, unquoted and with surrounding
  * blanks dropped, after specifier expansion; a trailing backslash would join the next line.
  */
-export function systemdListenPath(socketPath: string, runtimeDir?: string): string {
+function systemdListenPath(socketPath: string, runtimeDir?: string): string {
   checkPath('socketPath', socketPath);
   if (socketPath !== socketPath.trim() || socketPath.endsWith('\\')) {
     throw new InvalidInputError(`socket path ${JSON.stringify(socketPath)} cannot be written in a socket unit (surrounding blanks or a trailing backslash)`);
@@ -193,13 +193,13 @@ function systemdSandbox(input: ServiceUnitInput): string[] {
   const lines = [
     '# Sandbox (systemd.exec(5)): only what a user manager can apply.',
     'NoNewPrivileges=yes',
-    '# The whole file system read-only, but for the daemon\'s own directories: database and pid',
+    "# The whole file system read-only, but for the daemon's own directories: database and pid",
     '# file, logs, socket, token cache (each may be missing: "-").',
     'ProtectSystem=strict',
     ...writable,
     'PrivateTmp=yes',
     'ProtectKernelTunables=yes',
-    '# Its own socket and the resolver\'s, IPv4 and IPv6. No netlink: getaddrinfo() then',
+    "# Its own socket and the resolver's, IPv4 and IPv6. No netlink: getaddrinfo() then",
     '# assumes both address families are configured, which is right for a client.',
     'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
     'RestrictNamespaces=yes',
@@ -244,12 +244,7 @@ const GENERATED_BY = '# Written by `globus-timer daemon install`; run it again r
 export function systemdServiceUnit(input: ServiceUnitInput): string {
   checkPath('nodePath', input.nodePath);
   checkPath('cliPath', input.cliPath);
-  const exec = [
-    systemdExecWord(input.nodePath, { program: true }),
-    systemdExecWord(input.cliPath),
-    'daemon',
-    'run',
-  ].join(' ');
+  const exec = [systemdExecWord(input.nodePath, { program: true }), systemdExecWord(input.cliPath), 'daemon', 'run'].join(' ');
   const env = environmentOf(input).map(([name, value]) => systemdEnvironmentLine(name, value));
   return [
     GENERATED_BY,
@@ -313,7 +308,7 @@ export function systemdSocketUnit(input: Pick<ServiceUnitInput, 'socketPath' | '
 /** Characters XML 1.0 cannot carry at all, escaped or not. */
 const NOT_XML_CHAR = /[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
 
-export function xmlEscape(s: string): string {
+function xmlEscape(s: string): string {
   if (NOT_XML_CHAR.test(s)) throw new InvalidInputError(`value cannot be stored in a property list: ${JSON.stringify(s)}`);
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&apos;');
 }

@@ -2,14 +2,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
 import roll from 'pino-roll';
+import { InvalidInputError } from '../core/errors.ts';
 import { checkOwnFile, ensurePrivateDir } from '../fs/private.ts';
 
 export type { Logger };
 
 type LevelOption = Level | 'silent';
 
-function levelFromEnv(): LevelOption {
-  return (process.env.GLOBUS_TIMER_LOG_LEVEL as LevelOption | undefined) ?? 'info';
+const LOG_LEVEL_ENV = 'GLOBUS_TIMER_LOG_LEVEL';
+const DEFAULT_LEVEL: LevelOption = 'info';
+/** pino's levels, loudest last, and `silent`: anything else makes pino throw. */
+const LEVELS: readonly LevelOption[] = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * GLOBUS_TIMER_LOG_LEVEL, checked: a level pino does not know is refused in one line that
+ * names the variable and the levels there are (not pino's own error, from deep inside).
+ */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LevelOption {
+  const raw = env[LOG_LEVEL_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_LEVEL;
+  const level = LEVELS.find((l) => l === raw);
+  if (level) return level;
+  throw new InvalidInputError(`invalid ${LOG_LEVEL_ENV}=${raw}: give one of ${LEVELS.join(', ')} (default ${DEFAULT_LEVEL}), or unset it`);
 }
 
 function build(level: LevelOption, destination: DestinationStream): Logger {
@@ -21,7 +35,17 @@ function build(level: LevelOption, destination: DestinationStream): Logger {
       // Secrets never reach the log: a second line of defence for fields that might carry
       // a token by mistake.
       redact: {
-        paths: ['authorization', 'headers.authorization', '*.authorization', 'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token'],
+        paths: [
+          'authorization',
+          'headers.authorization',
+          '*.authorization',
+          'token',
+          '*.token',
+          'access_token',
+          '*.access_token',
+          'refresh_token',
+          '*.refresh_token',
+        ],
         censor: '[redacted]',
       },
     },
@@ -33,21 +57,21 @@ function build(level: LevelOption, destination: DestinationStream): Logger {
  * pino JSON lines on stderr: what journald and a supervisor expect (`daemon run`).
  * Synchronous writes, so lines are not lost when the process exits right after logging.
  */
-export function createLogger({ level = levelFromEnv() }: { level?: LevelOption } = {}): Logger {
+export function createLogger({ level = logLevelFromEnv() }: { level?: LevelOption } = {}): Logger {
   return build(level, pino.destination({ dest: 2, sync: true }));
 }
 
 /** Log files of a detached daemon: `daemon.N.log` in the log directory, newest `current.log`. */
 export const LOG_FILE_BASE = 'daemon';
-export const LOG_FILE_SIZE = '10m';
-export const LOG_FILES_KEPT = 5;
+const LOG_FILE_SIZE = '10m';
+const LOG_FILES_KEPT = 5;
 
 /**
  * JSON lines to a size-rotated file under `logDir` (pino-roll: a new `daemon.N.log` every
  * 10 MB, 5 old files kept, `current.log` a link to the newest): a detached daemon has no
  * terminal and no journal to write to.
  */
-export async function createFileLogger(logDir: string, { level = levelFromEnv() }: { level?: LevelOption } = {}): Promise<Logger> {
+export async function createFileLogger(logDir: string, { level = logLevelFromEnv() }: { level?: LevelOption } = {}): Promise<Logger> {
   ensurePrivateDir(logDir, 'log directory');
   refusePlantedLogFiles(logDir);
   const stream = await roll({

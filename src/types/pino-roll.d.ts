@@ -1,6 +1,6 @@
 // pino-roll ships no types; this is the part of its API we use.
 declare module 'pino-roll' {
-  import type SonicBoom from 'sonic-boom';
+  import type { DestinationStream } from 'pino';
   interface PinoRollOptions {
     file: string;
     size?: string | number;
@@ -12,5 +12,5 @@ declare module 'pino-roll' {
     mode?: number;
     limit?: { count?: number; removeOtherLogFiles?: boolean };
   }
-  export default function build(options: PinoRollOptions): Promise<SonicBoom>;
+  export default function build(options: PinoRollOptions): Promise<DestinationStream>;
 }

@@ -209,14 +209,14 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) return 'malformed';
-  const unescape = (s: string) => {
+  const formDecode = (s: string) => {
     try {
       return decodeURIComponent(s.replace(/\+/g, ' '));
     } catch {
       return s;
     }
   };
-  return { id: unescape(decoded.slice(0, colon)), secret: unescape(decoded.slice(colon + 1)) };
+  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
 }
 
 function bearer(header: string | undefined): string | undefined {
@@ -362,7 +362,8 @@ export async function startFakeAuth(opts: FakeAuthOptions = {}): Promise<FakeAut
     if (basic === 'malformed') throw new OAuthError(401, 'invalid_client', 'malformed HTTP Basic credentials');
     if (basic) {
       if (basic.id !== confidential.id || basic.secret !== confidential.secret) throw new OAuthError(401, 'invalid_client', 'client authentication failed');
-      if (form.client_id !== undefined && form.client_id !== basic.id) throw new OAuthError(401, 'invalid_client', 'client_id does not match the authenticated client');
+      if (form.client_id !== undefined && form.client_id !== basic.id)
+        throw new OAuthError(401, 'invalid_client', 'client_id does not match the authenticated client');
       return { id: basic.id, confidential: true };
     }
     const id = form.client_id;

@@ -41,7 +41,11 @@ export function clockedConfig(over: Partial<ResolvedConfig> = {}): ResolvedConfi
 
 export async function clockedDaemon(
   t: TestContext,
-  { startMs = Date.parse('2026-03-02T08:00:00Z'), config = clockedConfig(), home: givenHome }: { startMs?: number; config?: ResolvedConfig; home?: string } = {},
+  {
+    startMs = Date.parse('2026-03-02T08:00:00Z'),
+    config = clockedConfig(),
+    home: givenHome,
+  }: { startMs?: number; config?: ResolvedConfig; home?: string } = {},
 ): Promise<ClockedDaemon> {
   // Short: a Unix socket path must stay under 108 bytes.
   const home = givenHome ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gt-'));
@@ -83,7 +87,12 @@ export async function clockedDaemon(
  * Move the fake clock in `stepMs` steps, letting real I/O (the provider's HTTP answers, the
  * runner's polls) happen in between, until `check` holds. Fails after `maxSteps`.
  */
-export async function advanceUntil<T>(clock: FakeClock, what: string, check: () => T | undefined | null | false, { stepMs = 100, maxSteps = 200 } = {}): Promise<T> {
+export async function advanceUntil<T>(
+  clock: FakeClock,
+  what: string,
+  check: () => T | undefined | null | false,
+  { stepMs = 100, maxSteps = 200 } = {},
+): Promise<T> {
   for (let i = 0; i < maxSteps; i++) {
     const v = check();
     if (v) return v;

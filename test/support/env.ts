@@ -90,11 +90,7 @@ export interface CliResult {
  * Run the real CLI (bin/globus-timer.js) as a subprocess. `answer` plays the user at stdin:
  * it sees stdout so far and returns the line to type once it is ready (then stdin closes).
  */
-export function runCliProcess(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  answer?: (stdoutSoFar: string) => string | undefined,
-): Promise<CliResult> {
+export function runCliProcess(args: string[], env: NodeJS.ProcessEnv, answer?: (stdoutSoFar: string) => string | undefined): Promise<CliResult> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), ...args], {
       env,

@@ -7,11 +7,6 @@ export const EXAMPLE_UNIT_INPUT: ServiceUnitInput = {
   socketPath: '/run/user/1000/globus-timer/daemon.sock',
   runtimeDir: '/run/user/1000',
   logDir: '/home/user/.local/state/globus-timer',
-  writableDirs: [
-    '/home/user/.local/share/globus-timer',
-    '/home/user/.local/state/globus-timer',
-    '/run/user/1000/globus-timer',
-    '/home/user/.config/globus',
-  ],
+  writableDirs: ['/home/user/.local/share/globus-timer', '/home/user/.local/state/globus-timer', '/run/user/1000/globus-timer', '/home/user/.config/globus'],
   userNamespaces: true,
 };

@@ -35,8 +35,8 @@ export type Reply =
   | { kind: 'raw'; httpStatus: number; body?: unknown; headers?: Record<string, string> }
   /** Never answer (until the server closes). */
   | { kind: 'hang' }
-  /** Answer `then` after `ms`. */
-  | { kind: 'delay'; ms: number; then: Reply }
+  /** Answer `next` after `ms`. */
+  | { kind: 'delay'; ms: number; next: Reply }
   /** Drop the connection without an answer. */
   | { kind: 'reset' };
 
@@ -181,7 +181,9 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     res.end(
       JSON.stringify({
         code: 'AuthenticationFailed',
-        description: m ? `the bearer token is not valid for scope ${check.scope} (expired, revoked or issued for another scope)` : 'no bearer token: authentication required',
+        description: m
+          ? `the bearer token is not valid for scope ${check.scope} (expired, revoked or issued for another scope)`
+          : 'no bearer token: authentication required',
       }),
     );
     return true;
@@ -198,7 +200,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
         res.socket?.destroy();
         return;
       case 'delay':
-        setTimeout(() => send(res, reply.then, onAccept), reply.ms);
+        setTimeout(() => send(res, reply.next, onAccept), reply.ms);
         return;
       case 'raw': {
         const isText = typeof reply.body === 'string';

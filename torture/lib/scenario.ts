@@ -5,7 +5,9 @@
  *
  * `npm test` runs each scenario at its `fast` size (test/torture.test.ts: every violation
  * fails the test); `npm run torture` at its `long` size, with any parameter overridable by
- * a flag, and prints one row per scenario (torture/main.ts).
+ * a flag, and prints one row per scenario (torture/main.ts). A scenario, or a part of one,
+ * that cannot run here (not root, no libfaketime, …) says why in `skipped`, and both report
+ * it as skipped rather than passed.
  */
 
 /** Numeric knobs of a scenario (jobs, kills, seconds, …); each becomes a `--name N` flag. */
@@ -31,6 +33,11 @@ export interface ScenarioResult {
   notes: string[];
   /** Parts not run here, with the reason (e.g. not root, faketime missing). */
   skipped: string[];
+  /**
+   * False when none of the scenario ran here (every part skipped, the reasons in `skipped`):
+   * it is then reported as skipped, never as passed (test/torture.test.ts, torture/main.ts).
+   */
+  ran: boolean;
 }
 
 export interface Scenario {
@@ -53,7 +60,30 @@ export function problems(r: ScenarioResult): string[] {
   return out;
 }
 
-/** A blank result to fill in. */
+/** A blank result to fill in, for a scenario (or part) that runs. */
 export function emptyResult(scenario: string): ScenarioResult {
-  return { scenario, runsFired: 0, slotsChecked: 0, duplicates: 0, missedUncounted: 0, stuckRuns: 0, integrity: 'ok', violations: [], notes: [], skipped: [] };
+  return {
+    scenario,
+    runsFired: 0,
+    slotsChecked: 0,
+    duplicates: 0,
+    missedUncounted: 0,
+    stuckRuns: 0,
+    integrity: 'ok',
+    violations: [],
+    notes: [],
+    skipped: [],
+    ran: true,
+  };
+}
+
+/** The result of a scenario (or part) that cannot run here at all, and why (e.g. it needs root). */
+export function notRun(scenario: string, why: string): ScenarioResult {
+  return { ...emptyResult(scenario), skipped: [why], ran: false };
+}
+
+/** How a result reads in one word: FAIL when a guarantee broke, skipped when nothing ran, else ok. */
+export function verdict(r: ScenarioResult): 'FAIL' | 'skipped' | 'ok' {
+  if (problems(r).length) return 'FAIL';
+  return r.ran ? 'ok' : 'skipped';
 }

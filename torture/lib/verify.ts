@@ -13,7 +13,19 @@ import type { RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, type ScenarioResult } from './scenario.ts';
 
 /** The columns that define a job: none of them may change behind the user's back. */
-const DEFINITION = ['id', 'name', 'start_at_ms', 'interval_seconds', 'stop_after_date_ms', 'stop_after_runs', 'scope', 'callback_url', 'callback_body', 'overlap', 'misfire'] as const;
+const DEFINITION = [
+  'id',
+  'name',
+  'start_at_ms',
+  'interval_seconds',
+  'stop_after_date_ms',
+  'stop_after_runs',
+  'scope',
+  'callback_url',
+  'callback_body',
+  'overlap',
+  'misfire',
+] as const;
 
 /** Where each schedule stood at the snapshot: slots decided so far and how they were accounted. */
 const PROGRESS = 'next_slot_index, run_count, run_count - manual_run_count AS scheduled_runs, missed_slots, overlap_skipped_slots';

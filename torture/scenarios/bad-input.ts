@@ -44,7 +44,7 @@ import { resolveConfig } from '../../src/config/config.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { openDb } from '../../src/daemon/store/open.ts';
 import { JobService } from '../../src/daemon/jobs/job-service.ts';
-import { RpcClient } from '../../src/contract/client.ts';
+import type { RpcClient } from '../../src/contract/client.ts';
 import { MAX_FRAME_BYTES, PARAM_SCHEMAS, type JobDocument, type JobPage, type MethodName } from '../../src/contract/protocol.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { startFakeAuth, type FakeAuth } from '../../test/support/auth.ts';
@@ -78,8 +78,6 @@ export const badInput: Scenario = {
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
-
-
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
@@ -96,7 +94,8 @@ interface Fingerprint {
  * the exclusive lock of the lock-holding connection (fcntl locks are per process).
  */
 function fingerprint(file: string): Fingerprint {
-  const script = "const fs=require('fs'),c=require('crypto');const f=process.argv[1];const s=fs.statSync(f);process.stdout.write(JSON.stringify({ino:s.ino,size:s.size,hash:c.createHash('sha256').update(fs.readFileSync(f)).digest('hex')}))";
+  const script =
+    "const fs=require('fs'),c=require('crypto');const f=process.argv[1];const s=fs.statSync(f);process.stdout.write(JSON.stringify({ino:s.ino,size:s.size,hash:c.createHash('sha256').update(fs.readFileSync(f)).digest('hex')}))";
   return JSON.parse(execFileSync(process.execPath, ['-e', script, file], { encoding: 'utf8' })) as Fingerprint;
 }
 
@@ -310,8 +309,24 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
       GLOBUS_TIMER_RETRY_MAX_MS: '200',
     };
     const cliEnv: NodeJS.ProcessEnv = { ...daemonEnv(home, daemonExtra), HOME: userHome, XDG_CONFIG_HOME: path.join(userHome, '.config'), PATH: emptyPath };
-    for (const k of ['DISPLAY', 'WAYLAND_DISPLAY', 'DBUS_SESSION_BUS_ADDRESS', 'XDG_RUNTIME_DIR', 'GLOBUS_TIMER_CLIENT_ID', 'GLOBUS_TIMER_CLIENT_SECRET']) delete cliEnv[k];
-    const w: World = { result, log, home, userHome, auth, plain, scoped, daemon: null, cliEnv, cliOutputs: [], rpcTexts: [], plainIds: [], scopedIds: [], strays: new Set() };
+    for (const k of ['DISPLAY', 'WAYLAND_DISPLAY', 'DBUS_SESSION_BUS_ADDRESS', 'XDG_RUNTIME_DIR', 'GLOBUS_TIMER_CLIENT_ID', 'GLOBUS_TIMER_CLIENT_SECRET'])
+      delete cliEnv[k];
+    const w: World = {
+      result,
+      log,
+      home,
+      userHome,
+      auth,
+      plain,
+      scoped,
+      daemon: null,
+      cliEnv,
+      cliOutputs: [],
+      rpcTexts: [],
+      plainIds: [],
+      scopedIds: [],
+      strays: new Set(),
+    };
     const paths = resolvePaths(cliEnv);
 
     // The user logs in (the real CLI, the fake Auth): the scoped jobs have a token.
@@ -353,7 +368,12 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
 
     const verified = verify(NAME, paths.dbFile, [...plain.runRequests(), ...scoped.runRequests()], before);
     verified.violations = verified.violations.filter((v) => ![...w.strays].some((id) => v.includes(id)));
-    final = { ...verified, violations: [...result.violations, ...verified.violations], notes: [...result.notes, ...verified.notes], skipped: [...result.skipped, ...verified.skipped] };
+    final = {
+      ...verified,
+      violations: [...result.violations, ...verified.violations],
+      notes: [...result.notes, ...verified.notes],
+      skipped: [...result.skipped, ...verified.skipped],
+    };
 
     await databaseAtStart(final, paths.dbFile, home, log);
   } catch (err) {
@@ -583,13 +603,17 @@ async function cliTable(w: World, wanted: number): Promise<void> {
     const what = batch.map((c) => c.what).join(' | ');
     const { changed, added } = diffDefinitions(current.defs, next.defs);
     for (const id of added) w.strays.add(id);
-    if (changed.length || added.length) w.result.violations.push(`CLI batch [${what}] changed the jobs: ${[...changed, ...added.map((id) => `job ${id} created`)].join('; ').slice(0, 600)}`);
+    if (changed.length || added.length)
+      w.result.violations.push(`CLI batch [${what}] changed the jobs: ${[...changed, ...added.map((id) => `job ${id} created`)].join('; ').slice(0, 600)}`);
     if (next.tokens !== current.tokens) w.result.violations.push(`CLI batch [${what}] changed the token cache`);
     if (next.userTree !== current.userTree) {
       const was = new Set(current.userTree.split('\n').filter(Boolean));
       const now = new Set(next.userTree.split('\n').filter(Boolean));
       const name = (l: string) => l.split(':')[0];
-      const changes = [...[...now].filter((l) => !was.has(l)).map((l) => `wrote ${name(l)}`), ...[...was].filter((l) => !now.has(l)).map((l) => `removed ${name(l)}`)];
+      const changes = [
+        ...[...now].filter((l) => !was.has(l)).map((l) => `wrote ${name(l)}`),
+        ...[...was].filter((l) => !now.has(l)).map((l) => `removed ${name(l)}`),
+      ];
       w.result.violations.push(`CLI batch [${what}] changed files under the user's home: ${changes.join(', ')}`);
     }
     if (w.result.violations.length > problemsBefore) failed += 1;
@@ -719,7 +743,7 @@ class Fuzzer {
       const mutations = this.int(1, 3);
       for (let m = 0; m < mutations; m++) params = this.mutate(params, method);
       // What the server sees: the JSON text, then `params ?? {}`.
-      const seen = params === undefined ? {} : (JSON.parse(JSON.stringify(params)) as unknown) ?? {};
+      const seen = params === undefined ? {} : ((JSON.parse(JSON.stringify(params)) as unknown) ?? {});
       if (!validate(seen)) return params;
     }
     return [];
@@ -770,7 +794,24 @@ class Fuzzer {
       return this.request(this.id('bad-param'), method, this.badParams(method));
     }
     if (kind < 0.75) {
-      const method = this.pick(['job.nope', 'job.Delete', 'JOB.LIST', 'daemon.stop ', ' daemon.stop', 'daemon.stop\u0000', 'daemon', 'job', 'rpc.discover', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '', 'job.submit.extra', 'x'.repeat(this.int(1, 3000))]);
+      const method = this.pick([
+        'job.nope',
+        'job.Delete',
+        'JOB.LIST',
+        'daemon.stop ',
+        ' daemon.stop',
+        'daemon.stop\u0000',
+        'daemon',
+        'job',
+        'rpc.discover',
+        '__proto__',
+        'constructor',
+        'toString',
+        'hasOwnProperty',
+        '',
+        'job.submit.extra',
+        'x'.repeat(this.int(1, 3000)),
+      ]);
       return this.request(this.id('bad-method'), method, {});
     }
     if (kind < 0.85) {
@@ -829,19 +870,24 @@ function checkReply(msg: unknown, stats: FuzzStats, pending: Map<string, string>
     if ('result' in r) {
       if (id.startsWith('ok-')) {
         if (pending.delete(id)) stats.okAnswered += 1;
-      }
-      else stats.bad.push(`a bad request was answered with a result: id ${JSON.stringify(r.id).slice(0, 80)}, result ${JSON.stringify(r.result).slice(0, 200)}`);
+      } else
+        stats.bad.push(`a bad request was answered with a result: id ${JSON.stringify(r.id).slice(0, 80)}, result ${JSON.stringify(r.result).slice(0, 200)}`);
       continue;
     }
     const code = String(r.error?.code);
     stats.errorCodes[code] = (stats.errorCodes[code] ?? 0) + 1;
     if (!r.error) stats.bad.push(`a reply that is neither result nor error: ${JSON.stringify(r).slice(0, 200)}`);
     else if (id.startsWith('ok-')) stats.bad.push(`a valid request got an error: ${JSON.stringify(r).slice(0, 200)}`);
-    else if (id.startsWith('bad-param-') && (r.error.code !== -32602 || r.error.data?.code !== 'INVALID_INPUT')) stats.bad.push(`wrong params answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32602 INVALID_INPUT)`);
-    else if (id.startsWith('bad-method-') && r.error.code !== -32601) stats.bad.push(`an unknown method answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32601)`);
-    else if (id.startsWith('bad-shape-') && r.error.code !== -32600 && r.error.code !== -32601) stats.bad.push(`a request with a non-string method answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32600 or -32601)`);
-    else if (id.startsWith('bad-request-') && r.error.code !== -32600) stats.bad.push(`an invalid request answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32600)`);
-    else if (id.startsWith('notfound-') && (r.error.code !== -32004 || r.error.data?.code !== 'JOB_NOT_FOUND')) stats.bad.push(`an unknown job answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32004 JOB_NOT_FOUND)`);
+    else if (id.startsWith('bad-param-') && (r.error.code !== -32602 || r.error.data?.code !== 'INVALID_INPUT'))
+      stats.bad.push(`wrong params answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32602 INVALID_INPUT)`);
+    else if (id.startsWith('bad-method-') && r.error.code !== -32601)
+      stats.bad.push(`an unknown method answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32601)`);
+    else if (id.startsWith('bad-shape-') && r.error.code !== -32600 && r.error.code !== -32601)
+      stats.bad.push(`a request with a non-string method answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32600 or -32601)`);
+    else if (id.startsWith('bad-request-') && r.error.code !== -32600)
+      stats.bad.push(`an invalid request answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32600)`);
+    else if (id.startsWith('notfound-') && (r.error.code !== -32004 || r.error.data?.code !== 'JOB_NOT_FOUND'))
+      stats.bad.push(`an unknown job answered with ${JSON.stringify(r.error).slice(0, 200)} (wanted -32004 JOB_NOT_FOUND)`);
   }
 }
 
@@ -923,7 +969,9 @@ async function fuzzClient(socketPath: string, fz: Fuzzer, frames: number, allowO
         if (shape < 0.1) text = '[]';
         else if (shape < 0.2) text = `[[${fz.badRequest()}]]`;
         else {
-          const parts = Array.from({ length: fz.int(1, shape < 0.9 ? 20 : 300) }, () => (fz.rnd() < 0.15 ? fz.okRequest() : fz.rnd() < 0.1 ? fz.pick(['1', '"x"', 'null', '{}']) : fz.badRequest()));
+          const parts = Array.from({ length: fz.int(1, shape < 0.9 ? 20 : 300) }, () =>
+            fz.rnd() < 0.15 ? fz.okRequest() : fz.rnd() < 0.1 ? fz.pick(['1', '"x"', 'null', '{}']) : fz.badRequest(),
+          );
           text = `[${parts.join(',')}]`;
           expectOk(text, parts.includes('null') ? NULL_BATCH : 'a batch member');
         }
@@ -1021,8 +1069,12 @@ async function rpcFuzz(w: World, params: ScenarioParams): Promise<void> {
   for (const b of [...new Set(stats.bad)].slice(0, 20)) w.result.violations.push(`RPC fuzzer (seed ${seed}): ${b}`);
   if (stats.bad.length > 20) w.result.violations.push(`RPC fuzzer (seed ${seed}): ${stats.bad.length - 20} more problems like these`);
   const { [NULL_BATCH]: inNullBatches = 0, ...otherwise } = stats.unansweredAfter;
-  if (inNullBatches) w.result.violations.push(`RPC fuzzer (seed ${seed}): ${inNullBatches} valid calls inside batches that also held a null member got no answer (no member of such a batch is answered)`);
-  if (Object.keys(otherwise).length) w.result.violations.push(`RPC fuzzer (seed ${seed}): valid calls got no answer, by the kind of frame sent just before them: ${JSON.stringify(otherwise)}`);
+  if (inNullBatches)
+    w.result.violations.push(
+      `RPC fuzzer (seed ${seed}): ${inNullBatches} valid calls inside batches that also held a null member got no answer (no member of such a batch is answered)`,
+    );
+  if (Object.keys(otherwise).length)
+    w.result.violations.push(`RPC fuzzer (seed ${seed}): valid calls got no answer, by the kind of frame sent just before them: ${JSON.stringify(otherwise)}`);
 
   // A normal client gets a normal answer, and every job is as it was.
   const client = await daemon.connect();
@@ -1032,7 +1084,8 @@ async function rpcFuzz(w: World, params: ScenarioParams): Promise<void> {
     const after = new Map(jobs.map((j) => [j.job_id, definitionOf(j)]));
     const { changed, added } = diffDefinitions(before, after);
     for (const id of added) w.strays.add(id);
-    for (const c of [...changed, ...added.map((id) => `job ${id} created`)].slice(0, 10)) w.result.violations.push(`RPC fuzzer (seed ${seed}) changed the jobs: ${c}`);
+    for (const c of [...changed, ...added.map((id) => `job ${id} created`)].slice(0, 10))
+      w.result.violations.push(`RPC fuzzer (seed ${seed}) changed the jobs: ${c}`);
     if (client.daemon.pid !== daemon.pid) w.result.violations.push('another daemon answers after the fuzzer');
   } finally {
     client.close();
@@ -1053,7 +1106,8 @@ async function rpcFuzz(w: World, params: ScenarioParams): Promise<void> {
       // not a log line
     }
   }
-  for (const [what, n] of failures) w.result.violations.push(`RPC fuzzer: the daemon logged ${n}× "${what}" (bad input must get an error reply, not an internal failure)`);
+  for (const [what, n] of failures)
+    w.result.violations.push(`RPC fuzzer: the daemon logged ${n}× "${what}" (bad input must get an error reply, not an internal failure)`);
   const total = Object.values(stats.frames).reduce((a, b) => a + b, 0);
   w.result.notes.push(
     `RPC fuzzer: ${clients} clients × ${frames} frames (${total} sent, seed ${seed}) in ${(elapsedMs / 1000).toFixed(1)} s; ${stats.replies} replies; ` +
@@ -1069,7 +1123,9 @@ async function rpcFuzz(w: World, params: ScenarioParams): Promise<void> {
  */
 async function batchProbes(w: World, socketPath: string): Promise<void> {
   const ok = (id: string) => JSON.stringify({ jsonrpc: '2.0', id, method: 'job.list', params: { limit: 1 } });
-  const probes = ['null', '1', '"x"', '{}', '[]', 'true'].flatMap((member) => [`[${ok('ok-probe')},${member}]`, `[${member}]`].map((text) => ({ member, text })));
+  const probes = ['null', '1', '"x"', '{}', '[]', 'true'].flatMap((member) =>
+    [`[${ok('ok-probe')},${member}]`, `[${member}]`].map((text) => ({ member, text })),
+  );
   await Promise.all(
     probes.map(async ({ member, text }) => {
       const conn = await RawConn.open(socketPath, () => {});
@@ -1081,8 +1137,14 @@ async function batchProbes(w: World, socketPath: string): Promise<void> {
         const items = (reply === undefined ? [] : Array.isArray(reply) ? reply : [reply]) as { id?: unknown; result?: unknown; error?: { code?: number } }[];
         const okAnswered = !text.includes('ok-probe') || items.some((r) => r.id === 'ok-probe' && r.result !== undefined);
         const refused = items.some((r) => r.id === null && r.error?.code === -32600);
-        if (!reply) w.result.violations.push(`RPC batch ${text.replace(ok('ok-probe'), '<valid job.list>')}: no reply at all within 2 s (any valid member is still executed, so a client that retries repeats it)`);
-        else if (!okAnswered || !refused) w.result.violations.push(`RPC batch ${text.replace(ok('ok-probe'), '<valid job.list>')}: wanted the valid member's result and a -32600 for ${member}, got ${JSON.stringify(reply).slice(0, 300)}`);
+        if (!reply)
+          w.result.violations.push(
+            `RPC batch ${text.replace(ok('ok-probe'), '<valid job.list>')}: no reply at all within 2 s (any valid member is still executed, so a client that retries repeats it)`,
+          );
+        else if (!okAnswered || !refused)
+          w.result.violations.push(
+            `RPC batch ${text.replace(ok('ok-probe'), '<valid job.list>')}: wanted the valid member's result and a -32600 for ${member}, got ${JSON.stringify(reply).slice(0, 300)}`,
+          );
       } finally {
         conn.close();
       }
@@ -1124,12 +1186,15 @@ async function corruptTokenCache(w: World): Promise<void> {
   for (const d of docs) {
     const detail = d.inactive_reason?.detail as { code?: unknown; message?: unknown } | undefined;
     if (d.inactive_reason?.cause !== 'globus_auth_requirements' || detail?.code !== 'TokenCacheInvalid') {
-      w.result.violations.push(`corrupt token cache: job ${d.job_id} is inactive with ${JSON.stringify(d.inactive_reason)} (wanted globus_auth_requirements / TokenCacheInvalid)`);
+      w.result.violations.push(
+        `corrupt token cache: job ${d.job_id} is inactive with ${JSON.stringify(d.inactive_reason)} (wanted globus_auth_requirements / TokenCacheInvalid)`,
+      );
     } else if (!String(detail.message).includes('session logout')) {
       w.result.violations.push(`corrupt token cache: job ${d.job_id}'s inactive_reason does not say what to do (session logout): ${String(detail.message)}`);
     }
   }
-  if (docs.length) w.result.notes.push(`corrupt token cache: ${docs.length} scoped jobs inactive (TokenCacheInvalid) within ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (docs.length)
+    w.result.notes.push(`corrupt token cache: ${docs.length} scoped jobs inactive (TokenCacheInvalid) within ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (!isAlive(daemon.proc)) throw new Error('the daemon died on a corrupt token cache');
   try {
     await waitFor('plain jobs to keep firing', () => w.plain.runRequests().length > plainRuns + w.plainIds.length, 10_000);
@@ -1150,17 +1215,23 @@ async function corruptTokenCache(w: World): Promise<void> {
     const r = await runCliProcess(['session', 'whoami'], w.cliEnv);
     w.cliOutputs.push(r);
     if (r.code !== 1 || r.stdout !== '' || !/^globus-timer: [^\n]*session logout[^\n]*\n$/.test(r.stderr)) {
-      w.result.violations.push(`session whoami on a token cache with ${what}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 100))}, stderr ${JSON.stringify(r.stderr.slice(0, 300))} (wanted exit 1 and one line naming session logout)`);
+      w.result.violations.push(
+        `session whoami on a token cache with ${what}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 100))}, stderr ${JSON.stringify(r.stderr.slice(0, 300))} (wanted exit 1 and one line naming session logout)`,
+      );
     }
   }
   // And `session logout` is the way out, as the message says.
   fs.writeFileSync(tokensFile, garbage);
   const out = await runCliProcess(['session', 'logout'], w.cliEnv);
   w.cliOutputs.push(out);
-  if (out.code !== 0 || fs.existsSync(tokensFile)) w.result.violations.push(`session logout on a corrupt token cache: exit ${out.code}, ${out.stderr.trim()}; file ${fs.existsSync(tokensFile) ? 'still there' : 'gone'}`);
+  if (out.code !== 0 || fs.existsSync(tokensFile))
+    w.result.violations.push(
+      `session logout on a corrupt token cache: exit ${out.code}, ${out.stderr.trim()}; file ${fs.existsSync(tokensFile) ? 'still there' : 'gone'}`,
+    );
   const who = await runCliProcess(['session', 'whoami'], w.cliEnv);
   w.cliOutputs.push(who);
-  if (who.code !== 1 || !/Not logged in/.test(who.stderr)) w.result.violations.push(`session whoami after logout: exit ${who.code}, ${JSON.stringify(who.stderr.trim())}`);
+  if (who.code !== 1 || !/Not logged in/.test(who.stderr))
+    w.result.violations.push(`session whoami after logout: exit ${who.code}, ${JSON.stringify(who.stderr.trim())}`);
   if (!isAlive(daemon.proc)) throw new Error('the daemon died while the token cache was replaced');
 }
 
@@ -1222,7 +1293,9 @@ async function judgeStart(r: ScenarioResult, what: string, home: string, file: s
   log(`database ${what}: ${a.outcome} (exit ${a.code}) after ${a.ms} ms`);
   const human = a.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{'));
   if (a.outcome === 'started') {
-    r.violations.push(`daemon run on a database ${what}: it started and answered on its socket instead of failing at start (files beside it before: ${filesBefore})`);
+    r.violations.push(
+      `daemon run on a database ${what}: it started and answered on its socket instead of failing at start (files beside it before: ${filesBefore})`,
+    );
   } else if (a.outcome === 'hung') {
     r.violations.push(`daemon run on a database ${what}: neither failed nor answered within ${timeoutMs / 1000} s`);
   } else {
@@ -1230,7 +1303,9 @@ async function judgeStart(r: ScenarioResult, what: string, home: string, file: s
     if (a.code === 0) r.violations.push(`daemon run on a database ${what}: exit 0`);
     if (a.stdout !== '') r.violations.push(`daemon run on a database ${what}: wrote to stdout ${JSON.stringify(a.stdout.slice(0, 200))}`);
     if (human.length !== 1 || !human[0]!.startsWith('globus-timer: ')) {
-      r.violations.push(`daemon run on a database ${what}: wanted one "globus-timer: " line on stderr (besides JSON log lines), got ${JSON.stringify(human).slice(0, 400)}`);
+      r.violations.push(
+        `daemon run on a database ${what}: wanted one "globus-timer: " line on stderr (besides JSON log lines), got ${JSON.stringify(human).slice(0, 400)}`,
+      );
     } else if (!human[0]!.includes(dir)) {
       r.violations.push(`daemon run on a database ${what}: the error does not name the database (${file}): ${JSON.stringify(human[0])}`);
     } else {
@@ -1239,9 +1314,13 @@ async function judgeStart(r: ScenarioResult, what: string, home: string, file: s
   }
   const now = fs.existsSync(file) ? fingerprint(file) : null;
   if (!now) r.violations.push(`daemon run on a database ${what}: the database file is gone`);
-  else if (now.ino !== was.ino) r.violations.push(`daemon run on a database ${what}: the file was replaced (inode ${was.ino} → ${now.ino}, ${was.size} → ${now.size} bytes)`);
+  else if (now.ino !== was.ino)
+    r.violations.push(`daemon run on a database ${what}: the file was replaced (inode ${was.ino} → ${now.ino}, ${was.size} → ${now.size} bytes)`);
   else if (now.size < was.size) r.violations.push(`daemon run on a database ${what}: the file shrank from ${was.size} to ${now.size} bytes`);
-  else if (a.outcome === 'exited' && now.hash !== was.hash) r.violations.push(`daemon run on a database ${what}: it failed at start, but wrote to the file first (same inode, ${was.size} → ${now.size} bytes, SHA-256 changed)`);
+  else if (a.outcome === 'exited' && now.hash !== was.hash)
+    r.violations.push(
+      `daemon run on a database ${what}: it failed at start, but wrote to the file first (same inode, ${was.size} → ${now.size} bytes, SHA-256 changed)`,
+    );
 }
 
 async function databaseAtStart(r: ScenarioResult, dbFile: string, home: string, log: (line: string) => void): Promise<void> {
@@ -1310,7 +1389,8 @@ async function databaseAtStart(r: ScenarioResult, dbFile: string, home: string, 
       execFileSync('mount', ['-o', 'remount,bind,ro', d.dir, d.dir], { stdio: 'pipe' });
       await judgeStart(r, 'in a read-only directory (read-only bind mount)', d.dir, d.file, timeoutMs, log);
     } catch (err) {
-      if (!mounted || !/remount/.test(String((err as Error).message))) r.skipped.push(`read-only directory: a read-only bind mount failed (${(err as Error).message.split('\n')[0]})`);
+      if (!mounted || !/remount/.test(String((err as Error).message)))
+        r.skipped.push(`read-only directory: a read-only bind mount failed (${(err as Error).message.split('\n')[0]})`);
       else throw err;
     } finally {
       if (mounted) {
@@ -1341,7 +1421,12 @@ async function databaseAtStart(r: ScenarioResult, dbFile: string, home: string, 
     const db = new Database(dbFile, { readonly: true });
     try {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
-      const roots = new Map((db.prepare("SELECT name, rootpage FROM sqlite_master WHERE rootpage > 0").all() as { name: string; rootpage: number }[]).map((x) => [x.name, x.rootpage]));
+      const roots = new Map(
+        (db.prepare('SELECT name, rootpage FROM sqlite_master WHERE rootpage > 0').all() as { name: string; rootpage: number }[]).map((x) => [
+          x.name,
+          x.rootpage,
+        ]),
+      );
       return { pageSize, roots };
     } finally {
       db.close();

@@ -69,7 +69,6 @@ interface Daemon {
   readyAtMs: number;
 }
 
-
 /** A run-reply queue that never runs dry: queued replies first (e.g. one unshifted for a kill), then `make()`. */
 function endlessReplies(make: () => Reply): Reply[] {
   const queue: Reply[] = [];
@@ -85,7 +84,12 @@ function replyMix(rand: () => number): () => Reply {
     if (r < 0.81) return { kind: 'accept', httpStatus: status, activePolls: 0, final: 'SUCCEEDED' };
     if (r < 0.93) return { kind: 'accept', httpStatus: 202, activePolls: 1 + Math.floor(rand() * 2), final: 'SUCCEEDED' };
     // Slow ones hold one of the daemon's 16 connections per provider each: a few, not a jam.
-    if (r < 0.97) return { kind: 'delay', ms: 100 + Math.floor(rand() * 300), then: { kind: 'accept', httpStatus: status, activePolls: rand() < 0.3 ? 1 : 0, final: 'SUCCEEDED' } };
+    if (r < 0.97)
+      return {
+        kind: 'delay',
+        ms: 100 + Math.floor(rand() * 300),
+        next: { kind: 'accept', httpStatus: status, activePolls: rand() < 0.3 ? 1 : 0, final: 'SUCCEEDED' },
+      };
     return { kind: 'accept', httpStatus: status, activePolls: 0, final: 'FAILED' };
   };
 }
@@ -130,12 +134,14 @@ function leaks(haystack: string, secrets: readonly string[]): number {
 
 export const crashLoop: Scenario = {
   name: NAME,
-  describe: 'SIGKILL the daemon K times (at start-up while migrating, inside a fire, while a submission is held open, during token refreshes, at random) and restart it: nothing fired twice, missed or stuck; no job lost, changed or deactivated',
+  describe:
+    'SIGKILL the daemon K times (at start-up while migrating, inside a fire, while a submission is held open, during token refreshes, at random) and restart it: nothing fired twice, missed or stuck; no job lost, changed or deactivated',
   fast: { jobs: 200, kills: 6, minIntervalS: 1, maxIntervalS: 5, settleS: 3 },
   long: { jobs: 1000, kills: 50, minIntervalS: 1, maxIntervalS: 5, settleS: 5 },
   paramHelp: {
     jobs: 'jobs, spread over the intervals; 30% share whole-second slots, 15% have a scope, 5% stop after a few runs',
-    kills: 'SIGKILLs in all; a tenth (at least one) at start-up while migrating a fresh database, the rest cycle fire, submission, refresh-hang, refresh-write, random, startup-burst (3 s + 2 ms per job each)',
+    kills:
+      'SIGKILLs in all; a tenth (at least one) at start-up while migrating a fresh database, the rest cycle fire, submission, refresh-hang, refresh-write, random, startup-burst (3 s + 2 ms per job each)',
     minIntervalS: 'shortest job interval, seconds',
     maxIntervalS: 'longest job interval, seconds',
     settleS: 'seconds the daemon runs after the last restart before the jobs end and it is stopped with SIGTERM',
@@ -226,7 +232,8 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
         if (mode !== 0o600) violations.push(`token cache ${where}: mode ${mode.toString(8)}, not 600`);
         try {
           const cache = new TokenCache(tokensFile, () => {}).read();
-          if (lookupToken(cache, clientId, TRANSFER_SCOPE).kind !== 'found') violations.push(`token cache ${where}: the user's ${TRANSFER_SCOPE} entry is gone`);
+          if (lookupToken(cache, clientId, TRANSFER_SCOPE).kind !== 'found')
+            violations.push(`token cache ${where}: the user's ${TRANSFER_SCOPE} entry is gone`);
         } catch (err) {
           violations.push(`token cache ${where}: ${(err as Error).message}`);
         }
@@ -328,7 +335,9 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
       }
     }
     const before = snapshotJobs(dbFile);
-    log(`${ids.length} jobs (${burst.length} on whole seconds, ${withScope.length} with a scope), first slots at +${t0Ms - Date.now()} ms, all end in ${((endMs - Date.now()) / 1000).toFixed(1)} s`);
+    log(
+      `${ids.length} jobs (${burst.length} on whole seconds, ${withScope.length} with a scope), first slots at +${t0Ms - Date.now()} ms, all end in ${((endMs - Date.now()) / 1000).toFixed(1)} s`,
+    );
 
     const start = async (what: string): Promise<Daemon> => {
       try {
@@ -366,7 +375,9 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
       const proc = current.handle.proc;
       // (A hang armed before this restart is killed anyway: skipping it would leave the daemon hanging in a refresh.)
       if (Date.now() > endMs - settleMs - 1_500 && hangArmedAt === null) {
-        skipped.push(`${nonMigrationKills - i} of ${kills} kills: the machine was too slow to fit them before the jobs end (restarts took ${summary(restartReadyMs)} ms)`);
+        skipped.push(
+          `${nonMigrationKills - i} of ${kills} kills: the machine was too slow to fit them before the jobs end (restarts took ${summary(restartReadyMs)} ms)`,
+        );
         break;
       }
       const armAtMs = kind === 'startup-burst' ? current.readyAtMs : Math.max(current.readyAtMs + 200, t0Ms + i * CYCLE_MS + rand() * CYCLE_MS * 0.3);
@@ -412,7 +423,7 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
         }
         case 'submission': {
           const cursor = plain.requests.length;
-          plain.runReplies.unshift({ kind: 'delay', ms: HOLD_MS, then: { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' } });
+          plain.runReplies.unshift({ kind: 'delay', ms: HOLD_MS, next: { kind: 'accept', httpStatus: 202, activePolls: 0, final: 'SUCCEEDED' } });
           let held: RecordedRequest | undefined;
           const came = await waitFor(() => (held = plain.requests.slice(cursor).find(isRunRequest)) !== undefined, 3_000);
           if (!came || !held) {
@@ -488,12 +499,17 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
           break;
       }
       await exited(proc);
-      if (proc.signalCode !== 'SIGKILL') violations.push(`kill ${killsDone.length + 1} (${kind}): the daemon ended by ${proc.exitCode ?? proc.signalCode}, not by our SIGKILL:\n${logTail(logFile)}`);
+      if (proc.signalCode !== 'SIGKILL')
+        violations.push(
+          `kill ${killsDone.length + 1} (${kind}): the daemon ended by ${proc.exitCode ?? proc.signalCode}, not by our SIGKILL:\n${logTail(logFile)}`,
+        );
       const cache = checkTokenCache(`after kill ${killsDone.length + 1} (${kind})`);
       if (cache.lock && lockLeftAtMs === null) lockLeftAtMs = Date.now();
       const peek = peekDb(dbFile);
       for (const id of peek.inactive) inactiveSeen.add(id);
-      const extras = [peek.summary, cache.lock ? 'tokens.json.lock left' : '', cache.tmp ? `${cache.tmp} token temp file(s) left` : ''].filter(Boolean).join(', ');
+      const extras = [peek.summary, cache.lock ? 'tokens.json.lock left' : '', cache.tmp ? `${cache.tmp} token temp file(s) left` : '']
+        .filter(Boolean)
+        .join(', ');
       killsDone.push({ kind, detail: `${detail}${extras ? ` (${extras})` : ''}` });
       log(`kill ${killsDone.length}: ${kind}, ${detail}${extras ? ` (${extras})` : ''}`);
       if (CYCLE[(i + 1) % CYCLE.length] === 'refresh-hang' && i + 1 < nonMigrationKills) {
@@ -568,7 +584,9 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
     cliOutputs.push(whoami);
     const whoamiMs = Date.now() - t;
     if (whoami.code !== 0 || whoami.stdout.trim() !== 'alice@example.org') {
-      violations.push(`session whoami after the crash loop failed (exit ${whoami.code}, ${whoamiMs} ms${end.lock ? `, a tokens.json.lock ${lockAge} ms old was left` : ''}): ${whoami.stderr.trim()}`);
+      violations.push(
+        `session whoami after the crash loop failed (exit ${whoami.code}, ${whoamiMs} ms${end.lock ? `, a tokens.json.lock ${lockAge} ms old was left` : ''}): ${whoami.stderr.trim()}`,
+      );
     }
     notes.push(`after the end: whoami (a token refresh) took ${whoamiMs} ms${end.lock ? `; a tokens.json.lock ${lockAge} ms old was left by a kill` : ''}`);
     checkTokenCache('after the final refresh');
@@ -578,7 +596,9 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
       const logout = await runCliProcess(['session', 'logout'], env);
       cliOutputs.push(logout);
       const left = checkTokenCacheTmp(tokensFile);
-      violations.push(`${tmpViolation}; after \`session logout\` (exit ${logout.code}) tokens.json is ${fs.existsSync(tokensFile) ? 'still there' : 'gone'} but ${left} temp file(s) are still there`);
+      violations.push(
+        `${tmpViolation}; after \`session logout\` (exit ${logout.code}) tokens.json is ${fs.existsSync(tokensFile) ? 'still there' : 'gone'} but ${left} temp file(s) are still there`,
+      );
     }
 
     // ---- Secrets: log, CLI output, RPC results, database file.
@@ -602,7 +622,10 @@ async function runCrashLoop(params: ScenarioParams, log: (line: string) => void)
     for (const [kind, list] of byKind) notes.push(`${kind} ×${list.length}: ${list.map((k) => k.detail).join('; ')}`);
     notes.push(`token refreshes at the fake Auth: ${fakeAuth.grants.refresh_token} granted, ${fakeAuth.requests.filter(isRefresh).length} asked`);
     notes.push(`restarts answered after ${summary(restartReadyMs)} ms`);
-    if (lockStalls.length) notes.push(`tokens.json.lock left by a kill was taken over (stale) and released ${lockStalls.map((ms) => `${ms} ms`).join(', ')} after the kill; token refreshes (and runs of jobs with a scope) wait that long`);
+    if (lockStalls.length)
+      notes.push(
+        `tokens.json.lock left by a kill was taken over (stale) and released ${lockStalls.map((ms) => `${ms} ms`).join(', ')} after the kill; token refreshes (and runs of jobs with a scope) wait that long`,
+      );
 
     result.violations.push(...violations);
     result.notes.push(...notes);
@@ -748,7 +771,9 @@ function jobEndChecks(dbFile: string, inactiveSeen: Set<string>): string[] {
   const out: string[] = [];
   const db = openReadonly(dbFile);
   try {
-    const jobs = db.prepare('SELECT id, status, inactive_reason, start_at_ms, interval_seconds, stop_after_date_ms, stop_after_runs, run_count, next_slot_index FROM jobs').all() as EndJob[];
+    const jobs = db
+      .prepare('SELECT id, status, inactive_reason, start_at_ms, interval_seconds, stop_after_date_ms, stop_after_runs, run_count, next_slot_index FROM jobs')
+      .all() as EndJob[];
     const bad = new Map<string, string[]>();
     const add = (what: string, id: string) => bad.set(what, [...(bad.get(what) ?? []), id]);
     for (const j of jobs) {
@@ -783,7 +808,9 @@ function jobEndChecks(dbFile: string, inactiveSeen: Set<string>): string[] {
 function neverEarly(dbFile: string, runRequests: readonly RecordedRequest[]): string[] {
   const db = openReadonly(dbFile);
   try {
-    const slotOf = new Map((db.prepare('SELECT request_id, slot_at_ms FROM runs').all() as { request_id: string; slot_at_ms: number }[]).map((r) => [r.request_id, r.slot_at_ms]));
+    const slotOf = new Map(
+      (db.prepare('SELECT request_id, slot_at_ms FROM runs').all() as { request_id: string; slot_at_ms: number }[]).map((r) => [r.request_id, r.slot_at_ms]),
+    );
     let early = 0;
     let worst = 0;
     for (const r of runRequests) {
@@ -803,8 +830,13 @@ function runNotes(dbFile: string, runRequests: readonly RecordedRequest[], submi
   const db = openReadonly(dbFile);
   try {
     const states = db.prepare('SELECT state, count(*) AS n FROM runs GROUP BY state').all() as { state: string; n: number }[];
-    const failures = db.prepare("SELECT json_extract(error, '$.code') AS code, count(*) AS n FROM runs WHERE state = 'failed' AND error IS NOT NULL GROUP BY code").all() as { code: string; n: number }[];
-    const skippedSlots = db.prepare('SELECT sum(missed_slots) AS missed, sum(overlap_skipped_slots) AS overlap FROM jobs').get() as { missed: number; overlap: number };
+    const failures = db
+      .prepare("SELECT json_extract(error, '$.code') AS code, count(*) AS n FROM runs WHERE state = 'failed' AND error IS NOT NULL GROUP BY code")
+      .all() as { code: string; n: number }[];
+    const skippedSlots = db.prepare('SELECT sum(missed_slots) AS missed, sum(overlap_skipped_slots) AS overlap FROM jobs').get() as {
+      missed: number;
+      overlap: number;
+    };
     const sent = new Map<string, number>();
     for (const r of runRequests) {
       const id = requestIdOf(r);
@@ -816,7 +848,10 @@ function runNotes(dbFile: string, runRequests: readonly RecordedRequest[], submi
       `run requests: ${runRequests.length} for ${sent.size} request_ids (${resent} re-sent after a kill or a retry, each under its own request_id)`,
     ];
     if (failures.length) out.push(`runs failed by the daemon (not by the provider's FAILED): ${failures.map((f) => `${f.n} ${f.code}`).join(', ')}`);
-    if (submissionIds.length) out.push(`held submissions: each re-sent after the restart under its request_id (${submissionIds.map((id) => `${sent.get(id) ?? 0}×`).join(', ')} in all)`);
+    if (submissionIds.length)
+      out.push(
+        `held submissions: each re-sent after the restart under its request_id (${submissionIds.map((id) => `${sent.get(id) ?? 0}×`).join(', ')} in all)`,
+      );
     return out;
   } finally {
     db.close();

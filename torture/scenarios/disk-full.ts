@@ -25,7 +25,7 @@ import { JobService } from '../../src/daemon/jobs/job-service.ts';
 import type { JobDocument, JobPage } from '../../src/contract/protocol.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
-import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
+import { emptyResult, notRun, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
 import { waitFor } from '../lib/util.ts';
 
@@ -54,7 +54,6 @@ export const diskFull: Scenario = {
   },
   run,
 };
-
 
 /** Write until the filesystem refuses another byte; returns the bytes written. */
 function fill(file: string): number {
@@ -109,11 +108,20 @@ function logEntries(file: string): LogEntry[] {
 function describeOpenRuns(dbFile: string, logFile: string, requests: readonly RecordedRequest[]): string[] {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const open = db.prepare("SELECT id, job_id, slot_at_ms, request_id, state, attempts, action_id, action_status, fired_at_ms, error FROM runs WHERE state IN ('pending', 'active') LIMIT 5").all() as Record<string, unknown>[];
+    const open = db
+      .prepare(
+        "SELECT id, job_id, slot_at_ms, request_id, state, attempts, action_id, action_status, fired_at_ms, error FROM runs WHERE state IN ('pending', 'active') LIMIT 5",
+      )
+      .all() as Record<string, unknown>[];
     const text = fs.readFileSync(logFile, 'utf8').split('\n');
     return open.map((r) => {
-      const seen = requests.filter((q) => q.path.includes(String(r.action_id)) || (q.body as { request_id?: unknown } | null)?.request_id === r.request_id).map((q) => `${q.method} …${q.path.slice(-12)} at ${new Date(q.receivedAtMs).toISOString().slice(11, 23)}`);
-      const logged = text.filter((l) => l.includes(String(r.job_id)) && !l.includes('"slots skipped"')).slice(-3).map((l) => l.slice(0, 240));
+      const seen = requests
+        .filter((q) => q.path.includes(String(r.action_id)) || (q.body as { request_id?: unknown } | null)?.request_id === r.request_id)
+        .map((q) => `${q.method} …${q.path.slice(-12)} at ${new Date(q.receivedAtMs).toISOString().slice(11, 23)}`);
+      const logged = text
+        .filter((l) => l.includes(String(r.job_id)) && !l.includes('"slots skipped"'))
+        .slice(-3)
+        .map((l) => l.slice(0, 240));
       return `open run ${JSON.stringify({ ...r, slot: new Date(Number(r.slot_at_ms)).toISOString().slice(11, 23), fired: new Date(Number(r.fired_at_ms)).toISOString().slice(11, 23) })}; provider saw: ${seen.join(', ') || 'nothing'}; logged: ${logged.join(' | ') || 'nothing'}`;
     });
   } finally {
@@ -125,17 +133,20 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
   const result = emptyResult(NAME);
   const nJobs = Math.max(1, Math.round(params.jobs ?? 20));
   const fullMs = Math.max(1, params.fullS ?? 5) * 1000;
-  if (process.getuid?.() !== 0) {
-    result.skipped.push(`disk full: mounting a small tmpfs needs root (running as uid ${process.getuid?.()})`);
-    return result;
-  }
+  if (process.getuid?.() !== 0) return notRun(NAME, `disk full: mounting a small tmpfs needs root (running as uid ${process.getuid?.()})`);
   const mountpoint = makeTempDir('gtdf-');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${fsSizeMb(nJobs)}m,mode=0700`, 'tmpfs', mountpoint], { stdio: 'pipe' });
   } catch (err) {
     removeTempDir(mountpoint);
-    result.skipped.push(`disk full: mount -t tmpfs was refused (${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim().split('\n')[0]}); a container without CAP_SYS_ADMIN cannot mount`);
-    return result;
+    return notRun(
+      NAME,
+      `disk full: mount -t tmpfs was refused (${
+        String((err as { stderr?: Buffer }).stderr ?? (err as Error).message)
+          .trim()
+          .split('\n')[0]
+      }); a container without CAP_SYS_ADMIN cannot mount`,
+    );
   }
   const outside = makeTempDir('gtdfl-');
   const filler = path.join(mountpoint, 'filler');
@@ -224,14 +235,18 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     fs.rmSync(filler);
     const freedAtMs = Date.now();
     log(`filler removed after ${((freedAtMs - fullAtMs) / 1000).toFixed(1)} s`);
-    result.notes.push(`the filesystem was full from ${new Date(fullAtMs).toISOString().slice(11, 23)} to ${new Date(freedAtMs).toISOString().slice(11, 23)} UTC`);
+    result.notes.push(
+      `the filesystem was full from ${new Date(fullAtMs).toISOString().slice(11, 23)} to ${new Date(freedAtMs).toISOString().slice(11, 23)} UTC`,
+    );
 
     if (!isAlive(d.proc)) {
       result.violations.push(`the daemon exited while the disk was full (${d.proc.exitCode ?? d.proc.signalCode})`);
     } else {
       if (rpcFailures) result.violations.push(`${rpcFailures} of ${rpcTries} job.list calls failed while the disk was full (reads need no space)`);
       if (fullMentions.length === 0) {
-        result.violations.push(`nothing in the daemon log says the disk is full (${fullEntries.length} lines logged while full, ${runsWhileFull} runs fired meanwhile)`);
+        result.violations.push(
+          `nothing in the daemon log says the disk is full (${fullEntries.length} lines logged while full, ${runsWhileFull} runs fired meanwhile)`,
+        );
       }
       // Reporting is good; reporting in a tight loop is not (the log often lives on the
       // full disk too, and a spinning daemon burns a core for as long as the disk is full).
@@ -278,7 +293,8 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
         result.violations.push(`after the space came back: ${(err as Error).message}`);
       }
       for (const doc of recovered) {
-        if (doc.status !== 'loaded') result.violations.push(`job ${doc.job_id} is ${doc.status} after the disk-full episode (${JSON.stringify(doc.inactive_reason)})`);
+        if (doc.status !== 'loaded')
+          result.violations.push(`job ${doc.job_id} is ${doc.status} after the disk-full episode (${JSON.stringify(doc.inactive_reason)})`);
       }
 
       // Settle: delete every job (a status change only), let runs in flight end, stop.
@@ -307,7 +323,12 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     if (isAlive(d.proc)) await d.stop();
     const verified = verify(NAME, paths.dbFile, ap.runRequests(), before);
     if (verified.stuckRuns > 0) verified.notes.push(...describeOpenRuns(paths.dbFile, logFile, ap.requests));
-    final = { ...verified, violations: [...result.violations, ...verified.violations], notes: [...result.notes, ...verified.notes], skipped: [...result.skipped, ...verified.skipped] };
+    final = {
+      ...verified,
+      violations: [...result.violations, ...verified.violations],
+      notes: [...result.notes, ...verified.notes],
+      skipped: [...result.skipped, ...verified.skipped],
+    };
   } catch (err) {
     final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
   } finally {

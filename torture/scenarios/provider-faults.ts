@@ -36,6 +36,7 @@ import { percentiles, type Percentiles } from '../../bench/lib/stats.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import type { RpcClient } from '../../src/contract/client.ts';
 import type { JobDocument } from '../../src/contract/protocol.ts';
+import type { RunErrorCode } from '../../src/core/vocabulary.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest, type Reply } from '../../test/support/provider.ts';
 import type { Scenario, ScenarioParams, ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
@@ -81,11 +82,11 @@ const TIMING_SLACK_MS = 25;
 /** What a reply means for the run that got it. */
 type Meaning =
   /** Retry with the same request_id; if the run gives up here it fails with one of `codes`. */
-  | { kind: 'transient'; codes: string[]; httpStatus: number | null; retryAfterMs?: number }
+  | { kind: 'transient'; codes: RunErrorCode[]; httpStatus: number | null; retryAfterMs?: number }
   /** The run fails at once with `code`, keeping the provider's error (`providerCode`). */
-  | { kind: 'permanent'; code: string; httpStatus: number | null; providerCode?: string }
+  | { kind: 'permanent'; code: RunErrorCode; httpStatus: number | null; providerCode?: string }
   /** Accepted; the run then ends as `then` says. */
-  | { kind: 'accepted'; then: 'succeeded' | 'status-404' | 'release-409' };
+  | { kind: 'accepted'; after: 'succeeded' | 'status-404' | 'release-409' };
 
 interface Planned {
   reply: Reply;
@@ -106,7 +107,7 @@ interface Fault {
   recovers?(idx: number): boolean;
 }
 
-const accepted = (): Planned => ({ reply: { kind: 'accept', httpStatus: 202, final: 'SUCCEEDED' }, means: { kind: 'accepted', then: 'succeeded' } });
+const accepted = (): Planned => ({ reply: { kind: 'accept', httpStatus: 202, final: 'SUCCEEDED' }, means: { kind: 'accepted', after: 'succeeded' } });
 const http5xx = (status: number, body: unknown): Planned => ({
   reply: { kind: 'raw', httpStatus: status, body },
   means: { kind: 'transient', codes: ['ACTION_HTTP'], httpStatus: status },
@@ -163,7 +164,8 @@ const FAULTS: Fault[] = [
     describe: `202 headers at once, body trickling: within the timeout (even jobs' first attempts), or forever (odd jobs' first attempts, every attempt of every third job)`,
     // Answered by the slow provider below; the plan only says what each answer means.
     plan: (idx, attempt) => {
-      if (doomed(idx) || (attempt === 0 && idx % 2 === 1)) return { reply: { kind: 'hang' }, means: { kind: 'transient', codes: ['ACTION_TIMEOUT'], httpStatus: null } };
+      if (doomed(idx) || (attempt === 0 && idx % 2 === 1))
+        return { reply: { kind: 'hang' }, means: { kind: 'transient', codes: ['ACTION_TIMEOUT'], httpStatus: null } };
       return accepted();
     },
     recovers: (idx) => !doomed(idx),
@@ -184,10 +186,13 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'oversized',
-    describe: `202 with a ${2 * MAX_RESPONSE_BYTES >> 10} KiB status document (cap ${MAX_RESPONSE_BYTES >> 10} KiB: fails at once); odd jobs: 503 with an oversized body first (a 5xx: retried), then accepted`,
+    describe: `202 with a ${(2 * MAX_RESPONSE_BYTES) >> 10} KiB status document (cap ${MAX_RESPONSE_BYTES >> 10} KiB: fails at once); odd jobs: 503 with an oversized body first (a 5xx: retried), then accepted`,
     plan: (idx, attempt) => {
       if (idx % 2 === 0) {
-        return { reply: { kind: 'raw', httpStatus: 202, body: oversizedDocument() }, means: { kind: 'permanent', code: 'ACTION_RESPONSE_TOO_LARGE', httpStatus: null } };
+        return {
+          reply: { kind: 'raw', httpStatus: 202, body: oversizedDocument() },
+          means: { kind: 'permanent', code: 'ACTION_RESPONSE_TOO_LARGE', httpStatus: null },
+        };
       }
       if (attempt > 0) return accepted();
       // SPEC §3: a 5xx is transient, whatever its body; the status line says so before the body is read.
@@ -209,17 +214,25 @@ const FAULTS: Fault[] = [
   {
     name: 'status-404',
     describe: 'accepted as ACTIVE; status polls: ACTIVE twice, then 404: the run fails at once as ACTION_STATUS_UNKNOWN',
-    plan: () => ({ reply: { kind: 'accept', httpStatus: 202, activePolls: 1_000_000 }, means: { kind: 'accepted', then: 'status-404' } }),
-    statusPlan: (_actionId, poll) => (poll < 2 ? { kind: 'accept' } : { kind: 'raw', httpStatus: 404, body: { code: 'NotFound', description: 'no such action' } }),
+    plan: () => ({ reply: { kind: 'accept', httpStatus: 202, activePolls: 1_000_000 }, means: { kind: 'accepted', after: 'status-404' } }),
+    statusPlan: (_actionId, poll) =>
+      poll < 2 ? { kind: 'accept' } : { kind: 'raw', httpStatus: 404, body: { code: 'NotFound', description: 'no such action' } },
   },
   {
     name: 'release-409',
     describe: 'accepted as ACTIVE, first status poll SUCCEEDED, release answered 409: the run still succeeds',
-    plan: () => ({ reply: { kind: 'accept', httpStatus: 202, activePolls: 1_000_000 }, means: { kind: 'accepted', then: 'release-409' } }),
+    plan: () => ({ reply: { kind: 'accept', httpStatus: 202, activePolls: 1_000_000 }, means: { kind: 'accepted', after: 'release-409' } }),
     statusPlan: (actionId) => ({
       kind: 'raw',
       httpStatus: 200,
-      body: { action_id: actionId, status: 'SUCCEEDED', display_status: 'SUCCEEDED', label: null, details: { files_transferred: 1 }, completion_time: new Date().toISOString() },
+      body: {
+        action_id: actionId,
+        status: 'SUCCEEDED',
+        display_status: 'SUCCEEDED',
+        label: null,
+        details: { files_transferred: 1 },
+        completion_time: new Date().toISOString(),
+      },
     }),
   },
   {
@@ -318,7 +331,14 @@ async function startSlowBodyProvider(fault: Fault): Promise<FaultProvider> {
       } catch {
         body = text;
       }
-      const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '/', body, headers: req.headers, receivedAtMs: Date.now(), schemaErrors: [] };
+      const record: RecordedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '/',
+        body,
+        headers: req.headers,
+        receivedAtMs: Date.now(),
+        schemaErrors: [],
+      };
       requests.push(record);
       if (!(req.method === 'POST' && record.path.endsWith('/run'))) {
         res.writeHead(404, { 'content-type': 'application/json' });
@@ -344,14 +364,23 @@ async function startSlowBodyProvider(fault: Fault): Promise<FaultProvider> {
           sent += size;
           if (sent >= doc.length) return void res.end(piece);
           res.write(piece);
-          const t = setTimeout(() => (timers.delete(t), step()), reply.chunkMs);
+          const t = setTimeout(() => {
+            timers.delete(t);
+            step();
+          }, reply.chunkMs);
           timers.add(t);
         };
         return step();
       }
       // Forever: the start of the document, then a space now and then (valid JSON never completes).
       res.write(doc.slice(0, 20));
-      const t = setInterval(() => (res.destroyed ? (clearInterval(t), timers.delete(t)) : res.write(' ')), reply.chunkMs);
+      const t = setInterval(() => {
+        if (!res.destroyed) res.write(' ');
+        else {
+          clearInterval(t);
+          timers.delete(t);
+        }
+      }, reply.chunkMs);
       timers.add(t);
     });
   });
@@ -404,7 +433,7 @@ interface JobCounts {
 }
 
 interface RunError {
-  code?: string;
+  code?: RunErrorCode;
   providerError?: { code?: unknown } | unknown;
 }
 
@@ -448,7 +477,7 @@ async function runScenario(params: ScenarioParams, log: (line: string) => void):
 
     const env = daemonEnv(home, KNOBS);
     const { dbFile } = resolvePaths(env);
-    // Leave the daemon time to start (tsx or bundle, on a busy machine) before the first slot.
+    // Leave the daemon time to start (on a busy machine) before the first slot.
     const t0 = Date.now() + 4_000;
     const healthyIds = seedGrid(dbFile, { n: healthyJobs, intervalS: HEALTHY_INTERVAL_S, t0Ms: t0, durationMs: 2 * phaseMs }, healthy.runUrl);
     const jobFault = new Map<string, FaultProvider>();
@@ -468,7 +497,7 @@ async function runScenario(params: ScenarioParams, log: (line: string) => void):
     lag.enable();
     if (readyAt > t0) log(`daemon was ready ${readyAt - t0} ms after the first slot: a slow start (those slots are warm-up)`);
     await sleepUntil(t0 + phaseMs);
-    log('phase 2: the dead provider\'s jobs start firing');
+    log("phase 2: the dead provider's jobs start firing");
     await sleepUntil(t0 + 2 * phaseMs + 200);
     lag.disable();
     const maxLagMs = lag.max / 1e6;
@@ -501,8 +530,16 @@ async function runScenario(params: ScenarioParams, log: (line: string) => void):
     let runs: RunRow[];
     let jobRows: JobCounts[];
     try {
-      runs = db.prepare('SELECT job_id, slot_at_ms, request_id, state, attempts, http_status, action_id, action_status, error, retry_until_ms, completed_at_ms FROM runs').all() as RunRow[];
-      jobRows = db.prepare('SELECT id, start_at_ms, interval_seconds, stop_after_date_ms, next_slot_index, status, run_count, missed_slots, overlap_skipped_slots FROM jobs').all() as JobCounts[];
+      runs = db
+        .prepare(
+          'SELECT job_id, slot_at_ms, request_id, state, attempts, http_status, action_id, action_status, error, retry_until_ms, completed_at_ms FROM runs',
+        )
+        .all() as RunRow[];
+      jobRows = db
+        .prepare(
+          'SELECT id, start_at_ms, interval_seconds, stop_after_date_ms, next_slot_index, status, run_count, missed_slots, overlap_skipped_slots FROM jobs',
+        )
+        .all() as JobCounts[];
     } finally {
       db.close();
     }
@@ -514,7 +551,9 @@ async function runScenario(params: ScenarioParams, log: (line: string) => void):
     result.notes.push(`this process's event loop (the providers) stalled at most ${maxLagMs.toFixed(0)} ms`);
     checkHealthy(result, healthy, healthyIds, runByRequest, jobRows, Math.max(t0 + WARMUP_MS, readyAt + WARMUP_MS), t0 + phaseMs, starved);
     // Every job ran its whole grid: finished, with every slot up to its stop date decided.
-    const unfinished = jobRows.filter((j) => j.status !== 'finished' || j.next_slot_index !== Math.floor((j.stop_after_date_ms - j.start_at_ms) / (j.interval_seconds * 1000)) + 1);
+    const unfinished = jobRows.filter(
+      (j) => j.status !== 'finished' || j.next_slot_index !== Math.floor((j.stop_after_date_ms - j.start_at_ms) / (j.interval_seconds * 1000)) + 1,
+    );
     for (const j of unfinished.slice(0, 5)) result.violations.push(`job ${j.id} is ${j.status} at slot ${j.next_slot_index} after its stop date had passed`);
     if (unfinished.length > 5) result.violations.push(`… and ${unfinished.length - 5} more jobs did not finish their grid`);
     return result;
@@ -550,7 +589,8 @@ function checkFaultRuns(result: ScenarioResult, providers: FaultProvider[], runs
       if (seen.length === 0) {
         // Only a dead provider's full connection pool keeps a request from arriving: it timed out queued.
         if (name !== 'dead') flag(name, `${tag}: fired (${run.attempts} attempts) but never reached the provider`);
-        else if (run.state !== 'failed' || error?.code !== 'ACTION_TIMEOUT') flag(name, `${tag}: never reached the dead provider, yet ended ${run.state} ${error?.code ?? ''}`);
+        else if (run.state !== 'failed' || error?.code !== 'ACTION_TIMEOUT')
+          flag(name, `${tag}: never reached the dead provider, yet ended ${run.state} ${error?.code ?? ''}`);
         continue;
       }
       const meanings = seen.map((r) => p.meaning.get(r));
@@ -571,7 +611,11 @@ function checkFaultRuns(result: ScenarioResult, providers: FaultProvider[], runs
           continue;
         }
         const minGap = Math.max(RETRY_INITIAL_MS, m.retryAfterMs ?? 0) - TIMING_SLACK_MS;
-        if (gap < minGap) flag(name, `${tag}: attempt ${i + 2} came ${gap} ms after attempt ${i + 1}, before the ${m.retryAfterMs ? `Retry-After of ${m.retryAfterMs} ms` : `backoff of ${RETRY_INITIAL_MS} ms`}`);
+        if (gap < minGap)
+          flag(
+            name,
+            `${tag}: attempt ${i + 2} came ${gap} ms after attempt ${i + 1}, before the ${m.retryAfterMs ? `Retry-After of ${m.retryAfterMs} ms` : `backoff of ${RETRY_INITIAL_MS} ms`}`,
+          );
       }
       const last = meanings[meanings.length - 1];
       const got = `${run.state} ${error?.code ?? '-'} http ${run.http_status ?? '-'}`;
@@ -582,20 +626,21 @@ function checkFaultRuns(result: ScenarioResult, providers: FaultProvider[], runs
       if (last.kind === 'accepted' && starved && run.state === 'failed' && error?.code === 'ACTION_TIMEOUT') {
         tally.lateAnswers += 1; // the acceptance reached a starved daemon after its deadline
       } else if (last.kind === 'accepted') {
-        const wantState = last.then === 'status-404' ? 'failed' : 'succeeded';
-        const wantCode = last.then === 'status-404' ? 'ACTION_STATUS_UNKNOWN' : null;
+        const wantState = last.after === 'status-404' ? 'failed' : 'succeeded';
+        const wantCode = last.after === 'status-404' ? 'ACTION_STATUS_UNKNOWN' : null;
         // 202 for a new action; 200 when a re-sent request_id finds its action (the provider deduplicates).
         const httpOk = run.http_status === 202 || (seen.length > 1 && run.http_status === 200);
         if (run.state !== wantState || (error?.code ?? null) !== wantCode || !httpOk || !run.action_id) {
-          flag(name, `${tag}: accepted (${last.then}), expected ${wantState} ${wantCode ?? '-'} http 202 with an action_id, got ${got}`);
+          flag(name, `${tag}: accepted (${last.after}), expected ${wantState} ${wantCode ?? '-'} http 202 with an action_id, got ${got}`);
         }
-        if (last.then === 'status-404' && run.action_id) {
+        if (last.after === 'status-404' && run.action_id) {
           const given = p.polls.get(run.action_id) ?? [];
           const first404 = given.findIndex((r) => r.kind === 'raw' && r.httpStatus === 404);
           if (first404 < 0) flag(name, `${tag}: failed without having been answered 404 on a status poll`);
           else if (first404 !== given.length - 1) flag(name, `${tag}: polled ${given.length - 1 - first404} more times after a 404`);
         }
-        if (last.then === 'release-409' && run.action_id && !releasedActions.has(run.action_id)) flag(name, `${tag}: succeeded but its action was never released`);
+        if (last.after === 'release-409' && run.action_id && !releasedActions.has(run.action_id))
+          flag(name, `${tag}: succeeded but its action was never released`);
       } else if (last.kind === 'permanent') {
         if (run.state !== 'failed' || error?.code !== last.code || run.http_status !== last.httpStatus) {
           flag(name, `${tag}: permanent answer, expected failed ${last.code} http ${last.httpStatus ?? '-'}, got ${got}`);
@@ -618,11 +663,14 @@ function checkFaultRuns(result: ScenarioResult, providers: FaultProvider[], runs
       }
     }
     if (tally.runs === 0) flag(name, 'no run fired at all');
-    if (tally.designedToRecover > 0 && tally.recovered === 0) flag(name, `none of ${tally.designedToRecover} runs designed to recover after transient answers did`);
+    if (tally.designedToRecover > 0 && tally.recovered === 0)
+      flag(name, `none of ${tally.designedToRecover} runs designed to recover after transient answers did`);
     const unseen =
       (tally.unseenAttempts ? `, ${tally.unseenAttempts} attempts timed out before reaching it` : '') +
       (tally.lateAnswers ? `, ${tally.lateAnswers} answers reached the daemon after its deadline (a busy machine)` : '');
-    result.notes.push(`${name}: ${tally.runs} runs, ${tally.succeeded} succeeded (${tally.recovered} after retries), ${tally.failed} failed, ${tally.retried} retried${unseen} — ${p.fault.describe}`);
+    result.notes.push(
+      `${name}: ${tally.runs} runs, ${tally.succeeded} succeeded (${tally.recovered} after retries), ${tally.failed} failed, ${tally.retried} retried${unseen} — ${p.fault.describe}`,
+    );
   }
   for (const [fault, list] of problems) {
     for (const what of list.slice(0, 5)) result.violations.push(`${fault}: ${what}`);
@@ -654,17 +702,26 @@ function checkDocuments(result: ScenarioResult, docs: Map<string, JobDocument>, 
     if (doc.n_errors !== failed) mismatches.push(`job ${id}: n_errors ${doc.n_errors}, ${failed} failed runs`);
     if (doc.status !== 'finished') mismatches.push(`job ${id}: status ${doc.status} after its last slot, not finished`);
     if (doc.inactive_reason !== null) mismatches.push(`job ${id}: made inactive by a provider fault: ${JSON.stringify(doc.inactive_reason)}`);
-    if (doc.results.data.length !== Math.min(10, mine.length)) mismatches.push(`job ${id}: ${doc.results.data.length} results, expected ${Math.min(10, mine.length)}`);
+    if (doc.results.data.length !== Math.min(10, mine.length))
+      mismatches.push(`job ${id}: ${doc.results.data.length} results, expected ${Math.min(10, mine.length)}`);
     for (const entry of doc.results.data) {
       const run = runByRequest.get(entry.request_id);
       if (!run) {
         mismatches.push(`job ${id}: result ${entry.request_id} has no run row`);
         continue;
       }
-      const code = run.error ? (JSON.parse(run.error) as RunError).code ?? null : null;
+      const code = run.error ? ((JSON.parse(run.error) as RunError).code ?? null) : null;
       const shown = entry.errors as RunError | null;
-      if (entry.run_state !== run.state || entry.status !== run.http_status || (shown?.code ?? null) !== code || entry.attempts !== run.attempts || entry.action_id !== run.action_id) {
-        mismatches.push(`job ${id}: result ${entry.request_id.slice(0, 8)} shows ${entry.run_state}/${shown?.code ?? '-'}/http ${entry.status}/${entry.attempts} attempts, the run is ${run.state}/${code ?? '-'}/http ${run.http_status}/${run.attempts}`);
+      if (
+        entry.run_state !== run.state ||
+        entry.status !== run.http_status ||
+        (shown?.code ?? null) !== code ||
+        entry.attempts !== run.attempts ||
+        entry.action_id !== run.action_id
+      ) {
+        mismatches.push(
+          `job ${id}: result ${entry.request_id.slice(0, 8)} shows ${entry.run_state}/${shown?.code ?? '-'}/http ${entry.status}/${entry.attempts} attempts, the run is ${run.state}/${code ?? '-'}/http ${run.http_status}/${run.attempts}`,
+        );
       }
     }
   }
@@ -710,7 +767,8 @@ function checkHealthy(
     if (starved && codes.every((c) => c === 'ACTION_TIMEOUT')) result.notes.push(`${line}: this process was starved, so its answers were late`);
     else result.violations.push(line);
   }
-  if (notSucceeded.length > judged.length) result.notes.push(`healthy provider: ${notSucceeded.length - judged.length} runs during the daemon's warm-up did not succeed`);
+  if (notSucceeded.length > judged.length)
+    result.notes.push(`healthy provider: ${notSucceeded.length - judged.length} runs during the daemon's warm-up did not succeed`);
   const rows = jobRows.filter((j) => ids.has(j.id));
   const missed = rows.reduce((s, j) => s + j.missed_slots, 0);
   const overlap = rows.reduce((s, j) => s + j.overlap_skipped_slots, 0);
@@ -733,13 +791,14 @@ function checkHealthy(
 
 export const providerFaults: Scenario = {
   name: 'provider-faults',
-  describe: 'faulty Action Providers (5xx, 429, timeouts, resets, dead, slow bodies, bad JSON, oversized, 404 polls, 409 releases): runs end as SPEC §3 says; a dead one does not delay healthy fires',
+  describe:
+    'faulty Action Providers (5xx, 429, timeouts, resets, dead, slow bodies, bad JSON, oversized, 404 polls, 409 releases): runs end as SPEC §3 says; a dead one does not delay healthy fires',
   fast: { healthyJobs: 100, faultJobs: 6, phaseS: 8 },
   // The daemon saturates one core near 400 fires/s here (BENCHMARKS.md): stay well below,
   // so that lateness measures the dead provider, not an overloaded machine.
   long: { healthyJobs: 150, faultJobs: 16, phaseS: 60 },
   paramHelp: {
-    healthyJobs: 'jobs on the healthy provider, each firing every second (keep fires/s well below the daemon\'s capacity)',
+    healthyJobs: "jobs on the healthy provider, each firing every second (keep fires/s well below the daemon's capacity)",
     faultJobs: `jobs per faulty provider (every ${FAULT_INTERVAL_S} s; the dead one gets ${DEAD_JOBS_PER_FAULT_JOB}× as many, at most ${DEAD_JOBS_MAX}, every ${DEAD_INTERVAL_S} s)`,
     phaseS: 'seconds per phase: without, then with the dead provider',
   },

@@ -88,7 +88,6 @@ export const security: Scenario = {
   run,
 };
 
-
 interface World {
   result: ScenarioResult;
   log: (line: string) => void;
@@ -173,7 +172,8 @@ function stateFiles(w: World): [string, string][] {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       // The token cache is where tokens belong; everything else must be free of them.
-      else if (e.isFile() && p !== w.paths.tokensFile && !p.startsWith(`${w.paths.tokensFile}.`)) places.push([`${path.relative(w.paths.dataDir, p)}`, fs.readFileSync(p).toString('latin1')]);
+      else if (e.isFile() && p !== w.paths.tokensFile && !p.startsWith(`${w.paths.tokensFile}.`))
+        places.push([`${path.relative(w.paths.dataDir, p)}`, fs.readFileSync(p).toString('latin1')]);
     }
   };
   walk(w.paths.dataDir);
@@ -215,7 +215,11 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
         if (ok && echoNext && token && isRun) {
           echoNext = false;
           echoed.push(token);
-          echoReply = { kind: 'raw', httpStatus: 400, body: { code: 'BadRequest', description: `rejected request with header "Authorization: Bearer ${token}"`, token } };
+          echoReply = {
+            kind: 'raw',
+            httpStatus: 400,
+            body: { code: 'BadRequest', description: `rejected request with header "Authorization: Bearer ${token}"`, token },
+          };
           scoped.runReplies.unshift(echoReply);
         }
         return ok;
@@ -325,9 +329,46 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     // Two more jobs through the CLI, the way a user submits them (their first slot is ahead,
     // so their snapshot is taken before they run).
     const start = new Date(Date.now() + 4_000).toISOString();
-    const submitted = await cli(w, ['job', 'submit', '--name', 'cli-scoped', '--interval', '2', '--start', start, '--action-url', scoped.runUrl, '--action-body', '{"body": {"from": "cli"}}', '--format', 'json']);
-    const transferred = await cli(w, ['job', 'transfer', '--name', 'cli-transfer', '--interval', '2', '--start', start, '--source-endpoint', SRC, '--dest-endpoint', DST, '--item', '/a', '/b', 'true', '--format', 'json']);
-    for (const [what, r] of [['job submit', submitted], ['job transfer', transferred]] as const) {
+    const submitted = await cli(w, [
+      'job',
+      'submit',
+      '--name',
+      'cli-scoped',
+      '--interval',
+      '2',
+      '--start',
+      start,
+      '--action-url',
+      scoped.runUrl,
+      '--action-body',
+      '{"body": {"from": "cli"}}',
+      '--format',
+      'json',
+    ]);
+    const transferred = await cli(w, [
+      'job',
+      'transfer',
+      '--name',
+      'cli-transfer',
+      '--interval',
+      '2',
+      '--start',
+      start,
+      '--source-endpoint',
+      SRC,
+      '--dest-endpoint',
+      DST,
+      '--item',
+      '/a',
+      '/b',
+      'true',
+      '--format',
+      'json',
+    ]);
+    for (const [what, r] of [
+      ['job submit', submitted],
+      ['job transfer', transferred],
+    ] as const) {
       if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.stderr}`);
       const job = JSON.parse(r.stdout) as JobDocument;
       if (job.scope !== TRANSFER_SCOPE) result.violations.push(`${what}: the job's scope is ${job.scope}, not the provider's ${TRANSFER_SCOPE}`);
@@ -339,7 +380,11 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
 
     // Refreshes happen by themselves (3 s tokens); then Auth drops every access token early,
     // so the provider answers 401 and one refresh cures it.
-    await waitFor('scoped runs with at least two different tokens', () => new Set(scoped.runRequests().map((r) => bearer(r.headers))).size >= 2 && auth.grants.refresh_token >= 1, 30_000);
+    await waitFor(
+      'scoped runs with at least two different tokens',
+      () => new Set(scoped.runRequests().map((r) => bearer(r.headers))).size >= 2 && auth.grants.refresh_token >= 1,
+      30_000,
+    );
     // A long-lived token next, so that the daemon's cache still trusts it when Auth drops it.
     auth.expiresInSeconds = 3_600;
     const refreshes = auth.grants.refresh_token;
@@ -406,7 +451,8 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     ).then((docs) => {
       for (const d of docs) {
         const code = (d.inactive_reason?.detail as { code?: unknown } | undefined)?.code;
-        if (d.inactive_reason?.cause !== 'globus_auth_requirements') result.violations.push(`job ${d.job_id} inactive for ${JSON.stringify(d.inactive_reason)} after the login was revoked`);
+        if (d.inactive_reason?.cause !== 'globus_auth_requirements')
+          result.violations.push(`job ${d.job_id} inactive for ${JSON.stringify(d.inactive_reason)} after the login was revoked`);
         else if (code !== 'LoginRequired') result.notes.push(`job ${d.job_id} went inactive with ${String(code)} after the login was revoked`);
       }
     });
@@ -433,15 +479,26 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
 
     // Phase 2: after the echo and the revocation. Echoed tokens are their own case.
     const echoSet = new Set(echoed);
-    secretCheck(w, auth.issuedSecrets().filter((s) => !echoSet.has(s)), 'after a revoked login');
+    secretCheck(
+      w,
+      auth.issuedSecrets().filter((s) => !echoSet.has(s)),
+      'after a revoked login',
+    );
     secretCheck(w, echoed, 'echoed by a provider in its 400 error body', true);
     if (echoed.length === 0) result.violations.push('the echoing provider never answered: that case checked nothing');
     if (issuedBeforeEcho.size === 0) result.violations.push('the fake Auth issued no token: the secret search checked nothing');
     hostileGotNoToken(w);
-    result.notes.push(`${auth.issuedSecrets().length} tokens issued (${auth.grants.refresh_token} refreshes) searched in ${w.outputs.length} outputs and every file of the state directory`);
+    result.notes.push(
+      `${auth.issuedSecrets().length} tokens issued (${auth.grants.refresh_token} refreshes) searched in ${w.outputs.length} outputs and every file of the state directory`,
+    );
 
     const verified = verify(NAME, paths.dbFile, [...scoped.runRequests(), ...plain.runRequests(), ...hostile.runRequests()], before);
-    final = { ...verified, violations: [...result.violations, ...verified.violations], notes: [...result.notes, ...verified.notes], skipped: [...result.skipped, ...verified.skipped] };
+    final = {
+      ...verified,
+      violations: [...result.violations, ...verified.violations],
+      notes: [...result.notes, ...verified.notes],
+      skipped: [...result.skipped, ...verified.skipped],
+    };
   } catch (err) {
     final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
   } finally {
@@ -480,7 +537,10 @@ async function killDetached(paths: AppPaths): Promise<void> {
 }
 
 function secretCheck(w: World, secrets: readonly string[], when: string, echo = false): void {
-  const places: [string, string][] = [...w.outputs.map((o, i): [string, string] => [`CLI/RPC output #${i} (${o.split('\n')[0]!.slice(0, 60)})`, o]), ...stateFiles(w)];
+  const places: [string, string][] = [
+    ...w.outputs.map((o, i): [string, string] => [`CLI/RPC output #${i} (${o.split('\n')[0]!.slice(0, 60)})`, o]),
+    ...stateFiles(w),
+  ];
   const found = leaks([...secrets, ...(echo ? [] : w.codes)], places);
   if (echo && found.size) {
     w.result.violations.push(
@@ -534,7 +594,10 @@ async function checkModes(w: World, running: boolean): Promise<void> {
     }
   };
   walk(paths.dataDir);
-  if (running) w.result.notes.push(`modes checked under umask ${USER_UMASK.toString(8)}: ${want.filter(([, p]) => fs.existsSync(p)).length} paths plus ${logs.length} log files`);
+  if (running)
+    w.result.notes.push(
+      `modes checked under umask ${USER_UMASK.toString(8)}: ${want.filter(([, p]) => fs.existsSync(p)).length} paths plus ${logs.length} log files`,
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -563,7 +626,9 @@ interface OtherUser {
 function createOtherUser(): OtherUser | { skipped: string } {
   if (process.getuid?.() !== 0) return { skipped: `creating one needs root (running as uid ${process.getuid?.()})` };
   const name = `gtt${randomBytes(4).toString('hex')}`;
-  const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--no-user-group', name], { encoding: 'utf8' });
+  const made = spawnSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--no-user-group', name], {
+    encoding: 'utf8',
+  });
   if (made.error || made.status !== 0) return { skipped: `useradd failed (${made.error?.message ?? made.stderr.trim()})` };
   const id = (flag: string) => Number.parseInt(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout, 10);
   const user = { name, uid: id('-u'), gid: id('-g') };
@@ -589,7 +654,11 @@ async function secondUser(w: World): Promise<void> {
   const dirMode = fs.statSync(dir).mode & 0o777;
   try {
     const probe = (): Record<string, string> | string => {
-      const r = spawnSync('runuser', ['-u', user, '--', process.execPath, '-e', PROBE, w.paths.socketPath, w.paths.dbFile, w.paths.tokensFile], { cwd: '/', encoding: 'utf8', timeout: 15_000 });
+      const r = spawnSync('runuser', ['-u', user, '--', process.execPath, '-e', PROBE, w.paths.socketPath, w.paths.dbFile, w.paths.tokensFile], {
+        cwd: '/',
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
       if (r.error) return `runuser failed: ${r.error.message}`;
       try {
         return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as Record<string, string>;
@@ -640,30 +709,49 @@ async function httpRefused(w: World): Promise<void> {
     for (const url of urls) {
       const r = await cli(w, ['job', 'submit', '--name', 'insecure', '--interval', '1h', '--action-url', url, '--action-body', '{"body": {}}', '--no-scope']);
       if (r.code !== 2 || r.stdout !== '' || !/^globus-timer: [^\n]*action URL[^\n]*\n$/.test(r.stderr)) {
-        w.result.violations.push(`job submit --action-url ${url}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 100))}, stderr ${JSON.stringify(r.stderr.slice(0, 200))} (wanted exit 2 naming the action URL)`);
+        w.result.violations.push(
+          `job submit --action-url ${url}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 100))}, stderr ${JSON.stringify(r.stderr.slice(0, 200))} (wanted exit 2 naming the action URL)`,
+        );
       }
       try {
-        const job = await client.call('job.submit', { name: 'insecure', interval_seconds: 3600, start: '2099-01-01T00:00:00Z', callback_url: url, callback_body: { body: {} }, scope: null });
+        const job = await client.call('job.submit', {
+          name: 'insecure',
+          interval_seconds: 3600,
+          start: '2099-01-01T00:00:00Z',
+          callback_url: url,
+          callback_body: { body: {} },
+          scope: null,
+        });
         w.result.violations.push(`RPC job.submit with callback_url ${url} was accepted (job ${job.job_id})`);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         w.outputs.push((err as Error).message);
-        if (code !== 'INVALID_INPUT') w.result.violations.push(`RPC job.submit with callback_url ${url} failed with ${String(code)}, not INVALID_INPUT: ${(err as Error).message}`);
+        if (code !== 'INVALID_INPUT')
+          w.result.violations.push(`RPC job.submit with callback_url ${url} failed with ${String(code)}, not INVALID_INPUT: ${(err as Error).message}`);
       }
     }
     const envBad = { ...w.env, GLOBUS_TIMER_TRANSFER_ACTION_URL: 'http://example.org/transfer/run' };
     const old = process.umask(USER_UMASK);
     let pending: Promise<CliResult>;
     try {
-      pending = runCliProcess(['job', 'transfer', '--name', 'insecure', '--interval', '1h', '--source-endpoint', SRC, '--dest-endpoint', DST, '--item', '/a', '/b', 'no'], envBad);
+      pending = runCliProcess(
+        ['job', 'transfer', '--name', 'insecure', '--interval', '1h', '--source-endpoint', SRC, '--dest-endpoint', DST, '--item', '/a', '/b', 'no'],
+        envBad,
+      );
     } finally {
       process.umask(old);
     }
     const tr = await pending;
     w.outputs.push(tr.stdout + tr.stderr);
-    if (tr.code !== 2 || tr.stdout !== '') w.result.violations.push(`job transfer with GLOBUS_TIMER_TRANSFER_ACTION_URL=http://example.org/transfer/run: exit ${tr.code} (wanted 2), ${tr.stderr.trim()}`);
+    if (tr.code !== 2 || tr.stdout !== '')
+      w.result.violations.push(
+        `job transfer with GLOBUS_TIMER_TRANSFER_ACTION_URL=http://example.org/transfer/run: exit ${tr.code} (wanted 2), ${tr.stderr.trim()}`,
+      );
     const created = (await allJobs(client)).filter((j) => j.name === 'insecure');
-    if (created.length) w.result.violations.push(`${created.length} job(s) were created while http:// action URLs were refused: ${created.map((j) => j.callback_url).join(', ')}`);
+    if (created.length)
+      w.result.violations.push(
+        `${created.length} job(s) were created while http:// action URLs were refused: ${created.map((j) => j.callback_url).join(', ')}`,
+      );
     else if ((await allJobs(client)).length !== jobsBefore) w.result.violations.push('the number of jobs changed while http:// action URLs were refused');
   } finally {
     client.close();
@@ -697,34 +785,63 @@ async function hostileSubmissions(w: World): Promise<void> {
       hostile.introspectionScope = scope;
       for (const named of [false, true]) {
         const asked = introspections();
-        const args = ['job', 'submit', '--name', 'hostile-cli', '--interval', '1', '--action-url', hostile.runUrl, '--action-body', '{"body": {"hostile": true}}'];
+        const args = [
+          'job',
+          'submit',
+          '--name',
+          'hostile-cli',
+          '--interval',
+          '1',
+          '--action-url',
+          hostile.runUrl,
+          '--action-body',
+          '{"body": {"hostile": true}}',
+        ];
         const r = await cli(w, named ? [...args, '--scope', scope] : args);
         const how = `job submit to a provider at ${host} introspecting ${scope}${named ? ', with --scope naming it' : ', no --scope'}`;
         const line = oneLine(r);
         if (r.code !== 2 || !line || !line.includes(host)) {
-          w.result.violations.push(`${how}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr.slice(0, 300))} (wanted exit 2, one line naming ${host})`);
+          w.result.violations.push(
+            `${how}: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr.slice(0, 300))} (wanted exit 2, one line naming ${host})`,
+          );
         }
         if (line && scope === TRANSFER_SCOPE && !named) w.log(`hostile provider, job submit: ${line}`);
-        if (!named && introspections() === asked) w.result.violations.push(`${how}: the CLI never read the provider's introspection document, so the case checked nothing`);
+        if (!named && introspections() === asked)
+          w.result.violations.push(`${how}: the CLI never read the provider's introspection document, so the case checked nothing`);
       }
       // A client that skips the CLI: the daemon's own check.
       try {
-        const job = await client.call('job.submit', { name: 'hostile-rpc', interval_seconds: 1, callback_url: hostile.runUrl, callback_body: { body: {} }, scope });
+        const job = await client.call('job.submit', {
+          name: 'hostile-rpc',
+          interval_seconds: 1,
+          callback_url: hostile.runUrl,
+          callback_body: { body: {} },
+          scope,
+        });
         w.result.violations.push(`RPC job.submit with scope ${scope} at ${hostile.runUrl} was accepted (job ${job.job_id})`);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         w.outputs.push((err as Error).message);
-        if (code !== 'INVALID_INPUT') w.result.violations.push(`RPC job.submit with scope ${scope} at ${hostile.runUrl} failed with ${String(code)}, not INVALID_INPUT: ${(err as Error).message}`);
+        if (code !== 'INVALID_INPUT')
+          w.result.violations.push(
+            `RPC job.submit with scope ${scope} at ${hostile.runUrl} failed with ${String(code)}, not INVALID_INPUT: ${(err as Error).message}`,
+          );
       }
     }
     const jobs = await allJobs(client);
     const created = jobs.filter((j) => j.name === 'hostile-cli' || j.name === 'hostile-rpc');
-    if (created.length) w.result.violations.push(`${created.length} job(s) were created for the hostile provider: ${created.map((j) => `${j.job_id} (${j.scope})`).join(', ')}`);
-    else if (jobs.length !== jobsBefore) w.result.violations.push(`the number of jobs changed (${jobsBefore} → ${jobs.length}) while the hostile provider's jobs were refused`);
+    if (created.length)
+      w.result.violations.push(`${created.length} job(s) were created for the hostile provider: ${created.map((j) => `${j.job_id} (${j.scope})`).join(', ')}`);
+    else if (jobs.length !== jobsBefore)
+      w.result.violations.push(`the number of jobs changed (${jobsBefore} → ${jobs.length}) while the hostile provider's jobs were refused`);
   } finally {
     client.close();
   }
-  noteIfHeld(w, since, `hostile provider at ${host}: ${HOSTILE_SCOPES.length} Globus scopes refused by job submit (introspected and named) and by RPC job.submit`);
+  noteIfHeld(
+    w,
+    since,
+    `hostile provider at ${host}: ${HOSTILE_SCOPES.length} Globus scopes refused by job submit (introspected and named) and by RPC job.submit`,
+  );
 }
 
 /** The jobs planted before the daemon started: each run fails without sending, the job goes inactive. */
@@ -735,10 +852,15 @@ async function hostileJobsInactive(w: World, ids: readonly string[]): Promise<vo
     const get = () => Promise.all(ids.map((id) => client.call('job.get', { job_id: id })));
     let docs: JobDocument[];
     try {
-      docs = await waitFor('every job planted at the hostile provider inactive', async () => {
-        const d = await get();
-        return d.every((j) => j.status === 'inactive') && d;
-      }, 30_000, 250);
+      docs = await waitFor(
+        'every job planted at the hostile provider inactive',
+        async () => {
+          const d = await get();
+          return d.every((j) => j.status === 'inactive') && d;
+        },
+        30_000,
+        250,
+      );
     } catch {
       docs = await get();
       const active = docs.filter((d) => d.status !== 'inactive');
@@ -750,14 +872,22 @@ async function hostileJobsInactive(w: World, ids: readonly string[]): Promise<vo
     for (const d of docs) {
       if (d.status !== 'inactive') continue;
       if (d.inactive_reason?.cause !== 'token_destination') {
-        w.result.violations.push(`job ${d.job_id} planted with scope ${d.scope} at the hostile provider is inactive for ${JSON.stringify(d.inactive_reason)}, not cause token_destination`);
+        w.result.violations.push(
+          `job ${d.job_id} planted with scope ${d.scope} at the hostile provider is inactive for ${JSON.stringify(d.inactive_reason)}, not cause token_destination`,
+        );
       }
       const codes = (d.results?.data ?? []).map((r) => (r.errors as { code?: unknown } | null)?.code);
       if (!codes.includes('TOKEN_DESTINATION_REFUSED')) {
-        w.result.violations.push(`job ${d.job_id} planted with scope ${d.scope} at the hostile provider: no run failed with TOKEN_DESTINATION_REFUSED (run errors: ${JSON.stringify(codes)})`);
+        w.result.violations.push(
+          `job ${d.job_id} planted with scope ${d.scope} at the hostile provider: no run failed with TOKEN_DESTINATION_REFUSED (run errors: ${JSON.stringify(codes)})`,
+        );
       }
     }
-    noteIfHeld(w, since, `${ids.length} jobs planted in the database with Globus scopes at the hostile provider: ${docs.map((d) => `${d.status}/${d.inactive_reason?.cause ?? '-'} after ${d.n_runs} run(s)`).join(', ')}`);
+    noteIfHeld(
+      w,
+      since,
+      `${ids.length} jobs planted in the database with Globus scopes at the hostile provider: ${docs.map((d) => `${d.status}/${d.inactive_reason?.cause ?? '-'} after ${d.n_runs} run(s)`).join(', ')}`,
+    );
   } finally {
     client.close();
   }
@@ -776,13 +906,18 @@ function hostileGotNoToken(w: World): void {
   const first = (rs: typeof withHeader) => rs.slice(0, 3).map(what).join(', ') + (rs.length > 3 ? ', …' : '');
   if (withHeader.length) {
     const bearers = withHeader.filter((r) => bearer(r.headers)).length;
-    w.result.violations.push(`${withHeader.length} of ${hostile.requests.length} requests to the hostile provider carried an Authorization header (${bearers} a bearer token): ${first(withHeader)}`);
+    w.result.violations.push(
+      `${withHeader.length} of ${hostile.requests.length} requests to the hostile provider carried an Authorization header (${bearers} a bearer token): ${first(withHeader)}`,
+    );
   }
-  if (withSecret.length) w.result.violations.push(`${withSecret.length} requests to the hostile provider carried a secret issued by Globus Auth: ${first(withSecret)}`);
+  if (withSecret.length)
+    w.result.violations.push(`${withSecret.length} requests to the hostile provider carried a secret issued by Globus Auth: ${first(withSecret)}`);
   const gets = hostile.requests.filter((r) => r.method === 'GET').length;
   if (gets === 0) w.result.violations.push('the hostile provider was never asked anything: its no-token check checked nothing');
   if (!withHeader.length && !withSecret.length) {
-    w.result.notes.push(`hostile provider: ${hostile.requests.length} requests (${gets} introspections, ${hostile.runRequests().length} run requests), none with a token`);
+    w.result.notes.push(
+      `hostile provider: ${hostile.requests.length} requests (${gets} introspections, ${hostile.runRequests().length} run requests), none with a token`,
+    );
   }
 }
 
@@ -835,7 +970,11 @@ async function daemonRunOnce(env: NodeJS.ProcessEnv, socketPath: string, socketI
   const old = process.umask(USER_UMASK);
   let proc: ReturnType<typeof spawn>;
   try {
-    proc = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), 'daemon', 'run'], { env: { ...env, GLOBUS_TIMER_LOG_LEVEL: 'info' }, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    proc = spawn(process.execPath, [path.join(ROOT, 'bin/globus-timer.js'), 'daemon', 'run'], {
+      env: { ...env, GLOBUS_TIMER_LOG_LEVEL: 'info' },
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   } finally {
     process.umask(old);
   }
@@ -860,6 +999,36 @@ async function daemonRunOnce(env: NodeJS.ProcessEnv, socketPath: string, socketI
   const code = await exited;
   clearTimeout(killer);
   return { code, human: stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{')), served };
+}
+
+/**
+ * Connect to `socketPath`, whose server accepts and at once closes every connection, and
+ * resolve once the server has closed ours. A listening socket hands out its queued
+ * connections in the order they came, so every connection made before ours (by a process
+ * that may have exited since) has been accepted by then: counting them afterwards needs
+ * no guess at how long the kernel's queue takes to drain.
+ */
+function acceptedBehindQueued(socketPath: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(socketPath);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`${socketPath}: our own connection was not accepted within ${timeoutMs} ms`));
+    }, timeoutMs);
+    let connected = false;
+    s.once('connect', () => (connected = true));
+    // Once connected, the connection ends only when the server closes it (an EOF, or a reset).
+    s.on('error', (err) => {
+      if (connected) return;
+      clearTimeout(timer);
+      reject(err);
+    });
+    s.once('close', () => {
+      clearTimeout(timer);
+      if (connected) resolve();
+    });
+    s.resume();
+  });
 }
 
 async function plantedRuntimeDir(w: World): Promise<void> {
@@ -898,11 +1067,16 @@ async function plantedRuntimeDir(w: World): Promise<void> {
     const sockBefore = fs.lstatSync(socketPath);
     const paths = resolvePathsAs(env);
     if (paths.socketPath !== socketPath) {
-      w.result.violations.push(`with XDG_RUNTIME_DIR=${runtime} the socket resolves to ${paths.socketPath}, not ${socketPath}: the planted runtime directory case checked nothing`);
+      w.result.violations.push(
+        `with XDG_RUNTIME_DIR=${runtime} the socket resolves to ${paths.socketPath}, not ${socketPath}: the planted runtime directory case checked nothing`,
+      );
       return;
     }
 
-    for (const args of [['job', 'list'], ['daemon', 'status']]) {
+    for (const args of [
+      ['job', 'list'],
+      ['daemon', 'status'],
+    ]) {
       const r = await cli(w, args, undefined, env);
       const line = oneLine(r);
       if (line) w.log(`planted runtime directory, ${args.join(' ')}: ${line}`);
@@ -919,12 +1093,18 @@ async function plantedRuntimeDir(w: World): Promise<void> {
       w.result.violations.push(`RpcClient.connect to the planted socket ${socketPath} succeeded`);
     } catch (err) {
       if (!(err instanceof TimerError && err.code === ERROR_CODES.UNSAFE_PATH)) {
-        w.result.violations.push(`RpcClient.connect to the planted socket failed with ${(err as { code?: unknown }).code}, not UNSAFE_PATH: ${(err as Error).message}`);
+        w.result.violations.push(
+          `RpcClient.connect to the planted socket failed with ${(err as { code?: unknown }).code}, not UNSAFE_PATH: ${(err as Error).message}`,
+        );
       }
     }
     // Autostart was allowed (GLOBUS_TIMER_NO_AUTOSTART unset): a refused socket must not start one.
-    for (const [what, dir] of [['data directory', paths.dataDir], ['log directory', paths.logDir]] as const) {
-      if (fs.existsSync(dir)) w.result.violations.push(`after the CLI refused the planted socket directory, the ${what} ${dir} exists: a daemon was autostarted`);
+    for (const [what, dir] of [
+      ['data directory', paths.dataDir],
+      ['log directory', paths.logDir],
+    ] as const) {
+      if (fs.existsSync(dir))
+        w.result.violations.push(`after the CLI refused the planted socket directory, the ${what} ${dir} exists: a daemon was autostarted`);
     }
 
     const attempt = await daemonRunOnce(env, socketPath, sockBefore.ino);
@@ -937,7 +1117,9 @@ async function plantedRuntimeDir(w: World): Promise<void> {
 
     const dirAfter = fs.lstatSync(planted);
     if (dirAfter.uid !== dirBefore.uid || dirAfter.gid !== dirBefore.gid || dirAfter.mode !== dirBefore.mode || !dirAfter.isDirectory()) {
-      w.result.violations.push(`the planted socket directory changed: owner ${dirBefore.uid}:${dirBefore.gid} → ${dirAfter.uid}:${dirAfter.gid}, mode ${(dirBefore.mode & 0o7777).toString(8)} → ${(dirAfter.mode & 0o7777).toString(8)}`);
+      w.result.violations.push(
+        `the planted socket directory changed: owner ${dirBefore.uid}:${dirBefore.gid} → ${dirAfter.uid}:${dirAfter.gid}, mode ${(dirBefore.mode & 0o7777).toString(8)} → ${(dirAfter.mode & 0o7777).toString(8)}`,
+      );
     }
     let sockAfter: fs.Stats | null = null;
     try {
@@ -950,9 +1132,15 @@ async function plantedRuntimeDir(w: World): Promise<void> {
     }
     const entries = fs.readdirSync(planted);
     if (entries.join() !== 'daemon.sock') w.result.violations.push(`files appeared in the planted socket directory: ${entries.join(', ')}`);
-    await sleep(200); // a connection the kernel queued is accepted by now
-    if (connections) w.result.violations.push(`the planted socket (${who}) received ${connections} connection(s)`);
-    noteIfHeld(w, since, `planted runtime directory (${who}): job list and daemon status refused it in one line, daemon run did not start, no connection to its socket`);
+    // A connection of our own, accepted after any the CLI or the daemon made: those were counted by then.
+    await acceptedBehindQueued(socketPath);
+    const strays = connections - 1;
+    if (strays) w.result.violations.push(`the planted socket (${who}) received ${strays} connection(s)`);
+    noteIfHeld(
+      w,
+      since,
+      `planted runtime directory (${who}): job list and daemon status refused it in one line, daemon run did not start, no connection to its socket`,
+    );
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -972,7 +1160,8 @@ async function socketWithoutRuntimeDir(w: World): Promise<void> {
     if (typeof socketPath === 'string') {
       const rel = path.relative(dir, socketPath);
       const parent = path.dirname(socketPath);
-      if (rel.startsWith('..') || path.isAbsolute(rel) || parent === tmp || parent === os.tmpdir()) problems.push(`socket ${socketPath} is outside the user's own directories (temp dir ${tmp})`);
+      if (rel.startsWith('..') || path.isAbsolute(rel) || parent === tmp || parent === os.tmpdir())
+        problems.push(`socket ${socketPath} is outside the user's own directories (temp dir ${tmp})`);
     }
     if (problems.length) w.result.violations.push(`no XDG_RUNTIME_DIR, no GLOBUS_TIMER_HOME, ${what}: ${problems.join('; ')}`);
   };
@@ -995,10 +1184,15 @@ async function socketWithoutRuntimeDir(w: World): Promise<void> {
     } catch {
       reported = undefined;
     }
-    if (r.code !== 3) w.result.violations.push(`no XDG_RUNTIME_DIR, no GLOBUS_TIMER_HOME, ${what}: exit ${r.code}, not 3 (not running); ${r.stderr.trim().slice(0, 200)}`);
+    if (r.code !== 3)
+      w.result.violations.push(`no XDG_RUNTIME_DIR, no GLOBUS_TIMER_HOME, ${what}: exit ${r.code}, not 3 (not running); ${r.stderr.trim().slice(0, 200)}`);
     check(what, reported, want);
   }
-  noteIfHeld(w, since, `without XDG_RUNTIME_DIR and GLOBUS_TIMER_HOME the socket is ${path.relative(w.home, resolved.socketPath)} under the scenario's user directory (temp dir ${tmp}); the CLI agrees, HOME-only too`);
+  noteIfHeld(
+    w,
+    since,
+    `without XDG_RUNTIME_DIR and GLOBUS_TIMER_HOME the socket is ${path.relative(w.home, resolved.socketPath)} under the scenario's user directory (temp dir ${tmp}); the CLI agrees, HOME-only too`,
+  );
 }
 
 async function plantedLogSymlink(w: World): Promise<void> {
@@ -1033,11 +1227,14 @@ async function plantedLogSymlink(w: World): Promise<void> {
         `daemon start with ${link} → a victim file: exit ${r.code}, stdout ${JSON.stringify(r.stdout.slice(0, 200))}, stderr ${JSON.stringify(r.stderr.slice(0, 400))} (wanted a refusal in one line naming ${link})`,
       );
     }
-    if (await isAnswering(paths.socketPath)) w.result.violations.push(`a daemon answers on ${paths.socketPath} although the log directory holds a planted link`);
+    if (await isAnswering(paths.socketPath))
+      w.result.violations.push(`a daemon answers on ${paths.socketPath} although the log directory holds a planted link`);
     const after = fs.lstatSync(victim);
     const now = fs.readFileSync(victim);
-    if (!now.equals(content)) w.result.violations.push(`the victim file behind the planted log link was written: ${content.length} bytes → ${now.length} bytes`);
-    if (after.mtimeMs !== before.mtimeMs) w.result.violations.push(`the victim file behind the planted log link has a new mtime (${before.mtime.toISOString()} → ${after.mtime.toISOString()})`);
+    if (!now.equals(content))
+      w.result.violations.push(`the victim file behind the planted log link was written: ${content.length} bytes → ${now.length} bytes`);
+    if (after.mtimeMs !== before.mtimeMs)
+      w.result.violations.push(`the victim file behind the planted log link has a new mtime (${before.mtime.toISOString()} → ${after.mtime.toISOString()})`);
     if (after.uid !== before.uid || after.mode !== before.mode) w.result.violations.push(`the victim file behind the planted log link changed owner or mode`);
     if (!fs.lstatSync(link).isSymbolicLink() || fs.readlinkSync(link) !== victim) w.result.notes.push(`the planted log link ${link} was replaced or changed`);
     noteIfHeld(w, since, `planted log link to a victim file (${whose}): daemon start refused (exit ${r.code}), victim unchanged`);

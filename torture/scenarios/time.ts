@@ -30,7 +30,7 @@ import { isAlive, makeTempDir, removeTempDir, sleep, sleepUntil } from '../../be
 import { seedGrid } from '../../bench/lib/seed.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
-import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
+import { emptyResult, notRun, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
 
 /** `--misfire skip` jobs still fire a slot at most this late; older ones count as missed. */
@@ -49,6 +49,8 @@ const TRANSITION_MS = 200;
 const STOP_SLACK_MS = 50;
 /** Normal running after each disruption, before the next (≥ one slot of every job). */
 const DWELL_MS = 3_500;
+/** How long a SIGSTOP-ed daemon may take to show as stopped (state T) in /proc. */
+const STOP_SEEN_WITHIN_MS = 2_000;
 
 const FAKETIME_LIBS = [
   '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
@@ -76,7 +78,8 @@ function seedMixed(dbFile: string, n: number, t0: number, callbackUrl: string): 
   ].filter((g) => g.n > 0);
   const ids: { id: string; intervalS: number }[] = [];
   for (const g of grids) {
-    for (const id of seedGrid(dbFile, { n: g.n, intervalS: g.intervalS, t0Ms: t0, durationMs: 365 * 86_400_000 }, callbackUrl)) ids.push({ id, intervalS: g.intervalS });
+    for (const id of seedGrid(dbFile, { n: g.n, intervalS: g.intervalS, t0Ms: t0, durationMs: 365 * 86_400_000 }, callbackUrl))
+      ids.push({ id, intervalS: g.intervalS });
   }
   const db = new Database(dbFile, { fileMustExist: true });
   try {
@@ -160,10 +163,14 @@ function checkFires(
   // No early fire, by the daemon's clock.
   for (const f of fires) {
     const daemonNow = f.receivedAtMs + Math.max(...offsetsAt(f.receivedAtMs));
-    if (f.slot > daemonNow + 1) v.push(`early fire: job ${f.jobId.slice(0, 8)} slot ${new Date(f.slot).toISOString()} reached the provider ${f.slot - daemonNow} ms before it was due (daemon time)`);
+    if (f.slot > daemonNow + 1)
+      v.push(
+        `early fire: job ${f.jobId.slice(0, 8)} slot ${new Date(f.slot).toISOString()} reached the provider ${f.slot - daemonNow} ms before it was due (daemon time)`,
+      );
   }
   for (const r of runs) {
-    if (r.state !== 'pending' && r.fired_at_ms < r.slot_at_ms) v.push(`early fire: run ${r.request_id.slice(0, 8)} records fired_at ${r.slot_at_ms - r.fired_at_ms} ms before its slot`);
+    if (r.state !== 'pending' && r.fired_at_ms < r.slot_at_ms)
+      v.push(`early fire: run ${r.request_id.slice(0, 8)} records fired_at ${r.slot_at_ms - r.fired_at_ms} ms before its slot`);
   }
   const resent = [...receipts.values()].filter((n) => n > 1).length;
   if (resent) result.notes.push(`${part}: ${resent} runs were re-sent with their request_id (a request in flight across a stop)`);
@@ -190,17 +197,24 @@ function checkFires(
       const job = jobs.get(jobId)!;
       const lates = list.map((f) => f.firedAtMs - f.slot);
       if (job.misfire === 'skip') {
-        v.push(`${d.label}: misfire=skip job ${jobId.slice(0, 8)} fired ${list.length} stale slot(s), ${Math.max(...lates)} ms late (grace ${MISFIRE_GRACE_MS} ms)`);
+        v.push(
+          `${d.label}: misfire=skip job ${jobId.slice(0, 8)} fired ${list.length} stale slot(s), ${Math.max(...lates)} ms late (grace ${MISFIRE_GRACE_MS} ms)`,
+        );
         continue;
       }
       coalesced += 1;
-      if (list.length > 1) v.push(`${d.label}: job ${jobId.slice(0, 8)} fired ${list.length} catch-up runs (a burst), slots ${list.map((f) => new Date(f.slot).toISOString()).join(', ')}`);
+      if (list.length > 1)
+        v.push(
+          `${d.label}: job ${jobId.slice(0, 8)} fired ${list.length} catch-up runs (a burst), slots ${list.map((f) => new Date(f.slot).toISOString()).join(', ')}`,
+        );
       const tooOld = lates.filter((l) => l > job.intervalMs + SEND_SLACK_MS);
-      if (tooOld.length) v.push(`${d.label}: job ${jobId.slice(0, 8)} caught up a slot ${Math.max(...tooOld)} ms late, not the latest due one (interval ${job.intervalMs} ms)`);
+      if (tooOld.length)
+        v.push(`${d.label}: job ${jobId.slice(0, 8)} caught up a slot ${Math.max(...tooOld)} ms late, not the latest due one (interval ${job.intervalMs} ms)`);
     }
     const coalescing = [...jobs.values()].filter((j) => j.misfire === 'coalesce').length;
     // Every coalescing job had slots in the gap; a catch-up may be overlap-skipped, but not all of them.
-    if (coalescing > 0 && coalesced === 0 && d.toDaemonMs - d.fromDaemonMs > 2_500) v.push(`${d.label}: no job caught up at all (rule 4: one run for the latest due slot)`);
+    if (coalescing > 0 && coalesced === 0 && d.toDaemonMs - d.fromDaemonMs > 2_500)
+      v.push(`${d.label}: no job caught up at all (rule 4: one run for the latest due slot)`);
     const why = coalesced < coalescing ? ' (for the others the next slot came first, or the catch-up was overlap-skipped)' : '';
     result.notes.push(`${part}: ${d.label}: ${coalesced} of ${coalescing} coalescing jobs caught up once${why}`);
   }
@@ -218,7 +232,8 @@ function judgeOpenRuns(result: ScenarioResult, part: string, runs: RunRow[], dae
   const open = runs.filter((r) => r.state === 'pending' || r.state === 'active');
   const waiting = open.filter((r) => r.state === 'pending' && r.slot_at_ms > daemonStopMs - STOP_SLACK_MS);
   result.stuckRuns -= waiting.length;
-  if (waiting.length) result.notes.push(`${part}: ${waiting.length} runs claimed ahead of their slot were still waiting for it (in the daemon's future) when it stopped`);
+  if (waiting.length)
+    result.notes.push(`${part}: ${waiting.length} runs claimed ahead of their slot were still waiting for it (in the daemon's future) when it stopped`);
   for (const r of open.filter((x) => !waiting.includes(x))) {
     const cause = causeOf(r.slot_at_ms);
     result.violations.push(
@@ -237,6 +252,7 @@ function merge(into: ScenarioResult, part: ScenarioResult): void {
   into.violations.push(...part.violations);
   into.notes.push(...part.notes);
   into.skipped.push(...part.skipped);
+  into.ran ||= part.ran;
 }
 
 function processState(pid: number | undefined): string | null {
@@ -268,19 +284,25 @@ async function suspendPart(params: ScenarioParams, log: (line: string) => void):
     for (let i = 0; i < suspends; i++) {
       const stopAt = Date.now();
       daemon.proc.kill('SIGSTOP');
-      await sleep(50);
-      const state = processState(daemon.pid);
+      // Stopped once /proc says so (at once, unless the machine is very busy); not stopped after
+      // STOP_SEEN_WITHIN_MS means it cannot be done here, not that it was slow.
+      let state = processState(daemon.pid);
+      for (const until = Date.now() + STOP_SEEN_WITHIN_MS; state !== 'T' && Date.now() < until; state = processState(daemon.pid)) await sleep(10);
       if (state !== 'T') {
         daemon.proc.kill('SIGCONT');
-        const r = emptyResult('time');
-        r.skipped.push(`suspend: SIGSTOP did not stop the daemon here (process state ${state ?? 'unknown'})`);
-        return r;
+        return notRun('time', `suspend: SIGSTOP did not stop the daemon here (process state ${state ?? 'unknown'} after ${STOP_SEEN_WITHIN_MS} ms)`);
       }
-      await sleep(suspendMs - 50);
+      await sleep(suspendMs - (Date.now() - stopAt));
       daemon.proc.kill('SIGCONT');
       const contAt = Date.now();
       log(`suspend ${i + 1}/${suspends}: daemon stopped ${contAt - stopAt} ms`);
-      disruptions.push({ label: `suspend ${i + 1} (${((contAt - stopAt) / 1000).toFixed(1)} s)`, fromDaemonMs: stopAt, toDaemonMs: contAt, afterRealMs: contAt, untilRealMs: Infinity });
+      disruptions.push({
+        label: `suspend ${i + 1} (${((contAt - stopAt) / 1000).toFixed(1)} s)`,
+        fromDaemonMs: stopAt,
+        toDaemonMs: contAt,
+        afterRealMs: contAt,
+        untilRealMs: Infinity,
+      });
       if (i > 0) disruptions[i - 1]!.untilRealMs = stopAt;
       await sleep(DWELL_MS);
     }
@@ -289,7 +311,16 @@ async function suspendPart(params: ScenarioParams, log: (line: string) => void):
     const result = verify('time', dbFile, ap.runRequests(), before);
     if (stopped !== 0) result.violations.push(`suspend: the daemon exited with ${stopped} on SIGTERM, not 0`);
     const runs = readRuns(dbFile);
-    checkFires(result, 'suspend', jobs, runs, ap.runRequests(), () => [0], disruptions, disruptions.map((d) => d.fromDaemonMs));
+    checkFires(
+      result,
+      'suspend',
+      jobs,
+      runs,
+      ap.runRequests(),
+      () => [0],
+      disruptions,
+      disruptions.map((d) => d.fromDaemonMs),
+    );
     judgeOpenRuns(result, 'suspend', runs, stopRealMs, () => null);
     return result;
   } finally {
@@ -324,7 +355,8 @@ function probeFaketime(env: NodeJS.ProcessEnv, offsetFile: string): string | nul
     const out = spawnSync(process.execPath, ['-e', 'console.log(Date.now())'], { env, encoding: 'utf8', timeout: 20_000 });
     const seen = Number(out.stdout.trim());
     const offset = seen - realBefore;
-    if (out.status !== 0 || !Number.isFinite(seen)) return `node did not run under libfaketime (exit ${out.status ?? out.signal}): ${out.stderr.trim().slice(0, 200)}`;
+    if (out.status !== 0 || !Number.isFinite(seen))
+      return `node did not run under libfaketime (exit ${out.status ?? out.signal}): ${out.stderr.trim().slice(0, 200)}`;
     if (Math.abs(offset - 3_600_000) > 10_000) return `libfaketime preloaded but node's clock was off by ${offset} ms, not +1 h`;
     return null;
   } finally {
@@ -355,7 +387,8 @@ function plannedOffsets(jumps: number): { label: string; toMs: number }[] {
   let high = 0;
   for (let i = 0; i < jumps; i++) {
     const kind = i % 4;
-    const to = kind === 0 ? Math.max(offset, high) + 5_000 : kind === 1 ? offset - 3_000 : kind === 2 ? Math.max(offset, high) + 2 * 3_600_000 : offset - 3_600_000;
+    const to =
+      kind === 0 ? Math.max(offset, high) + 5_000 : kind === 1 ? offset - 3_000 : kind === 2 ? Math.max(offset, high) + 2 * 3_600_000 : offset - 3_600_000;
     const delta = to - offset;
     const hours = Math.floor(Math.abs(delta) / 3_600_000);
     const seconds = (Math.abs(delta) % 3_600_000) / 1000;
@@ -370,11 +403,7 @@ function plannedOffsets(jumps: number): { label: string; toMs: number }[] {
 /** (b) Wall-clock jumps under libfaketime. */
 async function jumpPart(params: ScenarioParams, log: (line: string) => void): Promise<ScenarioResult> {
   const found = findFaketime();
-  if ('missing' in found) {
-    const r = emptyResult('time');
-    r.skipped.push(`wall-clock jumps: ${found.missing}`);
-    return r;
-  }
+  if ('missing' in found) return notRun('time', `wall-clock jumps: ${found.missing}`);
   const jobCount = Math.max(2, Math.round(params.jobs ?? 12));
   const jumps = Math.max(1, Math.round(params.jumps ?? 4));
   const home = makeTempDir('gtt-tj-');
@@ -392,11 +421,7 @@ async function jumpPart(params: ScenarioParams, log: (line: string) => void): Pr
       FAKETIME: undefined,
     };
     const probe = probeFaketime({ ...process.env, ...knobs, FAKETIME: undefined }, offsetFile);
-    if (probe) {
-      const r = emptyResult('time');
-      r.skipped.push(`wall-clock jumps: ${probe}`);
-      return r;
-    }
+    if (probe) return notRun('time', `wall-clock jumps: ${probe}`);
     const { dbFile } = resolvePaths(daemonEnv(home, knobs));
     const t0 = Date.now() + 3_000;
     const jobs = seedMixed(dbFile, jobCount, t0, ap.runUrl);
@@ -438,19 +463,40 @@ async function jumpPart(params: ScenarioParams, log: (line: string) => void): Pr
     };
     const disruptions: Disruption[] = done.flatMap((j, i) =>
       j.toMs > j.fromMs
-        ? [{ label: j.label, fromDaemonMs: j.beforeRealMs + j.fromMs, toDaemonMs: j.afterRealMs + j.toMs, afterRealMs: j.beforeRealMs, untilRealMs: done[i + 1]?.beforeRealMs ?? Infinity }]
+        ? [
+            {
+              label: j.label,
+              fromDaemonMs: j.beforeRealMs + j.fromMs,
+              toDaemonMs: j.afterRealMs + j.toMs,
+              afterRealMs: j.beforeRealMs,
+              untilRealMs: done[i + 1]?.beforeRealMs ?? Infinity,
+            },
+          ]
         : [],
     );
     const result = verify('time', dbFile, ap.runRequests(), before);
     if (stopped !== 0) result.violations.push(`jumps: the daemon exited with ${stopped} on SIGTERM, not 0`);
     const runs = readRuns(dbFile);
-    checkFires(result, 'jumps', jobs, runs, ap.runRequests(), offsetsAt, disruptions, done.map((j) => j.beforeRealMs + j.fromMs));
+    checkFires(
+      result,
+      'jumps',
+      jobs,
+      runs,
+      ap.runRequests(),
+      offsetsAt,
+      disruptions,
+      done.map((j) => j.beforeRealMs + j.fromMs),
+    );
 
     judgeOpenRuns(result, 'jumps', runs, stopRealMs + offset, (slotMs) => {
       const jump = done.find((j) => j.toMs < j.fromMs && slotMs > j.beforeRealMs + j.fromMs && slotMs - (j.beforeRealMs + j.fromMs) <= CLAIM_MARGIN_MS);
-      return jump ? `claimed just before "${jump.label}"; the clock has come forward since, but the run still sleeps out the jump, and its job's slots are overlap-skipped meanwhile` : null;
+      return jump
+        ? `claimed just before "${jump.label}"; the clock has come forward since, but the run still sleeps out the jump, and its job's slots are overlap-skipped meanwhile`
+        : null;
     });
-    result.notes.push(`jumps: libfaketime ${found.lib} (FAKETIME_TIMESTAMP_FILE, FAKETIME_NO_CACHE=1, FAKETIME_DONT_FAKE_MONOTONIC=1), max timer delay ${MAX_TIMER_DELAY_MS} ms`);
+    result.notes.push(
+      `jumps: libfaketime ${found.lib} (FAKETIME_TIMESTAMP_FILE, FAKETIME_NO_CACHE=1, FAKETIME_DONT_FAKE_MONOTONIC=1), max timer delay ${MAX_TIMER_DELAY_MS} ms`,
+    );
     return result;
   } finally {
     if (daemon) await daemon.stop();
@@ -464,7 +510,8 @@ async function runScenario(params: ScenarioParams, log: (line: string) => void):
   const parts = await Promise.allSettled([suspendPart(params, (l) => log(`suspend: ${l}`)), jumpPart(params, (l) => log(`jumps: ${l}`))]);
   const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
   if (failed) throw failed.reason;
-  const result = emptyResult('time');
+  // Skipped as a whole only when neither part ran here.
+  const result: ScenarioResult = { ...emptyResult('time'), ran: false };
   for (const p of parts) if (p.status === 'fulfilled') merge(result, p.value);
   return result;
 }

@@ -47,9 +47,7 @@ function activityOf(job: JobRow, newest: RunRow | undefined): JobDocument['activ
  */
 export function toJobDocument(job: JobRow, newestRuns: RunRow[]): JobDocument {
   const stopAfter =
-    job.stopAfterDateMs === null && job.stopAfterRuns === null
-      ? null
-      : { date: formatIsoOrNull(job.stopAfterDateMs), n_runs: job.stopAfterRuns };
+    job.stopAfterDateMs === null && job.stopAfterRuns === null ? null : { date: formatIsoOrNull(job.stopAfterDateMs), n_runs: job.stopAfterRuns };
   return {
     job_id: job.id,
     name: job.name,

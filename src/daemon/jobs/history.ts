@@ -10,8 +10,8 @@ import { checkRunState } from '../../core/input.ts';
 import { parseDateTime } from '../../core/time.ts';
 import { summarizeRun } from '../../core/run-summary.ts';
 
-export const HISTORY_DEFAULT_LIMIT = 20;
-export const HISTORY_MAX_PAGE = 1000;
+const HISTORY_DEFAULT_LIMIT = 20;
+const HISTORY_MAX_PAGE = 1000;
 
 /**
  * `job.history`: a job's runs, newest first, one page at a time (keyset paging on runs.id,
@@ -36,8 +36,7 @@ export function jobHistory(db: Db, params: HistoryParams): HistoryPage {
   return { runs: items, next_cursor: more && last ? encodeHistoryCursor(last.id) : null };
 }
 
-
-export function toHistoryEntry(run: RunRow): HistoryEntry {
+function toHistoryEntry(run: RunRow): HistoryEntry {
   return {
     ...toRunResult(run),
     lateness_ms: run.manual ? null : run.firedAtMs - run.slotAtMs,

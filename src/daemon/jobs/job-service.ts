@@ -1,9 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../../config/config.ts';
-import { countJobsByStatus, deleteJobForGood, getJob, insertJob, iterateJobs, jobsWithIdPrefix, markDeleted, markResumed, type JobIdMatch, type JobPageKey } from '../store/jobs.ts';
+import {
+  countJobsByStatus,
+  deleteJobForGood,
+  getJob,
+  insertJob,
+  iterateJobs,
+  jobsWithIdPrefix,
+  markDeleted,
+  markResumed,
+  type JobIdMatch,
+  type JobPageKey,
+} from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
 import { countRunsOfJob, hasOpenRun, newestRuns, unclaimRuns } from '../store/runs.ts';
-import type { JobRow, JobStatus } from '../store/schema.ts';
+import type { JobRow } from '../store/schema.ts';
+import type { JobStatus } from '../../core/vocabulary.ts';
 import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../../contract/protocol.ts';
 import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../../contract/protocol.ts';
@@ -131,7 +143,8 @@ export class JobService {
     const { jobs, total } = jobsWithIdPrefix(this.#deps.db, ref.prefix, AMBIGUOUS_CANDIDATES_SHOWN);
     const [only] = jobs;
     if (total === 1 && only) return jobRef(only);
-    if (total === 0) throw new TimerError(ERROR_CODES.JOB_NOT_FOUND, `no job id starts with ${ref.prefix}; list jobs with: globus-timer job list --show-deleted`);
+    if (total === 0)
+      throw new TimerError(ERROR_CODES.JOB_NOT_FOUND, `no job id starts with ${ref.prefix}; list jobs with: globus-timer job list --show-deleted`);
     const shown = jobs.map((j) => `${j.id} (${j.name}, ${j.status})`).join(', ');
     const rest = total > jobs.length ? ` …and ${total - jobs.length} more` : '';
     throw new InvalidInputError(`the job id ${ref.prefix} is ambiguous: ${total} jobs start with it: ${shown}${rest}; give more of the id`);

@@ -13,7 +13,7 @@ import { formatIso, formatIsoOrNull } from '../../core/time.ts';
 export const DEFAULT_NEXT_COUNT = 5;
 
 /** How a slot of this job is written: a calendar job's in its zone (where DST shows), others in UTC as everywhere else. */
-export function formatSlot(job: Pick<JobRow, 'cron' | 'timezone'>, atMs: number): string {
+function formatSlot(job: Pick<JobRow, 'cron' | 'timezone'>, atMs: number): string {
   return job.cron === null ? formatIso(atMs) : formatIsoInZone(atMs, job.timezone);
 }
 

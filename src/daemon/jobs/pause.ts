@@ -1,6 +1,7 @@
 import { getJob, markInactive } from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
-import type { InactiveReason, JobRow } from '../store/schema.ts';
+import type { JobRow } from '../store/schema.ts';
+import type { InactiveReason } from '../../core/vocabulary.ts';
 import { InvalidInputError, JobDeletedError, JobNotFoundError } from '../../core/errors.ts';
 import { hasUnsafeChars } from '../../util/printable.ts';
 
@@ -23,7 +24,8 @@ export function pauseJob(db: Db, jobId: string, note: string | null, nowMs: numb
   if (job.status !== 'loaded') return { job, paused: false };
   const detail = note?.trim();
   // Shown later by `job status` and `job list` in a terminal: printable text only (util/printable.ts).
-  if (detail && hasUnsafeChars(detail)) throw new InvalidInputError('invalid --note: give printable text, without control characters or bidirectional overrides');
+  if (detail && hasUnsafeChars(detail))
+    throw new InvalidInputError('invalid --note: give printable text, without control characters or bidirectional overrides');
   const reason: InactiveReason = detail ? { cause: 'user', detail } : { cause: 'user' };
   // Read and write in one synchronous turn: nothing else touches the job in between.
   markInactive(db, job.id, reason, nowMs);

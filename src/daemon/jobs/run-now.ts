@@ -4,36 +4,9 @@ import { countManualRun, getJob } from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
 import { atRunsInFlightCap, hasOpenRun, insertManualRun } from '../store/runs.ts';
 import type { JobRow, RunRow } from '../store/schema.ts';
-import { ERROR_CODES, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';
+import { JobDeletedError, JobNotFoundError, RunInProgressError, RunsInFlightCapError } from '../../core/errors.ts';
 import type { Clock } from '../../core/clock.ts';
 import { retryWindowMs } from '../../core/slots.ts';
-
-export class RunInProgressError extends TimerError {
-  constructor(jobId: string) {
-    super(
-      ERROR_CODES.RUN_IN_PROGRESS,
-      `job ${jobId} has a run in progress and its overlap policy is skip; nothing fired. ` +
-        `Wait for it (globus-timer job history ${jobId}), or fire anyway with: globus-timer job run ${jobId} --force`,
-    );
-    this.name = 'RunInProgressError';
-  }
-}
-
-/**
- * `job run` refused: an overlap-allow job already has config maxRunsInFlightPerJob runs in
- * flight. The same code as RunInProgressError: runs in progress stand in the way, and the
- * remedies are the same (wait, or --force).
- */
-export class RunsInFlightCapError extends TimerError {
-  constructor(jobId: string, cap: number) {
-    super(
-      ERROR_CODES.RUN_IN_PROGRESS,
-      `job ${jobId} already has ${cap} runs in progress, the most a job runs at once (GLOBUS_TIMER_MAX_RUNS_IN_FLIGHT_PER_JOB); nothing fired. ` +
-        `Wait for one to end (globus-timer job history ${jobId}), or fire anyway with: globus-timer job run ${jobId} --force`,
-    );
-    this.name = 'RunsInFlightCapError';
-  }
-}
 
 export interface RunNowDeps {
   db: Db;

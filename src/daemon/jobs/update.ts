@@ -22,7 +22,8 @@
 
 import { getJob, lastFiredSlotAtMs, updateJobDefinition } from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
-import type { JobRow, JobStatus } from '../store/schema.ts';
+import type { JobRow } from '../store/schema.ts';
+import type { JobStatus } from '../../core/vocabulary.ts';
 import { InvalidInputError, JobDeletedError, JobNotFoundError } from '../../core/errors.ts';
 import type { UpdateJobParams } from '../../contract/protocol.ts';
 import { checkCron, checkTimezone } from '../../core/calendar.ts';
@@ -49,7 +50,7 @@ interface CheckedUpdate {
  * Every rule that needs no job: checked before the transaction. `defaultZone`: what a job
  * that becomes calendar gets when no zone is given (client_timezone, else the daemon's).
  */
-export function checkUpdate(params: UpdateJobParams, defaultZone: string | null): CheckedUpdate {
+function checkUpdate(params: UpdateJobParams, defaultZone: string | null): CheckedUpdate {
   const u: CheckedUpdate = {};
   if (params.name !== undefined) u.name = checkName(params.name);
   if (params.interval_seconds !== undefined && params.cron !== undefined) {
@@ -71,7 +72,9 @@ export function checkUpdate(params: UpdateJobParams, defaultZone: string | null)
   if (params.policy?.overlap !== undefined) u.overlap = params.policy.overlap;
   if (params.policy?.misfire !== undefined) u.misfire = params.policy.misfire;
   if (Object.keys(u).length === 0) {
-    throw new InvalidInputError('nothing to update: give at least one of name, interval, cron, timezone, start, stop-after date or runs, action body, overlap, misfire');
+    throw new InvalidInputError(
+      'nothing to update: give at least one of name, interval, cron, timezone, start, stop-after date or runs, action body, overlap, misfire',
+    );
   }
   return u;
 }

@@ -1,7 +1,8 @@
 import { and, asc, eq, gt, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
-import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow } from './schema.ts';
+import { jobs, type JobRow, type NewJobRow } from './schema.ts';
+import type { InactiveReason, JobStatus } from '../../core/vocabulary.ts';
 
 /** All SQL about jobs lives here. Every function is synchronous (better-sqlite3). */
 
@@ -10,13 +11,20 @@ import { jobs, type InactiveReason, type JobRow, type JobStatus, type NewJobRow 
  * (start + index * interval); a calendar job's must be given (null: it never occurs).
  */
 export function insertJob(db: Db, row: NewJobRow): JobRow {
-  const nextSlotAtMs =
-    row.nextSlotAtMs !== undefined || row.cron ? (row.nextSlotAtMs ?? null) : row.startAtMs + row.nextSlotIndex * row.intervalSeconds * 1000;
-  return db.insert(jobs).values({ ...row, nextSlotAtMs }).returning().get();
+  const nextSlotAtMs = row.nextSlotAtMs !== undefined || row.cron ? (row.nextSlotAtMs ?? null) : row.startAtMs + row.nextSlotIndex * row.intervalSeconds * 1000;
+  return db
+    .insert(jobs)
+    .values({ ...row, nextSlotAtMs })
+    .returning()
+    .get();
 }
 
 const getJobStatement = preparedFor((db) =>
-  db.select().from(jobs).where(eq(jobs.id, sql.placeholder('id'))).prepare(),
+  db
+    .select()
+    .from(jobs)
+    .where(eq(jobs.id, sql.placeholder('id')))
+    .prepare(),
 );
 
 export function getJob(db: Db, jobId: string): JobRow | undefined {
@@ -29,19 +37,11 @@ export interface JobPageKey {
 }
 
 /** One page in submission order, after `after` (keyset paging: fast at any depth). */
-export function listJobs(
-  db: Db,
-  { limit, after, showDeleted }: { limit: number; after: JobPageKey | null; showDeleted: boolean },
-): JobRow[] {
+function listJobs(db: Db, { limit, after, showDeleted }: { limit: number; after: JobPageKey | null; showDeleted: boolean }): JobRow[] {
   const conditions = [];
   if (!showDeleted) conditions.push(ne(jobs.status, 'deleted'));
   if (after) {
-    conditions.push(
-      or(
-        gt(jobs.submittedAtMs, after.submittedAtMs),
-        and(eq(jobs.submittedAtMs, after.submittedAtMs), gt(jobs.id, after.id)),
-      ),
-    );
+    conditions.push(or(gt(jobs.submittedAtMs, after.submittedAtMs), and(eq(jobs.submittedAtMs, after.submittedAtMs), gt(jobs.id, after.id))));
   }
   return db
     .select()
@@ -56,7 +56,10 @@ export function listJobs(
  * Jobs in submission order after `after`, read `chunkRows` at a time: a caller that stops
  * early (a job.list page full of large bodies) has not loaded the rest.
  */
-export function* iterateJobs(db: Db, { after, showDeleted, chunkRows }: { after: JobPageKey | null; showDeleted: boolean; chunkRows: number }): Generator<JobRow> {
+export function* iterateJobs(
+  db: Db,
+  { after, showDeleted, chunkRows }: { after: JobPageKey | null; showDeleted: boolean; chunkRows: number },
+): Generator<JobRow> {
   for (let key = after; ; ) {
     const rows = listJobs(db, { limit: chunkRows, after: key, showDeleted });
     yield* rows;
@@ -178,10 +181,7 @@ export function lastFiredSlotAtMs(db: Db, jobId: string): number | null {
 
 /** Soft delete: the job never runs again; it and its runs stay readable. */
 export function markDeleted(db: Db, jobId: string, nowMs: number): void {
-  db.update(jobs)
-    .set({ status: 'deleted', nextRunAtMs: null, updatedAtMs: nowMs })
-    .where(eq(jobs.id, jobId))
-    .run();
+  db.update(jobs).set({ status: 'deleted', nextRunAtMs: null, updatedAtMs: nowMs }).where(eq(jobs.id, jobId)).run();
 }
 
 /** Stop a loaded job until a user acts (auth failure, pause). Deleted and finished jobs stay as they are. */
@@ -211,11 +211,7 @@ export function incrementErrorCount(db: Db, jobId: string): void {
 
 export function countJobsByStatus(db: Db): Record<JobStatus, number> {
   const counts: Record<JobStatus, number> = { loaded: 0, inactive: 0, finished: 0, deleted: 0 };
-  const rows = db
-    .select({ status: jobs.status, n: sql<number>`count(*)` })
-    .from(jobs)
-    .groupBy(jobs.status)
-    .all();
+  const rows = db.select({ status: jobs.status, n: sql<number>`count(*)` }).from(jobs).groupBy(jobs.status).all();
   for (const row of rows) counts[row.status] = row.n;
   return counts;
 }

@@ -10,7 +10,6 @@ import * as schema from './schema.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-
 /**
  * Open (creating if needed) the database file, in WAL mode, and migrate it forward.
  * Only the daemon calls this: the CLI never touches SQLite.
@@ -31,11 +30,9 @@ export function openDb(file: string): Db {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
   } catch (err) {
-    throw new TimerError(
-      ERROR_CODES.STORE_FAILED,
-      `cannot open database ${file}: ${(err as Error).message}; check the file and its permissions`,
-      { cause: err },
-    );
+    throw new TimerError(ERROR_CODES.STORE_FAILED, `cannot open database ${file}: ${(err as Error).message}; check the file and its permissions`, {
+      cause: err,
+    });
   }
   // Those the WAL pragma just made (SQLite gives them the database's mode): judged too.
   if (file !== ':memory:') {
@@ -59,11 +56,7 @@ export function openDb(file: string): Db {
     migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   } catch (err) {
     sqlite.close();
-    throw new TimerError(
-      ERROR_CODES.STORE_FAILED,
-      `cannot migrate database ${file}: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new TimerError(ERROR_CODES.STORE_FAILED, `cannot migrate database ${file}: ${(err as Error).message}`, { cause: err });
   }
   // A migration that rebuilt a table must not have broken a reference; checked again only
   // when one ran, since the check reads every run.
@@ -127,7 +120,11 @@ function checkReadable(sqlite: Database.Database, file: string): void {
     violations = sqlite.pragma('foreign_key_check') as unknown[];
   } catch (err) {
     sqlite.close();
-    throw new TimerError(ERROR_CODES.STORE_FAILED, `cannot use database ${file}: ${(err as Error).message}; restore it from a backup (or move it away to start afresh)`, { cause: err });
+    throw new TimerError(
+      ERROR_CODES.STORE_FAILED,
+      `cannot use database ${file}: ${(err as Error).message}; restore it from a backup (or move it away to start afresh)`,
+      { cause: err },
+    );
   }
   if (violations.length > 0) {
     sqlite.close();

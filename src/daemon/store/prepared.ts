@@ -1,4 +1,3 @@
-import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from './open.ts';
 
 /**
@@ -16,9 +15,4 @@ export function preparedFor<T>(build: (db: Db) => T): (db: Db) => T {
     }
     return statement;
   };
-}
-
-/** A placeholder usable in `.set({...})`, whose types take SQL but not a bare Placeholder. */
-export function param(name: string): SQL {
-  return sql`${sql.placeholder(name)}`;
 }

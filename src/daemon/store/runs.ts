@@ -1,7 +1,8 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
-import { runs, type RunError, type RunRow } from './schema.ts';
+import { runs, type RunRow } from './schema.ts';
+import type { RunError } from '../../core/vocabulary.ts';
 
 /** All SQL about runs lives here. Every function is synchronous (better-sqlite3). */
 
@@ -12,11 +13,13 @@ export type NewRun = Pick<RunRow, 'jobId' | 'slotAtMs' | 'requestId' | 'firedAtM
  * a no-op: it returns undefined, and the caller must not fire.
  */
 const insertRunStatement = preparedFor((db) =>
-  db.$client.prepare(
-    `INSERT INTO runs (job_id, slot_at_ms, request_id, fired_at_ms, retry_until_ms, state, attempts)
+  db.$client
+    .prepare(
+      `INSERT INTO runs (job_id, slot_at_ms, request_id, fired_at_ms, retry_until_ms, state, attempts)
      VALUES (@jobId, @slotAtMs, @requestId, @firedAtMs, @retryUntilMs, 'pending', 0)
      ON CONFLICT DO NOTHING RETURNING id`,
-  ).pluck(),
+    )
+    .pluck(),
 );
 
 /** On the claim path for every fire: a plain statement, the row built here (see runWriteStatements). */
@@ -39,7 +42,11 @@ export function insertRun(db: Db, run: NewRun): RunRow | undefined {
 }
 
 const getRunStatement = preparedFor((db) =>
-  db.select().from(runs).where(eq(runs.id, sql.placeholder('id'))).prepare(),
+  db
+    .select()
+    .from(runs)
+    .where(eq(runs.id, sql.placeholder('id')))
+    .prepare(),
 );
 
 export function getRun(db: Db, runId: number): RunRow | undefined {
@@ -104,18 +111,14 @@ export function recordRunFailure(db: Db, runId: number, error: RunError, complet
   runWriteStatements(db).fail.run({ id: runId, state: 'failed', error: JSON.stringify(error), completedAtMs, httpStatus });
 }
 
-export type RunUpdate = Partial<
-  Pick<RunRow, 'state' | 'attempts' | 'httpStatus' | 'actionId' | 'actionStatus' | 'actionDocument' | 'error' | 'completedAtMs'>
->;
+export type RunUpdate = Partial<Pick<RunRow, 'state' | 'attempts' | 'httpStatus' | 'actionId' | 'actionStatus' | 'actionDocument' | 'error' | 'completedAtMs'>>;
 
 export function updateRun(db: Db, runId: number, update: RunUpdate): void {
   db.update(runs).set(update).where(eq(runs.id, runId)).run();
 }
 
 /** Whether the job has a run whose action has not ended (the overlap rule). Uses runs_open. */
-const openRunStatement = preparedFor((db) =>
-  db.$client.prepare('SELECT 1 FROM runs WHERE job_id = ? AND completed_at_ms IS NULL LIMIT 1').pluck(),
-);
+const openRunStatement = preparedFor((db) => db.$client.prepare('SELECT 1 FROM runs WHERE job_id = ? AND completed_at_ms IS NULL LIMIT 1').pluck());
 
 export function hasOpenRun(db: Db, jobId: string): boolean {
   return openRunStatement(db).get(jobId) !== undefined;
@@ -138,7 +141,12 @@ export function atRunsInFlightCap(db: Db, jobId: string, cap: number): boolean {
 
 /** A job's unfinished runs, oldest first (runs_open): what `job delete` closes. */
 export function openRunsOfJob(db: Db, jobId: string): RunRow[] {
-  return db.select().from(runs).where(and(eq(runs.jobId, jobId), isNull(runs.completedAtMs))).orderBy(asc(runs.id)).all();
+  return db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.jobId, jobId), isNull(runs.completedAtMs)))
+    .orderBy(asc(runs.id))
+    .all();
 }
 
 /** Runs not yet finished, oldest first: what the runner resumes after a restart. */
@@ -196,7 +204,7 @@ const pruneJobRunsStatements = preparedFor((db) => ({
 }));
 
 /** How many runs one per-job prune deletes at most: it runs inside the runner's write batch. */
-export const PRUNE_JOB_RUNS_BATCH = 500;
+const PRUNE_JOB_RUNS_BATCH = 500;
 
 /**
  * Keep only the newest `keep` runs of a job (unfinished ones are never deleted), oldest

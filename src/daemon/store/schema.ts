@@ -1,46 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-
-/** Times are epoch milliseconds (`…AtMs`); the job document turns them into ISO-8601. */
-
-export const JOB_STATUSES = ['loaded', 'inactive', 'finished', 'deleted'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** `skip` (default): a slot is skipped while the previous run is in progress. */
-export const OVERLAP_POLICIES = ['skip', 'allow'] as const;
-export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
-
-/** `coalesce` (default): one catch-up run for the latest missed slot; `skip`: wait for the next. */
-export const MISFIRE_POLICIES = ['coalesce', 'skip'] as const;
-export type MisfirePolicy = (typeof MISFIRE_POLICIES)[number];
+import { JOB_STATUSES, MISFIRE_POLICIES, OVERLAP_POLICIES, RUN_STATES, type InactiveReason, type RunError } from '../../core/vocabulary.ts';
 
 /**
- * - `pending`: created; the submission has not been answered yet (after a crash its
- *   outcome is unknown, so it is re-sent with the same request_id);
- * - `active`: the provider accepted it and it is ACTIVE/INACTIVE: poll its status;
- * - `succeeded` / `failed`: terminal.
+ * Times are epoch milliseconds (`…AtMs`); the job document turns them into ISO-8601. The
+ * words stored (statuses, policies, run states, reasons, error codes) are core/vocabulary.ts's.
  */
-export const RUN_STATES = ['pending', 'active', 'succeeded', 'failed'] as const;
-export type RunState = (typeof RUN_STATES)[number];
-
-export interface InactiveReason {
-  /** `token_destination`: the job's scope may not go to its URL (auth/token-rules.ts); detail says why. */
-  cause: 'user' | 'globus_auth_requirements' | 'action_error' | 'token_destination';
-  detail?: unknown;
-}
-
-export interface RunError {
-  /**
-   * Stable code: ACTION_HTTP, ACTION_TIMEOUT, ACTION_NETWORK, ACTION_INVALID_RESPONSE, …;
-   * JOB_DELETED (the job was deleted while the run was open: runner #closeDeleted) and
-   * RUN_ABANDONED (still open after config runLifetimeDays: runner #abandon).
-   */
-  code: string;
-  message: string;
-  httpStatus?: number;
-  /** The provider's error document (or the start of its text), as it sent it. */
-  providerError?: unknown;
-}
 
 export const jobs = sqliteTable(
   'jobs',

@@ -1,22 +1,27 @@
 import fs from 'node:fs';
-import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../core/errors.ts';
-import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../../core/input.ts';
-import { formatIso, parseScheduleTime } from '../../core/time.ts';
-import type { UpdateJobParams, UpdateJobResult } from '../../contract/protocol.ts';
-import { checkCron } from '../../core/calendar.ts';
-import { withDaemon, type CliIo, type GlobalArgs } from '../context.ts';
-import { checkJobIdArg, resolveJobId } from '../job-ids.ts';
-import { single, verbose, changedJobJson } from '../options.ts';
-import { actionBodyFromFlags, type ActionBodyFlags } from '../action-body.ts';
-import { jobRecord } from '../output.ts';
-import { displayTime } from '../display-time.ts';
-import { safe } from '../../util/printable.ts';
-import { clientTimezoneParam, timezoneFromFlag, type ScheduleFlags } from '../schedule-flags.ts';
+import type { Argv, CommandModule } from 'yargs';
+import { InvalidInputError } from '../../../core/errors.ts';
+import { checkName, checkStopAfterDate, checkStopAfterRuns, parseInterval } from '../../../core/input.ts';
+import { formatIso, parseScheduleTime } from '../../../core/time.ts';
+import { MISFIRE_POLICIES, OVERLAP_POLICIES } from '../../../core/vocabulary.ts';
+import type { UpdateJobParams, UpdateJobResult } from '../../../contract/protocol.ts';
+import { checkCron } from '../../../core/calendar.ts';
+import type { GlobalArgs } from '../../context.ts';
+import { oneJobCommand, type OneJobArgs } from '../../job-command.ts';
+import { single, verbose, changedJobJson } from '../../options.ts';
+import { actionBodyFromFlags, type ActionBodyFlags } from '../../action-body.ts';
+import { jobRecord } from '../../output.ts';
+import { displayTime } from '../../display-time.ts';
+import { safe } from '../../../util/printable.ts';
+import { clientTimezoneParam, timezoneFromFlag, type ScheduleFlags } from '../../schedule-flags.ts';
 
 /** The flags of `job update` as yargs hands them over: the schedule flags, all optional, and the body. */
 export interface UpdateFlags extends Partial<ScheduleFlags>, ActionBodyFlags {
   job_id: string;
+}
+
+interface UpdateArgs extends OneJobArgs, UpdateFlags {
+  verbose: boolean;
 }
 
 const NONE = /^\s*none\s*$/i;
@@ -57,7 +62,8 @@ export function updateParamsFromFlags(
     } else if (stopDate !== undefined) params.stop_after.date = null;
     if (stopRuns !== undefined) {
       if (NONE.test(stopRuns)) params.stop_after.n_runs = null;
-      else if (!/^\s*\d+\s*$/.test(stopRuns)) throw new InvalidInputError(`invalid --stop-after-runs "${stopRuns}": give a whole number of runs, at least 1, or none`);
+      else if (!/^\s*\d+\s*$/.test(stopRuns))
+        throw new InvalidInputError(`invalid --stop-after-runs "${stopRuns}": give a whole number of runs, at least 1, or none`);
       else params.stop_after.n_runs = checkStopAfterRuns(Number(stopRuns));
     }
   }
@@ -75,25 +81,8 @@ export function updateParamsFromFlags(
   return params;
 }
 
-function updateBuilder(b: Argv<GlobalArgs>) {
-  return b
-    .positional('job_id', { type: 'string', demandOption: true, describe: 'The job to change' })
-    .option('name', { ...single('name'), type: 'string', describe: 'New name' })
-    .option('interval', { ...single('interval'), type: 'string', describe: 'New interval ("1d", "2h 30m", seconds); re-anchors from the job\'s start' })
-    .option('cron', { ...single('cron'), type: 'string', describe: 'New cron expression (the job becomes a calendar job); re-anchors' })
-    .option('timezone', { ...single('timezone'), type: 'string', describe: 'Zone of the cron expression and of an offset-less --start (local: your zone); re-anchors' })
-    .option('start', { ...single('start'), alias: 'start-time', type: 'string', describe: 'New anchor: YYYY-MM-DD[THH:MM:SS][offset], or HH:MM for the next such time; re-anchors' })
-    .option('stop-after-date', { ...single('stop-after-date'), type: 'string', describe: 'No runs after this time (none: no end date)' })
-    .option('stop-after-runs', { ...single('stop-after-runs'), type: 'string', describe: 'Finish after this many scheduled runs (none: no limit)' })
-    .option('action-body', { ...single('action-body'), type: 'string', describe: 'New action body, as JSON: {"body": {...}}' })
-    .option('action-file', { ...single('action-file'), type: 'string', describe: 'Read the new action body from this JSON file' })
-    .option('overlap', { ...single('overlap'), choices: ['skip', 'allow'] as const, describe: 'While the previous run is in progress: skip the slot or allow' })
-    .option('misfire', { ...single('misfire'), choices: ['coalesce', 'skip'] as const, describe: 'Missed slots: one catch-up run (coalesce) or wait for the next slot (skip)' })
-    .option('verbose', verbose);
-}
-
 /** What changed about the schedule, in one line (or none). */
-export function updateText({ job, reanchored }: UpdateJobResult): string {
+function updateText({ job, reanchored }: UpdateJobResult): string {
   const record = jobRecord(job);
   if (!reanchored) return record;
   let line: string;
@@ -104,19 +93,39 @@ export function updateText({ job, reanchored }: UpdateJobResult): string {
 }
 
 /**
- * `job update JOB_ID [flags]`, as `[command, describe, builder, handler]` for yargs'
- * `.command(...)` inside `jobCommands`.
+ * The flags of `job update` that take a value, as [flag, help, alias]: the schedule flags
+ * of schedule-flags.ts, each optional and in words of a change, and the action body.
  */
-export function updateCommand(io: CliIo) {
-  return [
-    'update <job_id>',
-    'Change a job from its next run on (a run in progress is untouched)',
-    updateBuilder,
-    async (args: GlobalArgs & { verbose: boolean }) => {
-      const typed = checkJobIdArg((args as unknown as UpdateFlags).job_id);
-      const params = updateParamsFromFlags(args as unknown as UpdateFlags);
-      const result = await withDaemon(io, args, async (c) => c.call('job.update', { ...params, job_id: await resolveJobId(c, typed) }));
-      io.out(changedJobJson(args, result) ?? updateText(result));
-    },
-  ] as const;
-}
+const CHANGE_FLAGS = [
+  ['name', 'New name'],
+  ['interval', 'New interval ("1d", "2h 30m", seconds); re-anchors from the job\'s start'],
+  ['cron', 'New cron expression (the job becomes a calendar job); re-anchors'],
+  ['timezone', 'Zone of the cron expression and of an offset-less --start (local: your zone); re-anchors'],
+  ['start', 'New anchor: YYYY-MM-DD[THH:MM:SS][offset], or HH:MM for the next such time; re-anchors', 'start-time'],
+  ['stop-after-date', 'No runs after this time (none: no end date)'],
+  ['stop-after-runs', 'Finish after this many scheduled runs (none: no limit)'],
+  ['action-body', 'New action body, as JSON: {"body": {...}}'],
+  ['action-file', 'Read the new action body from this JSON file'],
+] as const;
+
+/** `job update JOB_ID [flags]`: a change from the job's next run on. */
+export const updateCommand: CommandModule<GlobalArgs, UpdateArgs> = oneJobCommand({
+  command: 'update <job_id>',
+  describe: 'Change a job from its next run on (a run in progress is untouched)',
+  jobIdDescribe: 'The job to change',
+  options: (y): Argv<UpdateArgs> => {
+    let b = y;
+    for (const [flag, describe, alias] of CHANGE_FLAGS) b = b.option(flag, { ...single(flag), ...(alias ? { alias } : {}), type: 'string', describe });
+    return b
+      .option('overlap', { ...single('overlap'), choices: OVERLAP_POLICIES, describe: 'While the previous run is in progress: skip the slot or allow' })
+      .option('misfire', {
+        ...single('misfire'),
+        choices: MISFIRE_POLICIES,
+        describe: 'Missed slots: one catch-up run (coalesce) or wait for the next slot (skip)',
+      })
+      .option('verbose', verbose);
+  },
+  request: (args) => updateParamsFromFlags(args),
+  call: (c, request) => c.call('job.update', request),
+  print: (result, args) => changedJobJson(args, result) ?? updateText(result),
+});

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import type { Argv } from 'yargs';
-import { InvalidInputError } from '../../core/errors.ts';
+import type { Argv, CommandModule } from 'yargs';
+import { InvalidInputError } from '../../../core/errors.ts';
 import {
   RECURSIVE_SYMLINKS,
   buildTransferBody,
@@ -11,18 +11,21 @@ import {
   transferScopeFor,
   type RecursiveSymlinks,
   type TransferItem,
-} from '../../core/transfer.ts';
-import type { SubmitJobParams } from '../../contract/protocol.ts';
-import type { CliIo, GlobalArgs } from '../context.ts';
-import { readFlagFile, single, verbose } from '../options.ts';
-import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../schedule-flags.ts';
+} from '../../../core/transfer.ts';
+import type { SubmitJobParams } from '../../../contract/protocol.ts';
+import type { GlobalArgs } from '../../context.ts';
+import { readFlagFile, single, verbose } from '../../options.ts';
+import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../../schedule-flags.ts';
 
 /** The flags of `job transfer` as yargs hands them over (option names as typed). */
 export interface TransferFlags extends ScheduleFlags {
   'source-endpoint': string;
   'dest-endpoint': string;
-  /** Every `--item/-i SRC DST RECURSIVE`, flattened: yargs collects 3 values per use. */
-  item?: string[] | undefined;
+  /**
+   * Every `--item/-i SRC DST RECURSIVE`, flattened: yargs collects 3 values per use, an
+   * array (its types, which know nothing of `nargs`, say one string).
+   */
+  item?: string | string[] | undefined;
   'items-file'?: string | undefined;
   label?: string | undefined;
   'sync-level'?: string | undefined;
@@ -41,7 +44,7 @@ const readUtf8: ReadTextFile = (path) => fs.readFileSync(path, 'utf8');
 
 function itemsFromFlags(flags: TransferFlags, readFile: ReadTextFile): TransferItem[] {
   const items: TransferItem[] = [];
-  const values = flags.item ?? [];
+  const values = [flags.item ?? []].flat();
   // yargs' `nargs: 3` already refuses a use with fewer than 3 values; this guards direct callers.
   if (values.length % 3 !== 0) throw new InvalidInputError('--item takes exactly 3 values: SRC DST RECURSIVE');
   for (let i = 0; i < values.length; i += 3) {
@@ -93,7 +96,11 @@ const TRANSFER_FLAGS = [
   ['fail-on-quota-errors', 'Fail the task when the destination is over quota, instead of retrying'],
 ] as const;
 
-function transferBuilder(b: Argv<GlobalArgs>) {
+interface TransferArgs extends GlobalArgs, TransferFlags {
+  verbose: boolean;
+}
+
+function transferOptions(b: Argv<GlobalArgs>): Argv<TransferArgs> {
   let y = scheduleOptions(b)
     .option('source-endpoint', { ...single('source-endpoint'), type: 'string', demandOption: true, describe: 'UUID of the source collection' })
     .option('dest-endpoint', { ...single('dest-endpoint'), type: 'string', demandOption: true, describe: 'UUID of the destination collection' })
@@ -103,9 +110,17 @@ function transferBuilder(b: Argv<GlobalArgs>) {
       nargs: 3,
       describe: 'An item to transfer: SRC DST RECURSIVE (RECURSIVE: yes/no, true/false, 1/0 ...); repeat for more',
     })
-    .option('items-file', { ...single('items-file'), type: 'string', describe: 'CSV of items: source_path,destination_path,recursive per line; # starts a comment' })
+    .option('items-file', {
+      ...single('items-file'),
+      type: 'string',
+      describe: 'CSV of items: source_path,destination_path,recursive per line; # starts a comment',
+    })
     .option('label', { ...single('label'), type: 'string', describe: 'Label of each transfer task (default: "Job from Timer service named <name>")' })
-    .option('sync-level', { ...single('sync-level'), type: 'string', describe: 'Copy only files that: 0 do not exist, 1 differ in size, 2 are newer, 3 differ in checksum (or exists|size|mtime|checksum)' })
+    .option('sync-level', {
+      ...single('sync-level'),
+      type: 'string',
+      describe: 'Copy only files that: 0 do not exist, 1 differ in size, 2 are newer, 3 differ in checksum (or exists|size|mtime|checksum)',
+    })
     .option('recursive-symlinks', { ...single('recursive-symlinks'), choices: RECURSIVE_SYMLINKS, describe: 'Symlinks met in recursive items' });
   for (const [flag, describe] of TRANSFER_FLAGS) y = y.option(flag, { type: 'boolean', default: false, describe });
   return y
@@ -113,19 +128,14 @@ function transferBuilder(b: Argv<GlobalArgs>) {
     .option('verbose', verbose);
 }
 
-/**
- * `job transfer`, as `[command, describe, builder, handler]` for yargs' `.command(...)`:
- * wire it with `.command(...transferCommand(io))` inside `jobCommands`.
- */
-export function transferCommand(io: CliIo) {
-  return [
-    'transfer',
-    'Submit a job that runs a Globus Transfer on a schedule',
-    transferBuilder,
-    async (args: GlobalArgs & { verbose: boolean }) => {
-      const params = transferParamsFromFlags(args as unknown as TransferFlags, io.env);
-      const { submitJob } = await import('../submit.ts'); // on demand, as in job submit
-      await submitJob(io, args, params);
-    },
-  ] as const;
-}
+/** `job transfer --name … --interval|--cron … --source-endpoint … --dest-endpoint … --item …`: a job for Globus Transfer. */
+export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
+  command: 'transfer',
+  describe: 'Submit a job that runs a Globus Transfer on a schedule',
+  builder: transferOptions,
+  handler: async (args) => {
+    const params = transferParamsFromFlags(args, args.io.env);
+    const { submitJob } = await import('../../submit.ts'); // on demand, as in job submit
+    await submitJob(args, params);
+  },
+};
