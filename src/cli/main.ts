@@ -27,9 +27,33 @@ const OWN_OPTIONS_FIRST = 'own-options-first';
 export async function runCli(argv: string[], callerIo: CliIo = processIo): Promise<number> {
   let exitCode: number = EXIT.OK;
   const { io, printed } = watchingStdout(callerIo);
+  const cli = commandLine(argv, io);
+  try {
+    // Every command gets io and setExitCode in its arguments (yargs' parse context, merged into them).
+    const context: CommandContext = { io, setExitCode: (code) => (exitCode = code) };
+    const args = await cli.parseAsync(argv, context);
+    // No command at all (`globus-timer`): the help, exit 0, as the original did; unless yargs
+    // has answered the line itself (--help, --version, the shell asking for completions).
+    const answered = ['help', 'version', 'get-yargs-completions'].some((key) => args[key] === true);
+    if (args._.length === 0 && !answered) io.out(await cli.getHelp());
+    return exitCode;
+  } catch (err) {
+    // Printed already (by `job delete`, one line per id): only its exit code is left.
+    const reported = err instanceof ReportedError;
+    const e = reported ? err.original : (fileSystemError(err) ?? coerceError(err));
+    if (!reported) io.err(errorLine(e));
+    // A script that asked for JSON gets JSON on failure too (the same exit code): unless the
+    // command printed its document already, since stdout holds exactly one.
+    if (asksForJson(argv) && !printed()) io.out(errorJson(e, errorCodeOf(e)));
+    return exitCodeFor(e);
+  }
+}
+
+/** The whole command line: global options, the command groups, help layout and usage errors. */
+function commandLine(argv: string[], io: CliIo) {
   // The help of the command being run, on stdout, exit 0: for a group named without a
   // subcommand (`globus-timer job`), as the original (click) showed a group's, and for no
-  // command at all (below).
+  // command at all (runCli).
   const groupHelp = async (): Promise<void> => io.out(await cli.getHelp());
   const cli = yargs(argv)
     .scriptName('globus-timer')
@@ -83,25 +107,7 @@ export async function runCli(argv: string[], callerIo: CliIo = processIo): Promi
       if (!msg || err instanceof TimerError) throw err;
       throw new InvalidInputError(describeUsageError(msg, usageContext(cli)), { cause: err });
     });
-  try {
-    // Every command gets io and setExitCode in its arguments (yargs' parse context, merged into them).
-    const context: CommandContext = { io, setExitCode: (code) => (exitCode = code) };
-    const args = await cli.parseAsync(argv, context);
-    // No command at all (`globus-timer`): the help, exit 0, as the original did; unless yargs
-    // has answered the line itself (--help, --version, the shell asking for completions).
-    const answered = ['help', 'version', 'get-yargs-completions'].some((key) => args[key] === true);
-    if (args._.length === 0 && !answered) await groupHelp();
-    return exitCode;
-  } catch (err) {
-    // Printed already (by `job delete`, one line per id): only its exit code is left.
-    const reported = err instanceof ReportedError;
-    const e = reported ? err.original : (fileSystemError(err) ?? coerceError(err));
-    if (!reported) io.err(errorLine(e));
-    // A script that asked for JSON gets JSON on failure too (the same exit code): unless the
-    // command printed its document already, since stdout holds exactly one.
-    if (asksForJson(argv) && !printed()) io.out(errorJson(e, errorCodeOf(e)));
-    return exitCodeFor(e);
-  }
+  return cli;
 }
 
 /**

@@ -96,6 +96,50 @@ export interface UpdateOutcome {
   reanchored: boolean;
 }
 
+/** The job's schedule kind once the update applies: interval or cron, and the zone a calendar job is read in. */
+function scheduleKindAfter(job: JobRow, u: CheckedUpdate, defaultZone: string | null): ScheduleKind {
+  let kind: ScheduleKind = { intervalSeconds: job.intervalSeconds, cron: job.cron, timezone: job.timezone };
+  if (u.intervalSeconds !== undefined) kind = { intervalSeconds: u.intervalSeconds, cron: null, timezone: null };
+  if (u.cron !== undefined) kind = { intervalSeconds: 0, cron: u.cron, timezone: job.cron !== null ? job.timezone : defaultZone };
+  if (u.timezone !== undefined) {
+    if (kind.cron === null) throw new InvalidInputError('--timezone applies only to a calendar job: give --cron too');
+    kind = { ...kind, timezone: u.timezone };
+  }
+  // The zone may come from the job: check that the expression still occurs there.
+  if (kind.cron !== null && (u.cron !== undefined || u.timezone !== undefined)) checkCron(kind.cron, kind.timezone);
+  return kind;
+}
+
+interface Placement {
+  next: ScheduleState;
+  status: JobStatus;
+  nextRunAtMs: number | null;
+  reanchored: boolean;
+}
+
+/**
+ * Where the updated job stands: a loaded job is placed at its next slot (or finished); a
+ * finished one whose schedule or end changed is loaded again if a slot is left; an inactive
+ * job stays inactive (next_run_at_ms null), its next slot being what resume starts from.
+ */
+function placementAfter(
+  status: JobStatus,
+  next: ScheduleState,
+  change: { scheduleChanged: boolean; endChanged: boolean; reanchor: (s: ScheduleState) => ScheduleState },
+): Placement {
+  if (status === 'loaded') {
+    const r = nextRunOf(next);
+    return { next, status: r.finished ? 'finished' : 'loaded', nextRunAtMs: r.nextRunAtMs, reanchored: change.scheduleChanged };
+  }
+  if (status === 'finished' && (change.scheduleChanged || change.endChanged)) {
+    // Scheduled again only from a slot after now: the time it spent finished is not caught up.
+    const again = change.scheduleChanged ? next : change.reanchor(next);
+    const r = nextRunOf(again);
+    if (!r.finished) return { next: again, status: 'loaded', nextRunAtMs: r.nextRunAtMs, reanchored: true };
+  }
+  return { next, status, nextRunAtMs: null, reanchored: change.scheduleChanged };
+}
+
 /** Apply a job.update in one transaction. The caller tells the scheduler afterwards. */
 export function updateJob(db: Db, nowMs: number, params: UpdateJobParams): UpdateOutcome {
   const defaultZone = calendarZone({ client_timezone: params.client_timezone ?? null });
@@ -106,16 +150,7 @@ export function updateJob(db: Db, nowMs: number, params: UpdateJobParams): Updat
     // A runtime error like every command's on a deleted job (exit 1), not bad input (exit 2).
     if (job.status === 'deleted') throw new JobDeletedError(job.id);
 
-    let kind: ScheduleKind = { intervalSeconds: job.intervalSeconds, cron: job.cron, timezone: job.timezone };
-    if (u.intervalSeconds !== undefined) kind = { intervalSeconds: u.intervalSeconds, cron: null, timezone: null };
-    if (u.cron !== undefined) kind = { intervalSeconds: 0, cron: u.cron, timezone: job.cron !== null ? job.timezone : defaultZone };
-    if (u.timezone !== undefined) {
-      if (kind.cron === null) throw new InvalidInputError('--timezone applies only to a calendar job: give --cron too');
-      kind = { ...kind, timezone: u.timezone };
-    }
-    // The zone may come from the job: check that the expression still occurs there.
-    if (kind.cron !== null && (u.cron !== undefined || u.timezone !== undefined)) checkCron(kind.cron, kind.timezone);
-
+    const kind = scheduleKindAfter(job, u, defaultZone);
     const scheduleChanged = u.intervalSeconds !== undefined || u.cron !== undefined || u.timezone !== undefined || u.startAtMs !== undefined;
     const endChanged = u.stopAfterDateMs !== undefined || u.stopAfterRuns !== undefined;
     const startAtMs = u.startAtMs ?? job.startAtMs;
@@ -137,27 +172,11 @@ export function updateJob(db: Db, nowMs: number, params: UpdateJobParams): Updat
     const afterMs = Math.max(nowMs, lastFiredSlotAtMs(db, job.id) ?? -Infinity);
     const reanchor = (s: ScheduleState): ScheduleState => ({ ...s, ...reanchoredPlacement(kind, startAtMs, afterMs, job.nextSlotIndex) });
 
-    let next = scheduleChanged ? reanchor(state) : state;
-    let status: JobStatus = job.status;
-    let nextRunAtMs: number | null = null;
-    let reanchored = scheduleChanged;
-    if (job.status === 'loaded') {
-      const r = nextRunOf(next);
-      status = r.finished ? 'finished' : 'loaded';
-      nextRunAtMs = r.nextRunAtMs;
-    } else if (job.status === 'finished' && (scheduleChanged || endChanged)) {
-      // Scheduled again only from a slot after now: the time it spent finished is not caught up.
-      const again = scheduleChanged ? next : reanchor(next);
-      const r = nextRunOf(again);
-      if (!r.finished) {
-        next = again;
-        status = 'loaded';
-        nextRunAtMs = r.nextRunAtMs;
-        reanchored = true;
-      }
-    }
-    // An inactive job stays inactive (next_run_at_ms null); its next slot is what resume starts from.
-
+    const { next, status, nextRunAtMs, reanchored } = placementAfter(job.status, scheduleChanged ? reanchor(state) : state, {
+      scheduleChanged,
+      endChanged,
+      reanchor,
+    });
     const row = updateJobDefinition(
       db,
       job.id,
