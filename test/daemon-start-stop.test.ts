@@ -106,11 +106,15 @@ test('every config key is checked on its own: a non-number, a negative, a fracti
     const name = envName(key);
     assert.equal(resolveConfig({ [name]: String(DEFAULT_CONFIG[key]) })[key], DEFAULT_CONFIG[key], `${name}: its default is allowed`);
     assert.equal(resolveConfig({ [name]: '' })[key], DEFAULT_CONFIG[key], `${name}: empty is unset`);
-    for (const bad of ['abc', '-1', '2.5', '1e300']) {
+    // Days may be fractions (below); every other key is a whole number.
+    const days = key.endsWith('Days');
+    for (const bad of ['abc', '-1', ...(days ? [] : ['2.5']), '1e300']) {
       assert.throws(
         () => resolveConfig({ [name]: bad }),
         (e: unknown) =>
-          e instanceof TimerError && e.code === ERROR_CODES.INVALID_INPUT && e.message.startsWith(`invalid ${name}=${bad}: give a whole number of `),
+          e instanceof TimerError &&
+          e.code === ERROR_CODES.INVALID_INPUT &&
+          e.message.startsWith(`invalid ${name}=${bad}: give ${days ? 'a number of days' : 'a whole number of '}`),
         `${name}=${bad}`,
       );
     }
@@ -144,6 +148,11 @@ test('every config key is checked on its own: a non-number, a negative, a fracti
   );
   assert.equal(resolveConfig({ GLOBUS_TIMER_POLL_MAX_MS: '2147483647' }).pollMaxMs, 2_147_483_647);
   assert.equal(resolveConfig({ GLOBUS_TIMER_MISFIRE_GRACE_MS: '1e3' }).misfireGraceMs, 1_000, 'a whole number however written');
+  // Days may be fractions, as they always could: half a day is 12 hours.
+  assert.equal(resolveConfig({ GLOBUS_TIMER_RETENTION_DAYS: '0.5' }).retentionDays, 0.5);
+  assert.equal(resolveConfig({ GLOBUS_TIMER_RUN_LIFETIME_DAYS: '0.5' }).runLifetimeDays, 0.5);
+  // Blanks are no number (Number(' ') is 0): refused, not run as 0.
+  assert.throws(() => resolveConfig({ GLOBUS_TIMER_MISFIRE_GRACE_MS: ' ' }), /GLOBUS_TIMER_MISFIRE_GRACE_MS= : give a whole number of milliseconds/);
 });
 
 test('explicit options go through the same rules as the environment, and win over it', () => {

@@ -63,12 +63,18 @@ export interface ResolvedConfig {
 /** setTimeout's longest delay (2^31 - 1 ms): a longer one fires at once, so a wait that long would spin. */
 const LONGEST_TIMER_MS = 2_147_483_647;
 
-/** What one setting may be: a whole number of `unit` from `min` to `max`; `default` when unset. */
+/**
+ * What one setting may be: a whole number of `unit` from `min` to `max`; `default` when
+ * unset. Days may be fractions (`0.5`: 12 hours, as the settings have always taken them);
+ * `aboveMin`: `min` itself is refused (a run lifetime of 0 days would abandon every run).
+ */
 interface Setting {
   default: number;
   min: number;
   max: number;
   unit: string;
+  fractions?: true;
+  aboveMin?: true;
 }
 
 /**
@@ -91,10 +97,10 @@ const SETTINGS: { readonly [K in keyof ResolvedConfig]: Setting } = {
   retryWindowMaxMs: { default: 45 * 60_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'milliseconds' },
   pollInitialMs: { default: 1_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
   pollMaxMs: { default: 5 * 60_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
-  runLifetimeDays: { default: 30, min: 1, max: 100_000, unit: 'days' },
+  runLifetimeDays: { default: 30, min: 0, max: 100_000, unit: 'days', fractions: true, aboveMin: true },
   maxRunsInFlightPerJob: { default: 10, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
   tokenRefreshMarginMs: { default: 60_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'milliseconds' },
-  retentionDays: { default: 90, min: 0, max: 100_000, unit: 'days' },
+  retentionDays: { default: 90, min: 0, max: 100_000, unit: 'days', fractions: true },
   retentionRunsPerJob: { default: 1_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
   shutdownGraceMs: { default: 5_000, min: 0, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
 };
@@ -116,15 +122,16 @@ function envName(key: keyof ResolvedConfig): string {
 
 /** What `key` may be, in words: `a whole number of jobs, 1 or more (default 500)`. */
 function allowedValues(key: keyof ResolvedConfig): string {
-  const { min, max, unit, default: byDefault } = SETTINGS[key];
-  const range = max === Number.MAX_SAFE_INTEGER ? `, ${min} or more` : ` from ${min} to ${max}`;
-  return `a whole number of ${unit}${range} (default ${byDefault})`;
+  const { min, max, unit, default: byDefault, fractions, aboveMin } = SETTINGS[key];
+  const range = aboveMin ? `, more than ${min} and at most ${max}` : max === Number.MAX_SAFE_INTEGER ? `, ${min} or more` : ` from ${min} to ${max}`;
+  return `${fractions ? 'a number' : 'a whole number'} of ${unit}${range} (default ${byDefault})`;
 }
 
 /** `value` if `key` may have it; else an error naming where it came from (`source`), what is allowed and `orElse`. */
 function checked(key: keyof ResolvedConfig, value: number, source: string, orElse = ''): number {
-  const { min, max } = SETTINGS[key];
-  if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+  const { min, max, fractions, aboveMin } = SETTINGS[key];
+  const numberOk = fractions ? Number.isFinite(value) : Number.isSafeInteger(value);
+  if (numberOk && (aboveMin ? value > min : value >= min) && value <= max) return value;
   throw new InvalidInputError(`invalid ${source}: give ${allowedValues(key)}${orElse}`);
 }
 
@@ -138,7 +145,8 @@ export function resolveConfig(env: NodeJS.ProcessEnv = process.env, overrides: P
   for (const key of KEYS) {
     const name = envName(key);
     const raw = env[name];
-    if (raw !== undefined && raw !== '') resolved[key] = checked(key, Number(raw), `${name}=${raw}`, ', or unset it');
+    // Empty is unset; blanks are refused (Number(' ') would read them as 0).
+    if (raw !== undefined && raw !== '') resolved[key] = checked(key, raw.trim() === '' ? Number.NaN : Number(raw), `${name}=${raw}`, ', or unset it');
     const given = overrides[key];
     if (given !== undefined) resolved[key] = checked(key, given, `config ${key}: ${given}`);
   }
