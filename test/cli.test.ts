@@ -901,7 +901,7 @@ test('--format json: every command that prints prints exactly one JSON document'
   const pid = (started.doc as { pid: number; started: boolean }).pid;
   assert.equal((started.doc as { started: boolean }).started, true);
   const again = await jsonOf(bare, ['daemon', 'start', '--format', 'json']);
-  assert.deepEqual(again.doc, { running: true, started: false, pid });
+  assert.deepEqual(again.doc, { running: true, started: false, pid, api_url: null });
   const logs = await jsonOf(bare, ['daemon', 'logs', '--format', 'json']);
   assert.ok(Array.isArray(logs.doc) && logs.doc.some((e) => (e as { msg?: string }).msg === 'daemon listening'));
   const stop = await jsonOf(bare, ['daemon', 'stop', '--format', 'json']);

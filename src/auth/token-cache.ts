@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
 import { TimerError, TokenCacheError } from '../core/errors.ts';
-import { checkPrivateDir, ensurePrivateDir, openPrivateFile } from '../fs/private.ts';
+import { checkPrivateDir, ensurePrivateDir, openPrivateFile, writePrivateFileAtomically } from '../fs/private.ts';
 import type { TokenGrant } from './auth-client.ts';
 import { baseScope, coversScope, mergeScopes } from '../core/scopes.ts';
 
@@ -152,7 +151,7 @@ export class TokenCache {
       this.#last = null;
       const next = change(skipRead ? null : this.read());
       if (next === null) fs.rmSync(this.file, { force: true });
-      else writeAtomically(this.file, JSON.stringify(next, null, 2) + '\n');
+      else writePrivateFileAtomically(this.file, JSON.stringify(next, null, 2) + '\n', 'token cache');
       this.#last = null;
       return next;
     } finally {
@@ -172,23 +171,6 @@ export async function clearTokenCache(cache: TokenCache): Promise<void> {
 function isTempOf(file: string, name: string): boolean {
   const base = path.basename(file);
   return name.startsWith(`${base}.`) && name.endsWith('.tmp');
-}
-
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const { fd } = openPrivateFile(tmp, 'token cache temp file', { create: 'new', access: 'write' });
-  try {
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 function parseCache(text: string, file: string): TokenCacheFile {

@@ -3,6 +3,7 @@ import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
 import { coerceError, ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../core/errors.ts';
 import { fileSystemError } from '../fs/fs-error.ts';
 import { VERSION } from '../util/package-root.ts';
+import { apiCommands } from './commands/api/index.ts';
 import { daemonCommands } from './commands/daemon/index.ts';
 import { jobCommands } from './commands/job/index.ts';
 import { sessionCommands } from './commands/session/index.ts';
@@ -68,6 +69,12 @@ function commandLine(argv: string[], io: CliIo) {
     .command('job', 'Submit and manage timer jobs', (y) => withCommands(y, jobCommands), groupHelp)
     .command('session', 'Log in to Globus and manage your saved tokens', (y) => withCommands(y, sessionCommands), groupHelp)
     .command('daemon', 'Run and inspect the globus-timer daemon', (y) => withCommands(y, daemonCommands), groupHelp)
+    .command(
+      'api',
+      'The Globus Timers REST API the daemon serves on loopback (daemon start --api): its URL and token',
+      (y) => withCommands(y, apiCommands),
+      groupHelp,
+    )
     // Shell completion (completion.ts): our command prints the script, yargs answers the shell.
     .command(
       'completion',

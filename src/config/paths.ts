@@ -18,6 +18,11 @@ export interface AppPaths {
   lockFile: string;
   logDir: string;
   tokensFile: string;
+  /**
+   * The REST API's bearer token (issue 14): made by the daemon beside the database, 0600,
+   * read by `globus-timer api token` (auth/api-token.ts).
+   */
+  apiTokenFile: string;
 }
 
 /**
@@ -25,6 +30,8 @@ export interface AppPaths {
  * silently truncated and the socket appears somewhere else. Refuse instead.
  */
 export const MAX_SOCKET_PATH_BYTES = 107;
+
+const API_TOKEN_FILE = 'api-token';
 
 /**
  * Resolve paths from the environment (SPEC §6). `GLOBUS_TIMER_HOME` puts all state in one
@@ -43,6 +50,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
       lockFile: path.join(root, 'daemon.pid'),
       logDir: path.join(root, 'logs'),
       tokensFile: path.join(root, 'tokens.json'),
+      apiTokenFile: path.join(root, API_TOKEN_FILE),
     };
   } else {
     // env-paths appends "-nodejs" unless the suffix is emptied; it reads XDG_* per call.
@@ -62,6 +70,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): AppPaths {
       lockFile: path.join(p.data, 'daemon.pid'),
       logDir: p.log,
       tokensFile: path.join(configHome, 'globus', 'tokens.json'),
+      apiTokenFile: path.join(p.data, API_TOKEN_FILE),
     };
   }
   if (Buffer.byteLength(paths.socketPath) > MAX_SOCKET_PATH_BYTES) {

@@ -298,6 +298,8 @@ export interface DaemonStatus {
   log_file: string | null;
   /** True when systemd passed the listening socket (socket activation). */
   socket_activated: boolean;
+  /** The Timers REST API's base URL (`http://127.0.0.1:8080`), or null when it is off (issue 14). */
+  api_url: string | null;
 }
 
 /**

@@ -44,6 +44,11 @@ export const ERROR_CODES = {
    * config.ts key): a failed start (exit 1), not a usage error of `daemon run`'s command line.
    */
   CONFIG_INVALID: 'CONFIG_INVALID',
+  /**
+   * The daemon serves no Timers REST API (issue 14): it was started without `--api`, or its
+   * token file is not there yet (`api url`, `api token`).
+   */
+  API_OFF: 'API_OFF',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -63,6 +68,29 @@ export class InvalidInputError extends TimerError {
   constructor(message: string, options?: ErrorOptions) {
     super(ERROR_CODES.INVALID_INPUT, message, options);
     this.name = 'InvalidInputError';
+  }
+}
+
+/** One problem with a REST API request body, as FastAPI reports it (and the Globus SDKs parse it). */
+export interface ValidationProblem {
+  /** Where: `['body', 'schedule', 'interval_seconds']`. */
+  loc: (string | number)[];
+  msg: string;
+  /** FastAPI's kind of problem: `value_error.missing`, `type_error.integer`, `value_error`. */
+  type: string;
+}
+
+/**
+ * A REST API request body that fails validation (issue 14): answered 422 with
+ * `{"detail": problems}`, which globus-sdk turns into `msg: body.loc; …`. Bad input, so
+ * INVALID_INPUT like every other.
+ */
+export class RequestValidationError extends InvalidInputError {
+  readonly problems: ValidationProblem[];
+  constructor(problems: ValidationProblem[]) {
+    super(problems.map((p) => `${p.msg}: ${p.loc.join('.')}`).join('; '));
+    this.name = 'RequestValidationError';
+    this.problems = problems;
   }
 }
 

@@ -22,6 +22,11 @@ import { acquirePidLock } from '../fs/daemon-lock.ts';
 import { startRetention } from './retention.ts';
 import { rpcRoutes } from './rpc-routes.ts';
 import { UndoStack } from '../util/undo-stack.ts';
+import type { ApiAddr } from '../core/api-addr.ts';
+import { ensureApiToken } from '../auth/api-token.ts';
+import { startApiServer, type ApiTimeouts } from './api/server.ts';
+import type { ApiRoute } from './api/types.ts';
+import { timersApiRoutes } from './api/routes.ts';
 
 export interface DaemonOptions {
   paths: AppPaths;
@@ -37,6 +42,10 @@ export interface DaemonOptions {
   inheritedSocketFd?: number | null;
   /** Where `log` writes, for `daemon status`; null for stderr. */
   logFile?: string | null;
+  /** Serve the Timers REST API on this loopback address (issue 14); null or absent: no API. */
+  apiAddr?: ApiAddr | null;
+  /** The API's slow-client limits (tests shorten them); default: api/server.ts. */
+  apiTimeouts?: Partial<ApiTimeouts>;
 }
 
 /** A running daemon. Startup and `stop()` are mirror images. */
@@ -46,6 +55,8 @@ export interface Daemon extends AsyncDisposable {
   readonly scheduler: Scheduler;
   readonly runner: Runner;
   stop(): Promise<void>;
+  /** The REST API's base URL, or null when it is off. */
+  readonly apiUrl: string | null;
   /** Resolves once the daemon has stopped, whoever asked (a signal, `daemon.stop`): true if cleanly. */
   readonly stopped: Promise<boolean>;
 }
@@ -109,21 +120,33 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   const { stop, stopped } = stopper(started, log);
   const socketActivated = opts.inheritedSocketFd != null;
   const requestStop = () => void stop().catch(() => {}); // a failed stop is logged inside stop()
+  let apiUrl: string | null = null;
   const rpc = new RpcServer(
-    rpcRoutes({ service, db, paths, startedAtMs, logFile: opts.logFile ?? null, socketActivated, stop: requestStop }),
+    rpcRoutes({ service, db, paths, startedAtMs, logFile: opts.logFile ?? null, socketActivated, stop: requestStop, apiUrl: () => apiUrl }),
     log.child({ component: 'rpc' }),
   );
   // Pushed before listening: a listen that fails after binding still closes what it bound.
   started.defer('rpc server', () => rpc.close());
   if (opts.inheritedSocketFd != null) await rpc.listenOnFd(opts.inheritedSocketFd);
   else await rpc.listen(paths.socketPath);
+  // After the socket (a second daemon is refused there first), before any run starts: a port
+  // that cannot be had fails the start. Closed before the socket when stopping.
+  if (opts.apiAddr) apiUrl = await startApi(opts, opts.apiAddr, timersApiRoutes({ service, now: () => clock.now() }), started);
 
   const resumed = runner.resumeOpenRuns();
   started.defer('retention', startRetention({ db, clock, config, log: log.child({ component: 'retention' }) }));
   scheduler.start();
   started.defer('scheduler', () => scheduler.stop());
-  log.info({ socket: paths.socketPath, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
-  return { db, service, scheduler, runner, stop, stopped, [Symbol.asyncDispose]: stop };
+  log.info({ socket: paths.socketPath, api: apiUrl ?? undefined, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
+  return { db, service, scheduler, runner, apiUrl, stop, stopped, [Symbol.asyncDispose]: stop };
+}
+
+/** The Timers REST API: its token (made on the first start, then kept), its server; returns its URL. */
+async function startApi({ apiTimeouts, paths, log }: DaemonOptions, addr: ApiAddr, routes: ApiRoute[], started: UndoStack): Promise<string> {
+  const token = ensureApiToken(paths.apiTokenFile);
+  const api = await startApiServer({ addr, token, routes, log: log.child({ component: 'api' }), timeouts: apiTimeouts });
+  started.defer('api server', () => api.close());
+  return api.url;
 }
 
 /** The state directory: its lock, the database (returned) and the database's checkpointer. */

@@ -10,6 +10,16 @@ import { fileSystemError } from '../fs/fs-error.ts';
 import { createFileLogger, createLogger, logLevelFromEnv, type Logger } from '../log/logger.ts';
 import { startDaemon, type Daemon } from './daemon.ts';
 import { inheritedSocketFd } from './systemd.ts';
+import { API_ADDR_ENV, parseApiAddr, type ApiAddr } from '../core/api-addr.ts';
+
+interface RunOptions {
+  logToFile?: boolean;
+  /**
+   * The REST API's address (`--api`, checked by the CLI); undefined: GLOBUS_TIMER_API_ADDR
+   * when set (a bad value fails the start, exit 1, as any refused setting); null: no API.
+   */
+  apiAddr?: ApiAddr | null | undefined;
+}
 
 /**
  * Run the daemon until it is stopped (what `globus-timer daemon run`, `npm start`, a
@@ -19,8 +29,8 @@ import { inheritedSocketFd } from './systemd.ts';
  * with the exit code once stopped; a failed start rejects with a one-line TimerError
  * (startFailure), which the CLI reports like any other error.
  */
-export async function runDaemon({ logToFile = false }: { logToFile?: boolean } = {}): Promise<number> {
-  const { daemon, log } = await start(logToFile);
+export async function runDaemon({ logToFile = false, apiAddr }: RunOptions = {}): Promise<number> {
+  const { daemon, log } = await start(logToFile, apiAddr);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -43,7 +53,7 @@ export async function runDaemon({ logToFile = false }: { logToFile?: boolean } =
  * Everything up to a listening daemon, the logger included: a setting it refuses
  * (GLOBUS_TIMER_LOG_LEVEL=loud) fails the start in one line like any other reason.
  */
-async function start(logToFile: boolean): Promise<{ daemon: Daemon; log: Logger }> {
+async function start(logToFile: boolean, apiAddrGiven: ApiAddr | null | undefined): Promise<{ daemon: Daemon; log: Logger }> {
   let log: Logger | undefined;
   let loggingToFile = false;
   try {
@@ -55,9 +65,10 @@ async function start(logToFile: boolean): Promise<{ daemon: Daemon; log: Logger 
       loggingToFile = true;
     }
     const config = setting(() => resolveConfig());
+    const apiAddr = apiAddrGiven !== undefined ? apiAddrGiven : setting(() => apiAddrFromEnv(process.env));
     const tokens = tokenProvider(paths, config, log);
     const logFile = logToFile ? path.join(paths.logDir, 'current.log') : null;
-    const daemon = await startDaemon({ paths, config, log, tokens, inheritedSocketFd: inheritedSocketFd(), logFile });
+    const daemon = await startDaemon({ paths, config, log, tokens, inheritedSocketFd: inheritedSocketFd(), logFile, apiAddr });
     // Logged once started, not before: a daemon that cannot start says so in one line alone.
     const which =
       tokens instanceof ClientCredentialTokens
@@ -81,6 +92,12 @@ function setting<T>(read: () => T): T {
     if (err instanceof InvalidInputError) throw new TimerError(ERROR_CODES.CONFIG_INVALID, err.message, { cause: err });
     throw err;
   }
+}
+
+/** GLOBUS_TIMER_API_ADDR, checked; null when unset or empty (no API). */
+function apiAddrFromEnv(env: NodeJS.ProcessEnv): ApiAddr | null {
+  const text = env[API_ADDR_ENV];
+  return text ? parseApiAddr(text, API_ADDR_ENV) : null;
 }
 
 function tokenProvider(paths: AppPaths, config: ResolvedConfig, log: Logger): TokenProvider {

@@ -18,6 +18,8 @@ interface RouteDeps {
   logFile: string | null;
   /** Whether systemd passed the listening socket (socket activation). */
   socketActivated: boolean;
+  /** The REST API's base URL once it listens (it starts after this socket), else null. */
+  apiUrl: () => string | null;
   /** Begin a graceful stop (`daemon.stop`), once the reply has gone out. */
   stop: () => void;
 }
@@ -56,7 +58,7 @@ export function rpcRoutes(deps: RouteDeps): Handlers {
   };
 }
 
-function daemonStatus({ service, db, paths, startedAtMs, logFile, socketActivated }: RouteDeps): DaemonStatus {
+function daemonStatus({ service, db, paths, startedAtMs, logFile, socketActivated, apiUrl }: RouteDeps): DaemonStatus {
   return {
     pid: process.pid,
     version: VERSION,
@@ -70,6 +72,7 @@ function daemonStatus({ service, db, paths, startedAtMs, logFile, socketActivate
     fire_lateness_ms: summarize(recentLatenessMs(db, LATENESS_SAMPLE_RUNS)),
     log_file: logFile,
     socket_activated: socketActivated,
+    api_url: apiUrl(),
   };
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UnsafePathError } from '../core/errors.ts';
@@ -297,4 +298,26 @@ export function checkDaemonSocket(socketPath: string): void {
   if (!st.isSocket()) throw refuse('is not a socket');
   if (st.uid !== uid) throw refuse(`is owned by uid ${st.uid}, not by you (uid ${uid})`);
   if (st.mode & GROUP_OTHER_WRITE) throw refuse(`can be connected to by group/others (mode ${modeText(st.mode)})`);
+}
+
+/**
+ * Replace `file` with `text`, never seen half-written: a new private temp file beside it
+ * (`<file>.<pid>.<hex>.tmp`), fsynced, then renamed into place. A crash leaves at most the
+ * temp file, which the file's owner may sweep (token-cache.ts does).
+ */
+export function writePrivateFileAtomically(file: string, text: string, what: string): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const { fd } = openPrivateFile(tmp, `${what} (temporary)`, { create: 'new', access: 'write' });
+  try {
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
 }

@@ -22,6 +22,8 @@ function statusRecord(status: DaemonStatus): string {
     ['Database', status.db_file],
     ['Socket', `${status.socket_path}${status.socket_activated ? ' (socket-activated)' : ''}`],
     ['Log', status.log_file ?? 'stderr'],
+    // The Timers REST API (issue 14): its base URL, or off (started without --api).
+    ['API', status.api_url ?? 'off'],
     [
       'Jobs',
       Object.entries(status.jobs)
@@ -51,7 +53,7 @@ async function runningDaemon(paths: AppPaths): Promise<RpcClient | null> {
 /** `daemon status`: the daemon's own account (exit 0), or that none answers (exit 3); never starts one. */
 export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'status',
-  describe: 'Show whether the daemon runs (exit 0) or not (exit 3), with its paths, jobs and fire lateness',
+  describe: 'Show whether the daemon runs (exit 0) or not (exit 3), with its paths, REST API, jobs and fire lateness',
   handler: async (args) => {
     const paths = resolvePaths(args.io.env);
     const client = await runningDaemon(paths);

@@ -1,0 +1,34 @@
+/**
+ * The seam between the daemon's HTTP server (api/server.ts: listening, the bearer token,
+ * limits, JSON in and out, errors as status codes) and the Timers API routes
+ * (api/routes.ts: what each route does, in Timers' documents). A route sees a parsed
+ * request and returns a status and a JSON body; it throws TimerErrors (core/errors.ts) for
+ * what went wrong, and the server answers them (JOB_NOT_FOUND → 404, INVALID_INPUT → 422,
+ * RequestValidationError → 422 with FastAPI's `detail[]`).
+ */
+
+export type ApiMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface ApiRequest {
+  method: ApiMethod;
+  /** The path without the query, as sent: `/jobs/`, `/jobs/3b0e…`. */
+  path: string;
+  /** The pattern's `:name` parts, percent-decoded: `{ job_id: '3b0e…' }`. */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The parsed JSON body; undefined when there is none (no body, or Content-Length 0). */
+  body: unknown;
+}
+
+export interface ApiResponse {
+  /** 200, 201, … */
+  status: number;
+  body: unknown;
+}
+
+export interface ApiRoute {
+  method: ApiMethod;
+  /** `/jobs/`, `/jobs/:job_id`, `/jobs/:job_id/pause`, `/v2/timer`. A trailing slash matches with or without it. */
+  pattern: string;
+  handle(req: ApiRequest): ApiResponse | Promise<ApiResponse>;
+}
