@@ -22,6 +22,8 @@ import { tempHome, testConfig } from './support/env.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const URL_RUN = 'http://127.0.0.1:9/run';
+/** A provider a scoped job's token may go to under the strict token rules (https). */
+const URL_HTTPS_RUN = 'https://actions.example.org/run';
 const SDK_COMMON = JSON.parse(fs.readFileSync(new URL('../../shared/reference/globus-sdk/timer/_common.json', import.meta.url), 'utf8')) as Record<
   string,
   Record<string, unknown>
@@ -30,14 +32,14 @@ const SDK_COMMON = JSON.parse(fs.readFileSync(new URL('../../shared/reference/gl
 // biome-ignore lint/suspicious/noExplicitAny: response documents are read by key path; their shapes are asserted, not typed
 type Json = Record<string, any>;
 
-function harness(t: TestContext) {
+function harness(t: TestContext, opts: { tokens?: { hasConsent?(scope: string): boolean } } = {}) {
   const { paths } = tempHome(t);
   const db = openDb(paths.dbFile);
   t.after(() => db.$client.close());
   const clock = new FakeClock(T0);
   const service = new JobService({ db, clock, config: testConfig(), onScheduleChange: () => {} });
   const env: NodeJS.ProcessEnv = {};
-  const routes = timersApiRoutes({ service, env, now: () => clock.now() });
+  const routes = timersApiRoutes({ service, env, now: () => clock.now(), ...(opts.tokens ? { tokens: opts.tokens } : {}) });
   /** Call the route for `method pattern` as the server would. */
   const call = async (
     method: ApiMethod,
@@ -339,3 +341,71 @@ test('status words: finished is ended, the others as ours', () => {
     ['loaded', 'inactive', 'ended', 'deleted'],
   );
 });
+
+test('consent at create (issue 14 item 5): a scope the token provider has no consent for makes the job inactive, as upstream', async (t) => {
+  const consented = new Set<string>();
+  const asked: string[] = [];
+  const h = harness(t, {
+    tokens: {
+      hasConsent: (scope) => {
+        asked.push(scope);
+        return consented.has(scope);
+      },
+    },
+  });
+  const scope = 'https://auth.globus.org/scopes/000a11ce-0000-4000-8000-000000000009/run';
+  const withScope = { scope, callback_url: URL_HTTPS_RUN };
+
+  // No consent: created, inactive with the runner's reason shape, never scheduled.
+  const created = await h.createJob(withScope);
+  assert.equal(created.status, 201);
+  assert.equal(created.body.status, 'inactive');
+  assert.equal(created.body.inactive_reason.cause, 'globus_auth_requirements');
+  assert.equal(created.body.inactive_reason.detail.code, 'ConsentRequired');
+  assert.deepEqual(created.body.inactive_reason.detail.authorization_parameters, { required_scopes: [scope] });
+  assert.match(created.body.inactive_reason.detail.message, /globus-timer session login --scope/);
+  assert.deepEqual(created.body.activity, { code: 'paused', reason: 'globus_auth_requirements' });
+  assert.equal(created.body.next_run, null);
+  const stored = h.service.get(created.body.job_id);
+  assert.equal(stored.status, 'inactive');
+  assert.deepEqual(stored.inactive_reason?.detail, created.body.inactive_reason.detail);
+
+  // Consent given: resume brings it to life at the slot it would have had.
+  consented.add(scope);
+  await h.call('POST', '/jobs/:job_id/resume', { id: created.body.job_id });
+  const resumed = h.service.get(created.body.job_id);
+  assert.equal(resumed.status, 'loaded');
+  assert.equal(resumed.next_run, '2026-01-01T00:10:00+00:00');
+
+  // Consent present: loaded from the start.
+  assert.equal((await h.createJob(withScope)).body.status, 'loaded');
+
+  // No scope: nothing to consent to, the provider is not asked.
+  asked.length = 0;
+  assert.equal((await h.createJob({ scope: null })).body.status, 'loaded');
+  assert.deepEqual(asked, []);
+
+  // V2: a flow timer's scope is the flow's, and its answer says so too.
+  const flowId = '000a11ce-0000-4000-8000-000000000004';
+  const timer = (
+    await h.call('POST', '/v2/timer', { body: { timer: { timer_type: 'flow', flow_id: flowId, schedule: { type: 'once' }, body: { body: {} } } } })
+  ).body.timer as Json;
+  const flowScope = `https://auth.globus.org/scopes/${flowId}/flow_${flowId.replaceAll('-', '_')}_user`;
+  assert.equal(timer.status, 'inactive');
+  assert.deepEqual(timer.inactive_reason.detail.authorization_parameters, { required_scopes: [flowScope] });
+  assert.deepEqual(asked, [flowScope]);
+});
+
+test('consent at create: a provider that cannot tell (no hasConsent) leaves the job loaded; the token rules still refuse at submit', async (t) => {
+  const h = harness(t, { tokens: {} });
+  const scope = 'https://auth.globus.org/scopes/000a11ce-0000-4000-8000-000000000009/run';
+  assert.equal((await h.createJob({ scope, callback_url: URL_HTTPS_RUN })).body.status, 'loaded');
+  // A Transfer token may go to Transfer's hosts only: refused at submit, not made inactive.
+  const none = createdNone(h);
+  await assert.rejects(h.createJob({ scope: TRANSFER_SCOPE, callback_url: URL_HTTPS_RUN }), /Transfer/);
+  assert.equal(createdNone(h), none);
+});
+
+function createdNone(h: ReturnType<typeof harness>): number {
+  return h.service.list({ limit: 500 }).jobs.length;
+}

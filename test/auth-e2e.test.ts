@@ -13,6 +13,7 @@ import { startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { runCliProcess, startDaemonProcess, tempHome, type CliResult, type DaemonProcess } from './support/env.ts';
 import { startControlJob } from './support/control-job.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
+import { until } from './support/until.ts';
 
 const SOURCE = '000a11ce-0000-1000-8000-000000000003';
 const DEST = '000a11ce-0000-1000-8000-000000000002';
@@ -79,16 +80,6 @@ async function jobDoc(w: World, jobId: string): Promise<JobDocument> {
   const r = await w.cli(['job', 'status', jobId, '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as JobDocument;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** No token the fake Auth ever issued appears in any output, log or stored job document. */

@@ -21,6 +21,12 @@ export interface TokenProvider {
    * refreshed unless another caller has refreshed it already.
    */
   getToken(scope: string, opts: { rejected: string | null }): Promise<string | null>;
+  /**
+   * Whether a token for the scope can be had without asking the user, answered without the
+   * network (the REST API creates a job without consent `inactive`, as the hosted service
+   * does). Absent: not known, and the job's first run finds out.
+   */
+  hasConsent?(scope: string): boolean;
 }
 
 /** Until a real provider is wired in (and for jobs without a scope): no token at all. */
@@ -59,6 +65,11 @@ export class UserTokens implements TokenProvider {
   constructor(cache: TokenCache, deps: TokenSourceDeps) {
     this.cache = cache;
     this.#deps = deps;
+  }
+
+  /** The cache holds a token whose consent covers the scope (expired or not: a refresh needs no user). */
+  hasConsent(scope: string): boolean {
+    return lookupToken(this.cache.read(), this.#deps.client.settings.clientId, scope).kind === 'found';
   }
 
   async getToken(scope: string, { rejected }: { rejected: string | null }): Promise<string> {
@@ -148,6 +159,11 @@ export class ClientCredentialTokens implements TokenProvider {
 
   constructor(deps: TokenSourceDeps) {
     this.#deps = deps;
+  }
+
+  /** A confidential client consents for itself: its grant is asked for at the run. */
+  hasConsent(): boolean {
+    return true;
   }
 
   async getToken(scope: string, { rejected }: { rejected: string | null }): Promise<string> {

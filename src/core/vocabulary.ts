@@ -40,6 +40,15 @@ export interface InactiveReason {
 }
 
 /**
+ * The `globus_auth_requirements` reason for a job's scope, in the hosted service's GARE-like
+ * shape: one place for the runner (a refused or missing token at a run) and the REST API (no
+ * consent at create), so `job resume`, `job status` and SDK clients read one detail.
+ */
+export function authRequirementsReason(scope: string | null, code: string, message: string): InactiveReason {
+  return { cause: 'globus_auth_requirements', detail: { code, message, authorization_parameters: { required_scopes: scope ? [scope] : [] } } };
+}
+
+/**
  * Every code a run's error is stored with (runs.error, shown as `errors.code`):
  * - `ACTION_HTTP`: the provider answered with an error status (actions/classify.ts);
  * - `ACTION_AUTH`: it answered 401/403, and a fresh token did not help;

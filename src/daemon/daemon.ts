@@ -27,6 +27,7 @@ import { ensureApiToken } from '../auth/api-token.ts';
 import { startApiServer, type ApiTimeouts } from './api/server.ts';
 import type { ApiRoute } from './api/types.ts';
 import { timersApiRoutes } from './api/routes.ts';
+import { withOpenApi } from './api/openapi.ts';
 
 export interface DaemonOptions {
   paths: AppPaths;
@@ -131,7 +132,13 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   else await rpc.listen(paths.socketPath);
   // After the socket (a second daemon is refused there first), before any run starts: a port
   // that cannot be had fails the start. Closed before the socket when stopping.
-  if (opts.apiAddr) apiUrl = await startApi(opts, opts.apiAddr, timersApiRoutes({ service, now: () => clock.now() }), started);
+  if (opts.apiAddr)
+    apiUrl = await startApi(
+      opts,
+      opts.apiAddr,
+      withOpenApi(timersApiRoutes({ service, now: () => clock.now(), tokens: opts.tokens ?? NO_TOKENS }), () => apiUrl),
+      started,
+    );
 
   const resumed = runner.resumeOpenRuns();
   started.defer('retention', startRetention({ db, clock, config, log: log.child({ component: 'retention' }) }));

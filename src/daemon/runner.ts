@@ -8,7 +8,7 @@ import type { Db } from './store/open.ts';
 import { getRun, openRuns, openRunsOfJob, pruneJobRuns, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from './store/runs.ts';
 import type { WriteBehind } from './store/write-behind.ts';
 import type { JobRow, RunRow } from './store/schema.ts';
-import type { InactiveReason, RunError } from '../core/vocabulary.ts';
+import { authRequirementsReason, type InactiveReason, type RunError } from '../core/vocabulary.ts';
 import { AuthRequiredError, AuthUnavailableError, coerceError, ERROR_CODES, TimerError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { TokenProvider } from '../auth/tokens.ts';
@@ -600,12 +600,8 @@ export class Runner {
  * follows the provider's answer (403: PermissionDenied, else AuthenticationFailed).
  */
 function authRefusal(job: JobRow, error: RunError, code?: string): Refusal {
-  const detail = {
-    code: code ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed'),
-    message: error.message,
-    authorization_parameters: { required_scopes: job.scope ? [job.scope] : [] },
-  };
-  return { error, inactive: { cause: 'globus_auth_requirements', detail } };
+  const detailCode = code ?? (error.httpStatus === 403 ? 'PermissionDenied' : 'AuthenticationFailed');
+  return { error, inactive: authRequirementsReason(job.scope, detailCode, error.message) };
 }
 
 function isTokenFailure(token: string | null | TokenFailure): token is TokenFailure {

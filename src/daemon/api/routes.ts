@@ -7,14 +7,19 @@
  *
  * Tokens and consent: the routes make the job as `job submit` does, with its scope known
  * from the URL. The daemon's token rules (which host a scope's token may go to) apply at
- * submit; consent is not checked here: a job whose scope the token cache has no consent
- * for is created loaded, and its first run stops it `inactive` with cause
- * `globus_auth_requirements` (the runner's AUTH_REQUIRED), which `session login --scope …`
- * and a resume fix.
+ * submit. A job whose scope the daemon's token provider has no consent for (asked without
+ * the network: TokenProvider.hasConsent) is created `inactive` with cause
+ * `globus_auth_requirements` and the scope to consent to, as the hosted service does; the
+ * runner's reason, one shape (authRequirementsReason). `session login --scope …` and
+ * `globus-timer job resume ID` bring it to life. A provider that cannot tell (none wired
+ * in) leaves the job loaded, and its first run finds out.
  */
 
-import type { JobDocument } from '../../contract/protocol.ts';
+import type { TokenProvider } from '../../auth/tokens.ts';
+import type { JobDocument, SubmitJobParams } from '../../contract/protocol.ts';
 import { JobNotFoundError } from '../../core/errors.ts';
+import { loginCommand } from '../../core/scopes.ts';
+import { authRequirementsReason, type InactiveReason } from '../../core/vocabulary.ts';
 import type { JobService } from '../jobs/job-service.ts';
 import { toV1Document, toV2Document } from './documents.ts';
 import { checkResume, submitParamsFromTimer, submitParamsFromTimerJob, updateParamsFromPatch } from './requests.ts';
@@ -26,6 +31,8 @@ export interface TimersApiDeps {
   env?: NodeJS.ProcessEnv;
   /** The daemon's clock; default Date.now. */
   now?: () => number;
+  /** The runner's token provider, asked whether a new job's scope has consent; default: not asked. */
+  tokens?: Pick<TokenProvider, 'hasConsent'>;
 }
 
 /** Jobs per service.list page while GET /jobs/ gathers them all (it has no pages upstream). */
@@ -53,8 +60,20 @@ function statusesOf(query: URLSearchParams): Set<JobDocument['status']> {
   return statuses.size > 0 ? statuses : new Set(Object.values(FILTER_CATEGORIES));
 }
 
+/** A new job's reason to wait: its scope has no consent the provider knows of (see the module comment). */
+function consentMissing(params: SubmitJobParams, tokens: TimersApiDeps['tokens']): InactiveReason | undefined {
+  const scope = params.scope?.trim();
+  if (!scope || tokens?.hasConsent?.(scope) !== false) return undefined;
+  return authRequirementsReason(
+    scope,
+    'ConsentRequired',
+    `no consent for scope ${scope}; run: ${loginCommand([scope])}, then: globus-timer job resume (this job's id)`,
+  );
+}
+
 export function timersApiRoutes(deps: TimersApiDeps): ApiRoute[] {
   const { service } = deps;
+  const submit = (params: SubmitJobParams) => service.submit(params, { inactive: consentMissing(params, deps.tokens) });
   const env = deps.env ?? process.env;
   const now = deps.now ?? Date.now;
   const ctx = () => ({ env, nowMs: now() });
@@ -80,7 +99,7 @@ export function timersApiRoutes(deps: TimersApiDeps): ApiRoute[] {
       pattern: '/jobs/',
       handle: (req) => {
         const c = ctx();
-        return ok(toV1Document(service.submit(submitParamsFromTimerJob(req.body, c)), c), 201);
+        return ok(toV1Document(submit(submitParamsFromTimerJob(req.body, c)), c), 201);
       },
     },
     { method: 'GET', pattern: '/jobs/:job_id', handle: (req) => ok(toV1Document(service.get(jobIdOf(req)), ctx())) },
@@ -119,7 +138,7 @@ export function timersApiRoutes(deps: TimersApiDeps): ApiRoute[] {
       pattern: '/v2/timer',
       handle: (req) => {
         const c = ctx();
-        return ok({ timer: toV2Document(service.submit(submitParamsFromTimer(req.body, c)), c) }, 201);
+        return ok({ timer: toV2Document(submit(submitParamsFromTimer(req.body, c)), c) }, 201);
       },
     },
   ];

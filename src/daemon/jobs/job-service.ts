@@ -15,7 +15,7 @@ import {
 import type { Db } from '../store/open.ts';
 import { countRunsOfJob, hasOpenRun, newestRuns, unclaimRuns } from '../store/runs.ts';
 import type { JobRow } from '../store/schema.ts';
-import type { JobStatus } from '../../core/vocabulary.ts';
+import type { InactiveReason, JobStatus } from '../../core/vocabulary.ts';
 import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../../contract/protocol.ts';
 import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../../contract/protocol.ts';
@@ -74,7 +74,11 @@ export class JobService {
     this.#tokenRules = deps.tokenRules ?? STRICT_TOKEN_RULES;
   }
 
-  submit(params: SubmitJobParams): JobDocument {
+  /**
+   * Make a job. With `inactive` (the REST API's job whose scope has no consent yet) it is
+   * made inactive for that reason, in the same insert: it never runs before `job resume`.
+   */
+  submit(params: SubmitJobParams, opts: { inactive?: InactiveReason | undefined } = {}): JobDocument {
     const { db, clock, config } = this.#deps;
     const nowMs = clock.now();
     const kind = scheduleKindOf(params);
@@ -105,9 +109,12 @@ export class JobService {
       scope,
       callbackUrl,
       callbackBody: checkActionBody(params.callback_body),
-      status: finished ? 'finished' : 'loaded',
+      ...(finished
+        ? { status: 'finished' as const, nextRunAtMs }
+        : opts.inactive
+          ? { status: 'inactive' as const, inactiveReason: opts.inactive, nextRunAtMs: null }
+          : { status: 'loaded' as const, nextRunAtMs }),
       submittedAtMs: nowMs,
-      nextRunAtMs,
       updatedAtMs: nowMs,
     });
     this.#deps.onScheduleChange();
