@@ -95,6 +95,8 @@ test('the token: 401 with a JSON body without it or with a wrong one, before any
       const a = await call(url, 'GET', p, { token: null, headers });
       assert.equal(a.status, 401, `${what} ${p}`);
       assert.equal(a.headers['www-authenticate'], 'Bearer');
+      // Not kept alive for more tries: a stranger cannot sit on the server's connection slots.
+      assert.equal(a.headers.connection, 'close', `${what} ${p}: the connection closes`);
       assert.equal((a.json as { code: string }).code, 'AuthenticationFailed');
       assert.match((a.json as { message: string }).message, /globus-timer api token/);
     }

@@ -201,7 +201,7 @@ function flowRunRequest(p: Problems, start: Record<string, unknown>, loc: Loc): 
   const request: Record<string, unknown> = {};
   if (typeof start.body !== 'object' || start.body === null || Array.isArray(start.body)) p.add(missing([...loc, 'body']));
   for (const [key, value] of Object.entries(start)) {
-    const name = FLOW_KEYS[key];
+    const name = Object.hasOwn(FLOW_KEYS, key) ? FLOW_KEYS[key] : undefined;
     if (name) request[name] = value;
     else p.add(invalid([...loc, key], `${key} is not supported by this daemon: give body, label, run_managers, run_monitors`));
   }

@@ -56,7 +56,7 @@ function statusesOf(query: URLSearchParams): Set<JobDocument['status']> {
     .getAll('filter_status')
     .flatMap((v) => v.split(','))
     .map((w) => w.trim().toLowerCase());
-  const statuses = new Set(words.flatMap((w) => (FILTER_CATEGORIES[w] ? [FILTER_CATEGORIES[w]] : [])));
+  const statuses = new Set(words.flatMap((w) => (Object.hasOwn(FILTER_CATEGORIES, w) ? [FILTER_CATEGORIES[w]!] : [])));
   return statuses.size > 0 ? statuses : new Set(Object.values(FILTER_CATEGORIES));
 }
 

@@ -208,7 +208,9 @@ async function route(req: http.IncomingMessage, path: string, query: string, tab
     throw new HttpAnswer(
       401,
       { code: 'AuthenticationFailed', message: 'missing or wrong bearer token; send Authorization: Bearer <token>, the token from: globus-timer api token' },
-      { 'WWW-Authenticate': 'Bearer' },
+      // Closed after the answer: a stranger cannot hold the connection open for more
+      // tries, and so cannot sit on the server's connection slots between them.
+      { 'WWW-Authenticate': 'Bearer', Connection: 'close' },
     );
   }
   const segments = splitPath(path);
