@@ -16,6 +16,7 @@ import { startFakeAuth } from './support/auth.ts';
 import { runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
 import { until } from './support/until.ts';
+import { apiAccess, cliThatSucceeds } from './support/api.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: API documents are read by key path; their shapes are asserted, not typed
 type Json = Record<string, any>;
@@ -39,13 +40,8 @@ test('a transfer timer made over the API without consent is inactive; session lo
     [API_ADDR_ENV]: '127.0.0.1:0',
   };
   await startDaemonProcess(t, env);
-  const cli = async (...args: string[]) => {
-    const r = await runCliProcess(args, env);
-    assert.equal(r.code, 0, `globus-timer ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-    return r.stdout;
-  };
-  const { url } = JSON.parse(await cli('api', 'url', '--format', 'json')) as { url: string };
-  const { token } = JSON.parse(await cli('api', 'token', '--format', 'json')) as { token: string };
+  const cli = cliThatSucceeds(env);
+  const { url, token } = await apiAccess(cli);
 
   /** POST /v2/timer: a transfer timer every `intervalSeconds` from now. */
   const createTransferTimer = (intervalSeconds: number) =>

@@ -16,9 +16,10 @@ import { timers } from '@globus/sdk';
 import { readApiToken } from '../src/auth/api-token.ts';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { API_ADDR_ENV } from '../src/core/api-addr.ts';
-import { runCliProcess, startDaemonProcess, tempHome, type DaemonProcess } from './support/env.ts';
+import { startDaemonProcess, tempHome, type DaemonProcess } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
 import { until } from './support/until.ts';
+import { apiAccess, cliThatSucceeds } from './support/api.ts';
 
 /** Where @globus/sdk looks for the Timers service (plural, unlike Python's GLOBUS_SDK_SERVICE_URL_TIMER). */
 const SDK_URL_ENV = 'GLOBUS_SDK_SERVICE_URL_TIMERS';
@@ -52,13 +53,8 @@ async function setUp(t: TestContext) {
   const { env: base, paths } = tempHome(t);
   const env = { ...base, ...FAST, [API_ADDR_ENV]: '127.0.0.1:0', GLOBUS_TIMER_NO_AUTOSTART: '1' };
   daemon = await startDaemonProcess(t, env);
-  const cli = async (...args: string[]) => {
-    const r = await runCliProcess(args, env);
-    assert.equal(r.code, 0, `globus-timer ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-    return r.stdout;
-  };
-  const { url } = JSON.parse(await cli('api', 'url', '--format', 'json')) as { url: string };
-  const { token } = JSON.parse(await cli('api', 'token', '--format', 'json')) as { token: string };
+  const cli = cliThatSucceeds(env);
+  const { url, token } = await apiAccess(cli);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'the port it bound, not 0');
   assert.equal((JSON.parse(await cli('daemon', 'status', '--format', 'json')) as { api_url: string }).api_url, url);
   assert.equal(token, readApiToken(paths.apiTokenFile));
