@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { mixText, parseApiMix } from './lib/api-load-client.ts';
 import { runFiring, type FiringParams, type FiringRow, type SystemUnderTest } from './lib/firing-run.ts';
 import { ensureBundle, entryWords } from './lib/entry.ts';
 import { describeMachine, srcHash, type Machine } from './lib/machine.ts';
@@ -15,12 +16,12 @@ import { oursSystem } from './lib/ours.ts';
 import { bullmqSystem, REDIS_MISSING, redisServerVersion } from './lib/peer.ts';
 import { cleanupAll, installCleanupHandlers, ROOT } from './lib/procs.ts';
 import { newestProfile, summarizeProfile } from './lib/profile.ts';
-import { addendum, benchmarksFile, markdown, peerRatios, type PeerGroup, type Results, type SearchResult } from './lib/report.ts';
+import { addendum, apiRatio, benchmarksFile, markdown, peerRatios, type ApiGroup, type PeerGroup, type Results, type SearchResult } from './lib/report.ts';
 import { medianOf, round } from './lib/stats.ts';
 import { runCliScenario } from './scenarios/cli.ts';
 import { runScale } from './scenarios/scale.ts';
 
-const SCENARIOS = ['precision', 'throughput', 'search', 'scale', 'cli', 'peer'] as const;
+const SCENARIOS = ['precision', 'throughput', 'api', 'search', 'scale', 'cli', 'peer'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const HELP = `Usage: npm run bench -- [options]
@@ -28,6 +29,8 @@ const HELP = `Usage: npm run bench -- [options]
 Scenarios (default: all, in this order): ${SCENARIOS.join(', ')}
   precision   N jobs at R fires/s for D s (and again with --large-n jobs): lateness, counts, CPU, RSS
   throughput  the same at each of --rates
+  api         the precision run (--n, --rate) without and with --api-rate REST API requests/s on the daemon:
+              how much the p99 lateness moves (issue 14: at most 10 %), and the API's latency
   search      highest R at which p99 lateness stays under 100 ms with nothing missed
   scale       --scale-n jobs in the database: ready time, idle RSS, job.get/list latency, submit rate
   cli         wall time of 'globus-timer job status ID' and 'job list' next to 'node -e 0'
@@ -36,16 +39,21 @@ Scenarios (default: all, in this order): ${SCENARIOS.join(', ')}
 Options:
   --quick               small N and short D for every scenario (under 3 minutes)
   --scenario NAME       run only these (repeat, or comma-separate)
-  --n N                 jobs for precision/throughput/peer (default 10000; quick 2000)
+  --n N                 jobs for precision/throughput/api/peer (default 10000; quick 2000)
   --large-n N           the second precision row (default 100000; quick 20000)
-  --rate R              fires/s of the precision rows (default 200)
+  --rate R              fires/s of the precision and api rows (default 200)
   --duration D          seconds of each firing run (default 60; quick 8)
   --warmup W            seconds at the start left out of the lateness figures (default 5; quick 1)
   --drain S             seconds after the window that late fires may still arrive (default 10; quick 3)
-  --runs K              repeat every firing run and the scale scenario K times; report medians (default 1)
+  --runs K              repeat every firing run and the scale scenario K times; report medians (default 1;
+                        the api scenario alternates its runs without and with the load)
   --rates LIST          throughput rates (default 1000,3000)
   --peer-rates LIST     peer rates (default 200,1000; with --rate: that rate)
   --concurrency C       BullMQ worker concurrency (default 100)
+  --api-rate R          REST API requests/s of the api scenario, open loop (default 200)
+  --api-mix MIX         kinds of those requests and their weights (default get:89,create:10,list:1;
+                        get = GET /jobs/{id}, create = POST /jobs/, list = GET /jobs/)
+  --api-connections C   keep-alive sockets of the API load generator (default 16)
   --search-duration D   seconds per search step (default 20; quick 5)
   --search-start R      first rate tried by the search (default 1000; quick 4000)
   --search-max R        highest rate tried (default 32000; quick 8000)
@@ -54,7 +62,7 @@ Options:
   --scale-n N           jobs for the scale scenario (default 1000000; quick 100000)
   --cli-runs K          timed runs per CLI command (default 10; quick 5)
   --profile             write a V8 CPU profile of the daemon in the precision runs, print where time went
-  --probe               measure the daemon's event-loop delay and utilisation over the window (precision)
+  --probe               measure the daemon's event-loop delay and utilisation over the window (precision, api)
   --write               write BENCHMARKS.md (or --out FILE)
   --out FILE            where --write writes (default BENCHMARKS.md)
   --append              add this run's tables to the end of that file instead of replacing it
@@ -74,6 +82,9 @@ const { values: args } = parseArgs({
     rates: { type: 'string' },
     'peer-rates': { type: 'string' },
     concurrency: { type: 'string' },
+    'api-rate': { type: 'string' },
+    'api-mix': { type: 'string' },
+    'api-connections': { type: 'string' },
     'search-duration': { type: 'string' },
     'search-start': { type: 'string' },
     'search-max': { type: 'string' },
@@ -144,7 +155,19 @@ const cfg = {
   searchMaxRuns: num('search-max-runs', 10, 3),
   scaleN: num('scale-n', 1_000_000, 100_000),
   cliRuns: Math.max(1, Math.round(num('cli-runs', 10, 5))),
+  apiRate: num('api-rate', 200, 200),
+  apiMix: apiMix(args['api-mix'] ?? 'get:89,create:10,list:1'),
+  apiConnections: Math.max(1, Math.round(num('api-connections', 16, 16))),
 };
+if (cfg.apiRate <= 0) usage('--api-rate must be above 0');
+
+function apiMix(text: string) {
+  try {
+    return parseApiMix(text);
+  } catch (err) {
+    return usage(`--api-mix: ${(err as Error).message}`);
+  }
+}
 if (cfg.warmup >= cfg.duration) usage('--warmup must be shorter than --duration');
 
 const commandLine = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
@@ -153,7 +176,7 @@ const emit = (row: object) => process.stdout.write(JSON.stringify(row) + '\n');
 
 installCleanupHandlers();
 
-const results: Results = { precision: [], throughput: [], search: null, scale: null, cli: [], peer: [], errors: [] };
+const results: Results = { precision: [], throughput: [], api: null, search: null, scale: null, cli: [], peer: [], errors: [] };
 const oursCache = new Map<string, FiringRow>();
 const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'gtb-prof-')) : null;
 
@@ -168,6 +191,12 @@ async function firing(scenario: string, make: () => SystemUnderTest, p: FiringPa
     progress(`${scenario}: ${make().name} N=${p.n} R=${p.rate}/s D=${p.durationS}s${runs > 1 ? ` (run ${i + 1}/${runs})` : ''}`);
     rows.push(await runFiring(scenario, make(), p));
   }
+  return summarize(rows);
+}
+
+/** One row for several runs of the same thing: the median of every figure, and each run's headline figures. */
+function summarize(rows: FiringRow[]): FiringRow {
+  const runs = rows.length;
   const row = medianOf(rows);
   row.runs = runs;
   if (runs > 1) {
@@ -249,6 +278,54 @@ await scenario('throughput', async () => {
     emit(row);
   }
 });
+
+await scenario('api', async () => {
+  // Issue 14: the firing path stays first. The same precision run without and with REST API
+  // load; with --runs K the two alternate (without, with, without, …) so that a drift of the
+  // machine falls on both alike, and each is the median of its K runs.
+  const p = firingParams(cfg.n, cfg.rate);
+  const load = { rate: cfg.apiRate, mix: cfg.apiMix, connections: cfg.apiConnections, answerWaitMs: cfg.drain * 1000 };
+  const base: FiringRow[] = [];
+  const loaded: FiringRow[] = [];
+  for (let i = 0; i < cfg.runs; i++) {
+    const of = cfg.runs > 1 ? ` (run ${i + 1}/${cfg.runs})` : '';
+    progress(`api: globus-timer N=${p.n} R=${p.rate}/s D=${p.durationS}s, no API${of}`);
+    base.push(await runFiring('api', oursSystem({ probe: args.probe }), p));
+    progress(`api: globus-timer N=${p.n} R=${p.rate}/s D=${p.durationS}s, API ${load.rate} req/s ${mixText(load.mix)} over ${load.connections} sockets${of}`);
+    loaded.push(await runFiring('api', oursSystem({ probe: args.probe, api: load }), p));
+  }
+  const group: ApiGroup = { baseline: summarize(base), loaded: summarize(loaded), perRunP99Ratio: loaded.map((r, i) => ratioOf(r, base[i]!)) };
+  results.api = group;
+  emit(group.baseline);
+  emit(group.loaded);
+  const q = apiRatio(group);
+  emit({
+    scenario: 'api-ratio',
+    n: group.loaded.n,
+    rate: group.loaded.rate,
+    api_rate: load.rate,
+    api_mix: mixText(load.mix),
+    lateness_ms: {
+      without_api: pick(group.baseline),
+      with_api: pick(group.loaded),
+    },
+    p99_ratio: round(q.p99, 4),
+    within_1_10: q.within,
+    ...(cfg.runs > 1 ? { per_run_p99_ratio: group.perRunP99Ratio.map((x) => round(x, 4)) } : {}),
+    api_load: group.loaded.api_load ?? null,
+  });
+});
+
+function ratioOf(loaded: FiringRow, base: FiringRow): number | null {
+  const a = loaded.lateness_ms.p99;
+  const b = base.lateness_ms.p99;
+  return a !== null && b ? a / b : null;
+}
+
+function pick(r: FiringRow) {
+  const l = r.lateness_ms;
+  return { p50: l.p50, p90: l.p90, p99: l.p99, max: l.max, missed: r.missed, duplicates: r.duplicates, early: r.early };
+}
 
 await scenario('search', async () => {
   const search: SearchResult = { rows: [], highest: null, firstFail: null };

@@ -30,7 +30,9 @@ const old = `${out}.${process.pid}.old`;
 try {
   await build({
     absWorkingDir: root,
-    entryPoints: ['src/cli/main.ts'],
+    // The REST API's worker thread is started by file (daemon/api/thread.ts): its own entry,
+    // dist/cli/api-worker.js, beside the chunks it shares with the daemon.
+    entryPoints: { main: 'src/cli/main.ts', 'api-worker': 'src/daemon/api/worker.ts' },
     outdir: fresh,
     bundle: true,
     splitting: true,

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { API_ADDR_ENV } from '../src/core/api-addr.ts';
@@ -216,3 +217,48 @@ test('the URL and token the CLI prints are what a client needs: GET URL/jobs/ wi
   assert.equal(res.status, 200);
   assert.deepEqual(((await res.json()) as { jobs: unknown[] }).jobs, []);
 });
+
+test('api token --rotate: the old token is refused from the next request on (also on an open connection), the new one served; no token in the log', async (t) => {
+  const { env } = home(t);
+  assertExit(await runCliProcess(['daemon', 'start', '--api', '127.0.0.1:0'], env), 0, 'daemon start --api');
+  const url = (await runCliProcess(['api', 'url'], env)).stdout.trim();
+  const old = (await runCliProcess(['api', 'token'], env)).stdout.trim();
+  // One kept-alive connection for both requests: a rotation must reach it too.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const list = (token: string) => httpGet(`${url}/jobs/`, token, agent);
+  const before = await list(old);
+  assert.equal(before.status, 200);
+
+  const rotated = await runCliProcess(['api', 'token', '--rotate'], env);
+  assertExit(rotated, 0, 'api token --rotate');
+  const fresh = rotated.stdout.trim();
+  assert.match(fresh, /^[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(fresh, old);
+  assert.match(
+    rotated.stderr,
+    new RegExp(`^globus-timer: new REST API token in .*api-token; the API at ${url.replaceAll('.', '\\.')} takes only it from now on\\n$`),
+  );
+  assert.equal((await runCliProcess(['api', 'token'], env)).stdout.trim(), fresh, 'api token prints the new token');
+
+  const after = await list(old);
+  assert.equal(after.status, 401, 'the old token on the kept-alive connection');
+  assert.equal(before.socket, after.socket, 'both requests went over one connection');
+  assert.equal((await list(fresh)).status, 200);
+
+  const status = JSON.parse((await runCliProcess(['daemon', 'status', '--format', 'json'], env)).stdout) as { log_file: string | null };
+  const log = status.log_file ? fs.readFileSync(status.log_file, 'utf8') : '';
+  assert.match(log, /api token rotated/);
+  assert.ok(!log.includes(fresh) && !log.includes(old), 'a token reached the log');
+});
+
+/** GET with a bearer token over `agent`; the status and which socket carried it. */
+function httpGet(url: string, token: string, agent: http.Agent): Promise<{ status: number; socket: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, socket: req.socket }));
+    });
+    req.on('error', reject);
+  });
+}

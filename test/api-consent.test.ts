@@ -13,7 +13,7 @@ import { API_ADDR_ENV } from '../src/core/api-addr.ts';
 import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { startFakeAuth } from './support/auth.ts';
-import { runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
+import { fakeGlobusEnv, runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
 import { until } from './support/until.ts';
 import { apiAccess, cliThatSucceeds } from './support/api.ts';
@@ -29,16 +29,7 @@ test('a transfer timer made over the API without consent is inactive; session lo
   ap.defaultRunReply = { kind: 'accept', httpStatus: 202, final: 'SUCCEEDED' };
   ap.auth = { scope: TRANSFER_SCOPE, accepts: (token, scope) => auth.accepts(token, scope) };
   const { env: base } = tempHome(t);
-  const env: NodeJS.ProcessEnv = {
-    ...base,
-    GLOBUS_SDK_SERVICE_URL_AUTH: auth.baseUrl,
-    GLOBUS_TIMER_TRANSFER_ACTION_URL: ap.runUrl,
-    GLOBUS_TIMER_NO_AUTOSTART: '1',
-    GLOBUS_TIMER_POLL_INITIAL_MS: '50',
-    GLOBUS_TIMER_POLL_MAX_MS: '200',
-    GLOBUS_TIMER_RETRY_INITIAL_MS: '50',
-    [API_ADDR_ENV]: '127.0.0.1:0',
-  };
+  const env = { ...fakeGlobusEnv(base, { authUrl: auth.baseUrl, transferRunUrl: ap.runUrl }), [API_ADDR_ENV]: '127.0.0.1:0' };
   await startDaemonProcess(t, env);
   const cli = cliThatSucceeds(env);
   const { url, token } = await apiAccess(cli);

@@ -13,6 +13,8 @@ import { readApiToken } from '../src/auth/api-token.ts';
 import { RpcClient } from '../src/contract/client.ts';
 import { OPENAPI_PATH, openApiDocument, openApiPath, withOpenApi, type OpenApiDocument } from '../src/daemon/api/openapi.ts';
 import { timersApiRoutes } from '../src/daemon/api/routes.ts';
+import { apiJobs } from '../src/daemon/api/jobs.ts';
+import { bodyOf } from './support/api.ts';
 import { JOB_UPDATE_SCHEMA, RESUME_SCHEMA, TIMER_JOB_SCHEMA, V2_TIMER_CREATE_SCHEMA } from '../src/daemon/api/schemas.ts';
 import type { ApiMethod, ApiRoute } from '../src/daemon/api/types.ts';
 import { JobService } from '../src/daemon/jobs/job-service.ts';
@@ -34,7 +36,7 @@ function served(t: TestContext): {
   t.after(() => db.$client.close());
   const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
   const service = new JobService({ db, clock, config: testConfig(), onScheduleChange: () => {} });
-  const routes = withOpenApi(timersApiRoutes({ service, env: {}, now: () => clock.now() }), () => BASE);
+  const routes = withOpenApi(timersApiRoutes({ jobs: apiJobs(service), env: {}, now: () => clock.now() }), () => BASE);
   const call = async (method: ApiMethod, pattern: string, opts: { id?: string; body?: unknown } = {}) => {
     const route = routes.find((r) => r.method === method && r.pattern === pattern);
     assert.ok(route, `no route ${method} ${pattern}`);
@@ -45,7 +47,7 @@ function served(t: TestContext): {
       query: new URLSearchParams(),
       body: opts.body,
     });
-    return res.body;
+    return bodyOf(res.body);
   };
   return { routes, call };
 }

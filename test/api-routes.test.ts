@@ -11,9 +11,11 @@ import { test, type TestContext } from 'node:test';
 import { JobService } from '../src/daemon/jobs/job-service.ts';
 import { openDb } from '../src/daemon/store/open.ts';
 import { timersApiRoutes } from '../src/daemon/api/routes.ts';
+import { apiJobs } from '../src/daemon/api/jobs.ts';
+import { bodyOf, piecesOf } from './support/api.ts';
 import { apiStatus } from '../src/daemon/api/documents.ts';
 import { ONCE_INTERVAL_SECONDS } from '../src/daemon/api/requests.ts';
-import type { ApiMethod, ApiResponse } from '../src/daemon/api/types.ts';
+import { JsonChunks, type ApiMethod, type ApiResponse } from '../src/daemon/api/types.ts';
 import { JobNotFoundError, RequestValidationError } from '../src/core/errors.ts';
 import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
 import { TRANSFER_ACTION_URL } from '../src/core/transfer.ts';
@@ -39,7 +41,7 @@ function harness(t: TestContext, opts: { tokens?: { hasConsent?(scope: string): 
   const clock = new FakeClock(T0);
   const service = new JobService({ db, clock, config: testConfig(), onScheduleChange: () => {} });
   const env: NodeJS.ProcessEnv = {};
-  const routes = timersApiRoutes({ service, env, now: () => clock.now(), ...(opts.tokens ? { tokens: opts.tokens } : {}) });
+  const routes = timersApiRoutes({ jobs: apiJobs(service, opts.tokens), env, now: () => clock.now() });
   /** Call the route for `method pattern` as the server would. */
   const call = async (
     method: ApiMethod,
@@ -56,7 +58,7 @@ function harness(t: TestContext, opts: { tokens?: { hasConsent?(scope: string): 
       query: new URLSearchParams(opts.query ?? ''),
       body: opts.body,
     });
-    return res as ApiResponse & { body: Json };
+    return { status: res.status, body: await bodyOf(res.body) } as ApiResponse & { body: Json };
   };
   const createJob = (over: Json = {}) =>
     call('POST', '/jobs/', {
@@ -409,3 +411,38 @@ test('consent at create: a provider that cannot tell (no hasConsent) leaves the 
 function createdNone(h: ReturnType<typeof harness>): number {
   return h.service.list({ limit: 500 }).jobs.length;
 }
+
+test('GET /jobs/ streams the list a page of jobs per piece: every job once, in submission order, filters applied across pages', async (t) => {
+  const h = harness(t);
+  const ids: string[] = [];
+  for (let i = 0; i < 250; i++) {
+    ids.push((await h.createJob({ name: `j${i}` })).body.job_id as string);
+    h.clock.advance(1); // distinct submission times, and equal ones below
+  }
+  // Three at one instant: listed in id order (the keyset's tie-break, also across a page boundary).
+  const same: string[] = [];
+  for (let i = 0; i < 3; i++) same.push((await h.createJob({ name: `same${i}` })).body.job_id as string);
+  ids.push(...same.sort());
+  for (const id of ids.filter((_, i) => i % 7 === 0)) await h.call('POST', '/jobs/:job_id/pause', { id });
+
+  const route = timersApiRoutes({ jobs: apiJobs(h.service), env: {} }).find((r) => r.method === 'GET' && r.pattern === '/jobs/')!;
+  const res = await route.handle({ method: 'GET', path: '/jobs/', params: {}, query: new URLSearchParams(), body: undefined });
+  assert.ok(res.body instanceof JsonChunks, 'the list is streamed');
+  const pieces = await piecesOf(res.body);
+  assert.ok(pieces.length >= 4, `${pieces.length} pieces for 253 jobs: one per page of 50, and the brackets`);
+  const all = (JSON.parse(pieces.join('')) as { jobs: Json[] }).jobs;
+  assert.deepEqual(
+    all.map((j) => j.job_id),
+    ids,
+  );
+
+  const inactive = (await h.call('GET', '/jobs/', { query: 'filter_status=inactive' })).body.jobs as Json[];
+  assert.deepEqual(
+    inactive.map((j) => j.job_id),
+    ids.filter((_, i) => i % 7 === 0),
+  );
+  const active = (await h.call('GET', '/jobs/', { query: 'filter_status=active' })).body.jobs as Json[];
+  assert.equal(active.length, ids.length - inactive.length);
+  // A filter that matches nothing on any page is still a document.
+  assert.deepEqual((await h.call('GET', '/jobs/', { query: 'filter_status=ended' })).body, { jobs: [] });
+});

@@ -16,14 +16,13 @@ import { timers } from '@globus/sdk';
 import { readApiToken } from '../src/auth/api-token.ts';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { API_ADDR_ENV } from '../src/core/api-addr.ts';
-import { startDaemonProcess, tempHome, type DaemonProcess } from './support/env.ts';
+import { FAST_POLLING, startDaemonProcess, tempHome, type DaemonProcess } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
 import { until } from './support/until.ts';
 import { apiAccess, cliThatSucceeds } from './support/api.ts';
 
 /** Where @globus/sdk looks for the Timers service (plural, unlike Python's GLOBUS_SDK_SERVICE_URL_TIMER). */
 const SDK_URL_ENV = 'GLOBUS_SDK_SERVICE_URL_TIMERS';
-const FAST = { GLOBUS_TIMER_POLL_INITIAL_MS: '50', GLOBUS_TIMER_POLL_MAX_MS: '200', GLOBUS_TIMER_RETRY_INITIAL_MS: '50' };
 
 // biome-ignore lint/suspicious/noExplicitAny: API documents are read by key path; their shapes are asserted, not typed
 type Json = Record<string, any>;
@@ -51,7 +50,7 @@ async function setUp(t: TestContext) {
   let daemon: DaemonProcess | undefined;
   t.after(() => daemon?.stop());
   const { env: base, paths } = tempHome(t);
-  const env = { ...base, ...FAST, [API_ADDR_ENV]: '127.0.0.1:0', GLOBUS_TIMER_NO_AUTOSTART: '1' };
+  const env = { ...base, ...FAST_POLLING, [API_ADDR_ENV]: '127.0.0.1:0', GLOBUS_TIMER_NO_AUTOSTART: '1' };
   daemon = await startDaemonProcess(t, env);
   const cli = cliThatSucceeds(env);
   const { url, token } = await apiAccess(cli);

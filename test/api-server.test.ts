@@ -16,15 +16,42 @@ import { ALLOW_HTTP_TOKENS_ENV } from '../src/auth/token-rules.ts';
 import { RpcClient } from '../src/contract/client.ts';
 import { InvalidInputError, JobDeletedError, JobNotFoundError, RequestValidationError } from '../src/core/errors.ts';
 import { MAX_API_BODY_BYTES, startApiServer, type ApiServer, type ApiTimeouts } from '../src/daemon/api/server.ts';
-import type { ApiRoute } from '../src/daemon/api/types.ts';
+import { JsonChunks, type ApiRoute } from '../src/daemon/api/types.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 
 const TOKEN = 'test-token-0123456789abcdefghijklmnopqrstuvw';
 const ID = '3b0e8f0a-1111-4222-8333-444455556666';
 
+/** What the streamed route saw: pieces made, timers that ran between them, whether it was ended. */
+const streamed = { made: 0, ticksSeenAtLastPiece: -1, finished: false, ticks: 0 };
+
+/** `n` pieces of `{"items": [...]}`, each a 1 KiB string; `fail` throws after the second. */
+async function* pieces(n: number, fail: boolean): AsyncGenerator<string> {
+  Object.assign(streamed, { made: 0, ticksSeenAtLastPiece: -1, finished: false, ticks: 0 });
+  const tick = setInterval(() => streamed.ticks++, 0);
+  try {
+    yield '{"items":[';
+    for (let i = 0; i < n; i++) {
+      if (fail && i === 2) throw new Error('the store went away');
+      streamed.made++;
+      streamed.ticksSeenAtLastPiece = streamed.ticks;
+      yield `${i === 0 ? '' : ','}"${'x'.repeat(1024)}"`;
+    }
+    yield ']}';
+  } finally {
+    clearInterval(tick);
+    streamed.finished = true;
+  }
+}
+
 /** Echoes what the server handed the route, and fails in every way a route can. */
 const ROUTES: ApiRoute[] = [
+  {
+    method: 'GET',
+    pattern: '/stream/:n',
+    handle: (req) => ({ status: 200, body: new JsonChunks(pieces(Number(req.params.n), req.query.has('fail'))) }),
+  },
   { method: 'GET', pattern: '/jobs/', handle: (req) => ({ status: 200, body: { jobs: [], query: Object.fromEntries(req.query) } }) },
   { method: 'POST', pattern: '/jobs/', handle: (req) => ({ status: 201, body: { got: req.body === undefined ? 'undefined' : req.body } }) },
   { method: 'GET', pattern: '/jobs/:job_id', handle: (req) => ({ status: 200, body: { job_id: req.params.job_id } }) },
@@ -240,6 +267,7 @@ test('slow clients are cut off: headers a byte at a time, a body a byte at a tim
   assert.ok(slowHeaders.closedAfterMs < 2_000, `closed after ${slowHeaders.closedAfterMs} ms`);
   assert.ok(slowHeaders.sentBytes < headers.length, 'cut off before the headers were done');
   assert.match(slowHeaders.reply, /^HTTP\/1\.1 408/);
+  assert.match(slowHeaders.reply, /Content-Type: application\/json\r\n[\s\S]*\r\n\r\n\{"detail":"Request Timeout: /);
 
   const post = `POST /jobs/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 300\r\n\r\n{"a":"${'b'.repeat(290)}"}`;
   const slowBody = await trickle(url, post, 5);
@@ -336,4 +364,80 @@ test('a bad GLOBUS_TIMER_API_ADDR fails `daemon run` in one line, exit 1; a port
   assert.equal(taken.code, 1);
   assert.match(taken.stderr, new RegExp(`^globus-timer: cannot serve the API on http://127\\.0\\.0\\.1:${port}: the port is in use`));
   assert.equal(taken.stderr.trim().split('\n').length, 1);
+});
+
+test('a streamed answer (JsonChunks) is sent chunked, a piece at a time, with the event loop turning between pieces', async (t) => {
+  const { url } = await serve(t);
+  const res = await request(`${url}/stream/200`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['transfer-encoding'], 'chunked');
+  assert.equal(res.headers['content-type'], 'application/json');
+  const doc = JSON.parse(await res.body.text()) as { items: string[] };
+  assert.equal(doc.items.length, 200);
+  assert.ok(streamed.finished);
+  // A 0-ms interval timer ran while the pieces were made: timers (due fires) are not held up for the whole answer.
+  assert.ok(streamed.ticksSeenAtLastPiece >= 10, `only ${streamed.ticksSeenAtLastPiece} timer turns while 200 pieces were made`);
+});
+
+test('a streamed answer: a client that goes away ends it (no more pieces made), a failure mid-way cuts the connection; the server serves on', async (t) => {
+  const { url } = await serve(t);
+  const port = Number(new URL(url).port);
+  // Read the head and a little, then hang up: far fewer than the 100,000 pieces are made.
+  await new Promise<void>((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(`GET /stream/100000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`));
+    sock.once('data', () => {
+      sock.destroy();
+      resolve();
+    });
+    sock.once('error', reject);
+  });
+  const deadline = Date.now() + 10_000;
+  while (!streamed.finished && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(streamed.finished, 'the pieces stopped after the client left');
+  assert.ok(streamed.made < 100_000, `${streamed.made} pieces made for a client that had gone`);
+
+  // A failure after the head went out: the body is cut short (the client sees an error, not a document).
+  const res = await request(`${url}/stream/10?fail`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(res.statusCode, 200);
+  await assert.rejects(res.body.text());
+  assert.ok(streamed.finished);
+
+  assert.equal((await call(url, 'GET', '/jobs/')).status, 200, 'served on');
+});
+
+/** Send `raw` on a fresh connection; resolves with all the server wrote until it closed. */
+function rawExchange(base: string, raw: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(new URL(base).port), '127.0.0.1', () => sock.write(raw));
+    let reply = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      reply += d;
+    });
+    sock.on('close', () => resolve(reply));
+    sock.on('error', reject);
+  });
+}
+
+test('requests node:http cannot parse are answered in JSON too (400, 431, 417), and the connection is closed', async (t) => {
+  const { url } = await serve(t);
+  const auth = `Authorization: Bearer ${TOKEN}\r\n`;
+  const cases: [string, string | Buffer, number][] = [
+    ['a request line that is not HTTP', 'HELLO THERE\r\n\r\n', 400],
+    ['no Host header', `GET /jobs/ HTTP/1.1\r\n${auth}\r\n`, 400],
+    ['a NUL in a header value', Buffer.from(`GET /jobs/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ab\u0000cd\r\n\r\n`), 400],
+    ['a Content-Length that is not a number', `POST /jobs/ HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: abc\r\n\r\n{}`, 400],
+    ['bad chunked framing', `POST /jobs/ HTTP/1.1\r\nHost: x\r\n${auth}Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 400],
+    ['headers past 16 KiB', `GET /jobs/ HTTP/1.1\r\nHost: x\r\n${auth}X-Pad: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ['an Expect: it cannot meet', `GET /jobs/ HTTP/1.1\r\nHost: x\r\n${auth}Expect: coffee\r\n\r\n`, 417],
+  ];
+  for (const [what, raw, status] of cases) {
+    const reply = await rawExchange(url, raw);
+    const [head = '', body = ''] = reply.split('\r\n\r\n');
+    assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), `${what}: ${head}`);
+    assert.match(head, /\r\nContent-Type: application\/json\r\n/i, `${what}: JSON`);
+    assert.match(head, /\r\nConnection: close\r\n|\r\nConnection: close$/i, `${what}: closed`);
+    assert.equal(typeof (JSON.parse(body) as { detail: unknown }).detail, 'string', `${what}: {"detail": "..."}`);
+  }
+  assert.equal((await call(url, 'GET', '/jobs/')).status, 200, 'served on');
 });

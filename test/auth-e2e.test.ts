@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { TRANSFER_SCOPE } from '../src/core/scopes.ts';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { startFakeAuth, type FakeAuth } from './support/auth.ts';
-import { runCliProcess, startDaemonProcess, tempHome, type CliResult, type DaemonProcess } from './support/env.ts';
+import { fakeGlobusEnv, runCliProcess, startDaemonProcess, tempHome, type CliResult, type DaemonProcess } from './support/env.ts';
 import { startControlJob } from './support/control-job.ts';
 import { startFakeProvider, type FakeProvider, type RecordedRequest } from './support/provider.ts';
 import { until } from './support/until.ts';
@@ -40,13 +40,7 @@ async function world(t: TestContext, extraEnv: NodeJS.ProcessEnv = {}): Promise<
   ap.introspectionScope = TRANSFER_SCOPE;
   const { env: base, paths } = tempHome(t);
   const env: NodeJS.ProcessEnv = {
-    ...base,
-    GLOBUS_SDK_SERVICE_URL_AUTH: auth.baseUrl,
-    GLOBUS_TIMER_TRANSFER_ACTION_URL: ap.runUrl,
-    GLOBUS_TIMER_NO_AUTOSTART: '1',
-    GLOBUS_TIMER_POLL_INITIAL_MS: '50',
-    GLOBUS_TIMER_POLL_MAX_MS: '200',
-    GLOBUS_TIMER_RETRY_INITIAL_MS: '50',
+    ...fakeGlobusEnv(base, { authUrl: auth.baseUrl, transferRunUrl: ap.runUrl }),
     GLOBUS_TIMER_TOKEN_REFRESH_MARGIN_MS: '1000',
     ...extraEnv,
   };

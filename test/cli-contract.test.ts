@@ -302,7 +302,7 @@ test('--format json: one documented shape per command, snake_case keys throughou
   );
 
   const install = await cli('daemon', 'install', '--dry-run', '--systemd');
-  assert.deepEqual(keys(install), ['kind', 'dry_run', 'dirs', 'files', 'commands', 'socket_path', 'notes', 'written', 'ran', 'ok']);
+  assert.deepEqual(keys(install), ['kind', 'dry_run', 'dirs', 'files', 'commands', 'socket_path', 'api_url', 'notes', 'written', 'ran', 'ok']);
   assert.deepEqual(keys((install.commands as object[])[0]), ['argv', 'shell', 'may_fail']);
   const uninstall = await cli('daemon', 'uninstall', '--dry-run', '--systemd');
   assert.ok(keys(uninstall).includes('after_commands') && keys(uninstall).includes('dry_run'), keys(uninstall).join());

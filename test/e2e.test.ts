@@ -6,11 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import type { JobDocument } from '../src/contract/protocol.ts';
-import { runCliProcess, startDaemonProcess, tempHome, type CliResult } from './support/env.ts';
+import { FAST_POLLING, runCliProcess, startDaemonProcess, tempHome, type CliResult } from './support/env.ts';
 import { startControlJob } from './support/control-job.ts';
 import { startFakeProvider, type FakeProvider } from './support/provider.ts';
-
-const FAST = { GLOBUS_TIMER_POLL_INITIAL_MS: '50', GLOBUS_TIMER_POLL_MAX_MS: '200', GLOBUS_TIMER_RETRY_INITIAL_MS: '50' };
 
 async function provider(t: TestContext): Promise<FakeProvider> {
   const p = await startFakeProvider();
@@ -51,7 +49,7 @@ test('a 1-second job fires on its grid; status, list and delete behave', async (
   const ap = await provider(t);
   ap.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
   const { env: base, paths } = tempHome(t);
-  const env = { ...base, ...FAST };
+  const env = { ...base, ...FAST_POLLING };
   const daemon = await startDaemonProcess(t, env);
 
   const submit = await runCliProcess(
@@ -122,7 +120,7 @@ test('SIGKILL mid-flight, then restart: runs resume and no slot is fired twice',
   ap.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 3, final: 'SUCCEEDED' };
   // ...and one submission hangs, so its outcome is unknown at the kill.
   const { env: base } = tempHome(t);
-  const env = { ...base, ...FAST };
+  const env = { ...base, ...FAST_POLLING };
   let daemon = await startDaemonProcess(t, env);
   const submit = await runCliProcess(
     ['job', 'submit', '--name', 'k', '--interval', '1', '--overlap', 'allow', '--action-url', ap.runUrl, '--action-body', '{"body": {}}', '--format', 'json'],

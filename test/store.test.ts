@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { insertJob } from '../src/daemon/store/jobs.ts';
+import { insertJob, iterateJobChunks } from '../src/daemon/store/jobs.ts';
 import { openDb } from '../src/daemon/store/open.ts';
-import { insertRun, pruneOldRuns, updateRun } from '../src/daemon/store/runs.ts';
+import { insertRun, newestRunOfEach, pruneOldRuns, updateRun } from '../src/daemon/store/runs.ts';
 import fs from 'node:fs';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { tempHome, testConfig } from './support/env.ts';
+import { FAST_POLLING, runCliProcess, startDaemonProcess, tempHome, testConfig } from './support/env.ts';
+import Database from 'better-sqlite3';
+import { startFakeProvider } from './support/provider.ts';
 
 test('age retention: finished runs completed before the cutoff go, in batches; open and newer ones stay', (t) => {
   const { paths } = tempHome(t);
@@ -89,4 +91,109 @@ test('a database with a damaged table or index root page is refused at open, and
     assert.throws(() => openDb(paths.dbFile), /malformed|not a database|corrupt/, `${damaged} root page damaged`);
     assert.equal(sha(), before, `${damaged}: the file was not written`);
   }
+});
+
+test("a list chunk: jobs in submission order after a key (ties by id, deleted ones only when asked), and each job's newest run in one statement", (t) => {
+  const { paths } = tempHome(t);
+  const db = openDb(paths.dbFile);
+  t.after(() => db.$client.close());
+  const job = (id: string, submittedAtMs: number, status: 'loaded' | 'deleted' = 'loaded') =>
+    insertJob(db, {
+      id,
+      name: id,
+      startAtMs: 0,
+      intervalSeconds: 1,
+      callbackUrl: 'https://x.example/run',
+      callbackBody: { body: {} },
+      status,
+      submittedAtMs,
+      nextSlotIndex: 0,
+      updatedAtMs: 0,
+    });
+  for (const [id, at] of [
+    ['c', 2],
+    ['a', 1],
+    ['b', 2],
+    ['d', 3],
+  ] as const)
+    job(id, at);
+  job('e', 2, 'deleted');
+  const ids = (after: { submittedAtMs: number; id: string } | null, showDeleted: boolean, chunkRows: number) =>
+    [...iterateJobChunks(db, { after, showDeleted, chunkRows })].map((chunk) => chunk.map((j) => j.id));
+  assert.deepEqual(ids(null, false, 2), [
+    ['a', 'b'],
+    ['c', 'd'],
+  ]);
+  assert.deepEqual(ids(null, true, 10), [['a', 'b', 'c', 'e', 'd']]);
+  assert.deepEqual(ids({ submittedAtMs: 2, id: 'b' }, false, 10), [['c', 'd']], 'after (2, b): the tie c, then d');
+  assert.deepEqual(ids({ submittedAtMs: 3, id: 'd' }, false, 10), []);
+
+  const run = (jobId: string, slotAtMs: number) => insertRun(db, { jobId, slotAtMs, requestId: randomUUID(), firedAtMs: slotAtMs, retryUntilMs: slotAtMs })!.id;
+  run('a', 1);
+  const newestOfA = run('a', 2);
+  const onlyOfC = run('c', 1);
+  run('d', 5);
+  const newestOfD = run('d', 6);
+  const newest = newestRunOfEach(db, ['a', 'b', 'c', 'd', 'nope']);
+  assert.deepEqual(
+    [...newest].map(([jobId, r]) => [jobId, r.id]).sort(),
+    [
+      ['a', newestOfA],
+      ['c', onlyOfC],
+      ['d', newestOfD],
+    ].sort(),
+  );
+  assert.equal(newestRunOfEach(db, []).size, 0);
+});
+
+/** The inode numbers this process holds POSIX locks on (/proc/locks), or null where there is no /proc/locks. */
+function lockedInodes(pid: number): Set<number> | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return null;
+  }
+  const inodes = new Set<number>();
+  for (const line of text.split('\n')) {
+    const f = line.split(/\s+/);
+    // "1: POSIX  ADVISORY  READ 4242 00:2e:1234 128 128"
+    const at = f.indexOf('POSIX');
+    if (at < 0 || Number(f[at + 3]) !== pid) continue;
+    inodes.add(Number(f[at + 4]?.split(':')[2]));
+  }
+  return inodes;
+}
+
+test('the daemon keeps its SQLite lock on the -shm file it found at start, so another process opening the database cannot reset it under the daemon (SIGBUS)', async (t) => {
+  const { env: base, paths } = tempHome(t);
+  const ap = await startFakeProvider();
+  t.after(() => ap.close());
+  ap.defaultRunReply = { kind: 'accept', httpStatus: 202, final: 'SUCCEEDED' };
+  const env = { ...base, ...FAST_POLLING, GLOBUS_TIMER_NO_AUTOSTART: '1' };
+  // A database whose -shm exists when the daemon opens it (as after every restart): another
+  // connection holds it open meanwhile.
+  const first = openDb(paths.dbFile);
+  assert.ok(fs.existsSync(`${paths.dbFile}-shm`));
+  const daemon = await startDaemonProcess(t, env);
+  first.$client.close();
+  const submitted = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      runCliProcess(['job', 'submit', '--interval', '1s', '--action-url', ap.runUrl, '--action-body', '{"body": {}}', '--name', `j${i}`], env),
+    ),
+  );
+  for (const r of submitted) assert.equal(r.code, 0, r.stderr);
+  const shmInode = fs.statSync(`${paths.dbFile}-shm`).ino;
+  const held = lockedInodes(daemon.proc.pid!);
+  if (held !== null) assert.ok(held.has(shmInode), `the daemon holds no lock on ${paths.dbFile}-shm (inode ${shmInode})`);
+  // What a backup or the sqlite3 shell does: open, read, close, again and again, while the jobs fire.
+  const until = Date.now() + 2_000;
+  while (Date.now() < until && daemon.proc.exitCode === null && daemon.proc.signalCode === null) {
+    const reader = new Database(paths.dbFile, { readonly: true, fileMustExist: true });
+    reader.prepare('SELECT count(*) FROM jobs').get();
+    reader.close();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(daemon.proc.signalCode, null, `the daemon died of ${daemon.proc.signalCode}`);
+  assert.equal((await runCliProcess(['job', 'list'], env)).code, 0, 'the daemon still answers');
 });

@@ -3,13 +3,14 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { checkActionUrl } from '../../src/core/input.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
+import { mixText, startApiLoad, type ApiLoad, type ApiLoadOptions } from './api-load-client.ts';
 import { startDaemon, daemonEnv, type DaemonHandle } from './daemon.ts';
 import type { Observed } from './firing.ts';
 import type { SystemUnderTest } from './firing-run.ts';
-import { ROOT } from './procs.ts';
+import { procStats, ROOT } from './procs.ts';
 import type { FireRecord } from './provider-client.ts';
 import { seedGrid, type Grid } from './seed.ts';
-import { percentiles } from './stats.ts';
+import { percentiles, round } from './stats.ts';
 import fs from 'node:fs';
 
 export interface OursOptions {
@@ -17,6 +18,11 @@ export interface OursOptions {
   cpuProfDir?: string | null;
   /** Preload bench/probe.ts: event-loop delay and utilisation over the window. */
   probe?: boolean;
+  /**
+   * Start the daemon with its REST API on a free loopback port, and run this load against it
+   * from its own process (bench/api-load.ts) from t0 to the end of the window.
+   */
+  api?: ApiLoadOptions | null;
 }
 
 export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
@@ -25,9 +31,12 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
   let ids: string[] = [];
   let stopped: Promise<void> | undefined;
   let probeFile = '';
+  let load: ApiLoad | undefined;
+  let loadStats: Record<string, unknown> | undefined;
+  const api = opts.api ?? null;
   return {
-    name: 'globus-timer',
-    setupEstimateMs: (grid) => 1_500 + grid.n * 0.06,
+    name: api ? `globus-timer + API ${api.rate} req/s` : 'globus-timer',
+    setupEstimateMs: (grid) => 1_500 + grid.n * 0.06 + (api ? 1_500 : 0),
     async setup(grid: Grid, providerUrl: string, dir: string) {
       home = dir;
       const paths = resolvePaths(daemonEnv(dir));
@@ -42,16 +51,40 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
         nodeArgs.push('--import', 'tsx', '--import', path.join(ROOT, 'bench/probe.ts'));
         env.BENCH_PROBE_OUT = probeFile;
       }
-      daemon = await startDaemon(dir, { nodeArgs, env });
-      return { seed_ms: Math.round(seedMs), ready_ms: Math.round(daemon.readyMs) };
+      // The load generator's start-up (a node process) overlaps the daemon's.
+      if (api) load = startApiLoad(dir);
+      daemon = await startDaemon(dir, { nodeArgs, env, api: !!api });
+      const info = { seed_ms: Math.round(seedMs), ready_ms: Math.round(daemon.readyMs) };
+      if (!api || !load) return info;
+      await load.setup({
+        baseUrl: daemon.api!.url,
+        token: daemon.api!.token,
+        ids,
+        providerUrl,
+        rate: api.rate,
+        mix: api.mix,
+        connections: api.connections,
+        startAtMs: grid.t0Ms,
+      });
+      return { ...info, api_rate: api.rate, api_mix: mixText(api.mix), api_connections: api.connections };
     },
+    // The load generator is not the system: its CPU is reported apart (api_load.cpu_total_s).
     pids: () => [daemon?.pid],
-    markWindow: () => {
+    markWindow: (edge) => {
       if (opts.probe && daemon?.pid) process.kill(daemon.pid, 'SIGUSR2');
+      load?.window(edge);
     },
     stop: () =>
       (stopped ??= (async () => {
-        if (daemon) await daemon.stop();
+        try {
+          if (load) {
+            const stats = await load.results(api?.answerWaitMs ?? 0);
+            loadStats = { ...stats, cpu_total_s: round(procStats(load.pid)?.cpuS, 2) };
+          }
+        } finally {
+          await load?.stop();
+          if (daemon) await daemon.stop();
+        }
       })()),
     async results(records: FireRecord[], grid: Grid, warmupMs: number) {
       const db = new Database(resolvePaths(daemonEnv(home)).dbFile, { readonly: true });
@@ -95,6 +128,7 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
             daemon_skipped: { missed: sums.missed ?? 0, overlap: sums.overlap ?? 0 },
             daemon_errors: sums.errors ?? 0,
             ...(probe ? { probe } : {}),
+            ...(loadStats ? { api_load: loadStats } : {}),
           },
         };
       } finally {

@@ -19,9 +19,21 @@ export interface SearchResult {
   firstFail: number | null;
 }
 
+/** The `api` scenario: the same firing run without and with REST API load (medians with --runs). */
+export interface ApiGroup {
+  baseline: FiringRow;
+  loaded: FiringRow;
+  /** loaded p99 ÷ baseline p99 of each pair of runs. */
+  perRunP99Ratio: (number | null)[];
+}
+
+/** The issue's criterion: with the API load, p99 lateness at most 10 % above without it. */
+const API_P99_LIMIT = 1.1;
+
 export interface Results {
   precision: FiringRow[];
   throughput: FiringRow[];
+  api: ApiGroup | null;
   search: SearchResult | null;
   scale: ScaleRow | null;
   cli: CliRow[];
@@ -124,6 +136,105 @@ function peerTable(groups: PeerGroup[]): string {
   );
 }
 
+/** loaded p99 ÷ baseline p99 (of the medians), and whether it is within API_P99_LIMIT. */
+export function apiRatio(g: ApiGroup): { p99: number | null; within: boolean | null } {
+  const p99 = ratio(g.loaded.lateness_ms.p99, g.baseline.lateness_ms.p99);
+  return { p99, within: p99 === null ? null : p99 <= API_P99_LIMIT };
+}
+
+interface ApiKindRow {
+  sent: number;
+  ok: number;
+  non_2xx: number;
+  errors: number;
+  unfinished: number;
+  latency_ms: { p50: number | null; p99: number | null; max: number | null };
+  mean_bytes: number | null;
+}
+
+interface ApiLoadRow {
+  rate_asked: number;
+  sent_per_s: number;
+  answered_per_s: number;
+  failures: string;
+  send_lag_ms: { p99: number | null; max: number | null };
+  total: ApiKindRow;
+  get: ApiKindRow;
+  create: ApiKindRow;
+  list: ApiKindRow;
+}
+
+function apiTables(g: ApiGroup): string {
+  const q = apiRatio(g);
+  const runs = typeof g.loaded.runs === 'number' && g.loaded.runs > 1 ? ` (median of ${g.loaded.runs})` : '';
+  const lateness = table(
+    [
+      'REST API load',
+      'N',
+      'R /s',
+      'D s',
+      'expected',
+      'missed / dup / early',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'daemon CPU %',
+      'peak RSS MiB',
+      'p99 ÷ without',
+    ],
+    [g.baseline, g.loaded].map((r) => [
+      (r === g.baseline ? 'none' : `${f(r.api_rate as number, 0)} req/s, ${String(r.api_mix)}`) + runs,
+      f(r.n, 0),
+      f(r.rate, 1),
+      f(r.duration_s, 0),
+      f(r.expected, 0),
+      `${f(r.missed, 0)} / ${f(r.duplicates, 0)} / ${f(r.early, 0)}`,
+      f(r.lateness_ms.p50),
+      f(r.lateness_ms.p90),
+      f(r.lateness_ms.p99),
+      f(r.lateness_ms.max),
+      f(r.cpu_pct as number | null, 0),
+      f(r.peak_rss_mb, 0),
+      r === g.baseline ? '' : f(q.p99, 3),
+    ]),
+  );
+  const load = g.loaded.api_load as ApiLoadRow | undefined;
+  if (!load) return lateness;
+  const kinds: [string, ApiKindRow][] = [
+    ['`get` GET /jobs/{id}', load.get],
+    ['`create` POST /jobs/', load.create],
+    ['`list` GET /jobs/', load.list],
+    ['all', load.total],
+  ];
+  const latency = table(
+    ['request', 'sent', '2xx', 'non-2xx', 'no answer', 'p50 ms', 'p99 ms', 'max ms', 'mean KiB'],
+    kinds
+      .filter(([, k]) => k.sent > 0)
+      .map(([name, k]) => [
+        name,
+        f(k.sent, 0),
+        f(k.ok, 0),
+        f(k.non_2xx, 0),
+        f(k.errors + k.unfinished, 0),
+        f(k.latency_ms.p50),
+        f(k.latency_ms.p99),
+        f(k.latency_ms.max),
+        f(k.mean_bytes === null ? null : k.mean_bytes / 1024, 1),
+      ]),
+  );
+  const perRun = g.perRunP99Ratio.length > 1 ? ` (each pair of runs: ${g.perRunP99Ratio.map((x) => f(x, 3)).join(', ')})` : '';
+  return (
+    lateness +
+    `\n\np99 with ÷ without the API load: **${f(q.p99, 3)}**${perRun}; the issue's limit is ${f(API_P99_LIMIT, 2)}: ` +
+    `${q.within === null ? '–' : q.within ? 'within' : '**over**'}. The load generator sent ${f(load.sent_per_s, 1)} requests/s ` +
+    `(asked ${f(load.rate_asked, 0)}), ${f(load.answered_per_s, 1)}/s were answered` +
+    (load.failures ? `; failures: ${load.failures}` : '') +
+    `. Latency is from when a request was due (open loop) until its answer was read:\n\n` +
+    latency
+  );
+}
+
 function searchTable(s: SearchResult): string {
   const rows = [...s.rows]
     .sort((a, b) => a.rate - b.rate)
@@ -198,6 +309,15 @@ function targets(res: Results, defaults: { n: number; largeN: number }): Target[
       met: both(le(large.lateness_ms.p50, 2), le(large.lateness_ms.p99, 10), le(large.lateness_ms.max, 100), clean(large)),
     });
   }
+  if (res.api) {
+    const q = apiRatio(res.api);
+    const { baseline: b, loaded: l } = res.api;
+    out.push({
+      target: `REST API at ${f(l.api_rate as number, 0)} req/s (N=${f(l.n, 0)}, R=${f(l.rate, 0)}): p99 lateness moves ≤ 10 %`,
+      measured: `p99 ${f(b.lateness_ms.p99)} → ${f(l.lateness_ms.p99)} ms = ${f(q.p99, 3)}×; missed/dup/early ${l.missed}/${l.duplicates}/${l.early}`,
+      met: both(q.within, clean(l)),
+    });
+  }
   const r1000 = res.throughput.find((r) => r.rate === 1000);
   if (r1000) out.push({ target: 'R=1,000: p99 ≤ 10 ms', measured: lat(r1000), met: both(le(r1000.lateness_ms.p99, 10), clean(r1000)) });
   if (res.search) {
@@ -239,6 +359,7 @@ export function markdown(res: Results, defaults: { n: number; largeN: number }):
   if (res.precision.length || res.throughput.length) {
     parts.push('### Precision and throughput (lateness = provider receive − slot)\n\n' + firingTable([...res.precision, ...res.throughput]));
   }
+  if (res.api) parts.push('### The firing path with the REST API under load (same N, R, D; without and with the load)\n\n' + apiTables(res.api));
   if (res.search) parts.push('### Highest rate with p99 < 100 ms\n\n' + searchTable(res.search));
   if (res.scale) parts.push('### Scale\n\n' + scaleTable(res.scale));
   if (res.cli.length) parts.push('### CLI (whole process, median)\n\n' + cliTable(res.cli));

@@ -6,8 +6,9 @@ import { readPrivateFile, writePrivateFileAtomically } from '../fs/private.ts';
  * local user, so every request must carry `Authorization: Bearer <token>`: a random 256-bit
  * secret (base64url, 43 characters) in a 0600 file of the state directory, which only the
  * user can read. The daemon makes it on its first start with the API and keeps it across
- * restarts (scripts hold it); `globus-timer api token` prints it. One implementation for both
- * sides, here (an I/O folder both the daemon and the CLI may import).
+ * restarts (scripts hold it); `globus-timer api token` prints it, and `api token --rotate` has
+ * the daemon replace it (a token that leaked stops working at once). One implementation for
+ * both sides, here (an I/O folder both the daemon and the CLI may import).
  */
 
 const TOKEN_BYTES = 32;
@@ -31,8 +32,11 @@ export function readApiToken(file: string): string | null {
  * seen half-written. The daemon holds the state lock when it calls this: no other writer.
  */
 export function ensureApiToken(file: string): string {
-  const existing = readApiToken(file);
-  if (existing) return existing;
+  return readApiToken(file) ?? rotateApiToken(file);
+}
+
+/** A new token in `file`, replacing any: the daemon's side of `api token --rotate` (it holds the state lock). */
+export function rotateApiToken(file: string): string {
   const token = randomBytes(TOKEN_BYTES).toString('base64url');
   writePrivateFileAtomically(file, `${token}\n`, WHAT);
   return token;

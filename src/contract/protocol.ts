@@ -343,6 +343,20 @@ export interface Methods {
   'daemon.status': { params: Record<string, never>; result: DaemonStatus };
   /** Graceful shutdown; answers first, then stops. */
   'daemon.stop': { params: Record<string, never>; result: { pid: number } };
+  /**
+   * A new REST API token replaces the old one, in its file and in the running API server at
+   * once. The result names the file, never the token: secrets do not travel in RPC results
+   * (the CLI reads the file, which only the user can). Added without a protocol bump: an
+   * older daemon answers METHOD_NOT_FOUND, which the CLI words as "restart the daemon".
+   */
+  'api.rotate_token': { params: Record<string, never>; result: RotateTokenResult };
+}
+
+interface RotateTokenResult {
+  /** The 0600 file that holds the new token. */
+  token_file: string;
+  /** The API's base URL when it is on (the new token works there now), else null. */
+  api_url: string | null;
 }
 
 export type MethodName = keyof Methods;
@@ -520,4 +534,5 @@ export const PARAM_SCHEMAS = checkedSchemas({
   },
   'daemon.status': noParamsSchema,
   'daemon.stop': noParamsSchema,
+  'api.rotate_token': noParamsSchema,
 });

@@ -22,12 +22,11 @@ import { acquirePidLock } from '../fs/daemon-lock.ts';
 import { startRetention } from './retention.ts';
 import { rpcRoutes } from './rpc-routes.ts';
 import { UndoStack } from '../util/undo-stack.ts';
-import type { ApiAddr } from '../core/api-addr.ts';
-import { ensureApiToken } from '../auth/api-token.ts';
-import { startApiServer, type ApiTimeouts } from './api/server.ts';
-import type { ApiRoute } from './api/types.ts';
-import { timersApiRoutes } from './api/routes.ts';
-import { withOpenApi } from './api/openapi.ts';
+import { API_ADDR_ENV, apiBaseUrl, type ApiAddr } from '../core/api-addr.ts';
+import { ensureApiToken, rotateApiToken as rotateApiTokenFile } from '../auth/api-token.ts';
+import type { ApiServer, ApiTimeouts } from './api/server.ts';
+import { apiJobs, betweenFires, type ApiJobs } from './api/jobs.ts';
+import { startApiThread } from './api/thread.ts';
 
 export interface DaemonOptions {
   paths: AppPaths;
@@ -41,6 +40,11 @@ export interface DaemonOptions {
   tokenRules?: TokenRules;
   /** A listening socket passed by systemd (socket activation); else we bind `paths.socketPath`. */
   inheritedSocketFd?: number | null;
+  /**
+   * The REST API's listening socket passed by systemd (fd 4, `daemon install --api`): served
+   * as it is, instead of binding `apiAddr`, and served even without an apiAddr.
+   */
+  inheritedApiFd?: number | null;
   /** Where `log` writes, for `daemon status`; null for stderr. */
   logFile?: string | null;
   /** Serve the Timers REST API on this loopback address (issue 14); null or absent: no API. */
@@ -95,9 +99,10 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   if (tokenRules.allowHttpTokens) {
     log.warn(`${ALLOW_HTTP_TOKENS_ENV} is set: Globus tokens may be sent over plain http (to loopback providers); unset it outside tests`);
   }
+  const tokens = opts.tokens ?? NO_TOKENS;
   const writes = new WriteBehind(db, log.child({ component: 'runner' }));
   started.defer('run bookkeeping', () => writes.close());
-  const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens: opts.tokens ?? NO_TOKENS, tokenRules });
+  const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens, tokenRules });
   started.defer('runner', () => runner.stop(config.shutdownGraceMs));
   const scheduler = new Scheduler({
     db,
@@ -121,39 +126,70 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   const { stop, stopped } = stopper(started, log);
   const socketActivated = opts.inheritedSocketFd != null;
   const requestStop = () => void stop().catch(() => {}); // a failed stop is logged inside stop()
-  let apiUrl: string | null = null;
+  let api: ApiServer | null = null;
+  const apiUrl = () => api?.url ?? null;
+  const rotateApiToken = () => {
+    // The daemon holds the state lock: the only writer of the token file.
+    const token = rotateApiTokenFile(paths.apiTokenFile);
+    api?.setToken(token);
+    log.info({ api: apiUrl() ?? undefined }, 'api token rotated');
+  };
   const rpc = new RpcServer(
-    rpcRoutes({ service, db, paths, startedAtMs, logFile: opts.logFile ?? null, socketActivated, stop: requestStop, apiUrl: () => apiUrl }),
+    rpcRoutes({ service, db, paths, startedAtMs, logFile: opts.logFile ?? null, socketActivated, stop: requestStop, apiUrl, rotateApiToken }),
     log.child({ component: 'rpc' }),
   );
+  // Before the socket answers (a second daemon was refused at the state lock already), so
+  // that once the CLI gets an answer there the API is up too (`daemon start --api` asks for
+  // its URL), and before any run starts: a port that cannot be had fails the start.
+  if (opts.apiAddr || opts.inheritedApiFd != null)
+    api = await startApi(
+      opts,
+      config,
+      apiJobs(service, tokens, () => betweenFires(() => scheduler.msUntilWake())),
+      started,
+    );
   // Pushed before listening: a listen that fails after binding still closes what it bound.
   started.defer('rpc server', () => rpc.close());
   if (opts.inheritedSocketFd != null) await rpc.listenOnFd(opts.inheritedSocketFd);
   else await rpc.listen(paths.socketPath);
-  // After the socket (a second daemon is refused there first), before any run starts: a port
-  // that cannot be had fails the start. Closed before the socket when stopping.
-  if (opts.apiAddr)
-    apiUrl = await startApi(
-      opts,
-      opts.apiAddr,
-      withOpenApi(timersApiRoutes({ service, now: () => clock.now(), tokens: opts.tokens ?? NO_TOKENS }), () => apiUrl),
-      started,
-    );
 
   const resumed = runner.resumeOpenRuns();
   started.defer('retention', startRetention({ db, clock, config, log: log.child({ component: 'retention' }) }));
   scheduler.start();
   started.defer('scheduler', () => scheduler.stop());
-  log.info({ socket: paths.socketPath, api: apiUrl ?? undefined, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
-  return { db, service, scheduler, runner, apiUrl, stop, stopped, [Symbol.asyncDispose]: stop };
+  log.info({ socket: paths.socketPath, api: apiUrl() ?? undefined, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
+  return { db, service, scheduler, runner, apiUrl: apiUrl(), stop, stopped, [Symbol.asyncDispose]: stop };
 }
 
-/** The Timers REST API: its token (made on the first start, then kept), its server; returns its URL. */
-async function startApi({ apiTimeouts, paths, log }: DaemonOptions, addr: ApiAddr, routes: ApiRoute[], started: UndoStack): Promise<string> {
+/** The Timers REST API: its token (made on the first start, then kept) and its server, on `addr` or the socket systemd passed. */
+async function startApi(
+  { apiTimeouts, paths, log, inheritedApiFd, apiAddr }: DaemonOptions,
+  config: ResolvedConfig,
+  jobs: ApiJobs,
+  started: UndoStack,
+): Promise<ApiServer> {
   const token = ensureApiToken(paths.apiTokenFile);
-  const api = await startApiServer({ addr, token, routes, log: log.child({ component: 'api' }), timeouts: apiTimeouts });
+  const addr = apiAddr ?? null;
+  // systemd's socket, when it passed one, rather than binding: it holds the port (and checks nothing; server.ts does).
+  const fd = inheritedApiFd ?? null;
+  // On a thread of its own (api/jobs.ts): the firing path stays first.
+  const api = await startApiThread({ dbFile: paths.dbFile, addr, fd, token, timeouts: apiTimeouts, config, jobs, log: log.child({ component: 'api' }) });
   started.defer('api server', () => api.close());
-  return api.url;
+  if (fd !== null && addr && !servesAt(api.url, addr)) {
+    // The socket is what clients reach; the variable only said where it should be (an edited unit?).
+    log.warn(
+      { api: api.url, configured: apiBaseUrl(addr) },
+      `the REST API serves the port systemd passed, not the one ${API_ADDR_ENV} names; run globus-timer daemon install --api PORT to write both again`,
+    );
+  }
+  return api;
+}
+
+/** Whether `url` is `addr`'s (port 0: any port on its host). */
+function servesAt(url: string, addr: ApiAddr): boolean {
+  const have = new URL(url);
+  const want = new URL(apiBaseUrl(addr));
+  return have.hostname === want.hostname && (addr.port === 0 || have.port === want.port);
 }
 
 /** The state directory: its lock, the database (returned) and the database's checkpointer. */

@@ -61,6 +61,11 @@ export class Scheduler {
     this.#disarm();
   }
 
+  /** How long until the scheduler wakes to fire next, in ms (0 when due); null when it is not armed. */
+  msUntilWake(): number | null {
+    return this.#armedForMs === null ? null : Math.max(0, this.#armedForMs - this.#deps.clock.now());
+  }
+
   /** Call after anything changed a schedule (submit, delete): re-arms for the new earliest slot. */
   reschedule(): void {
     if (this.#running) this.#arm();

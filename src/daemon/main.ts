@@ -9,7 +9,7 @@ import { coerceError, ERROR_CODES, InvalidInputError, TimerError } from '../core
 import { fileSystemError } from '../fs/fs-error.ts';
 import { createFileLogger, createLogger, logLevelFromEnv, type Logger } from '../log/logger.ts';
 import { startDaemon, type Daemon } from './daemon.ts';
-import { inheritedSocketFd } from './systemd.ts';
+import { inheritedSockets } from './systemd.ts';
 import { API_ADDR_ENV, parseApiAddr, type ApiAddr } from '../core/api-addr.ts';
 
 interface RunOptions {
@@ -68,7 +68,18 @@ async function start(logToFile: boolean, apiAddrGiven: ApiAddr | null | undefine
     const apiAddr = apiAddrGiven !== undefined ? apiAddrGiven : setting(() => apiAddrFromEnv(process.env));
     const tokens = tokenProvider(paths, config, log);
     const logFile = logToFile ? path.join(paths.logDir, 'current.log') : null;
-    const daemon = await startDaemon({ paths, config, log, tokens, inheritedSocketFd: inheritedSocketFd(), logFile, apiAddr });
+    // systemd's sockets (socket activation): fd 3 the Unix socket, fd 4 the API's port (daemon install --api).
+    const sockets = inheritedSockets();
+    const daemon = await startDaemon({
+      paths,
+      config,
+      log,
+      tokens,
+      inheritedSocketFd: sockets?.rpc ?? null,
+      inheritedApiFd: sockets?.api ?? null,
+      logFile,
+      apiAddr,
+    });
     // Logged once started, not before: a daemon that cannot start says so in one line alone.
     const which =
       tokens instanceof ClientCredentialTokens

@@ -22,6 +22,8 @@ interface RouteDeps {
   apiUrl: () => string | null;
   /** Begin a graceful stop (`daemon.stop`), once the reply has gone out. */
   stop: () => void;
+  /** A new REST API token, in its file and in the running API server (`api.rotate_token`). */
+  rotateApiToken: () => void;
 }
 
 /** How many recent runs `daemon status` summarises for fire lateness. */
@@ -54,6 +56,10 @@ export function rpcRoutes(deps: RouteDeps): Handlers {
       // Answer first: the caller then waits for the socket to go away.
       setImmediate(deps.stop);
       return { pid: process.pid };
+    },
+    'api.rotate_token': () => {
+      deps.rotateApiToken();
+      return { token_file: deps.paths.apiTokenFile, api_url: deps.apiUrl() };
     },
   };
 }

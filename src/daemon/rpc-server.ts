@@ -116,6 +116,16 @@ export class RpcServer {
    */
   async listenOnFd(fd: number): Promise<void> {
     await this.#listen({ fd });
+    // No token guards the RPC: only the Unix socket's mode keeps other users out. A socket
+    // unit whose ListenStream= lines were swapped would hand over the REST API's TCP port here.
+    const addr = this.#server?.address();
+    if (addr && typeof addr === 'object') {
+      await this.close();
+      throw new TimerError(
+        ERROR_CODES.CONFIG_INVALID,
+        `the socket systemd passed as fd ${fd} is TCP (${addr.address} port ${addr.port}), not the daemon's Unix socket: the socket unit must list the Unix socket's ListenStream= first, as globus-timer daemon install writes it`,
+      );
+    }
   }
 
   async #listen(target: string | { fd: number }): Promise<void> {

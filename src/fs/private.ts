@@ -247,17 +247,21 @@ function judgeOpened(fd: number, file: string, what: string): Omit<OpenedPrivate
   const stat = fs.fstatSync(fd);
   checkOwnFile(stat, file, what);
   if ((stat.mode & GROUP_OTHER_ANY) === 0) return { stat, tightenedFromMode: null };
-  // Taking bits away only: a file the user made read-only stays read-only.
+  tighten(stat, file, what, (mode) => fs.fchmodSync(fd, mode));
+  return { stat, tightenedFromMode: stat.mode & 0o7777 };
+}
+
+/** Take group and other bits away with `chmod` (only away: a file the user made read-only stays read-only). */
+function tighten(stat: fs.Stats, file: string, what: string, chmod: (mode: number) => void): void {
   const mode = stat.mode & OWNER_BITS;
   try {
-    fs.fchmodSync(fd, mode);
+    chmod(mode);
   } catch (err) {
     throw new UnsafePathError(
       `cannot make ${what} ${file} private (it has mode ${modeText(stat.mode)}; chmod ${modeText(mode)} failed: ${(err as Error).message}); fix its mode, or move it away`,
       { cause: err },
     );
   }
-  return { stat, tightenedFromMode: stat.mode & 0o7777 };
 }
 
 /** Read a whole file of ours as text (see openPrivateFile); null when it does not exist. */
@@ -276,6 +280,23 @@ export function securePrivateFile(file: string, what: string, create: CreateMode
   const opened = openPrivateFile(file, what, { create, access: 'read' });
   if (opened) fs.closeSync(opened.fd);
   return opened !== null;
+}
+
+/**
+ * securePrivateFile for a file that SQLite holds open in this process (the database's -wal
+ * and -shm files once a connection has them): judged by lstat and tightened by path, never
+ * opened. Opening and closing any descriptor of a file drops every POSIX lock this process
+ * holds on it (fcntl(2)); SQLite's lock on -shm gone, another process that opens the
+ * database takes itself for the only user, truncates -shm, and the daemon dies of SIGBUS
+ * on its mapping. By path is safe here: the file is in a private directory (checked before),
+ * where no one else can swap it between the lstat and the chmod. False: there is none.
+ */
+export function securePrivateFileHeldOpen(file: string, what: string): boolean {
+  const st = lstatOrNull(file);
+  if (!st) return false;
+  checkOwnFile(st, file, what);
+  if ((st.mode & GROUP_OTHER_ANY) !== 0) tighten(st, file, what, (mode) => fs.chmodSync(file, mode));
+  return true;
 }
 
 /**

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CLI_BIN } from '../util/package-root.ts';
+import { API_ADDR_ENV, apiBaseUrl, type ApiAddr } from '../core/api-addr.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { shellQuote } from '../util/shell-quote.ts';
 import {
@@ -48,6 +49,8 @@ export interface ServiceOptions {
   dryRun?: boolean | undefined;
   /** Whether the user may create user namespaces (systemd's PrivateUsers=). Default: probeUserNamespaces(). */
   userNamespaces?: boolean | undefined;
+  /** Serve the Timers REST API on this loopback address, a fixed port (`daemon install --api`); absent: no API. */
+  apiAddr?: ApiAddr | undefined;
 }
 
 export interface ServiceCommand {
@@ -76,6 +79,8 @@ export interface InstallPlan {
   commands: ServiceCommand[];
   /** Where the CLI will find the daemon once it runs under the service manager. */
   socketPath: string;
+  /** The REST API's base URL the service will serve (`--api`), or null: no API. */
+  apiUrl: string | null;
   /** Things the user should know (lingering, an unset XDG_RUNTIME_DIR, a Node path that moves). */
   notes: string[];
 }
@@ -117,6 +122,7 @@ interface Context {
   /** GLOBUS_TIMER_HOME, resolved as resolvePaths() does. */
   home: string | undefined;
   userNamespaces: boolean | undefined;
+  apiAddr: ApiAddr | undefined;
 }
 
 function contextOf(opts: ServiceOptions): Context {
@@ -125,6 +131,8 @@ function contextOf(opts: ServiceOptions): Context {
   if (!path.isAbsolute(homedir)) throw new InvalidInputError(`home directory must be an absolute path, got ${JSON.stringify(homedir)}`);
   const uid = opts.uid ?? process.getuid?.();
   if (uid === undefined) throw new InvalidInputError('cannot tell the user id on this platform; service install needs systemd or launchd');
+  // A service needs a port it can tell its clients, and that systemd can hold before the daemon runs.
+  if (opts.apiAddr?.port === 0) throw new InvalidInputError('the service needs a fixed API port, not 0 (any free one): give one, e.g. --api 8765');
   return {
     kind: opts.kind ?? defaultServiceKind(opts.platform),
     env,
@@ -135,6 +143,7 @@ function contextOf(opts: ServiceOptions): Context {
     dryRun: opts.dryRun ?? false,
     home: env.GLOBUS_TIMER_HOME ? path.resolve(env.GLOBUS_TIMER_HOME) : undefined,
     userNamespaces: opts.userNamespaces,
+    apiAddr: opts.apiAddr,
   };
 }
 
@@ -189,6 +198,20 @@ function commonNotes(ctx: Context): string[] {
       `The service runs ${ctx.cliPath} from npx's cache, which npm may clear; install globus-timer (npm install -g, or in a project) and run \`daemon install\` from there.`,
     );
   }
+  if (ctx.apiAddr) {
+    const url = apiBaseUrl(ctx.apiAddr);
+    const held = ctx.kind === 'systemd' ? ' (the socket unit holds the port, so the first request starts the daemon)' : '';
+    notes.push(
+      `The service serves the Timers REST API on ${url}${held}; once it runs, \`globus-timer api url\` prints the URL and \`globus-timer api token\` the bearer token every request needs.`,
+    );
+    if (ctx.apiAddr.port < 1024)
+      notes.push(`Port ${ctx.apiAddr.port} is below 1024, which usually needs privileges a user service lacks; if it does not start, pick a port above 1024.`);
+  } else if (ctx.env[API_ADDR_ENV]) {
+    // daemon start would serve it; a service does not read this shell's variables.
+    notes.push(
+      `${API_ADDR_ENV} is set in this shell, but the service gets only what --api gives: to serve the REST API, run \`globus-timer daemon install --api PORT\`.`,
+    );
+  }
   return notes;
 }
 
@@ -223,7 +246,11 @@ function launchdTarget(ctx: Context): string {
 }
 
 function unitInput(ctx: Context, socketPath: string, logDir: string, runtimeDir?: string): ServiceUnitInput {
-  return { nodePath: ctx.nodePath, cliPath: ctx.cliPath, socketPath, logDir, home: ctx.home, environment: passedOn(ctx), runtimeDir };
+  return { nodePath: ctx.nodePath, cliPath: ctx.cliPath, socketPath, logDir, home: ctx.home, environment: passedOn(ctx), runtimeDir, apiAddr: ctx.apiAddr };
+}
+
+function planApiUrl(ctx: Context): string | null {
+  return ctx.apiAddr ? apiBaseUrl(ctx.apiAddr) : null;
 }
 
 function planSystemd(ctx: Context): InstallPlan {
@@ -263,7 +290,7 @@ function planSystemd(ctx: Context): InstallPlan {
   notes.push('A user service runs while you are logged in; to start it at boot and keep it running after you log out: loginctl enable-linger');
   // The sandbox leaves only these writable and needs them to exist; the socket unit makes the socket's.
   const stateDirs = writableDirs.filter((d) => d !== path.dirname(socketPath));
-  return { kind: 'systemd', dryRun: ctx.dryRun, dirs: [unitDir, ...stateDirs], files, commands, socketPath, notes };
+  return { kind: 'systemd', dryRun: ctx.dryRun, dirs: [unitDir, ...stateDirs], files, commands, socketPath, apiUrl: planApiUrl(ctx), notes };
 }
 
 /**
@@ -322,7 +349,7 @@ function planLaunchd(ctx: Context): InstallPlan {
   commands.push(command(['launchctl', 'enable', launchdTarget(ctx)]), command(['launchctl', 'bootstrap', domain, plistPath]));
   const notes = [...commonNotes(ctx), `The agent runs while you are logged in; its output goes to ${path.join(logDir, LAUNCHD_LOG_NAME)}.`];
   // launchd does not create the log file's directory: without it the agent cannot start.
-  return { kind: 'launchd', dryRun: ctx.dryRun, dirs: [agentsDir, logDir], files: [file], commands, socketPath, notes };
+  return { kind: 'launchd', dryRun: ctx.dryRun, dirs: [agentsDir, logDir], files: [file], commands, socketPath, apiUrl: planApiUrl(ctx), notes };
 }
 
 /** What `daemon install` would write and run. Reads the file system, changes nothing. */

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { MAX_SOCKET_PATH_BYTES } from '../config/paths.ts';
+import { API_ADDR_ENV, isLoopback, type ApiAddr } from '../core/api-addr.ts';
 import { InvalidInputError } from '../core/errors.ts';
 
 export const SYSTEMD_SERVICE_NAME = 'globus-timer.service';
@@ -59,6 +60,12 @@ export interface ServiceUnitInput {
    * a user manager give the service PrivateUsers= and the sandboxing that needs it.
    */
   userNamespaces?: boolean | undefined;
+  /**
+   * The Timers REST API's loopback address (`daemon install --api`), a fixed port: the
+   * daemon's GLOBUS_TIMER_API_ADDR, and under systemd a second ListenStream= of the socket
+   * unit, handed over as fd 4. Absent: no API, and the units are as without the option.
+   */
+  apiAddr?: ApiAddr | undefined;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -79,13 +86,28 @@ function checkEnvironment(env: Readonly<Record<string, string>>): void {
   }
 }
 
+/**
+ * `127.0.0.1:8765`, `[::1]:8765`: the API's address as GLOBUS_TIMER_API_ADDR and
+ * ListenStream= both read it (systemd.socket(5): `[x]:y` is IPv6). Loopback and a fixed port
+ * only: ListenStream= refuses port 0, and clients could not know a port picked at each start.
+ */
+function apiListenAddress(addr: ApiAddr): string {
+  if (!isLoopback(addr.host)) throw new InvalidInputError(`the API listens on loopback only (127.0.0.1 or ::1), not ${addr.host}`);
+  if (!Number.isInteger(addr.port) || addr.port < 1 || addr.port > 65_535) {
+    throw new InvalidInputError(`the service needs a fixed API port (1-65535), not ${addr.port}`);
+  }
+  return `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+}
+
 /** GLOBUS_TIMER_HOME first, then the others by name: the same input always gives the same bytes. */
 function environmentOf(input: ServiceUnitInput): [string, string][] {
   const extra = input.environment ?? {};
   checkEnvironment(extra);
-  const pairs = Object.entries(extra)
-    .filter(([name]) => name !== 'GLOBUS_TIMER_HOME')
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // The API's address is the apiAddr input's to give (or, absent, to leave out).
+  const api: [string, string][] = input.apiAddr ? [[API_ADDR_ENV, apiListenAddress(input.apiAddr)]] : [];
+  const pairs = [...Object.entries(extra).filter(([name]) => name !== 'GLOBUS_TIMER_HOME' && name !== API_ADDR_ENV), ...api].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   if (input.home !== undefined) {
     checkPath('home', input.home);
     pairs.unshift(['GLOBUS_TIMER_HOME', input.home]);
@@ -185,8 +207,12 @@ function systemdWritablePath(dir: string, runtimeDir: string | undefined): strin
  *   allowed (Ubuntu's AppArmor default since 23.10, unprivileged_userns_clone=0): so those
  *   are written only when `daemon install` saw that this user can create one.
  * Not used: ProtectControlGroups=, ProtectProc=, ProcSubset= and RemoveIPC= (system
- * managers only), PrivateNetwork=/IPAddressDeny= (it must reach any provider),
- * MemoryDenyWriteExecute= (V8 compiles JavaScript to machine code in memory it then executes).
+ * managers only), PrivateNetwork=/IPAddressDeny= (it must reach any provider, and with
+ * `--api` serve its loopback port), MemoryDenyWriteExecute= (V8 compiles JavaScript to
+ * machine code in memory it then executes).
+ * RestrictAddressFamilies= keeps AF_INET and AF_INET6 for the providers; the REST API
+ * (`--api`, 127.0.0.1 or ::1) needs them as well: the inherited socket is served, not made,
+ * but a daemon whose socket unit predates `--api` binds the port itself.
  */
 function systemdSandbox(input: ServiceUnitInput): string[] {
   const writable = [...new Set(input.writableDirs ?? [])].map((d) => `ReadWritePaths=${systemdWritablePath(d, input.runtimeDir)}`);
@@ -201,6 +227,7 @@ function systemdSandbox(input: ServiceUnitInput): string[] {
     'ProtectKernelTunables=yes',
     "# Its own socket and the resolver's, IPv4 and IPv6. No netlink: getaddrinfo() then",
     '# assumes both address families are configured, which is right for a client.',
+    ...(input.apiAddr ? ['# IPv4 and IPv6 also serve the REST API on its loopback port (daemon install --api).'] : []),
     'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6',
     'RestrictNamespaces=yes',
     'RestrictRealtime=yes',
@@ -252,6 +279,7 @@ export function systemdServiceUnit(input: ServiceUnitInput): string {
     'Description=globus-timer: self-hosted Globus Timer daemon',
     `# The socket unit holds the listening socket and hands it over as fd 3 (LISTEN_FDS), so the`,
     `# CLI can connect while the daemon starts or restarts.`,
+    ...(input.apiAddr ? ["# It holds the REST API's port too, handed over as fd 4; Environment= below names it for", '# `daemon status` and `api url`.'] : []),
     `Requires=${SYSTEMD_SOCKET_NAME}`,
     `After=${SYSTEMD_SOCKET_NAME}`,
     `StartLimitIntervalSec=${START_LIMIT_INTERVAL_SEC}`,
@@ -282,8 +310,22 @@ export function systemdServiceUnit(input: ServiceUnitInput): string {
   ].join('\n');
 }
 
-/** The socket unit: systemd creates the socket (0600 in a 0700 directory) before the daemon runs. */
-export function systemdSocketUnit(input: Pick<ServiceUnitInput, 'socketPath' | 'runtimeDir'>): string {
+/**
+ * The socket unit: systemd creates the socket (0600 in a 0700 directory) before the daemon
+ * runs. With apiAddr a second ListenStream= holds the REST API's loopback port, so a
+ * client's first connection starts the daemon. systemd hands the sockets over in the order
+ * of these lines: fd 3 the Unix socket, fd 4 the API (daemon/systemd.ts). No
+ * BindIPv6Only=: it only matters for the wildcard address `[::]`, and ::1 is no wildcard.
+ * No FreeBind=: loopback addresses are always there to bind, all of 127.0.0.0/8 included.
+ */
+export function systemdSocketUnit(input: Pick<ServiceUnitInput, 'socketPath' | 'runtimeDir' | 'apiAddr'>): string {
+  const api = input.apiAddr
+    ? [
+        "# The REST API's loopback port (daemon install --api), handed over as fd 4: systemd holds",
+        "# it, so a client's first request starts the daemon. Loopback only: the daemon refuses any other.",
+        `ListenStream=${apiListenAddress(input.apiAddr)}`,
+      ]
+    : [];
   return [
     GENERATED_BY,
     '[Unit]',
@@ -291,6 +333,7 @@ export function systemdSocketUnit(input: Pick<ServiceUnitInput, 'socketPath' | '
     '',
     '[Socket]',
     `ListenStream=${systemdListenPath(input.socketPath, input.runtimeDir)}`,
+    ...api,
     'SocketMode=0600',
     'DirectoryMode=0700',
     '# A stopped unit leaves no socket file behind for the CLI to knock on.',

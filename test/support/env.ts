@@ -22,6 +22,24 @@ export function tempHome(t: TestContext): { home: string; paths: AppPaths; env: 
 }
 
 /** Token rules for in-process tests: the test providers are loopback http servers. */
+/** A daemon that polls and retries its providers every few tens of milliseconds, so runs end within a test's patience. */
+export const FAST_POLLING = { GLOBUS_TIMER_POLL_INITIAL_MS: '50', GLOBUS_TIMER_POLL_MAX_MS: '200', GLOBUS_TIMER_RETRY_INITIAL_MS: '50' } as const;
+
+/**
+ * The environment of a daemon and CLI that talk to a fake Globus: Auth at `authUrl`, the
+ * Transfer Action Provider at `transferRunUrl`, fast polling, and no autostart (the test
+ * starts the daemon itself).
+ */
+export function fakeGlobusEnv(base: NodeJS.ProcessEnv, { authUrl, transferRunUrl }: { authUrl: string; transferRunUrl: string }): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    GLOBUS_SDK_SERVICE_URL_AUTH: authUrl,
+    GLOBUS_TIMER_TRANSFER_ACTION_URL: transferRunUrl,
+    GLOBUS_TIMER_NO_AUTOSTART: '1',
+    ...FAST_POLLING,
+  };
+}
+
 export const TEST_TOKEN_RULES: TokenRules = tokenRulesFromEnv({ [ALLOW_HTTP_TOKENS_ENV]: '1' });
 
 /** Config for in-process tests: fast polls and retries. */

@@ -21,8 +21,17 @@
  *     jobs go inactive with detail code `TokenCacheInvalid`, the plain jobs keep firing,
  *     `session whoami` exits 1 naming `session logout` (for several kinds of garbage), and
  *     `session logout` is the way out.
+ * (e) The REST API at the door (issue 14 item 9; the daemon serves it on a free loopback
+ *     port): `apiCases` requests from `apiClients` connections at once (torture/lib/api-fuzz.ts):
+ *     mutated and damaged TimerJob / TransferTimer / FlowTimer bodies from the recorded
+ *     globus-sdk payloads, fuzzed paths and almost-UUIDs, fuzzed headers and chunked
+ *     framing, oversized bodies (413). Every answer a 4xx JSON (2xx only where the input may
+ *     be valid), never a 5xx or a hang; a valid client answered throughout; then the daemon
+ *     is the same process, its jobs fired on time meanwhile (no slot missed, p99 lateness
+ *     under a second) and no pre-existing job's document changed.
  * Then every job is deleted (so nothing is left in flight), the daemon stopped and
- * verify()ed, and no token appears in the daemon log, CLI output or RPC results.
+ * verify()ed, and no token (Globus Auth's, or the API's) appears in the daemon log, CLI
+ * output or RPC results.
  * (d) `daemon run` on a database that is locked by another process, read-only, or corrupt
  *     (copies with the header overwritten or cut, or one b-tree page overwritten): it
  *     must fail at start, exit ≠ 0, with one clear `globus-timer:` line on stderr naming
@@ -37,6 +46,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { daemonEnv, startDaemon, type DaemonHandle } from '../../bench/lib/daemon.ts';
 import { BIN } from '../../bench/lib/entry.ts';
+import { tail } from '../../bench/lib/ipc.ts';
 import { isAlive, makeTempDir, removeTempDir, ROOT, sleep, spawnTracked, stopChild } from '../../bench/lib/procs.ts';
 import { TRANSFER_SCOPE } from '../../src/core/scopes.ts';
 import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../../src/auth/token-rules.ts';
@@ -50,6 +60,9 @@ import { systemClock } from '../../src/core/clock.ts';
 import { startFakeAuth, type FakeAuth } from '../../test/support/auth.ts';
 import { runCliProcess, type CliResult } from '../../test/support/env.ts';
 import { startFakeProvider, type FakeProvider } from '../../test/support/provider.ts';
+import { API_ADDR_ENV } from '../../src/core/api-addr.ts';
+import { apiDoor, apiJobDocs, changedJobs, firing, judgeFiring, missedSlots, startProbe, type ApiDoor } from '../lib/api.ts';
+import { apiFuzz } from '../lib/api-fuzz.ts';
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify } from '../lib/verify.ts';
 import { waitFor, mulberry32 as prng } from '../lib/util.ts';
@@ -63,14 +76,17 @@ const CLI_CONCURRENCY = 4;
 
 export const badInput: Scenario = {
   name: NAME,
-  describe: 'bad CLI flags, an RPC fuzzer, a corrupt token cache, a locked/read-only/corrupt database: clear errors, nothing changed or lost',
-  fast: { jobs: 12, fuzzClients: 50, fuzzFrames: 30, cliCases: 32 },
-  long: { jobs: 200, fuzzClients: 100, fuzzFrames: 400, cliCases: 0 },
+  describe:
+    'bad CLI flags, an RPC fuzzer, a REST API fuzzer (bodies, paths, headers, framing, 413), a corrupt token cache, a locked/read-only/corrupt database: clear errors, nothing changed or lost',
+  fast: { jobs: 12, fuzzClients: 50, fuzzFrames: 30, cliCases: 32, apiCases: 250, apiClients: 16 },
+  long: { jobs: 200, fuzzClients: 100, fuzzFrames: 400, cliCases: 0, apiCases: 6000, apiClients: 64 },
   paramHelp: {
     jobs: 'jobs firing (1–3 s intervals) throughout; a quarter of them (at least 2) have a scope',
     fuzzClients: 'concurrent raw RPC clients of the fuzzer',
     fuzzFrames: 'frames each fuzzer client sends',
     cliCases: 'bad command lines of the CLI table to run, spread evenly over it (0: all of them, about 85; each is a real process)',
+    apiCases: 'REST API requests of the fuzzer (about 130 fixed cases: paths, headers, framing, oversize; the rest mutated bodies)',
+    apiClients: 'REST API connections at once',
   },
   run,
 };
@@ -271,8 +287,10 @@ interface World {
   rpcTexts: string[];
   plainIds: string[];
   scopedIds: string[];
-  /** Jobs a bad command created although it should not have (already reported). */
+  /** Jobs a bad command created although it should not have (already reported), or the API fuzzer made (and deleted). */
   strays: Set<string>;
+  /** The REST API's token (never to be logged). */
+  apiToken: string | null;
 }
 
 async function run(params: ScenarioParams, log: (line: string) => void): Promise<ScenarioResult> {
@@ -326,6 +344,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
       plainIds: [],
       scopedIds: [],
       strays: new Set(),
+      apiToken: null,
     };
     const paths = resolvePaths(cliEnv);
 
@@ -340,7 +359,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     // Jobs through the product's own JobService, before the daemon first runs.
     seedJobs(w, paths.dbFile, nPlain, nScoped);
     const before = snapshotJobs(paths.dbFile);
-    const daemon = await startDaemon(home, { env: daemonExtra });
+    const daemon = await startDaemon(home, { env: { ...daemonExtra, [API_ADDR_ENV]: '127.0.0.1:0' } });
     w.daemon = daemon;
     cleanups.push(async () => {
       if (isAlive(daemon.proc)) await daemon.stop();
@@ -350,6 +369,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
 
     await cliTable(w, Math.max(0, Math.round(params.cliCases ?? 0)));
     await rpcFuzz(w, params);
+    await apiAtTheDoor(w, params);
     await corruptTokenCache(w);
 
     // Settle: delete every job (a status change only), let what is in flight finish, stop.
@@ -415,6 +435,7 @@ function seedJobs(w: World, dbFile: string, nPlain: number, nScoped: number): vo
 function checkSecrets(w: World, daemonLog: string): void {
   const secrets = w.auth.issuedSecrets();
   if (secrets.length === 0) w.result.violations.push('the fake Auth issued no token: the secret check checked nothing');
+  if (w.apiToken && daemonLog.includes(w.apiToken)) w.result.violations.push("the REST API's bearer token appears in the daemon log");
   const places: [string, string][] = [
     ['the daemon log', daemonLog],
     ['CLI output', w.cliOutputs.map((o) => `${o.stdout}\n${o.stderr}`).join('\n')],
@@ -558,7 +579,7 @@ function cliCases(w: World, someJob: string): CliCase[] {
     { what: 'daemon uninstall --dry-run=yes', args: ['daemon', 'uninstall', '--dry-run=yes'], re: /dry-run/ },
     { what: 'daemon uninstall: a positional', args: ['daemon', 'uninstall', 'extra'], re: /extra/ },
     // global options
-    { what: 'no command at all', args: [] },
+    // Not `globus-timer` alone: that prints the help, exit 0, as the original CLI did (cli/main.ts).
     { what: 'an unknown command', args: ['jbo'] },
     { what: '--format yaml before the command', args: ['--format', 'yaml', 'job', 'list'], re: /format/ },
     { what: '--autostart=maybe', args: ['--autostart=maybe', 'job', 'list'], re: /autostart/ },
@@ -672,6 +693,7 @@ function validBase(method: MethodName, jobId: string): Record<string, unknown> {
       return { protocol_version: 1, version: 'fuzz' };
     case 'daemon.status':
     case 'daemon.stop':
+    case 'api.rotate_token':
       return {};
   }
 }
@@ -1150,6 +1172,92 @@ async function batchProbes(w: World, socketPath: string): Promise<void> {
       }
     }),
   );
+}
+
+// ---------------------------------------------------------------------------------------
+// (e) The REST API at the door
+
+/** p99 fire lateness the jobs must keep while the API is fuzzed. */
+const API_LATENESS_LIMIT_MS = 1_000;
+
+async function apiAtTheDoor(w: World, params: ScenarioParams): Promise<void> {
+  try {
+    await apiAtTheDoorInner(w, params);
+  } catch (err) {
+    const d = w.daemon!;
+    if (isAlive(d.proc)) throw err;
+    throw new Error(`${(err as Error).message}; the daemon died (${d.proc.exitCode ?? d.proc.signalCode}); the end of its log:\n${tail(d.logFile, 15)}`);
+  }
+}
+
+async function apiAtTheDoorInner(w: World, params: ScenarioParams): Promise<void> {
+  const daemon = w.daemon!;
+  // As a user finds it: `globus-timer api url` and `api token`.
+  const urlOut = await runCliProcess(['api', 'url', '--format', 'json'], w.cliEnv);
+  const tokenOut = await runCliProcess(['api', 'token', '--format', 'json'], w.cliEnv);
+  w.cliOutputs.push(urlOut);
+  if (urlOut.code !== 0 || tokenOut.code !== 0)
+    throw new Error(`api url / api token: exit ${urlOut.code} / ${tokenOut.code}: ${urlOut.stderr}${tokenOut.stderr}`);
+  const token = (JSON.parse(tokenOut.stdout) as { token: string }).token;
+  w.apiToken = token;
+  const door: ApiDoor = apiDoor((JSON.parse(urlOut.stdout) as { url: string }).url, token);
+  const preIds = [...w.plainIds, ...w.scopedIds];
+  const pidOf = async () => {
+    const client = await daemon.connect();
+    try {
+      return (await client.call('daemon.status', {})).pid;
+    } finally {
+      client.close();
+    }
+  };
+  const pid = await pidOf();
+  const docsBefore = await apiJobDocs(door);
+  const defsBefore = await jobDefinitions(daemon);
+  for (const id of preIds) if (!docsBefore.has(id)) w.result.violations.push(`API: GET /jobs/ does not list job ${id}`);
+  const missedBefore = await missedSlots(() => daemon.connect(), preIds);
+  const fromMs = Date.now();
+  const probe = startProbe(door, `/jobs/${preIds[0]}`);
+  const seed = Math.floor(Math.random() * 2 ** 31);
+  let fuzz: Awaited<ReturnType<typeof apiFuzz>>;
+  let served: Awaited<ReturnType<typeof probe.stop>>;
+  try {
+    fuzz = await apiFuzz({
+      door,
+      jobIds: preIds,
+      runUrl: w.plain.runUrl,
+      cases: Math.max(0, Math.round(params.apiCases ?? 250)),
+      clients: Math.max(1, Math.round(params.apiClients ?? 16)),
+      seed,
+      log: w.log,
+    });
+  } finally {
+    served = await probe.stop();
+  }
+  for (const id of fuzz.made) w.strays.add(id);
+  w.result.violations.push(...fuzz.violations);
+  w.result.notes.push(...fuzz.notes);
+  if (!isAlive(daemon.proc))
+    throw new Error(
+      `the daemon died under the REST API fuzzer (seed ${seed}): exit ${daemon.proc.exitCode ?? daemon.proc.signalCode}; the end of its log:\n${tail(daemon.logFile, 15)}`,
+    );
+  const pidAfter = await pidOf();
+  if (pidAfter !== pid) w.result.violations.push(`API fuzz: the daemon answering is pid ${pidAfter}, not ${pid}`);
+  if (served.failures.length)
+    w.result.violations.push(
+      `API fuzz: a valid client was not served meanwhile: ${served.failures.length} of ${served.failures.length + served.answered} asks failed (${served.failures.slice(0, 5).join('; ')})`,
+    );
+  w.result.notes.push(`API fuzz: a valid client meanwhile: ${served.answered} answers 200, p50 ${served.p50Ms} ms, max ${served.maxMs} ms`);
+  // Runs fired since fromMs, up to a moment after the barrage.
+  await sleep(2_000);
+  w.result.violations.push(
+    ...judgeFiring('API fuzz', await firing(() => daemon.connect(), preIds, fromMs, missedBefore), API_LATENESS_LIMIT_MS, w.result.notes),
+  );
+  for (const c of changedJobs(preIds, docsBefore, await apiJobDocs(door)).slice(0, 10))
+    w.result.violations.push(`API fuzz (seed ${seed}) changed a job's document: ${c}`);
+  const { changed, added } = diffDefinitions(defsBefore, await jobDefinitions(daemon));
+  for (const c of [...changed, ...added.filter((id) => !fuzz.made.has(id)).map((id) => `job ${id} created, not by a 201 the fuzzer saw`)].slice(0, 10))
+    w.result.violations.push(`API fuzz (seed ${seed}) changed the jobs: ${c}`);
+  w.log(`API fuzz: done, ${fuzz.violations.length} problem kinds`);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -38,6 +38,15 @@
  * - A planted log symlink: a state directory whose `logs/daemon.1.log` links to a victim
  *   file (the second user's when root); `globus-timer daemon start` refuses (non-zero, one
  *   line naming the link), no daemon answers, and the victim's bytes and mtime are unchanged.
+ * - The REST API at the door (issue 14 item 9; `daemon start` with GLOBUS_TIMER_API_ADDR on a
+ *   free loopback port; torture/lib/api-flood.ts): `apiFlood` requests with wrong, missing and
+ *   almost-right tokens (and the right one in the wrong place) from `apiClients` connections
+ *   at once, at every route: each a 401 JSON with WWW-Authenticate and the connection closed;
+ *   `apiHeld` connections held open without a byte; `apiSlow` clients sending a byte a second
+ *   (headers, or a body) cut off by the server's timeouts (10 s / 30 s, so only in the long
+ *   size); meanwhile a valid client is served. Then the daemon is the same process, the jobs
+ *   fired on time (no slot missed, p99 lateness under a second), no job's document changed,
+ *   and neither the API token nor any wrong token sent appears in the logs or state files.
  * At the end every job is deleted (nothing in flight), `globus-timer daemon stop`, verify().
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -47,6 +56,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { makeTempDir, removeTempDir, sleep } from '../../bench/lib/procs.ts';
+import { tail } from '../../bench/lib/ipc.ts';
 import { TRANSFER_SCOPE } from '../../src/core/scopes.ts';
 import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv } from '../../src/auth/token-rules.ts';
 import { resolveConfig } from '../../src/config/config.ts';
@@ -64,6 +74,9 @@ import { startFakeProvider, type FakeProvider, type Reply } from '../../test/sup
 import { emptyResult, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
 import { snapshotJobs, verify, type JobDefinition } from '../lib/verify.ts';
 import { waitFor } from '../lib/util.ts';
+import { API_ADDR_ENV } from '../../src/core/api-addr.ts';
+import { apiDoor, apiJobDocs, changedJobs, firing, judgeFiring, missedSlots } from '../lib/api.ts';
+import { apiFlood } from '../lib/api-flood.ts';
 
 const NAME = 'security';
 const SRC = '000a11ce-0000-1000-8000-000000000003';
@@ -81,10 +94,17 @@ export const security: Scenario = {
   name: NAME,
   describe:
     'file modes, a second local user at the socket, no token in logs/RPC/job documents/errors/database, http:// action URLs refused, ' +
-    'a hostile provider naming Globus scopes (no job, no token), a planted runtime directory and socket, a planted log symlink',
-  fast: { jobs: 8 },
-  long: { jobs: 100 },
-  paramHelp: { jobs: 'jobs firing (half with a scope, 1–2 s intervals) while tokens are refreshed, refused and revoked' },
+    'a hostile provider naming Globus scopes (no job, no token), a planted runtime directory and socket, a planted log symlink, ' +
+    'the REST API under wrong tokens at a high rate, held and slow connections',
+  fast: { jobs: 8, apiFlood: 600, apiClients: 32, apiHeld: 16, apiSlow: 0 },
+  long: { jobs: 100, apiFlood: 20_000, apiClients: 96, apiHeld: 100, apiSlow: 6 },
+  paramHelp: {
+    jobs: 'jobs firing (half with a scope, 1–2 s intervals) while tokens are refreshed, refused and revoked',
+    apiFlood: 'REST API requests with a wrong, missing or almost-right token',
+    apiClients: 'REST API connections at once for them',
+    apiHeld: 'connections held open without sending a byte meanwhile (the server takes 256 at most)',
+    apiSlow: 'slow clients sending a byte a second (cut off at 10 s in the headers, 30 s in a body; 0: none)',
+  },
   run,
 };
 
@@ -320,8 +340,9 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     }
     const before = snapshotJobs(paths.dbFile);
 
-    // Detached, as a user starts it: it logs to files under the state directory.
-    const started = await cli(w, ['daemon', 'start']);
+    // Detached, as a user starts it: it logs to files under the state directory. With the
+    // REST API on a free loopback port (only this command's environment says so).
+    const started = await cli(w, ['daemon', 'start'], undefined, { ...env, [API_ADDR_ENV]: '127.0.0.1:0' });
     cleanups.push(() => killDetached(paths));
     if (started.code !== 0) throw new Error(`daemon start failed (${started.code}): ${started.stderr}`);
     log(`daemon started detached: ${started.stdout.trim()}`);
@@ -418,6 +439,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     await socketWithoutRuntimeDir(w);
     await plantedLogSymlink(w);
     await sleep(1_000);
+    const apiSecrets = await apiUnderAttack(w, params, [...scopedIds, ...plainIds, ...hostileIds]);
 
     // Phase 1: no secret anywhere, before the echoing provider.
     await rpcEverything(w);
@@ -488,6 +510,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     if (echoed.length === 0) result.violations.push('the echoing provider never answered: that case checked nothing');
     if (issuedBeforeEcho.size === 0) result.violations.push('the fake Auth issued no token: the secret search checked nothing');
     hostileGotNoToken(w);
+    apiSecretsKept(w, apiSecrets);
     result.notes.push(
       `${auth.issuedSecrets().length} tokens issued (${auth.grants.refresh_token} refreshes) searched in ${w.outputs.length} outputs and every file of the state directory`,
     );
@@ -511,6 +534,87 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     }
   }
   return final;
+}
+
+// ---------------------------------------------------------------------------------------
+// The REST API under attack
+
+/** p99 fire lateness the jobs must keep while the API is hammered. */
+const API_LATENESS_LIMIT_MS = 1_000;
+
+/** The flood, the held and slow connections; returns the API token and the wrong tokens sent (secrets). */
+async function apiUnderAttack(w: World, params: ScenarioParams, jobIds: string[]): Promise<string[]> {
+  const urlOut = await cli(w, ['api', 'url', '--format', 'json']);
+  // Read, not printed into w.outputs (which are searched for Auth's secrets, not this one).
+  const tokenOut = await runCliProcess(['api', 'token', '--format', 'json'], w.env);
+  if (urlOut.code !== 0 || tokenOut.code !== 0)
+    throw new Error(`api url / api token: exit ${urlOut.code} / ${tokenOut.code}: ${urlOut.stderr}${tokenOut.stderr}`);
+  const token = (JSON.parse(tokenOut.stdout) as { token: string }).token;
+  const door = apiDoor((JSON.parse(urlOut.stdout) as { url: string }).url, token);
+  const status = async () => {
+    const client = await rpc(w);
+    try {
+      return await client.call('daemon.status', {});
+    } finally {
+      client.close();
+    }
+  };
+  const pid = (await status()).pid;
+  const docsBefore = await apiJobDocs(door);
+  for (const id of jobIds) if (!docsBefore.has(id)) w.result.violations.push(`API: GET /jobs/ does not list job ${id}`);
+  const missedBefore = await missedSlots(() => rpc(w), jobIds);
+  const fromMs = Date.now();
+  const seed = Math.floor(Math.random() * 2 ** 31);
+  const flood = await apiFlood({
+    door,
+    jobIds,
+    runUrl: w.plain.runUrl,
+    requests: Math.max(0, Math.round(params.apiFlood ?? 600)),
+    clients: Math.max(1, Math.round(params.apiClients ?? 32)),
+    held: Math.max(0, Math.round(params.apiHeld ?? 16)),
+    slow: Math.max(0, Math.round(params.apiSlow ?? 0)),
+    seed,
+    log: w.log,
+  });
+  w.result.violations.push(...flood.violations.map((v) => `API (seed ${seed}): ${v}`));
+  w.result.notes.push(...flood.notes.map((n) => `API: ${n}`));
+  let after: Awaited<ReturnType<typeof status>>;
+  try {
+    after = await status();
+  } catch (err) {
+    const logFile = path.join(w.paths.logDir, 'current.log');
+    throw new Error(
+      `the daemon (pid ${pid}) does not answer after the API flood (seed ${seed}): ${(err as Error).message}; the end of its log:\n${tail(logFile, 15)}`,
+    );
+  }
+  if (after.pid !== pid) w.result.violations.push(`API: the daemon answering after the flood is pid ${after.pid}, not ${pid}`);
+  try {
+    process.kill(pid, 0);
+  } catch {
+    w.result.violations.push(`API: daemon pid ${pid} is gone after the flood`);
+  }
+  // A valid client is still served, and sees every job as it was.
+  await sleep(2_000);
+  w.result.violations.push(...judgeFiring('API flood', await firing(() => rpc(w), jobIds, fromMs, missedBefore), API_LATENESS_LIMIT_MS, w.result.notes));
+  for (const c of changedJobs(jobIds, docsBefore, await apiJobDocs(door)).slice(0, 10)) w.result.violations.push(`API flood changed a job's document: ${c}`);
+  w.log(`API flood: ${flood.violations.length} problem kinds`);
+  return [token, ...flood.wrongTokens];
+}
+
+/** Neither the API token nor a wrong token sent appears in any log or state file (the token file aside), nor in CLI/RPC output. */
+function apiSecretsKept(w: World, secrets: readonly string[]): void {
+  const [token] = secrets;
+  if (!token) return;
+  const places = [
+    ...w.outputs.map((o, i): [string, string] => [`CLI/RPC output #${i}`, o]),
+    ...stateFiles(w).filter(([p]) => path.join(w.paths.dataDir, p) !== w.paths.apiTokenFile),
+  ];
+  const logs = places.filter(([p]) => p.includes('log'));
+  if (logs.length === 0) w.result.violations.push('no log file found under the state directory: the API token search in the logs checked nothing');
+  for (const [where, set] of leaks(secrets, places))
+    w.result.violations.push(
+      `${[...set].map((s) => (s === token ? "the REST API's bearer token" : 'a wrong token sent to the API')).join(', ')} appear(s) in ${where}`,
+    );
 }
 
 /** The detached daemon is not our child: stop it by the pid in its lock file, if it is still there. */

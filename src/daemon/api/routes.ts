@@ -1,42 +1,34 @@
 /**
- * The Timers REST API routes (timers-api.md §2) over the daemon's one JobService: a job
+ * The Timers REST API routes (timers-api.md §2) over the daemon's one job store: a job
  * made here is the CLI's job, and the other way round. Each route turns a request body
- * into job parameters (api/requests.ts), calls the service, and answers in Timers'
- * documents (api/documents.ts). Errors are thrown (core/errors.ts) and answered by the
- * server: an unknown id JobNotFoundError (404), a bad body RequestValidationError (422).
- *
- * Tokens and consent: the routes make the job as `job submit` does, with its scope known
- * from the URL. The daemon's token rules (which host a scope's token may go to) apply at
- * submit. A job whose scope the daemon's token provider has no consent for (asked without
- * the network: TokenProvider.hasConsent) is created `inactive` with cause
- * `globus_auth_requirements` and the scope to consent to, as the hosted service does; the
- * runner's reason, one shape (authRequirementsReason). `session login --scope …` and
- * `globus-timer job resume ID` bring it to life. A provider that cannot tell (none wired
- * in) leaves the job loaded, and its first run finds out.
+ * into job parameters (api/requests.ts), asks the jobs (api/jobs.ts: read here, changed by
+ * the main thread's JobService, where the consent rule at submit lives too), and answers in
+ * Timers' documents (api/documents.ts). Errors are thrown (core/errors.ts) and answered by
+ * the server: an unknown id JobNotFoundError (404), a bad body RequestValidationError (422).
  */
 
-import type { TokenProvider } from '../../auth/tokens.ts';
-import type { JobDocument, SubmitJobParams } from '../../contract/protocol.ts';
+import type { JobDocument } from '../../contract/protocol.ts';
 import { JobNotFoundError } from '../../core/errors.ts';
-import { loginCommand } from '../../core/scopes.ts';
-import { authRequirementsReason, type InactiveReason } from '../../core/vocabulary.ts';
-import type { JobService } from '../jobs/job-service.ts';
+import type { ApiJobs } from './jobs.ts';
 import { toV1Document, toV2Document } from './documents.ts';
 import { checkResume, submitParamsFromTimer, submitParamsFromTimerJob, updateParamsFromPatch } from './requests.ts';
-import type { ApiRequest, ApiResponse, ApiRoute } from './types.ts';
+import { JsonChunks, type ApiRequest, type ApiResponse, type ApiRoute } from './types.ts';
 
 export interface TimersApiDeps {
-  service: JobService;
+  jobs: ApiJobs;
   /** The daemon's environment (Transfer AP URL override, Flows hosts); default process.env. */
   env?: NodeJS.ProcessEnv;
   /** The daemon's clock; default Date.now. */
   now?: () => number;
-  /** The runner's token provider, asked whether a new job's scope has consent; default: not asked. */
-  tokens?: Pick<TokenProvider, 'hasConsent'>;
 }
 
-/** Jobs per service.list page while GET /jobs/ gathers them all (it has no pages upstream). */
-const LIST_PAGE_JOBS = 500;
+/**
+ * Jobs per service.list page while GET /jobs/ gathers them all (it has no pages upstream):
+ * each page is one piece of the streamed answer (api/server.ts sendChunks), so a list of
+ * 10,000 jobs (megabytes) is never whole in memory, and other requests are answered between
+ * its pieces.
+ */
+const LIST_PAGE_JOBS = 50;
 
 /** `filter_status` categories (OAS) → our statuses. Deleted jobs are never listed. */
 const FILTER_CATEGORIES: Readonly<Record<string, JobDocument['status']>> = { active: 'loaded', inactive: 'inactive', ended: 'finished' };
@@ -60,85 +52,79 @@ function statusesOf(query: URLSearchParams): Set<JobDocument['status']> {
   return statuses.size > 0 ? statuses : new Set(Object.values(FILTER_CATEGORIES));
 }
 
-/** A new job's reason to wait: its scope has no consent the provider knows of (see the module comment). */
-function consentMissing(params: SubmitJobParams, tokens: TimersApiDeps['tokens']): InactiveReason | undefined {
-  const scope = params.scope?.trim();
-  if (!scope || tokens?.hasConsent?.(scope) !== false) return undefined;
-  return authRequirementsReason(
-    scope,
-    'ConsentRequired',
-    `no consent for scope ${scope}; run: ${loginCommand([scope])}, then: globus-timer job resume (this job's id)`,
-  );
-}
-
 export function timersApiRoutes(deps: TimersApiDeps): ApiRoute[] {
-  const { service } = deps;
-  const submit = (params: SubmitJobParams) => service.submit(params, { inactive: consentMissing(params, deps.tokens) });
+  const { jobs } = deps;
   const env = deps.env ?? process.env;
   const now = deps.now ?? Date.now;
   const ctx = () => ({ env, nowMs: now() });
   const ok = (body: unknown, status = 200): ApiResponse => ({ status, body });
 
-  const listJobs = (req: ApiRequest): ApiResponse => {
-    const wanted = statusesOf(req.query);
+  // `{"jobs": [...]}` a page at a time: at 10,000 jobs the whole answer is megabytes.
+  async function* listPieces(wanted: Set<JobDocument['status']>): AsyncGenerator<string> {
     const c = ctx();
-    const jobs = [];
     let cursor: string | null = null;
+    let comma = '';
+    yield '{"jobs":[';
     do {
-      const page = service.list({ limit: LIST_PAGE_JOBS, cursor });
-      for (const job of page.jobs) if (wanted.has(job.status)) jobs.push(toV1Document(job, c));
+      const page = jobs.list({ limit: LIST_PAGE_JOBS, cursor });
+      const docs = page.jobs.filter((job) => wanted.has(job.status)).map((job) => JSON.stringify(toV1Document(job, c)));
+      if (docs.length > 0) {
+        yield comma + docs.join(',');
+        comma = ',';
+      }
       cursor = page.next_cursor;
     } while (cursor);
-    return ok({ jobs });
-  };
+    yield ']}';
+  }
+  const listJobs = (req: ApiRequest): ApiResponse => ok(new JsonChunks(listPieces(statusesOf(req.query))));
 
   return [
     { method: 'GET', pattern: '/jobs/', handle: listJobs },
     {
       method: 'POST',
       pattern: '/jobs/',
-      handle: (req) => {
+      handle: async (req) => {
         const c = ctx();
-        return ok(toV1Document(submit(submitParamsFromTimerJob(req.body, c)), c), 201);
+        return ok(toV1Document(await jobs.submit(submitParamsFromTimerJob(req.body, c)), c), 201);
       },
     },
-    { method: 'GET', pattern: '/jobs/:job_id', handle: (req) => ok(toV1Document(service.get(jobIdOf(req)), ctx())) },
+    { method: 'GET', pattern: '/jobs/:job_id', handle: (req) => ok(toV1Document(jobs.get(jobIdOf(req)), ctx())) },
     {
       method: 'PATCH',
       pattern: '/jobs/:job_id',
-      handle: (req) => {
+      handle: async (req) => {
         const jobId = jobIdOf(req);
-        service.get(jobId); // an unknown id is 404 before its body is judged
-        return ok(toV1Document(service.update(updateParamsFromPatch(jobId, req.body)).job, ctx()));
+        jobs.get(jobId); // an unknown id is 404 before its body is judged
+        return ok(toV1Document((await jobs.update(updateParamsFromPatch(jobId, req.body))).job, ctx()));
       },
     },
-    { method: 'DELETE', pattern: '/jobs/:job_id', handle: (req) => ok(toV1Document(service.delete(jobIdOf(req)), ctx())) },
+    { method: 'DELETE', pattern: '/jobs/:job_id', handle: async (req) => ok(toV1Document(await jobs.delete(jobIdOf(req)), ctx())) },
     {
       method: 'POST',
       pattern: '/jobs/:job_id/pause',
-      handle: (req) => {
+      handle: async (req) => {
         const jobId = jobIdOf(req);
-        service.pause({ job_id: jobId });
+        await jobs.pause({ job_id: jobId });
         return ok({ message: `Successfully paused job ${jobId}.` });
       },
     },
     {
       method: 'POST',
       pattern: '/jobs/:job_id/resume',
-      handle: (req) => {
+      handle: async (req) => {
         const jobId = jobIdOf(req);
-        service.get(jobId);
+        jobs.get(jobId);
         checkResume(req.body, req.query);
-        service.resume(jobId);
+        await jobs.resume(jobId);
         return ok({ message: `Successfully resumed job ${jobId}.` });
       },
     },
     {
       method: 'POST',
       pattern: '/v2/timer',
-      handle: (req) => {
+      handle: async (req) => {
         const c = ctx();
-        return ok({ timer: toV2Document(submit(submitParamsFromTimer(req.body, c)), c) }, 201);
+        return ok({ timer: toV2Document(await jobs.submit(submitParamsFromTimer(req.body, c)), c) }, 201);
       },
     },
   ];

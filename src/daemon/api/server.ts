@@ -12,13 +12,15 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { setImmediate } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { API_ADDR_ENV, apiBaseUrl, isLoopback, type ApiAddr } from '../../core/api-addr.ts';
 import { ERROR_CODES, InvalidInputError, RequestValidationError, TimerError, type ValidationProblem } from '../../core/errors.ts';
 import { MAX_ACTION_BODY_BYTES } from '../../core/input.ts';
 import type { Logger } from '../../log/logger.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../util/json-depth.ts';
-import type { ApiMethod, ApiRequest, ApiRoute } from './types.ts';
+import { JsonChunks, type ApiMethod, type ApiRequest, type ApiRoute } from './types.ts';
 
 /**
  * The largest request body: the largest job body (1 MiB) plus room for the rest of a job
@@ -44,36 +46,51 @@ const DEFAULT_TIMEOUTS: ApiTimeouts = { headersMs: 10_000, requestMs: 30_000, ke
 /** Connections open at once; more wait in the kernel's backlog, then are dropped. Clients use a few each. */
 const MAX_CONNECTIONS = 256;
 
+/** What the server logs with: the daemon's logger, or on the API's thread one that forwards to it. */
+export type ApiLog = Pick<Logger, 'debug' | 'error'>;
+
 export interface ApiServerOptions {
-  addr: ApiAddr;
+  /** Where to bind; with `fd`, only what GLOBUS_TIMER_API_ADDR said (the fd is served). */
+  addr?: ApiAddr | undefined;
+  /** A listening socket to serve as it is, instead of binding `addr`: systemd's (socket activation). */
+  fd?: number | undefined;
   token: string;
   routes: readonly ApiRoute[];
-  log: Logger;
+  log: ApiLog;
   timeouts?: Partial<ApiTimeouts> | undefined;
 }
 
 export interface ApiServer {
   /** The base URL, with the bound port (`addr.port` 0 binds any free one). */
   readonly url: string;
+  /** From the next request on, only `token` is let in (`api token --rotate`). */
+  setToken(token: string): void;
   close(): Promise<void>;
 }
 
-/** Listen on `addr` (loopback only, checked again here) and answer with `routes`. */
-export async function startApiServer({ addr, token, routes, log, timeouts = {} }: ApiServerOptions): Promise<ApiServer> {
+/** Listen on `addr`, or on the listening socket `fd` (loopback only, checked again here), and answer with `routes`. */
+export async function startApiServer({ addr, fd, token, routes, log, timeouts = {} }: ApiServerOptions): Promise<ApiServer> {
   // Defense in depth: parseApiAddr refuses these already, but this is the socket that opens.
-  if (!isLoopback(addr.host)) throw new InvalidInputError(`the API listens on loopback only (127.0.0.1 or ::1), not ${addr.host}`);
+  if (addr && !isLoopback(addr.host)) throw new InvalidInputError(`the API listens on loopback only (127.0.0.1 or ::1), not ${addr.host}`);
+  // systemd's socket is bound and listening already: served as it is, its address checked below.
+  const target = fd !== undefined ? { fd } : addr && { host: addr.host, port: addr.port };
+  if (!target) throw new InvalidInputError('the API needs an address or a socket to listen on');
   const t = { ...DEFAULT_TIMEOUTS, ...timeouts };
   const table = compile(routes);
-  const expected = digest(token);
+  // Read at each request, so a rotated token takes effect on the very next one, also on
+  // a kept-alive connection that came in with the old token.
+  const auth = { expected: digest(token) };
   const server = http.createServer(
     {
       headersTimeout: t.headersMs,
       requestTimeout: t.requestMs,
       keepAliveTimeout: t.keepAliveMs,
       connectionsCheckingInterval: t.checkIntervalMs,
+      // Checked in route() instead, to answer in JSON (node's own 400 has no body).
+      requireHostHeader: false,
     },
     (req, res) => {
-      serve(req, res, { table, expected, log }).catch((err: unknown) => {
+      serve(req, res, { table, auth, log }).catch((err: unknown) => {
         // serve answers every error itself; this is a failure to write the answer (a gone client).
         log.debug({ err }, 'api response failed');
         res.destroy();
@@ -81,22 +98,36 @@ export async function startApiServer({ addr, token, routes, log, timeouts = {} }
     },
   );
   server.maxConnections = MAX_CONNECTIONS;
+  server.on('clientError', answerClientError);
+  // `Expect:` other than 100-continue: 417 as JSON too (Node's own answer has no body).
+  server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) =>
+    send(req, res, 417, { detail: `Expectation Failed: this API does not do Expect: ${req.headers.expect ?? ''}` }),
+  );
   // A response that the client does not read must not hold the socket either.
   server.setTimeout(t.requestMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: addr.host, port: addr.port }, () => {
+    server.listen(target, () => {
       server.off('error', reject);
       resolve();
     });
   }).catch((err: unknown) => {
-    throw listenError(err, addr);
+    throw listenError(err, addr, fd);
   });
   server.on('error', (err) => log.error({ err }, 'api server error'));
-  const bound = server.address() as AddressInfo;
-  const url = apiBaseUrl({ host: addr.host, port: bound.port });
+  const bound = server.address();
+  // Defense in depth for an inherited socket, which is whatever the socket unit says: an
+  // edited ListenStream=0.0.0.0:PORT must not put the API on the network.
+  if (bound === null || typeof bound === 'string' || !isLoopback(bound.address)) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw notLoopbackError(bound, fd);
+  }
+  const url = apiBaseUrl({ host: fd === undefined && addr ? addr.host : bound.address, port: bound.port });
   return {
     url,
+    setToken: (next) => {
+      auth.expected = digest(next);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -105,7 +136,50 @@ export async function startApiServer({ addr, token, routes, log, timeouts = {} }
   };
 }
 
-function listenError(err: unknown, addr: ApiAddr): Error {
+/**
+ * A request node:http could not parse (bad request line or headers, a bad Content-Length or
+ * chunked framing, headers past 16 KiB, too slow to arrive) gets no request object, so no
+ * route or `send`: the answer is written to the socket here, as JSON like every other one
+ * (clients read `detail`), and the connection closed. Node's default is a bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large: the headers are larger than this API reads (16 KiB)']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout: the request did not arrive in time']
+        : [400, `Bad Request: not a valid HTTP/1.1 request (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify({ detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Why the API may not serve where it listens: only a socket from systemd can get here. */
+function notLoopbackError(bound: AddressInfo | string | null, fd: number | undefined): TimerError {
+  if (bound === null || typeof bound === 'string') {
+    // The Unix socket where the API's port should be: the unit lists them the other way round.
+    return new TimerError(
+      ERROR_CODES.CONFIG_INVALID,
+      `the socket systemd passed as fd ${fd} for the REST API is not TCP: the socket unit must list the Unix socket's ListenStream= first and the API's (127.0.0.1:PORT) second, as globus-timer daemon install --api PORT writes them`,
+    );
+  }
+  const where = apiBaseUrl({ host: bound.address, port: bound.port });
+  const from = fd === undefined ? '' : ` (fd ${fd}, passed by systemd)`;
+  return new TimerError(
+    ERROR_CODES.CONFIG_INVALID,
+    `refusing to serve the API on ${where}${from}: it listens on loopback only (127.0.0.1 or ::1); the socket unit's API line must be ListenStream=127.0.0.1:PORT, as globus-timer daemon install --api PORT writes it`,
+  );
+}
+
+function listenError(err: unknown, addr: ApiAddr | undefined, fd?: number): Error {
+  if (fd !== undefined || !addr) {
+    return new TimerError(ERROR_CODES.CONFIG_INVALID, `cannot serve the API on the socket systemd passed (fd ${fd}): ${(err as Error).message}`);
+  }
   const code = (err as NodeJS.ErrnoException).code;
   const where = apiBaseUrl(addr);
   if (code === 'EADDRINUSE')
@@ -166,8 +240,9 @@ function authorized(header: string | undefined, expected: Buffer): boolean {
 
 interface Ctx {
   table: CompiledRoute[];
-  expected: Buffer;
-  log: Logger;
+  /** The token's digest; replaced when the token is rotated. */
+  auth: { expected: Buffer };
+  log: ApiLog;
 }
 
 /** An answer the server makes itself, before or around a route. */
@@ -183,16 +258,17 @@ class HttpAnswer extends Error {
   }
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, { table, expected, log }: Ctx): Promise<void> {
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, { table, auth, log }: Ctx): Promise<void> {
   const startedMs = performance.now();
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   let status: number;
   try {
-    const answer = await route(req, path, q < 0 ? '' : rawUrl.slice(q + 1), table, expected);
+    const answer = await route(req, path, q < 0 ? '' : rawUrl.slice(q + 1), table, auth.expected);
     status = answer.status;
-    send(req, res, answer.status, answer.body);
+    if (answer.body instanceof JsonChunks) await sendChunks(res, answer.status, answer.body);
+    else send(req, res, answer.status, answer.body);
   } catch (err) {
     const answer = errorAnswer(err, log, req.method, path);
     status = answer.status;
@@ -203,6 +279,9 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, { tabl
 }
 
 async function route(req: http.IncomingMessage, path: string, query: string, table: CompiledRoute[], expected: Buffer) {
+  // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTP/1.0 clients may leave it out.
+  if (req.headers.host === undefined && req.httpVersion !== '1.0')
+    throw new HttpAnswer(400, { detail: 'Bad Request: an HTTP/1.1 request needs a Host header' }, { Connection: 'close' });
   // First, before the path is even looked at: no route table for strangers.
   if (!authorized(req.headers.authorization, expected)) {
     throw new HttpAnswer(
@@ -262,7 +341,7 @@ async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
  * `error.detail`; a client's mistake is never a 5xx (the SDKs retry those five times).
  * Anything unexpected is logged and answered 500 without its text.
  */
-function errorAnswer(err: unknown, log: Logger, method: string | undefined, path: string): HttpAnswer {
+function errorAnswer(err: unknown, log: ApiLog, method: string | undefined, path: string): HttpAnswer {
   if (err instanceof HttpAnswer) return err;
   if (err instanceof RequestValidationError) return new HttpAnswer(422, { detail: err.problems });
   if (err instanceof TimerError) {
@@ -288,6 +367,40 @@ function errorAnswer(err: unknown, log: Logger, method: string | undefined, path
 /** `{"error": {code, detail, status}}`: globus-sdk reads the message from `detail` inside `error`. */
 function wrapped(status: number, code: string, detail: string): HttpAnswer {
   return new HttpAnswer(status, { error: { code, detail, status } });
+}
+
+/**
+ * A body in pieces (api/types.ts JsonChunks), chunked: each piece is written when the client
+ * has taken the last (a slow reader holds no more than a piece in memory), and the event loop
+ * turns between pieces, so other requests are answered in between. A failure after the head went
+ * out cannot become an error status: the connection is cut, and the client sees a short body.
+ */
+async function sendChunks(res: http.ServerResponse, status: number, body: JsonChunks): Promise<void> {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  try {
+    for await (const piece of body.pieces) {
+      if (res.destroyed) return;
+      if (!res.write(piece)) await drainedOrClosed(res);
+      await setImmediate();
+    }
+    res.end();
+  } catch (err) {
+    res.destroy();
+    throw err;
+  }
+}
+
+function drainedOrClosed(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -23,7 +23,20 @@ export interface ApiRequest {
 export interface ApiResponse {
   /** 200, 201, … */
   status: number;
+  /** The JSON body; or, for an answer too large to build in one go, its text in pieces (JsonChunks). */
   body: unknown;
+}
+
+/**
+ * A JSON body sent as it is made: the server writes each piece as it comes and lets the
+ * event loop turn between them, so a large answer (`GET /jobs/` of 10,000 jobs is megabytes)
+ * neither holds up other requests while it is built nor sits whole in memory.
+ */
+export class JsonChunks {
+  readonly pieces: AsyncIterable<string>;
+  constructor(pieces: AsyncIterable<string>) {
+    this.pieces = pieces;
+  }
 }
 
 export interface ApiRoute {

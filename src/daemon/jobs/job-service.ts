@@ -5,7 +5,7 @@ import {
   deleteJobForGood,
   getJob,
   insertJob,
-  iterateJobs,
+  iterateJobChunks,
   jobsWithIdPrefix,
   markDeleted,
   markResumed,
@@ -13,8 +13,8 @@ import {
   type JobPageKey,
 } from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
-import { countRunsOfJob, hasOpenRun, newestRuns, unclaimRuns } from '../store/runs.ts';
-import type { JobRow } from '../store/schema.ts';
+import { countRunsOfJob, hasOpenRun, newestRunOfEach, newestRuns, unclaimRuns } from '../store/runs.ts';
+import type { JobRow, RunRow } from '../store/schema.ts';
 import type { InactiveReason, JobStatus } from '../../core/vocabulary.ts';
 import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';
 import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../../contract/protocol.ts';
@@ -130,13 +130,19 @@ export class JobService {
    * At most `limit` jobs and MAX_PAGE_BYTES of them (page.ts), so a page always fits a frame.
    */
   list(params: ListJobsParams): JobPage {
-    const rows = iterateJobs(this.#deps.db, {
-      after: params.cursor ? decodeCursor(params.cursor) : null,
-      showDeleted: params.show_deleted ?? false,
-      chunkRows: LIST_CHUNK_ROWS,
-    });
-    const { items, last, more } = fillPage(rows, (job) => this.#document(job, 1), params.limit ?? DEFAULT_PAGE_SIZE);
-    return { jobs: items, next_cursor: more && last ? encodeCursor({ submittedAtMs: last.submittedAtMs, id: last.id }) : null };
+    const { db } = this.#deps;
+    // One read transaction for the page: its jobs and their runs from one snapshot, and one
+    // WAL read lock taken instead of one per statement (each costs system calls: a page of
+    // 100 jobs read statement by statement was twice as slow).
+    const { items, last, more } = db.$client.transaction(() => {
+      const chunks = iterateJobChunks(db, {
+        after: params.cursor ? decodeCursor(params.cursor) : null,
+        showDeleted: params.show_deleted ?? false,
+        chunkRows: LIST_CHUNK_ROWS,
+      });
+      return fillPage(withNewestRun(db, chunks), ({ job, newest }) => toJobDocument(job, newest ? [newest] : []), params.limit ?? DEFAULT_PAGE_SIZE);
+    })();
+    return { jobs: items, next_cursor: more && last ? encodeCursor({ submittedAtMs: last.job.submittedAtMs, id: last.job.id }) : null };
   }
 
   /** Full ids for what a user typed: a full id in any case, or a unique prefix (job-id.ts); all or nothing. */
@@ -292,6 +298,17 @@ export class JobService {
 
   #document(job: JobRow, runs: number): JobDocument {
     return toJobDocument(job, newestRuns(this.#deps.db, job.id, runs));
+  }
+}
+
+/** Each job of each chunk with its newest run, read for the whole chunk in one statement. */
+function* withNewestRun(db: Db, chunks: Iterable<JobRow[]>): Generator<{ job: JobRow; newest: RunRow | undefined }> {
+  for (const chunk of chunks) {
+    const newest = newestRunOfEach(
+      db,
+      chunk.map((job) => job.id),
+    );
+    for (const job of chunk) yield { job, newest: newest.get(job.id) };
   }
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
 import { jobs, type JobRow, type NewJobRow } from './schema.ts';
@@ -36,33 +36,36 @@ export interface JobPageKey {
   id: string;
 }
 
-/** One page in submission order, after `after` (keyset paging: fast at any depth). */
-function listJobs(db: Db, { limit, after, showDeleted }: { limit: number; after: JobPageKey | null; showDeleted: boolean }): JobRow[] {
-  const conditions = [];
-  if (!showDeleted) conditions.push(ne(jobs.status, 'deleted'));
-  if (after) {
-    conditions.push(or(gt(jobs.submittedAtMs, after.submittedAtMs), and(eq(jobs.submittedAtMs, after.submittedAtMs), gt(jobs.id, after.id))));
-  }
-  return db
-    .select()
-    .from(jobs)
-    .where(and(...conditions))
-    .orderBy(asc(jobs.submittedAtMs), asc(jobs.id))
-    .limit(limit)
-    .all();
-}
+/**
+ * Jobs in submission order after a key (keyset paging: fast at any depth), prepared: a list
+ * of 10,000 jobs reads 200 chunks, and building the query each time cost more than running it.
+ * The key is a row value, not `a > x OR (a = x AND b > y)`: SQLite seeks the jobs_submitted
+ * index with it, where the OR form scans the index from its start for every chunk.
+ */
+const listJobsStatements = preparedFor((db) => {
+  const notDeleted = sql`(${sql.placeholder('showDeleted')} OR ${jobs.status} <> 'deleted')`;
+  const inOrder = (where: ReturnType<typeof sql>) =>
+    db.select().from(jobs).where(where).orderBy(asc(jobs.submittedAtMs), asc(jobs.id)).limit(sql.placeholder('limit')).prepare();
+  return {
+    first: inOrder(notDeleted),
+    after: inOrder(and(notDeleted, sql`(${jobs.submittedAtMs}, ${jobs.id}) > (${sql.placeholder('submittedAtMs')}, ${sql.placeholder('id')})`) ?? notDeleted),
+  };
+});
 
 /**
- * Jobs in submission order after `after`, read `chunkRows` at a time: a caller that stops
- * early (a job.list page full of large bodies) has not loaded the rest.
+ * Jobs in submission order after `after`, `chunkRows` at a time: a caller that stops early
+ * (a job.list page full of large bodies) has not loaded the rest, and one that needs more
+ * per job (their newest runs) reads that for a whole chunk at once.
  */
-export function* iterateJobs(
+export function* iterateJobChunks(
   db: Db,
   { after, showDeleted, chunkRows }: { after: JobPageKey | null; showDeleted: boolean; chunkRows: number },
-): Generator<JobRow> {
+): Generator<JobRow[]> {
+  const statements = listJobsStatements(db);
+  const base = { showDeleted: showDeleted ? 1 : 0, limit: chunkRows };
   for (let key = after; ; ) {
-    const rows = listJobs(db, { limit: chunkRows, after: key, showDeleted });
-    yield* rows;
+    const rows = key ? statements.after.all({ ...base, ...key }) : statements.first.all(base);
+    if (rows.length > 0) yield rows;
     const last = rows.at(-1);
     if (!last || rows.length < chunkRows) return;
     key = { submittedAtMs: last.submittedAtMs, id: last.id };

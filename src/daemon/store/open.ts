@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS_DIR } from '../../util/package-root.ts';
 import { ERROR_CODES, TimerError } from '../../core/errors.ts';
-import { ensurePrivateDir, securePrivateFile } from '../../fs/private.ts';
+import { ensurePrivateDir, securePrivateFile, securePrivateFileHeldOpen } from '../../fs/private.ts';
 import * as schema from './schema.ts';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
@@ -20,7 +20,7 @@ export function openDb(file: string): Db {
     // Created here (O_EXCL) or checked, before SQLite opens it by name: SQLite follows a
     // planted link and opens someone else's database as readily as ours.
     securePrivateFile(file, 'database', 'if-missing');
-    secureSidecars(file);
+    secureSidecars(file, securePrivateFile);
   }
   let sqlite: Database.Database;
   try {
@@ -34,10 +34,11 @@ export function openDb(file: string): Db {
       cause: err,
     });
   }
-  // Those the WAL pragma just made (SQLite gives them the database's mode): judged too.
+  // Those the WAL pragma just made (SQLite gives them the database's mode): judged too, but
+  // without opening them, now that SQLite holds them (see securePrivateFileHeldOpen).
   if (file !== ':memory:') {
     try {
-      secureSidecars(file);
+      secureSidecars(file, securePrivateFileHeldOpen);
     } catch (err) {
       sqlite.close();
       throw err;
@@ -67,12 +68,23 @@ export function openDb(file: string): Db {
 }
 
 /**
+ * Another, read-only connection to a database the daemon has opened (checked, migrated)
+ * already: the REST API thread's (api/worker.ts), which reads jobs beside the main thread.
+ * SQLite shares its locks between the connections of one process.
+ */
+export function openDbReadOnly(file: string): Db {
+  const sqlite = new Database(file, { readonly: true, fileMustExist: true });
+  sqlite.pragma('busy_timeout = 5000');
+  return drizzle(sqlite, { schema }) as Db;
+}
+
+/**
  * The WAL and shared-memory files SQLite keeps beside the database, when they exist: its
  * own opens of them follow links, so they are checked as the database is (a failure to
  * make one private is fatal, never ignored).
  */
-function secureSidecars(file: string): void {
-  for (const suffix of ['-wal', '-shm']) securePrivateFile(`${file}${suffix}`, `database ${suffix.slice(1)} file`);
+function secureSidecars(file: string, secure: (file: string, what: string) => boolean): void {
+  for (const suffix of ['-wal', '-shm']) secure(`${file}${suffix}`, `database ${suffix.slice(1)} file`);
 }
 
 /**

@@ -178,6 +178,23 @@ export function newestRuns(db: Db, jobId: string, limit: number): RunRow[] {
   return newestRunsStatement(db).all({ jobId, limit });
 }
 
+/** Each job's newest run (runs_job_id, one probe per job), in one statement for a chunk of a list. */
+const newestRunOfEachStatement = preparedFor((db) =>
+  db
+    .select()
+    .from(runs)
+    .where(
+      sql`${runs.id} IN (SELECT (SELECT r.id FROM runs AS r WHERE r.job_id = j.value ORDER BY r.id DESC LIMIT 1) FROM json_each(${sql.placeholder('jobIds')}) AS j)`,
+    )
+    .prepare(),
+);
+
+/** The newest run of each of `jobIds` that has one, by job id. */
+export function newestRunOfEach(db: Db, jobIds: readonly string[]): Map<string, RunRow> {
+  const rows = newestRunOfEachStatement(db).all({ jobIds: JSON.stringify(jobIds) });
+  return new Map(rows.map((run) => [run.jobId, run]));
+}
+
 /**
  * Delete up to `batchSize` finished runs completed before `completedBeforeMs` (index
  * runs_completed). Small batches keep each write transaction short, so pruning never holds

@@ -1,0 +1,78 @@
+/**
+ * The main thread's side of the REST API's thread (api/jobs.ts says why it has one): start
+ * it (api/worker.ts), wait for it to listen, answer the job changes it sends with the job
+ * service, log what it logs, and hand it a rotated token; `close` ends it.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../log/logger.ts';
+import { answerCalls, errorOf, type ApiJobs } from './jobs.ts';
+import type { ApiServer } from './server.ts';
+import type { ApiWorkerData, FromApiThread, ToApiThread } from './worker.ts';
+
+/**
+ * The worker's file: the TypeScript source when running from it (tsx, in tests), the built
+ * file beside the bundle's chunks otherwise (scripts/build-cli.mjs names it api-worker.js).
+ */
+const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './api-worker.js', import.meta.url);
+
+/**
+ * From the built file, a plain worker. From the TypeScript source (tests, `npm run` scripts
+ * under tsx), the worker registers tsx first: node 20 does not run the parent's `--import`
+ * hooks in a worker, so it could not load a .ts file on its own.
+ */
+function startWorker(workerData: ApiWorkerData): Worker {
+  if (!WORKER_FILE.pathname.endsWith('.ts')) return new Worker(WORKER_FILE, { workerData });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_FILE.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+/** How long a closing thread may take to finish its answers before it is stopped. */
+const CLOSE_GRACE_MS = 5_000;
+
+/** What the thread is started with (its log level comes from `log`), and what answers it. */
+export interface ApiThreadOptions extends Omit<ApiWorkerData, 'logLevel'> {
+  /** The changes (submit, pause, …): the main thread's job service. */
+  jobs: ApiJobs;
+  log: Logger;
+}
+
+/** Start the API's thread; resolves once it listens, rejects with its reason when it cannot. */
+export function startApiThread(o: ApiThreadOptions): Promise<ApiServer> {
+  const { jobs, log, ...given } = o;
+  const workerData: ApiWorkerData = { ...given, logLevel: log.level };
+  const worker = startWorker(workerData);
+  // Only a thread that served and was not asked to close has gone wrong by ending.
+  let state: 'starting' | 'serving' | 'closing' = 'starting';
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const started = (url: string): ApiServer => ({
+      url,
+      setToken: (token) => worker.postMessage({ token } satisfies ToApiThread),
+      close: async () => {
+        state = 'closing';
+        worker.postMessage({ close: true } satisfies ToApiThread);
+        const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      },
+    });
+    answerCalls(worker, o.jobs, (message) => {
+      const m = message as FromApiThread;
+      if ('ready' in m) {
+        state = 'serving';
+        resolve(started(m.ready.url));
+      } else if ('failed' in m) reject(errorOf(m.failed));
+      else if ('log' in m) o.log[m.log.level](m.log.obj as object, m.log.msg);
+    });
+    worker.on('error', (err) => {
+      // A bug of ours on that thread: the API is gone, the firing goes on (it is the main thread's).
+      if (state === 'serving') o.log.error({ err }, 'the REST API thread failed; the API is down until the daemon restarts');
+      reject(err);
+    });
+    void exited.then(() => {
+      if (state === 'serving') o.log.error('the REST API thread ended; the API is down until the daemon restarts');
+      reject(new Error('the REST API thread ended before it listened'));
+    });
+  });
+}
