@@ -17,6 +17,7 @@ import { silentLogger } from '../src/log/logger.ts';
 import { RpcClient } from '../src/contract/client.ts';
 import { MAX_FRAME_BYTES, MAX_PAGE_BYTES, PROTOCOL_VERSION, type JobDocument, type JobPage, type SubmitJobParams } from '../src/contract/protocol.ts';
 import { RpcServer, type Handlers } from '../src/daemon/rpc-server.ts';
+import { fillPage } from '../src/daemon/jobs/page.ts';
 import { runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 
 /** A Transfer action body with `items` items (about 210 bytes each). */
@@ -271,4 +272,33 @@ test('the daemon never sends a reply over the frame limit: the request gets an e
     { protocol_version: PROTOCOL_VERSION, version: 'test', pid: process.pid },
     'the connection serves on',
   );
+});
+
+test('fillPage: bounded by count and bytes (the first item always taken); with no byte bound, by count alone and nothing measured', () => {
+  const big = 'x'.repeat(1000);
+  const sources = Array.from({ length: 10 }, (_, i) => i);
+  const byBytes = fillPage(sources, (i) => ({ i, big }), 100, 2_500);
+  assert.deepEqual(
+    byBytes.items.map((x) => x.i),
+    [0, 1],
+  );
+  assert.equal(byBytes.more, true);
+  assert.equal(byBytes.last, 1);
+  assert.deepEqual(fillPage(sources, (i) => ({ i, big }), 100, 10).items.length, 1, 'the first item whatever its size');
+  let measured = 0;
+  const toItem = (i: number) => ({
+    i,
+    toJSON() {
+      measured++;
+      return { i };
+    },
+  });
+  const byCount = fillPage(sources, toItem, 4, Number.POSITIVE_INFINITY);
+  assert.deepEqual(
+    byCount.items.map((x) => x.i),
+    [0, 1, 2, 3],
+  );
+  assert.equal(byCount.more, true);
+  assert.equal(measured, 0, 'no item was serialized to be measured');
+  assert.equal(fillPage(sources, toItem, 100, Number.POSITIVE_INFINITY).more, false);
 });

@@ -94,6 +94,11 @@ export interface V2TimerDocument {
 export interface DocumentContext {
   env: NodeJS.ProcessEnv;
   nowMs: number;
+  /**
+   * Timer types already worked out in this request, by callback URL: a list of 10,000 jobs
+   * has a handful of URLs, and telling one (its host against the Globus services') is dear.
+   */
+  timerTypes?: Map<string, TimerType>;
 }
 
 export function apiStatus(status: JobStatus): string {
@@ -111,10 +116,13 @@ function flowIdOf(url: string): string | null {
 }
 
 /** Transfer for the Transfer AP's run URL, flow for a flow's run URL at the Flows service, else generic (as globus-cli tells them, §7). */
-function timerTypeOf(callbackUrl: string, env: NodeJS.ProcessEnv): TimerType {
-  const scope = knownScope(callbackUrl, env);
-  if (scope === TRANSFER_SCOPE) return 'transfer';
-  return scope !== null && flowIdOf(callbackUrl) !== null ? 'flow' : 'generic';
+function timerTypeOf(callbackUrl: string, ctx: DocumentContext): TimerType {
+  const known = ctx.timerTypes?.get(callbackUrl);
+  if (known) return known;
+  const scope = knownScope(callbackUrl, ctx.env);
+  const type = scope === TRANSFER_SCOPE ? 'transfer' : scope !== null && flowIdOf(callbackUrl) !== null ? 'flow' : 'generic';
+  ctx.timerTypes?.set(callbackUrl, type);
+  return type;
 }
 
 /** A job that runs exactly once (api/requests.ts makes them so): upstream's `interval: null`. */
@@ -195,7 +203,7 @@ export function toV1Document(job: JobDocument, ctx: DocumentContext): V1JobDocum
     n_runs: job.n_runs,
     n_errors: job.n_errors,
     results: { data: job.results.data.map(resultOf), page_next: null },
-    timer_type: timerTypeOf(job.callback_url, ctx.env),
+    timer_type: timerTypeOf(job.callback_url, ctx),
     schedule: scheduleOf(job),
     activity: activityOf(job, ctx.nowMs),
   };

@@ -72,7 +72,8 @@ export function apiJobs(service: JobService, tokens?: Pick<TokenProvider, 'hasCo
     };
   return {
     get: (jobId) => service.get(jobId),
-    list: (params) => service.list(params),
+    // No bound in bytes: the pages are pieces of one streamed answer, not RPC frames.
+    list: (params) => service.list(params, { maxBytes: Number.POSITIVE_INFINITY }),
     submit: gated((params: SubmitJobParams) => service.submit(params, { inactive: consentMissing(params, tokens) })),
     update: gated((params: UpdateJobParams) => service.update(params)),
     delete: gated((jobId: string) => service.delete(jobId)),

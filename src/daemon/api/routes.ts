@@ -10,7 +10,7 @@
 import type { JobDocument } from '../../contract/protocol.ts';
 import { JobNotFoundError } from '../../core/errors.ts';
 import type { ApiJobs } from './jobs.ts';
-import { toV1Document, toV2Document } from './documents.ts';
+import { toV1Document, toV2Document, type DocumentContext } from './documents.ts';
 import { checkResume, submitParamsFromTimer, submitParamsFromTimerJob, updateParamsFromPatch } from './requests.ts';
 import { JsonChunks, type ApiRequest, type ApiResponse, type ApiRoute } from './types.ts';
 
@@ -56,7 +56,7 @@ export function timersApiRoutes(deps: TimersApiDeps): ApiRoute[] {
   const { jobs } = deps;
   const env = deps.env ?? process.env;
   const now = deps.now ?? Date.now;
-  const ctx = () => ({ env, nowMs: now() });
+  const ctx = (): DocumentContext => ({ env, nowMs: now(), timerTypes: new Map() });
   const ok = (body: unknown, status = 200): ApiResponse => ({ status, body });
 
   // `{"jobs": [...]}` a page at a time: at 10,000 jobs the whole answer is megabytes.

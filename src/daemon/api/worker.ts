@@ -14,7 +14,7 @@ import type { ApiAddr } from '../../core/api-addr.ts';
 import { systemClock } from '../../core/clock.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { openDbReadOnly } from '../store/open.ts';
-import { callsOverPort, errorShape } from './jobs.ts';
+import { apiJobs, callsOverPort, errorShape } from './jobs.ts';
 import { withOpenApi } from './openapi.ts';
 import { timersApiRoutes } from './routes.ts';
 import { startApiServer, type ApiLog, type ApiServer, type ApiTimeouts } from './server.ts';
@@ -83,7 +83,7 @@ try {
   const db = openDbReadOnly(data.dbFile);
   // Reads only: the service's changes are the main thread's (callsOverPort sends them there).
   const reader = new JobService({ db, clock: systemClock, config: data.config, onScheduleChange: () => {} });
-  const jobs = callsOverPort(port, reader);
+  const jobs = callsOverPort(port, apiJobs(reader));
   const routes = withOpenApi(timersApiRoutes({ jobs }), () => server?.url ?? null);
   server = await startApiServer({ addr: data.addr ?? undefined, fd: data.fd ?? undefined, token: data.token, routes, log, timeouts: data.timeouts });
   post({ ready: { url: server.url } });

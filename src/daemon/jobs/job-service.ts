@@ -17,7 +17,7 @@ import { countRunsOfJob, hasOpenRun, newestRunOfEach, newestRuns, unclaimRuns } 
 import type { JobRow, RunRow } from '../store/schema.ts';
 import type { InactiveReason, JobStatus } from '../../core/vocabulary.ts';
 import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';
-import type { JobDocument, JobPage, ListJobsParams, ResumeResult, SubmitJobParams } from '../../contract/protocol.ts';
+import { MAX_PAGE_BYTES, type JobDocument, type JobPage, type ListJobsParams, type ResumeResult, type SubmitJobParams } from '../../contract/protocol.ts';
 import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../../contract/protocol.ts';
 import type { Clock } from '../../core/clock.ts';
 import { checkScope } from '../../core/scopes.ts';
@@ -129,7 +129,7 @@ export class JobService {
    * One page of jobs; each document carries only its newest run, which is what lists show.
    * At most `limit` jobs and MAX_PAGE_BYTES of them (page.ts), so a page always fits a frame.
    */
-  list(params: ListJobsParams): JobPage {
+  list(params: ListJobsParams, { maxBytes = MAX_PAGE_BYTES }: { maxBytes?: number } = {}): JobPage {
     const { db } = this.#deps;
     // One read transaction for the page: its jobs and their runs from one snapshot, and one
     // WAL read lock taken instead of one per statement (each costs system calls: a page of
@@ -140,7 +140,7 @@ export class JobService {
         showDeleted: params.show_deleted ?? false,
         chunkRows: LIST_CHUNK_ROWS,
       });
-      return fillPage(withNewestRun(db, chunks), ({ job, newest }) => toJobDocument(job, newest ? [newest] : []), params.limit ?? DEFAULT_PAGE_SIZE);
+      return fillPage(withNewestRun(db, chunks), ({ job, newest }) => toJobDocument(job, newest ? [newest] : []), params.limit ?? DEFAULT_PAGE_SIZE, maxBytes);
     })();
     return { jobs: items, next_cursor: more && last ? encodeCursor({ submittedAtMs: last.job.submittedAtMs, id: last.job.id }) : null };
   }
