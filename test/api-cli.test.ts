@@ -262,3 +262,28 @@ function httpGet(url: string, token: string, agent: http.Agent): Promise<{ statu
     req.on('error', reject);
   });
 }
+
+/** The nice value of each thread of `pid` (/proc/PID/task/TID/stat, field 19), or null without /proc. */
+function threadNiceValues(pid: number): number[] | null {
+  const dir = `/proc/${pid}/task`;
+  if (!fs.existsSync(dir)) return null;
+  return fs.readdirSync(dir).flatMap((tid) => {
+    try {
+      const stat = fs.readFileSync(`${dir}/${tid}/stat`, 'utf8');
+      // After "pid (comm)": state is field 3, so nice (field 19) is the 17th after the comm.
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // a thread that ended meanwhile
+    }
+  });
+}
+
+test('the API runs on a thread of its own at nice 10 (Linux): the firing thread keeps the CPU when the API is busy', async (t) => {
+  const { env } = home(t);
+  assertExit(await runCliProcess(['daemon', 'start', '--api', '127.0.0.1:0'], env), 0, 'daemon start --api');
+  const { pid } = JSON.parse((await runCliProcess(['daemon', 'status', '--format', 'json'], env)).stdout) as { pid: number };
+  const nice = threadNiceValues(pid);
+  if (nice === null) return t.skip('no /proc here');
+  assert.equal(nice.filter((n) => n === 10).length, 1, `one thread at nice 10, the others at 0: ${nice.join(' ')}`);
+  assert.ok(nice.filter((n) => n === 0).length >= 1, 'the main thread keeps nice 0');
+});

@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { JobService } from '../src/daemon/jobs/job-service.ts';
 import { openDb } from '../src/daemon/store/open.ts';
 import { timersApiRoutes } from '../src/daemon/api/routes.ts';
-import { apiJobs } from '../src/daemon/api/jobs.ts';
+import { apiJobs, betweenFires } from '../src/daemon/api/jobs.ts';
 import { bodyOf, piecesOf } from './support/api.ts';
 import { apiStatus } from '../src/daemon/api/documents.ts';
 import { ONCE_INTERVAL_SECONDS } from '../src/daemon/api/requests.ts';
@@ -445,4 +445,29 @@ test('GET /jobs/ streams the list a page of jobs per piece: every job once, in s
   assert.equal(active.length, ids.length - inactive.length);
   // A filter that matches nothing on any page is still a document.
   assert.deepEqual((await h.call('GET', '/jobs/', { query: 'filter_status=ended' })).body, { jobs: [] });
+});
+
+test('betweenFires: an API change starts at once when the next fire is more than 2 ms away, waits past a fire that is closer, and goes ahead after three waits', async () => {
+  let asked = 0;
+  await betweenFires(() => {
+    asked++;
+    return null;
+  });
+  assert.equal(asked, 1, 'not armed: at once');
+  await betweenFires(() => 50);
+  // A fire due in 1 ms, then (after it) none within the budget.
+  const answers = [1, 0, 30];
+  const seen: number[] = [];
+  await betweenFires(() => {
+    const ms = answers.shift()!;
+    seen.push(ms);
+    return ms;
+  });
+  assert.deepEqual(seen, [1, 0, 30], 'it waited past the two fires in the way, then went');
+  let always = 0;
+  await betweenFires(() => {
+    always++;
+    return 0;
+  });
+  assert.equal(always, 3, 'back-to-back fires: three waits, then it goes ahead');
 });

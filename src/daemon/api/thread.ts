@@ -57,21 +57,21 @@ export function startApiThread(o: ApiThreadOptions): Promise<ApiServer> {
         clearTimeout(timer);
       },
     });
-    answerCalls(worker, o.jobs, (message) => {
+    answerCalls(worker, jobs, (message) => {
       const m = message as FromApiThread;
       if ('ready' in m) {
         state = 'serving';
         resolve(started(m.ready.url));
       } else if ('failed' in m) reject(errorOf(m.failed));
-      else if ('log' in m) o.log[m.log.level](m.log.obj as object, m.log.msg);
+      else if ('log' in m) log[m.log.level](m.log.obj as object, m.log.msg);
     });
     worker.on('error', (err) => {
       // A bug of ours on that thread: the API is gone, the firing goes on (it is the main thread's).
-      if (state === 'serving') o.log.error({ err }, 'the REST API thread failed; the API is down until the daemon restarts');
+      if (state === 'serving') log.error({ err }, 'the REST API thread failed; the API is down until the daemon restarts');
       reject(err);
     });
     void exited.then(() => {
-      if (state === 'serving') o.log.error('the REST API thread ended; the API is down until the daemon restarts');
+      if (state === 'serving') log.error('the REST API thread ended; the API is down until the daemon restarts');
       reject(new Error('the REST API thread ended before it listened'));
     });
   });
