@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test, type TestContext } from 'node:test';
@@ -32,7 +31,7 @@ import { NOT_LOGGED_IN } from '../src/cli/session.ts';
 import { AuthError, AuthRequiredError, AuthUnavailableError, ERROR_CODES, InvalidInputError, TokenCacheError } from '../src/core/errors.ts';
 import { splitScopes, startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { FakeClock } from './support/clock.ts';
-import { ROOT, tempHome } from './support/env.ts';
+import { freePort, ROOT, tempHome } from './support/env.ts';
 
 const AUTH_RS = 'auth.globus.org';
 const TRANSFER_RS = 'transfer.api.globus.org';
@@ -1291,15 +1290,6 @@ test('session: logout recovers from a corrupt cache, as the error message tells 
 });
 
 // ---------------------------------------------------------------------------------------
-
-/** A loopback port nothing listens on. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 test('token cache: temp files left by a process killed mid-write are removed by the next write and by logout', async (t) => {
   const { paths } = tempHome(t);

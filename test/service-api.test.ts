@@ -19,7 +19,7 @@ import { inheritedSockets } from '../src/daemon/systemd.ts';
 import { planInstall } from '../src/install/plans.ts';
 import { launchdPlist, systemdServiceUnit, systemdSocketUnit, type ServiceUnitInput } from '../src/install/units.ts';
 import { apiAccess, cliThatSucceeds } from './support/api.ts';
-import { ROOT, runCliProcess, tempHome } from './support/env.ts';
+import { freePort, ROOT, runCliProcess, tempHome } from './support/env.ts';
 import { EXAMPLE_UNIT_INPUT } from './support/example-units.ts';
 
 const V4 = { host: '127.0.0.1', port: 8765 };
@@ -412,15 +412,6 @@ async function canListenOn(host: string): Promise<boolean> {
   });
   if (ok) await new Promise<void>((resolve) => server.close(() => resolve()));
   return ok;
-}
-
-/** A free TCP port on 127.0.0.1 now (systemd's ListenStream= takes no port 0, so one is picked first). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 test("systemd's own socket activation (systemd-socket-activate) with the units' ListenStream= and Environment=: an API request starts the daemon", async (t) => {

@@ -1,4 +1,5 @@
 /** The Markdown tables of a bench run, and BENCHMARKS.md. */
+import type { ApiLoadStats } from '../api-load.ts';
 import type { CliRow } from '../scenarios/cli.ts';
 import type { ScaleRow } from '../scenarios/scale.ts';
 import { entryWords } from './entry.ts';
@@ -142,28 +143,6 @@ export function apiRatio(g: ApiGroup): { p99: number | null; within: boolean | n
   return { p99, within: p99 === null ? null : p99 <= API_P99_LIMIT };
 }
 
-interface ApiKindRow {
-  sent: number;
-  ok: number;
-  non_2xx: number;
-  errors: number;
-  unfinished: number;
-  latency_ms: { p50: number | null; p99: number | null; max: number | null };
-  mean_bytes: number | null;
-}
-
-interface ApiLoadRow {
-  rate_asked: number;
-  sent_per_s: number;
-  answered_per_s: number;
-  failures: string;
-  send_lag_ms: { p99: number | null; max: number | null };
-  total: ApiKindRow;
-  get: ApiKindRow;
-  create: ApiKindRow;
-  list: ApiKindRow;
-}
-
 function apiTables(g: ApiGroup): string {
   const q = apiRatio(g);
   const runs = typeof g.loaded.runs === 'number' && g.loaded.runs > 1 ? ` (median of ${g.loaded.runs})` : '';
@@ -199,9 +178,9 @@ function apiTables(g: ApiGroup): string {
       r === g.baseline ? '' : f(q.p99, 3),
     ]),
   );
-  const load = g.loaded.api_load as ApiLoadRow | undefined;
+  const load = g.loaded.api_load as ApiLoadStats | undefined;
   if (!load) return lateness;
-  const kinds: [string, ApiKindRow][] = [
+  const kinds: [string, ApiLoadStats['total']][] = [
     ['`get` GET /jobs/{id}', load.get],
     ['`create` POST /jobs/', load.create],
     ['`list` GET /jobs/', load.list],

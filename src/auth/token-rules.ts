@@ -123,21 +123,7 @@ function hostOf(url: string | undefined): string | null {
   }
 }
 
-/**
- * The rules the variables in `env` give. Asked once per job document where a list shows
- * which scope a job's URL takes (thousands per `GET /jobs/`), so the last answer is kept,
- * keyed by the very variables it was made from: a changed variable is a new answer.
- */
 export function tokenRulesFromEnv(env: NodeJS.ProcessEnv): TokenRules {
-  const key = JSON.stringify([env.GLOBUS_SDK_ENVIRONMENT, env[TRANSFER_ACTION_URL_ENV], env[ALLOW_HTTP_TOKENS_ENV], ...OVERRIDE_VARIABLES.map((v) => env[v])]);
-  if (lastRules?.key !== key) lastRules = { key, rules: rulesFrom(env) };
-  return lastRules.rules;
-}
-
-const OVERRIDE_VARIABLES = GLOBUS_SERVICES.flatMap((s) => s.envNames.map((name) => `GLOBUS_SDK_SERVICE_URL_${name}`));
-let lastRules: { key: string; rules: TokenRules } | undefined;
-
-function rulesFrom(env: NodeJS.ProcessEnv): TokenRules {
   const environment = (env.GLOBUS_SDK_ENVIRONMENT?.trim() || 'production').toLowerCase();
   const hostsByService = new Map<string, Set<string>>();
   for (const service of GLOBUS_SERVICES) {

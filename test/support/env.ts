@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -129,4 +130,13 @@ export function runCliProcess(args: string[], env: NodeJS.ProcessEnv, answer?: (
     proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     proc.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A loopback TCP port nothing listens on now (bound to port 0, then closed). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
