@@ -57,6 +57,21 @@ module.exports = {
       to: { path: '^src/daemon/main\\.ts$', dependencyTypesNot: ['dynamic-import'] },
     },
     {
+      name: 'remote-not-to-daemon-cli',
+      comment:
+        'src/remote/ (a Timers REST API as the CLI drives it, issue 15) speaks the contract of src/contract/ to the CLI; it never imports src/cli/ or src/daemon/.',
+      severity: 'error',
+      from: { path: '^src/remote/' },
+      to: { path: '^src/(daemon|cli)/' },
+    },
+    {
+      name: 'cli-remote-client-lazily',
+      comment: 'src/cli/ may import src/remote/timers-client.ts (and with it @globus/sdk) only with a dynamic import(), so local commands never load it.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/remote/(timers-client|documents)\\.ts$', dependencyTypesNot: ['dynamic-import'] },
+    },
+    {
       name: 'daemon-not-to-cli',
       comment: 'src/daemon/ may import anything but src/cli/.',
       severity: 'error',

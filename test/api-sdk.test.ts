@@ -15,11 +15,8 @@ import { test, type TestContext } from 'node:test';
 import { timers } from '@globus/sdk';
 import { readApiToken } from '../src/auth/api-token.ts';
 import type { JobDocument } from '../src/contract/protocol.ts';
-import { API_ADDR_ENV } from '../src/core/api-addr.ts';
-import { FAST_POLLING, startDaemonProcess, tempHome, type DaemonProcess } from './support/env.ts';
-import { startFakeProvider } from './support/provider.ts';
 import { until } from './support/until.ts';
-import { apiAccess, cliThatSucceeds } from './support/api.ts';
+import { startApiDaemon } from './support/api.ts';
 
 /** Where @globus/sdk looks for the Timers service (plural, unlike Python's GLOBUS_SDK_SERVICE_URL_TIMER). */
 const SDK_URL_ENV = 'GLOBUS_SDK_SERVICE_URL_TIMERS';
@@ -43,17 +40,7 @@ function naiveUtc(ms: number): string {
 
 /** A daemon with the API on 127.0.0.1:0, a fake Action Provider, and the SDK pointed at the daemon. */
 async function setUp(t: TestContext) {
-  const ap = await startFakeProvider();
-  t.after(() => ap.close());
-  ap.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
-  // Stopped before its home is removed: after-hooks run in the order they were added.
-  let daemon: DaemonProcess | undefined;
-  t.after(() => daemon?.stop());
-  const { env: base, paths } = tempHome(t);
-  const env = { ...base, ...FAST_POLLING, [API_ADDR_ENV]: '127.0.0.1:0', GLOBUS_TIMER_NO_AUTOSTART: '1' };
-  daemon = await startDaemonProcess(t, env);
-  const cli = cliThatSucceeds(env);
-  const { url, token } = await apiAccess(cli);
+  const { ap, paths, cli, url, token } = await startApiDaemon(t);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/, 'the port it bound, not 0');
   assert.equal((JSON.parse(await cli('daemon', 'status', '--format', 'json')) as { api_url: string }).api_url, url);
   assert.equal(token, readApiToken(paths.apiTokenFile));

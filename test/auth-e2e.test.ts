@@ -163,6 +163,8 @@ test("a user's first transfer job: consent required, login, job transfer, tokens
       preserve_timestamp: false,
       skip_source_errors: false,
       fail_on_quota_errors: false,
+      // Transfer e-mails on every success unless told not to (issue 15 item 6).
+      notify_on_succeeded: false,
     },
   );
 

@@ -359,14 +359,19 @@ test('job submit reads the scope from the provider unless --scope or --no-scope 
   const named = await cli(env, [...submitArgs({ '--action-url': scoped.runUrl }), '--scope', 'https://auth.globus.org/scopes/0000/some_action']);
   assert.equal(named.code, 1);
   assert.match(named.err.join('\n'), /globus-timer session login --scope 'https:\/\/auth\.globus\.org\/scopes\/0000\/some_action'/);
-  assert.equal(introspections(), 1, 'a named scope needs no introspection');
+  // Its introspection document is still read (issue 15: the action body is checked against its input_schema), without a token.
+  assert.equal(introspections(), 2);
+  assert.ok(
+    scoped.requests.every((r) => r.headers.authorization === undefined),
+    'no token to an introspection',
+  );
   assert.equal(daemon.service.list({}).jobs.length, 0, 'nothing submitted');
 
   // --no-scope: no question, no token.
   const none = await cli(env, [...submitArgs({ '--action-url': scoped.runUrl }), '--no-scope', '--format', 'json']);
   assert.equal(none.code, 0, none.err.join('\n'));
   assert.equal((JSON.parse(none.stdout) as JobDocument).scope, null);
-  assert.equal(introspections(), 1);
+  assert.equal(introspections(), 3);
 
   // A provider that cannot say: a clear error that names --scope.
   await scoped.close();

@@ -95,6 +95,8 @@ test("the body for V1_TIMER's flags is its legacy body with the documented renam
   );
   const expected: Record<string, unknown> = Object.fromEntries(Object.entries(legacy).map(([k, v]) => [RENAMES[k] ?? k, v]));
   for (const field of BOOLEAN_FIELDS) expected[field] ??= false;
+  // Issue 15 item 6: a scheduled transfer does not e-mail on every success unless asked.
+  expected.notify_on_succeeded = false;
   assert.deepEqual(params.callback_body, { body: expected });
 
   assert.equal(params.name, V1_TIMER.name);
@@ -126,7 +128,7 @@ test('DATA items have the recorded DATA item keys plus recursive', () => {
   assert.deepEqual(body.DATA[1], { source_path: '/dir/', destination_path: '/out/', recursive: true });
 });
 
-test('defaults: label from the job name, no sync_level or recursive_symlinks, booleans false', () => {
+test('defaults: label from the job name, no sync_level or recursive_symlinks, booleans false, no success mail', () => {
   const { body } = buildTransferBody({
     name: 'nightly',
     sourceEndpoint: SRC,
@@ -143,6 +145,7 @@ test('defaults: label from the job name, no sync_level or recursive_symlinks, bo
     preserve_timestamp: false,
     skip_source_errors: false,
     fail_on_quota_errors: false,
+    notify_on_succeeded: false,
   });
   // A long job name is allowed; the default label is cut to Transfer's 128 characters.
   const long = buildTransferBody({ name: 'x'.repeat(200), sourceEndpoint: SRC, destinationEndpoint: DST, items: body.DATA }).body.label;
@@ -247,8 +250,12 @@ test('items CSV: every yes/no word, any case', () => {
 test('items CSV: errors name the file, the line and the value', () => {
   const cases: [string, RegExp][] = [
     ['/a,/b,true\n# c\n/c,/d,maybe\n', /^my items\.csv line 3: invalid recursive value "maybe": use one of y, yes/],
-    ['/a,/b,true\n/c,/d\n', /^my items\.csv line 2: expected 3 values \(source_path,destination_path,recursive\), got 2: "\/c,\/d"$/],
-    ['/a,/b,true,extra\n', /^my items\.csv line 1: expected 3 values .* got 4/],
+    // Columns 4 and 5 (issue 15 item 6) are the item's external checksum and its algorithm.
+    [
+      '/a,/b,true\n/c,/d\n',
+      /^my items\.csv line 2: expected 3 to 5 values \(source_path,destination_path,recursive\[,external_checksum,checksum_algorithm\]\), got 2: "\/c,\/d"$/,
+    ],
+    ['/a,/b,true,abc,MD5,extra\n', /^my items\.csv line 1: expected 3 to 5 values .* got 6/],
     ['"/a,/b,true\n', /^my items\.csv line 1: unterminated quoted value$/],
     ['"/a"x,/b,true\n', /^my items\.csv line 1: text after a closing quote/],
     ['/a"b,/b,true\n', /^my items\.csv line 1: a quote inside an unquoted value/],
@@ -449,6 +456,7 @@ test('job transfer submits the job to the daemon and prints it', async (t) => {
       preserve_timestamp: false,
       skip_source_errors: false,
       fail_on_quota_errors: false,
+      notify_on_succeeded: false,
     },
   });
 });

@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Agent, type Dispatcher } from 'undici';
-import { sendRequest, type HttpOptions } from '../http/request.ts';
+import type { HttpOptions, HttpOutcome } from '../http/request.ts';
+import { sdkExchange } from '../http/sdk-fetch.ts';
+import type { SDKOptions } from '@globus/sdk/services/types';
 import type { AuthSettings } from './environment.ts';
 import { AuthError } from '../core/errors.ts';
 
@@ -10,6 +12,11 @@ import { AuthError } from '../core/errors.ts';
  * authorization-code flow with PKCE, refresh, client credentials, revocation, userinfo.
  * Errors are `AuthError`s (core/errors.ts) that say whether Auth refused (the user must act)
  * or could not be reached (try again later); no message ever carries a token.
+ *
+ * The requests are `@globus/sdk`'s `auth.oauth2` calls, sent over our HTTP to our Auth host
+ * (http/sdk-fetch.ts). The authorize URL is built here: it is a page for the user's browser,
+ * not a request, and building it needs no SDK (its `getAuthorizationEndpoint` would also pick
+ * the host from process.env rather than from `settings`).
  */
 
 /** One token of a token response: Globus issues one per resource server. */
@@ -63,7 +70,7 @@ export class AuthClient {
   }
 
   exchangeCode(code: string, codeVerifier: string): Promise<TokenGrant[]> {
-    return this.#token({
+    return this.#token((oauth2, form, sdkOptions) => oauth2.token.exchange(form, sdkOptions), {
       grant_type: 'authorization_code',
       code,
       redirect_uri: this.redirectUri,
@@ -73,47 +80,64 @@ export class AuthClient {
   }
 
   refresh(refreshToken: string): Promise<TokenGrant[]> {
-    return this.#token({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: this.settings.clientId });
+    return this.#token((oauth2, form, sdkOptions) => oauth2.token.refresh(form, sdkOptions), {
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: this.settings.clientId,
+    });
   }
 
-  /** A confidential client acting as itself (headless servers). */
+  /** A confidential client acting as itself (headless servers). The SDK's plain token call: it has no helper for this grant. */
   clientCredentials(scopes: readonly string[]): Promise<TokenGrant[]> {
-    return this.#token({ grant_type: 'client_credentials', scope: scopes.join(' ') });
+    return this.#token((oauth2, form, sdkOptions) => oauth2.token.token(form, sdkOptions), { grant_type: 'client_credentials', scope: scopes.join(' ') });
   }
 
   async revoke(token: string): Promise<void> {
     const form: Record<string, string> = { token };
+    // A confidential client is known by its Basic credentials and names no client_id (the SDK's type wants one).
     if (!this.settings.clientSecret) form.client_id = this.settings.clientId;
-    await this.#post('/v2/oauth2/token/revoke', form);
+    checkOutcome(await this.#exchange((oauth2, sdkOptions) => oauth2.token.revoke(this.#formOptions(form), sdkOptions)), 'revoke');
   }
 
   async userinfo(accessToken: string): Promise<Record<string, unknown>> {
-    const outcome = await sendRequest(
-      'GET',
-      `${this.settings.baseUrl}/v2/oauth2/userinfo`,
-      { headers: { authorization: `Bearer ${accessToken}` } },
-      this.#http,
-    );
+    // The SDK types userinfo's options as needing a `payload: never` (a GET has none): hence the cast.
+    const options = { headers: { Authorization: `Bearer ${accessToken}` } } as unknown as Parameters<Oauth2['userinfo']>[0];
+    const outcome = await this.#exchange((oauth2, sdkOptions) => oauth2.userinfo(options, sdkOptions));
     return expectObject(checkOutcome(outcome, 'userinfo'), 'userinfo');
   }
 
-  async #token(form: Record<string, string>): Promise<TokenGrant[]> {
-    const body = expectObject(await this.#post('/v2/oauth2/token', form), 'token');
-    return parseTokenResponse(body);
+  async #token(call: TokenCall, form: Record<string, string>): Promise<TokenGrant[]> {
+    const outcome = await this.#exchange((oauth2, sdkOptions) => call(oauth2, this.#formOptions(form), sdkOptions));
+    return parseTokenResponse(expectObject(checkOutcome(outcome, 'token'), 'token'));
   }
 
-  async #post(path: string, form: Record<string, string>): Promise<unknown> {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  /**
+   * The SDK's options for a form post: the form as its payload (the SDK form-encodes it; its
+   * payload types are narrower than the grants sent here), and a confidential client's
+   * credentials as HTTP Basic, which the SDK leaves to its caller.
+   */
+  #formOptions(form: Record<string, string>): FormOptions {
+    const headers: Record<string, string> = {};
     if (this.settings.clientSecret) {
       const basic = Buffer.from(`${encodeURIComponent(this.settings.clientId)}:${encodeURIComponent(this.settings.clientSecret)}`).toString('base64');
-      headers.authorization = `Basic ${basic}`;
+      headers.Authorization = `Basic ${basic}`;
     }
-    const outcome = await sendRequest('POST', `${this.settings.baseUrl}${path}`, { headers, body: new URLSearchParams(form).toString() }, this.#http);
-    return checkOutcome(outcome, path.endsWith('revoke') ? 'revoke' : 'token');
+    return { payload: form, headers } as unknown as FormOptions;
+  }
+
+  /** One Auth call: `@globus/sdk` loaded on first use (commands that never call Auth never load it), over our HTTP to our Auth host. */
+  async #exchange(call: (oauth2: Oauth2, sdkOptions: SDKOptions) => Promise<unknown>) {
+    const { oauth2 } = await import('@globus/sdk/services/auth');
+    return sdkExchange(this.settings.baseUrl, this.#http, (sdkOptions) => call(oauth2, sdkOptions));
   }
 }
 
-function checkOutcome(outcome: Awaited<ReturnType<typeof sendRequest>>, what: string): unknown {
+type Oauth2 = typeof import('@globus/sdk/services/auth').oauth2;
+/** The options the SDK's token calls take: typed as the widest of them, since each form is built here. */
+type FormOptions = Parameters<Oauth2['token']['revoke']>[0] & Parameters<Oauth2['token']['exchange']>[0] & Parameters<Oauth2['token']['refresh']>[0];
+type TokenCall = (oauth2: Oauth2, options: FormOptions, sdkOptions: SDKOptions) => Promise<unknown>;
+
+function checkOutcome(outcome: HttpOutcome, what: string): unknown {
   // Already one line naming Auth's host (`cannot reach auth.globus.org: check the network (ENOTFOUND)`).
   if (outcome.kind === 'transport') throw new AuthError('unavailable', outcome.message);
   const { httpStatus, json } = outcome;

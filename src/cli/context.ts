@@ -2,8 +2,9 @@ import readline from 'node:readline';
 import type { CommandModule } from 'yargs';
 import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, TimerError } from '../core/errors.ts';
-import { RpcClient } from '../contract/client.ts';
+import { RpcClient, type JobsClient } from '../contract/client.ts';
 import { startDetached } from './daemon-control.ts';
+import { serviceChoice, serviceName } from '../remote/service.ts';
 
 /** What a command needs from the outside world; tests pass their own. */
 export interface CliIo {
@@ -54,6 +55,8 @@ export interface GlobalArgs extends CommandContext {
   format: OutputFormat;
   /** `--no-autostart` sets this false. */
   autostart: boolean;
+  /** `--service local|hosted|URL` (service.ts); absent: GLOBUS_TIMER_SERVICE, else local. */
+  service?: string | undefined;
 }
 
 /**
@@ -92,4 +95,27 @@ export async function withDaemon<T>(args: GlobalArgs, fn: (client: RpcClient) =>
   } finally {
     client.close();
   }
+}
+
+/**
+ * Run a job command against the service chosen (service.ts): the local daemon (withDaemon),
+ * or a Timers REST API through remote/timers-client.ts, loaded only then, so local commands
+ * start as fast as before. With `verbose`, a line on stderr names the service once it has
+ * answered (an error names it already, in its one line).
+ */
+export async function withJobs<T>(args: GlobalArgs & { verbose?: boolean }, fn: (client: JobsClient) => Promise<T>): Promise<T> {
+  const choice = serviceChoice(args.service, args.io.env);
+  let result: T;
+  if (choice.kind === 'local') result = await withDaemon(args, fn);
+  else {
+    const { RemoteTimers } = await import('../remote/timers-client.ts');
+    const client = RemoteTimers.open(choice, args.io.env, resolvePaths(args.io.env).tokensFile);
+    try {
+      result = await fn(client);
+    } finally {
+      await client.close();
+    }
+  }
+  if (args.verbose) args.io.err(`globus-timer: answered by ${serviceName(choice)}`);
+  return result;
 }

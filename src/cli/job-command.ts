@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { RpcClient } from '../contract/client.ts';
-import { withDaemon, type GlobalArgs } from './context.ts';
+import type { JobsClient } from '../contract/client.ts';
+import { withJobs, type GlobalArgs } from './context.ts';
 import { checkJobIdArg, resolveJobId } from './job-ids.ts';
 
 /** The arguments of a command on one job: its id as typed, and the global ones. */
@@ -32,7 +32,7 @@ interface OneJobCommandSpec<A extends OneJobArgs, P extends object, R> {
   /** The request the flags make (all but the job id), checked before the daemon is asked: a bad flag is exit 2 and starts no daemon. */
   request(args: ArgumentsCamelCase<A>): P;
   /** What the command asks the daemon, with the request and the job's full id. */
-  call(client: RpcClient, request: P & { job_id: string }, args: ArgumentsCamelCase<A>): Promise<R>;
+  call(client: JobsClient, request: P & { job_id: string }, args: ArgumentsCamelCase<A>): Promise<R>;
   /** What it prints on stdout: text, or JSON with --format json (or -v). */
   print(result: R, args: ArgumentsCamelCase<A>, request: P): string;
 }
@@ -50,7 +50,7 @@ export function oneJobCommand<A extends OneJobArgs, P extends object, R>(spec: O
     handler: async (args) => {
       const typed = checkJobIdArg(args.job_id);
       const request = spec.request(args);
-      const result = await withDaemon(args, async (c) => spec.call(c, { ...request, job_id: await resolveJobId(c, typed) }, args));
+      const result = await withJobs(args, async (c) => spec.call(c, { ...request, job_id: await resolveJobId(c, typed) }, args));
       args.io.out(spec.print(result, args, request));
     },
   };

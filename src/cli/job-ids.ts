@@ -1,5 +1,5 @@
 import { jobIdText, parseJobId } from '../core/job-id.ts';
-import type { RpcClient } from '../contract/client.ts';
+import type { JobsClient } from '../contract/client.ts';
 
 /**
  * Job ids on a command line, in two steps. First every id is checked here (core/job-id.ts),
@@ -21,13 +21,13 @@ export function checkJobIdArgs(texts: readonly string[]): TypedJobId[] {
 }
 
 /** The full id of one job. */
-export async function resolveJobId(client: RpcClient, typed: TypedJobId): Promise<string> {
+export async function resolveJobId(client: JobsClient, typed: TypedJobId): Promise<string> {
   const [id] = await resolveJobIds(client, [typed]);
   return id!;
 }
 
 /** The full ids, each job once, in the order given; all resolved or the call fails. */
-export async function resolveJobIds(client: RpcClient, typed: readonly TypedJobId[]): Promise<string[]> {
+export async function resolveJobIds(client: JobsClient, typed: readonly TypedJobId[]): Promise<string[]> {
   const { jobs } = await client.call('job.resolve', { job_ids: [...typed] });
   return [...new Set(jobs.map((j) => j.job_id))];
 }

@@ -1,8 +1,8 @@
-import type { RpcClient } from '../contract/client.ts';
+import type { JobsClient } from '../contract/client.ts';
 import type { JobDocument, JobPage } from '../contract/protocol.ts';
 
 /** Every job, page by page (the daemon never sends a whole million-job list at once). */
-export async function eachJobPage(client: RpcClient, showDeleted: boolean, onPage: (jobs: JobDocument[]) => void): Promise<void> {
+export async function eachJobPage(client: JobsClient, showDeleted: boolean, onPage: (jobs: JobDocument[]) => void): Promise<void> {
   let cursor: string | null = null;
   do {
     const page: JobPage = await client.call('job.list', { limit: 1000, cursor, show_deleted: showDeleted });
@@ -11,7 +11,7 @@ export async function eachJobPage(client: RpcClient, showDeleted: boolean, onPag
   } while (cursor);
 }
 
-export async function allJobs(client: RpcClient, showDeleted: boolean): Promise<JobDocument[]> {
+export async function allJobs(client: JobsClient, showDeleted: boolean): Promise<JobDocument[]> {
   const jobs: JobDocument[] = [];
   await eachJobPage(client, showDeleted, (page) => jobs.push(...page));
   return jobs;

@@ -11,6 +11,7 @@ import { COMPLETION_DESCRIPTION, completeWithNegations, printCompletionScript, Y
 import { processIo, type CliIo, type Command, type CommandContext, type GlobalArgs } from './context.ts';
 import { DISPLAY_TZ_ENV, displayZoneFrom, setDisplayZone } from './display-time.ts';
 import { single } from './options.ts';
+import { SERVICE_ENV } from '../remote/service.ts';
 import { flagValueProblem, type OptionTypes } from './flag-values.ts';
 import { errorJson, errorLine } from './output.ts';
 import { describeUsageError, usageContext } from './usage-errors.ts';
@@ -61,6 +62,11 @@ function commandLine(argv: string[], io: CliIo) {
     .usage('$0 <command>\n\nA self-hosted Globus Timer: schedule Globus Action Provider calls (such as transfers).')
     .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'Output format' })
     .option('autostart', { type: 'boolean', default: true, describe: 'Start the daemon in the background if none is running (--no-autostart: fail instead)' })
+    .option('service', {
+      ...single('service'),
+      type: 'string',
+      describe: `Which Timers service job commands drive: local (this machine's daemon), hosted (Globus Timers), or a Timers API URL (default: $${SERVICE_ENV}, else local)`,
+    })
     .option('tz', {
       ...single('tz'),
       type: 'string',
@@ -103,7 +109,7 @@ function commandLine(argv: string[], io: CliIo) {
     // hidden placeholder) ahead of "Global options:", and each command's options fill it.
     .group([OWN_OPTIONS_FIRST], 'Options:')
     .hide(OWN_OPTIONS_FIRST)
-    .group(['format', 'autostart', 'tz', 'help', 'version'], 'Global options:')
+    .group(['format', 'autostart', 'service', 'tz', 'help', 'version'], 'Global options:')
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     // yargs reports usage errors as plain `Error`s (with `.fail(false)` they cannot be told

@@ -1,34 +1,53 @@
-import { discoverScope } from '../actions/introspect.ts';
+import {
+  checkedCallbackBody,
+  fetchIntrospection,
+  introspectedScope,
+  SCHEMA_INTROSPECTION_TIMEOUT_MS,
+  SCOPE_INTROSPECTION_TIMEOUT_MS,
+  type Introspection,
+  type SchemaOnlyKeys,
+} from '../actions/introspect.ts';
 import { knownScope } from '../actions/known-scopes.ts';
-import { providerBaseUrl } from '../actions/provider.ts';
 import { globusServiceOf, tokenDestinationRefusal, tokenRulesFromEnv } from '../auth/token-rules.ts';
 import { shellQuote } from '../util/shell-quote.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import { currentTransferParams } from '../core/transfer.ts';
 import type { SubmitJobParams } from '../contract/protocol.ts';
-import { withDaemon, type CliIo, type GlobalArgs } from './context.ts';
+import { withJobs, type CliIo, type GlobalArgs } from './context.ts';
+import { serviceChoice } from '../remote/service.ts';
 import { askYesNo, promptIo, wantsJson } from './options.ts';
 import { jobRecord, toJson } from './output.ts';
 import { ensureConsent } from './session.ts';
 
 /**
  * The one way a new job reaches the daemon, for `job submit` and `job transfer` alike:
- * move a job for the legacy Transfer provider to the current one (core/transfer.ts), settle
- * the job's scope (given; known from the URL, actions/known-scopes.ts; or read from the
- * provider's introspection document and accepted by the user), the user's consent to it,
- * submit, print the job.
+ * move a job for the legacy Transfer provider to the current one (core/transfer.ts), read
+ * the provider's introspection document once and check the action body against its input
+ * schema (actions/introspect.ts; exit 2 before any login or question when the provider would
+ * refuse it), settle the job's scope (given; known from the URL, actions/known-scopes.ts; or
+ * the introspected one, accepted by the user), the user's consent to it, submit, print the job.
  */
-export async function submitJob(args: GlobalArgs & { verbose: boolean }, given: SubmitJobParams): Promise<void> {
+export async function submitJob(
+  args: GlobalArgs & { verbose: boolean },
+  given: SubmitJobParams,
+  { schemaOnlyKeys = {} }: { schemaOnlyKeys?: SchemaOnlyKeys } = {},
+): Promise<void> {
   const { io } = args;
   const json = wantsJson(args);
-  const { params, notice } = currentTransferParams(given, io.env);
-  if (notice) io.err(notice);
+  const current = currentTransferParams(given, io.env);
+  if (current.notice) io.err(current.notice);
   // undefined: not given, so the known one or the provider's; null: explicitly none (--no-scope).
-  const scope =
-    params.scope !== undefined
-      ? params.scope
-      : (knownScope(params.callback_url, io.env) ?? (await acceptedIntrospectedScope(promptIo(io, json), params.callback_url)));
-  if (scope) {
+  const knownOrGiven = current.params.scope !== undefined ? current.params.scope : knownScope(current.params.callback_url, io.env);
+  const scopeFromProvider = current.params.scope === undefined && knownOrGiven === null;
+  // One request serves both: the scope needs the answer (longer wait), the body check is best effort.
+  const intro = await fetchIntrospection(current.params.callback_url, scopeFromProvider ? SCOPE_INTROSPECTION_TIMEOUT_MS : SCHEMA_INTROSPECTION_TIMEOUT_MS);
+  const checked = checkedCallbackBody(intro, current.params.callback_body, schemaOnlyKeys);
+  for (const notice of checked.notices) io.err(notice);
+  const params = { ...current.params, callback_body: checked.callbackBody };
+  const scope = scopeFromProvider ? await acceptedIntrospectedScope(promptIo(io, json), intro) : knownOrGiven;
+  // A remote service (issue 15) runs the job with its own tokens and consents: it checks
+  // both itself, and makes a job it has no consent for inactive, saying which to give.
+  if (scope && serviceChoice(args.service, io.env).kind === 'local') {
     // The daemon checks the token rules when it takes the job, with its own environment
     // (which decides plain http). The hosts a Globus service's token may go to are checked
     // here as well, so that no login is started for a token that would never be sent.
@@ -36,7 +55,7 @@ export async function submitJob(args: GlobalArgs & { verbose: boolean }, given: 
     if (refusal) throw new InvalidInputError(refusal);
     await ensureConsent(promptIo(io, json), scope);
   }
-  const job = await withDaemon(args, (c) => c.call('job.submit', { ...params, scope }));
+  const job = await withJobs(args, (c) => c.call('job.submit', { ...params, scope }));
   io.out(json ? toJson(job) : jobRecord(job));
 }
 
@@ -48,10 +67,10 @@ export async function submitJob(args: GlobalArgs & { verbose: boolean }, given: 
  * - Any other scope is shown with the provider's host and confirmed at a terminal; in a
  *   script it is exit 2, saying how to accept it (`--scope`) or send no token.
  */
-async function acceptedIntrospectedScope(io: CliIo, runUrl: string): Promise<string | null> {
-  const scope = await discoverScope(runUrl);
+async function acceptedIntrospectedScope(io: CliIo, intro: Introspection): Promise<string | null> {
+  const scope = introspectedScope(intro);
   if (!scope || globusServiceOf(scope)) return scope;
-  const host = new URL(providerBaseUrl(runUrl)).host;
+  const host = new URL(intro.base).host;
   const accept = `--scope ${shellQuote(scope)}`;
   if (!io.interactive || !io.readLine) {
     throw new InvalidInputError(

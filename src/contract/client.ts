@@ -4,9 +4,17 @@ import { DaemonNotRunningError, ERROR_CODES, RpcError, TimerError, type ErrorCod
 import { checkDaemonSocket } from '../fs/private.ts';
 import { encodeFrame, frameTooLargeMessage, onLines, writeFrame } from './framing.ts';
 import { VERSION } from '../util/package-root.ts';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, RPC_ERROR_CODES, type HelloResult, type MethodName, type Methods } from './protocol.ts';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, RPC_ERROR_CODES, type HelloResult, type JobMethodName, type MethodName, type Methods } from './protocol.ts';
 
 const KNOWN_CODES = new Set<string>(Object.values(ERROR_CODES));
+
+/**
+ * What the job commands call: the local daemon (RpcClient) or a Timers REST API
+ * (remote/timers-client.ts), with the same methods, parameters and results.
+ */
+export interface JobsClient {
+  call<M extends JobMethodName>(method: M, params: Methods[M]['params']): Promise<Methods[M]['result']>;
+}
 
 /** A connection to the daemon; every call is typed by the protocol's `Methods`. */
 export class RpcClient {

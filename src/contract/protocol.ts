@@ -360,6 +360,8 @@ interface RotateTokenResult {
 }
 
 export type MethodName = keyof Methods;
+/** The calls about jobs: what a remote Timers service answers too (remote/timers-client.ts). */
+export type JobMethodName = Extract<MethodName, `job.${string}`>;
 
 /**
  * JSON-RPC error codes of ours (the -32000…-32099 "server error" range), each paired with

@@ -49,6 +49,11 @@ export const ERROR_CODES = {
    * token file is not there yet (`api url`, `api token`).
    */
   API_OFF: 'API_OFF',
+  /**
+   * A Timers service the CLI drives in remote mode (`--service hosted|URL`, issue 15) could
+   * not be reached, failed (5xx, 429 after retries), or answered what the API does not say.
+   */
+  SERVICE_FAILED: 'SERVICE_FAILED',
   INTERNAL: 'INTERNAL',
 } as const;
 

@@ -2,6 +2,7 @@ import { TRANSFER_SCOPE, transferScope } from './scopes.ts';
 import { InvalidInputError } from './errors.ts';
 import { hasUnsafeChars } from '../util/printable.ts';
 import { checkActionUrl } from './input.ts';
+import { formatIso, parseDateTime } from './time.ts';
 
 /**
  * The Globus Transfer action body that `job transfer` builds from flags (reference
@@ -93,11 +94,21 @@ export function currentTransferParams<P extends ActionTarget>(params: P, env: No
 export interface TransferItem {
   source_path: string;
   destination_path: string;
-  recursive: boolean;
+  /**
+   * Absent unless the user said yes or no: Transfer finds out itself whether a source path is
+   * a file or a directory (reference timers-api.md §3b: `recursive` appears only when set).
+   */
+  recursive?: boolean;
+  /** The source file's checksum, which Transfer checks the copy against (OAS TransferTaskItem). */
+  external_checksum?: string;
+  /** The algorithm of external_checksum; Transfer assumes MD5 when it is absent. */
+  checksum_algorithm?: string;
 }
 
 const TRUE_WORDS = new Set(['y', 'yes', 't', 'true', 'on', '1']);
 const FALSE_WORDS = new Set(['n', 'no', 'f', 'false', 'off', '0']);
+/** RECURSIVE words that leave the choice to Transfer (no `recursive` key); an empty CSV value too. */
+const AUTO_WORDS = new Set(['auto', '']);
 
 /** A yes/no word as the original accepted it (Python's strtobool), any case; null if none. */
 function parseYesNo(text: string): boolean | null {
@@ -107,7 +118,15 @@ function parseYesNo(text: string): boolean | null {
   return null;
 }
 
-const YES_NO_HINT = 'use one of y, yes, t, true, on, 1 or n, no, f, false, off, 0';
+const YES_NO_HINT = 'use one of y, yes, t, true, on, 1 or n, no, f, false, off, 0, or auto to let Transfer tell files from directories';
+
+/** RECURSIVE: true/false, or undefined for `auto` (Transfer decides); throws naming `where`. */
+function parseRecursive(text: string, where: string, what: string): boolean | undefined {
+  if (AUTO_WORDS.has(text.trim().toLowerCase())) return undefined;
+  const flag = parseYesNo(text);
+  if (flag === null) throw new InvalidInputError(`${where}: invalid ${what} value ${JSON.stringify(text)}: ${YES_NO_HINT}`);
+  return flag;
+}
 
 function checkPath(path: string, what: string, where: string): string {
   if (!path) throw new InvalidInputError(`${where}: the ${what} is empty`);
@@ -115,15 +134,52 @@ function checkPath(path: string, what: string, where: string): string {
   return path;
 }
 
-/** One `--item SRC DST RECURSIVE` (values trimmed, as the original did). */
+/** A checksum as Transfer takes it: hex or base64 text, nothing else (it is compared, not parsed). */
+const CHECKSUM = /^[0-9A-Za-z+/=_-]{1,512}$/;
+/** An algorithm name (MD5, SHA1, SHA256, ADLER32, …): Transfer knows the list, so only the spelling is checked here. */
+const CHECKSUM_ALGORITHM = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+/**
+ * An item's external checksum and its algorithm (either may be empty: none). An algorithm
+ * without a checksum would be silently meaningless, so it is refused.
+ */
+function checksumFields(checksum: string, algorithm: string, where: string): Pick<TransferItem, 'external_checksum' | 'checksum_algorithm'> {
+  const sum = checksum.trim();
+  const alg = algorithm.trim();
+  if (!sum && alg) throw new InvalidInputError(`${where}: a checksum algorithm (${JSON.stringify(alg)}) needs an external checksum`);
+  if (sum && !CHECKSUM.test(sum)) throw new InvalidInputError(`${where}: invalid external checksum ${JSON.stringify(sum)}: give it as hex or base64 text`);
+  if (alg && !CHECKSUM_ALGORITHM.test(alg)) {
+    throw new InvalidInputError(`${where}: invalid checksum algorithm ${JSON.stringify(alg)}: give its name, e.g. MD5, SHA1, SHA256 or ADLER32`);
+  }
+  return { ...(sum ? { external_checksum: sum } : {}), ...(alg ? { checksum_algorithm: alg } : {}) };
+}
+
+/** One `--item SRC DST RECURSIVE` (values trimmed, as the original did); RECURSIVE `auto` sends no `recursive`. */
 export function transferItem(source: string, destination: string, recursive: string, where = '--item'): TransferItem {
-  const flag = parseYesNo(recursive);
-  if (flag === null) throw new InvalidInputError(`${where}: invalid RECURSIVE value ${JSON.stringify(recursive)}: ${YES_NO_HINT}`);
+  const flag = parseRecursive(recursive, where, 'RECURSIVE');
   return {
     source_path: checkPath(source.trim(), 'source path', where),
     destination_path: checkPath(destination.trim(), 'destination path', where),
-    recursive: flag,
+    ...(flag !== undefined ? { recursive: flag } : {}),
   };
+}
+
+/**
+ * `--external-checksum` / `--checksum-algorithm` on the command line. They name one file, so
+ * they go with exactly one item, as globus-cli's `timer create transfer` takes them with its
+ * one SOURCE DEST pair; several items carry theirs in the items file (parseItemsCsv). Pairing
+ * the Nth flag with the Nth `--item` was the other choice: one missing flag would then move
+ * every later checksum onto the wrong file, which Transfer reports only as failed runs.
+ */
+export function withChecksum(items: TransferItem[], checksum: string | undefined, algorithm: string | undefined): TransferItem[] {
+  if (checksum === undefined && algorithm === undefined) return items;
+  const flag = checksum !== undefined ? '--external-checksum' : '--checksum-algorithm';
+  if (items.length !== 1) {
+    throw new InvalidInputError(`${flag} goes with exactly one item (got ${items.length}); for several, put each checksum in the items file's 4th column`);
+  }
+  const item = items[0]!;
+  if (item.external_checksum !== undefined) throw new InvalidInputError(`${flag}: the item already has a checksum from the items file`);
+  return [{ ...item, ...checksumFields(checksum ?? '', algorithm ?? '', flag) }];
 }
 
 /**
@@ -167,12 +223,18 @@ function splitCsvLine(line: string): string[] | string {
   }
 }
 
-const CSV_COLUMNS = ['source_path', 'destination_path', 'recursive'] as const;
+const CSV_COLUMNS = ['source_path', 'destination_path', 'recursive', 'external_checksum', 'checksum_algorithm'] as const;
+/** The first three columns are required; the checksum columns may be left off. */
+const CSV_REQUIRED = 3;
+const CSV_SHAPE = `${CSV_COLUMNS.slice(0, CSV_REQUIRED).join(',')}[,${CSV_COLUMNS.slice(CSV_REQUIRED).join(',')}]`;
 
 /**
- * The `--items-file` CSV: one item per line, columns `source_path,destination_path,recursive`.
- * Blank lines and lines starting with `#` (after spaces) are skipped; so is a first line that
- * is exactly the column names, a header. Every error names the file and line.
+ * The `--items-file` CSV: one item per line, columns `source_path,destination_path,recursive`
+ * and optionally `external_checksum,checksum_algorithm` (the per-item checksum: a file has
+ * one, so it lives on the item's own line). An empty recursive value or `auto` sends no
+ * `recursive` (Transfer tells files from directories). Blank lines and lines starting with
+ * `#` (after spaces) are skipped; so is a first line that is the column names, a header.
+ * Every error names the file and line.
  */
 export function parseItemsCsv(text: string, fileName: string): TransferItem[] {
   const items: TransferItem[] = [];
@@ -184,19 +246,21 @@ export function parseItemsCsv(text: string, fileName: string): TransferItem[] {
     if (!trimmed || trimmed.startsWith('#')) return;
     const fields = splitCsvLine(line);
     if (typeof fields === 'string') throw new InvalidInputError(`${where}: ${fields}`);
-    const isHeader = !sawRecord && fields.length === 3 && fields.every((f, i) => f.toLowerCase() === CSV_COLUMNS[i]);
+    const isHeader = !sawRecord && fields.length >= CSV_REQUIRED && fields.every((f, i) => f.toLowerCase() === CSV_COLUMNS[i]);
     sawRecord = true;
     if (isHeader) return;
-    if (fields.length !== 3) {
-      throw new InvalidInputError(`${where}: expected 3 values (${CSV_COLUMNS.join(',')}), got ${fields.length}: ${JSON.stringify(trimmed)}`);
+    if (fields.length < CSV_REQUIRED || fields.length > CSV_COLUMNS.length) {
+      throw new InvalidInputError(
+        `${where}: expected ${CSV_REQUIRED} to ${CSV_COLUMNS.length} values (${CSV_SHAPE}), got ${fields.length}: ${JSON.stringify(trimmed)}`,
+      );
     }
-    const [source, destination, recursive] = fields as [string, string, string];
-    const flag = parseYesNo(recursive);
-    if (flag === null) throw new InvalidInputError(`${where}: invalid recursive value ${JSON.stringify(recursive)}: ${YES_NO_HINT}`);
+    const [source, destination, recursive, checksum = '', algorithm = ''] = fields as [string, string, string, string?, string?];
+    const flag = parseRecursive(recursive, where, 'recursive');
     items.push({
       source_path: checkPath(source, 'source path', where),
       destination_path: checkPath(destination, 'destination path', where),
-      recursive: flag,
+      ...(flag !== undefined ? { recursive: flag } : {}),
+      ...checksumFields(checksum, algorithm, where),
     });
   });
   if (items.length === 0) throw new InvalidInputError(`${fileName}: no transfer items in the file`);
@@ -250,6 +314,55 @@ function defaultLabel(jobName: string): string {
   return `Job from Timer service named ${jobName}`.slice(0, MAX_LABEL_LENGTH).trimEnd();
 }
 
+/** One of Transfer's filter rules: the first rule whose pattern matches a name decides; a name no rule matches is transferred. */
+export interface FilterRule {
+  DATA_TYPE: 'filter_rule';
+  method: 'include' | 'exclude';
+  name: string;
+}
+
+/** A pattern or local user name: trimmed, non-empty, printable; `flag` names it in the error. */
+function checkText(value: string, flag: string, what: string): string {
+  const text = value.trim();
+  if (!text || text.length > 1024 || hasUnsafeChars(text)) throw new InvalidInputError(`invalid ${flag} ${JSON.stringify(value)}: give ${what}`);
+  return text;
+}
+
+/**
+ * `--include` and `--exclude` as Transfer filter rules (globus-cli's shape). yargs keeps the
+ * values of each flag in order but not how the two were interleaved, so the order is fixed
+ * and documented instead: every --include first, then every --exclude, each as given. That
+ * is the whitelist form (`--include '*.txt' --exclude '*'`); an --include with no --exclude
+ * after it would change nothing (unmatched names are transferred), so it is refused.
+ */
+export function filterRules(include: readonly string[], exclude: readonly string[]): FilterRule[] {
+  if (include.length > 0 && exclude.length === 0) {
+    throw new InvalidInputError("--include has no effect without an --exclude (Transfer copies every name no rule excludes); add e.g. --exclude '*'");
+  }
+  const rule = (method: FilterRule['method']) => (pattern: string) =>
+    ({ DATA_TYPE: 'filter_rule', method, name: checkText(pattern, `--${method}`, 'a name pattern such as *.txt') }) as FilterRule;
+  return [...include.map(rule('include')), ...exclude.map(rule('exclude'))];
+}
+
+/** `--source-local-user` / `--destination-local-user`: the account on a collection that maps several. */
+function checkLocalUser(value: string, flag: string): string {
+  return checkText(value, flag, 'the local account name');
+}
+
+/**
+ * `--deadline`: when Transfer gives up on each task, sent as an ISO date-time with offset. It
+ * is one absolute time for every run, so a deadline in the past (or before the start) would
+ * make every run fail at once: refused.
+ */
+export function parseDeadline(text: string, nowMs: number, startAtMs: number | null): string {
+  const atMs = parseDateTime(text, '--deadline');
+  if (atMs <= nowMs) throw new InvalidInputError(`invalid --deadline ${formatIso(atMs)}: it is not after now (${formatIso(nowMs)}), so every run would fail`);
+  if (startAtMs !== null && atMs <= startAtMs) {
+    throw new InvalidInputError(`invalid --deadline ${formatIso(atMs)}: it is not after the start (${formatIso(startAtMs)}), so every run would fail`);
+  }
+  return formatIso(atMs);
+}
+
 export interface TransferBodyOptions {
   /** The job name, for the default label. */
   name: string;
@@ -264,6 +377,16 @@ export interface TransferBodyOptions {
   skipSourceErrors?: boolean | undefined;
   failOnQuotaErrors?: boolean | undefined;
   recursiveSymlinks?: RecursiveSymlinks | undefined;
+  deleteDestinationExtra?: boolean | undefined;
+  filterRules?: FilterRule[] | undefined;
+  sourceLocalUser?: string | undefined;
+  destinationLocalUser?: string | undefined;
+  /** Already checked and formatted (parseDeadline). */
+  deadline?: string | undefined;
+  /** Default false: see buildTransferBody. */
+  notifyOnSucceeded?: boolean | undefined;
+  notifyOnFailed?: boolean | undefined;
+  notifyOnInactive?: boolean | undefined;
 }
 
 export interface TransferBody {
@@ -278,9 +401,30 @@ export interface TransferBody {
   skip_source_errors: boolean;
   fail_on_quota_errors: boolean;
   recursive_symlinks?: RecursiveSymlinks;
+  delete_destination_extra?: boolean;
+  filter_rules?: FilterRule[];
+  source_local_user?: string;
+  destination_local_user?: string;
+  deadline?: string;
+  notify_on_succeeded: boolean;
+  notify_on_failed?: boolean;
+  notify_on_inactive?: boolean;
 }
 
-/** The action body `{body: {...}}` for the current Transfer action provider. */
+/** `{key: value}` when the value was given, else nothing: for keys Transfer reads absence of as its default. */
+function given<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return (value !== undefined ? { [key]: value } : {}) as { [k in K]?: V };
+}
+
+/**
+ * The action body `{body: {...}}` for the current Transfer action provider. The five
+ * booleans of the original CLI are always sent (false is Transfer's default too, OAS
+ * TransferTaskDocument, so this is what the original sent and changes nothing); every newer
+ * key only when given (reference timers-api.md §3b). The one exception is
+ * `notify_on_succeeded`: Transfer e-mails the user on every successful task unless told
+ * otherwise, which for a job that runs every night is mail nobody asked for, so it is sent
+ * false unless --notify-on-succeeded. Failure and inactivity mail keep Transfer's default (on).
+ */
 export function buildTransferBody(opts: TransferBodyOptions): { body: TransferBody } {
   if (opts.items.length === 0) {
     throw new InvalidInputError('Must provide at least one of the following options: --item/-i, --items-file');
@@ -296,13 +440,24 @@ export function buildTransferBody(opts: TransferBodyOptions): { body: TransferBo
     destination_endpoint: checkUuid(opts.destinationEndpoint, '--dest-endpoint'),
     DATA: opts.items.map((item) => ({ ...item })),
     label: opts.label !== undefined ? checkLabel(opts.label) : defaultLabel(opts.name),
-    ...(opts.syncLevel !== undefined ? { sync_level: opts.syncLevel } : {}),
+    ...given('sync_level', opts.syncLevel),
     encrypt_data: opts.encryptData ?? false,
     verify_checksum: opts.verifyChecksum ?? false,
     preserve_timestamp: opts.preserveTimestamp ?? false,
     skip_source_errors: opts.skipSourceErrors ?? false,
     fail_on_quota_errors: opts.failOnQuotaErrors ?? false,
-    ...(opts.recursiveSymlinks !== undefined ? { recursive_symlinks: opts.recursiveSymlinks } : {}),
+    ...given('recursive_symlinks', opts.recursiveSymlinks),
+    ...given('delete_destination_extra', opts.deleteDestinationExtra),
+    ...given('filter_rules', opts.filterRules?.length ? opts.filterRules.map((r) => ({ ...r })) : undefined),
+    ...given('source_local_user', opts.sourceLocalUser !== undefined ? checkLocalUser(opts.sourceLocalUser, '--source-local-user') : undefined),
+    ...given(
+      'destination_local_user',
+      opts.destinationLocalUser !== undefined ? checkLocalUser(opts.destinationLocalUser, '--destination-local-user') : undefined,
+    ),
+    ...given('deadline', opts.deadline),
+    notify_on_succeeded: opts.notifyOnSucceeded ?? false,
+    ...given('notify_on_failed', opts.notifyOnFailed),
+    ...given('notify_on_inactive', opts.notifyOnInactive),
   };
   return { body };
 }

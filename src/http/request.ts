@@ -32,8 +32,10 @@ export interface HttpOptions {
   cancel?: Cancellation;
 }
 
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
 export async function sendRequest(
-  method: 'GET' | 'POST',
+  method: HttpMethod,
   url: string,
   { headers, body }: { headers: Record<string, string>; body?: string | undefined },
   opts: HttpOptions,

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { API_ADDR_ENV } from '../../src/core/api-addr.ts';
 import { JsonChunks } from '../../src/daemon/api/types.ts';
-import { runCliProcess } from './env.ts';
+import { FAST_POLLING, runCliProcess, startDaemonProcess, tempHome, type DaemonProcess } from './env.ts';
+import { startFakeProvider } from './provider.ts';
 
 /** The real CLI as a subprocess, for steps that must succeed: its stdout, or a failed assertion naming the command. */
 export function cliThatSucceeds(env: NodeJS.ProcessEnv): (...args: string[]) => Promise<string> {
@@ -28,4 +31,22 @@ export async function piecesOf(body: JsonChunks): Promise<string[]> {
 /** A route's answer body as the client gets it: a streamed one joined and parsed. */
 export async function bodyOf(body: unknown): Promise<unknown> {
   return body instanceof JsonChunks ? JSON.parse((await piecesOf(body)).join('')) : body;
+}
+
+/**
+ * A real daemon serving the REST API on 127.0.0.1:0 in a temp home, and a fake Action Provider
+ * whose runs succeed at once: what the API's end-to-end tests drive. The daemon is stopped
+ * before its home is removed (after-hooks run in the order they were added).
+ */
+export async function startApiDaemon(t: TestContext) {
+  const ap = await startFakeProvider();
+  t.after(() => ap.close());
+  ap.defaultRunReply = { kind: 'accept', httpStatus: 200, final: 'SUCCEEDED' };
+  let daemon: DaemonProcess | undefined;
+  t.after(() => daemon?.stop());
+  const { env: base, paths } = tempHome(t);
+  const env = { ...base, ...FAST_POLLING, [API_ADDR_ENV]: '127.0.0.1:0', GLOBUS_TIMER_NO_AUTOSTART: '1' };
+  daemon = await startDaemonProcess(t, env);
+  const cli = cliThatSucceeds(env);
+  return { ap, env, paths, cli, ...(await apiAccess(cli)) };
 }

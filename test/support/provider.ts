@@ -81,6 +81,8 @@ export interface FakeProvider {
   auth: { scope: string; accepts: (token: string | undefined, scope: string) => boolean } | null;
   /** `globus_auth_scope` in the introspection document at GET baseUrl (default null). */
   introspectionScope: string | null;
+  /** `input_schema` in the introspection document (default `{type: 'object'}`: any body); null leaves it out. */
+  inputSchema: Record<string, unknown> | null;
   /**
    * Optional (default null): rewrites the text of every answer before it is sent, given the
    * request it answers; e.g. to echo the request's bearer token in JSON escapes.
@@ -118,6 +120,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     actions,
     auth: null,
     introspectionScope: null,
+    inputSchema: { type: 'object' },
     rewriteBody: null,
     runRequests: () => requests.filter((r) => r.method === 'POST' && r.path.endsWith('/run')),
     statusRequests: () => requests.filter((r) => r.path.endsWith('/status')),
@@ -164,7 +167,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       log_supported: false,
       runnable_by: ['all_authenticated_users'],
       globus_auth_scope: provider.introspectionScope,
-      input_schema: { type: 'object' },
+      ...(provider.inputSchema !== null ? { input_schema: provider.inputSchema } : {}),
       keywords: [],
       visible_to: ['public'],
       api_version: '1.0',

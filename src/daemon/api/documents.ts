@@ -202,7 +202,7 @@ export function toV1Document(job: JobDocument, ctx: DocumentContext): V1JobDocum
     next_run: job.next_run,
     n_runs: job.n_runs,
     n_errors: job.n_errors,
-    results: { data: job.results.data.map(resultOf), page_next: null },
+    results: { data: job.results.data.map(resultOf), page_next: job.results.page_next },
     timer_type: timerTypeOf(job.callback_url, ctx),
     schedule: scheduleOf(job),
     activity: activityOf(job, ctx.nowMs),

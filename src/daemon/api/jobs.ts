@@ -17,6 +17,8 @@ import type {
   ListJobsParams,
   PauseParams,
   PauseResult,
+  HistoryPage,
+  HistoryParams,
   ResumeResult,
   SubmitJobParams,
   UpdateJobParams,
@@ -31,6 +33,8 @@ import type { JobService } from '../jobs/job-service.ts';
 export interface ApiJobs {
   get(jobId: string): JobDocument;
   list(params: ListJobsParams): JobPage;
+  /** A page of a job's runs, newest first (GET /jobs/{id}?page_size=&results_pt=). */
+  history(params: HistoryParams): HistoryPage;
   submit(params: SubmitJobParams): Promise<JobDocument>;
   update(params: UpdateJobParams): Promise<UpdateJobResult>;
   delete(jobId: string): Promise<JobDocument>;
@@ -72,6 +76,7 @@ export function apiJobs(service: JobService, tokens?: Pick<TokenProvider, 'hasCo
     };
   return {
     get: (jobId) => service.get(jobId),
+    history: (params) => service.history(params),
     // No bound in bytes: the pages are pieces of one streamed answer, not RPC frames.
     list: (params) => service.list(params, { maxBytes: Number.POSITIVE_INFINITY }),
     submit: gated((params: SubmitJobParams) => service.submit(params, { inactive: consentMissing(params, tokens) })),
@@ -156,7 +161,7 @@ export function answerCalls(port: Port, jobs: Changes, other: (message: unknown)
 }
 
 /** The worker's side: reads from `reader` (its own connection), changes sent to the main thread over `port`. */
-export function callsOverPort(port: Port, reader: Pick<ApiJobs, 'get' | 'list'>): ApiJobs {
+export function callsOverPort(port: Port, reader: Pick<ApiJobs, 'get' | 'list' | 'history'>): ApiJobs {
   let next = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   port.on('message', (message) => {
@@ -178,6 +183,7 @@ export function callsOverPort(port: Port, reader: Pick<ApiJobs, 'get' | 'list'>)
   return {
     get: (jobId) => reader.get(jobId),
     list: (params) => reader.list(params),
+    history: (params) => reader.history(params),
     submit: call('submit'),
     update: call('update'),
     delete: call('delete'),

@@ -271,6 +271,23 @@ export function updateParamsFromPatch(jobId: string, body: unknown): UpdateJobPa
   return params;
 }
 
+/** The most results one GET /jobs/{id} pages in; as `job.history`'s limit. */
+const MAX_RESULTS_PAGE = 1000;
+
+/**
+ * `GET /jobs/{id}?page_size=N&results_pt=TOKEN` (the OAS's queries): which page of the job's
+ * `results`, newest first. Without them, the newest `defaultSize`.
+ */
+export function resultsPageOf(query: URLSearchParams, defaultSize: number): { limit: number; cursor: string | null } {
+  const size = query.get('page_size');
+  const limit = size === null ? defaultSize : Number(size);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RESULTS_PAGE) {
+    throwProblems([{ loc: ['query', 'page_size'], msg: `ensure this value is an integer from 1 to ${MAX_RESULTS_PAGE}`, type: 'value_error' }]);
+  }
+  const cursor = query.get('results_pt');
+  return { limit, cursor: cursor === null || cursor === '' ? null : cursor };
+}
+
 /**
  * `POST /jobs/{id}/resume`: `{}`, `{"update_credentials": bool}` (globus-sdk), the same as
  * a query parameter (the OAS), or no body. Checked, then not needed: this daemon reads the

@@ -9,9 +9,10 @@
 
 import type { JobDocument } from '../../contract/protocol.ts';
 import { JobNotFoundError } from '../../core/errors.ts';
+import { RESULTS_IN_DOCUMENT } from '../jobs/document.ts';
 import type { ApiJobs } from './jobs.ts';
 import { toV1Document, toV2Document, type DocumentContext } from './documents.ts';
-import { checkResume, submitParamsFromTimer, submitParamsFromTimerJob, updateParamsFromPatch } from './requests.ts';
+import { checkResume, resultsPageOf, submitParamsFromTimer, submitParamsFromTimerJob, updateParamsFromPatch } from './requests.ts';
 import { JsonChunks, type ApiRequest, type ApiResponse, type ApiRoute } from './types.ts';
 
 export interface TimersApiDeps {
@@ -88,7 +89,18 @@ export function timersApiRoutes(deps: TimersApiDeps): ApiRoute[] {
         return ok(toV1Document(await jobs.submit(submitParamsFromTimerJob(req.body, c)), c), 201);
       },
     },
-    { method: 'GET', pattern: '/jobs/:job_id', handle: (req) => ok(toV1Document(jobs.get(jobIdOf(req)), ctx())) },
+    {
+      method: 'GET',
+      pattern: '/jobs/:job_id',
+      handle: (req) => {
+        const jobId = jobIdOf(req);
+        const job = jobs.get(jobId);
+        // `results` a page at a time, with `page_next` for the next (older) one, as upstream pages them.
+        const { limit, cursor } = resultsPageOf(req.query, RESULTS_IN_DOCUMENT);
+        const page = jobs.history({ job_id: jobId, limit, cursor });
+        return ok(toV1Document({ ...job, results: { data: page.runs, page_next: page.next_cursor } }, ctx()));
+      },
+    },
     {
       method: 'PATCH',
       pattern: '/jobs/:job_id',

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ReportedError } from '../../../core/errors.ts';
 import type { JobDocument } from '../../../contract/protocol.ts';
-import { withDaemon, type GlobalArgs } from '../../context.ts';
+import { withJobs, type GlobalArgs } from '../../context.ts';
 import { jobIdsPositional } from '../../job-command.ts';
 import { checkJobIdArgs, resolveJobIds } from '../../job-ids.ts';
 import { jsonOutput, verbose } from '../../options.ts';
@@ -24,7 +24,7 @@ export const deleteCommand: CommandModule<GlobalArgs, DeleteArgs> = {
     // refusing) does not stop the others, and the command still fails so scripts notice.
     const typed = checkJobIdArgs(args.job_id);
     const failures: Error[] = [];
-    const deleted = await withDaemon(args, async (c) => {
+    const deleted = await withJobs(args, async (c) => {
       const docs: JobDocument[] = [];
       for (const id of await resolveJobIds(c, typed)) {
         try {

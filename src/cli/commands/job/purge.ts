@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { InvalidInputError } from '../../../core/errors.ts';
 import type { PurgeResult } from '../../../contract/protocol.ts';
-import { withDaemon, type CliIo, type GlobalArgs } from '../../context.ts';
+import { withJobs, type CliIo, type GlobalArgs } from '../../context.ts';
 import { jobIdsPositional } from '../../job-command.ts';
 import { checkJobIdArgs, resolveJobIds } from '../../job-ids.ts';
 import { askYesNo, wantsJson } from '../../options.ts';
@@ -35,7 +35,7 @@ export const purgeCommand: CommandModule<GlobalArgs, PurgeArgs> = {
     const canAsk = io.interactive === true && io.readLine !== undefined;
     if (!args.yes && !canAsk)
       throw new InvalidInputError('job purge removes jobs and their history for good: confirm with --yes (there is no terminal to ask at)');
-    const result = await withDaemon(args, async (c) => {
+    const result = await withJobs(args, async (c) => {
       const jobIds = await resolveJobIds(c, typed);
       const plan = await c.call('job.purge', { job_ids: jobIds, dry_run: true });
       if (!args.yes && !(await confirmPurge(io, plan))) return null;

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { InvalidInputError } from '../../../core/errors.ts';
-import { withDaemon, type GlobalArgs } from '../../context.ts';
+import { withJobs, type GlobalArgs } from '../../context.ts';
 import { checkJobIdArg, resolveJobId } from '../../job-ids.ts';
 import { allJobs } from '../../job-pages.ts';
 import { verbose, wantsJson } from '../../options.ts';
@@ -26,7 +26,7 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
   handler: async (args) => {
     if (!args.job_id && !args.all) throw new InvalidInputError('must provide either a job ID or the --all option');
     const typed = args.job_id ? checkJobIdArg(args.job_id) : null;
-    const jobs = await withDaemon(args, async (c) =>
+    const jobs = await withJobs(args, async (c) =>
       typed ? [await c.call('job.get', { job_id: await resolveJobId(c, typed) })] : allJobs(c, args['show-deleted']),
     );
     if (wantsJson(args)) args.io.out(toJson(args.job_id ? jobs[0] : jobs));

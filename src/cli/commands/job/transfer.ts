@@ -4,16 +4,20 @@ import { InvalidInputError } from '../../../core/errors.ts';
 import {
   RECURSIVE_SYMLINKS,
   buildTransferBody,
+  filterRules,
+  parseDeadline,
   parseItemsCsv,
   parseSyncLevel,
   transferActionUrl,
   transferItem,
   transferScopeFor,
+  withChecksum,
   type RecursiveSymlinks,
   type TransferItem,
 } from '../../../core/transfer.ts';
 import type { SubmitJobParams } from '../../../contract/protocol.ts';
 import type { GlobalArgs } from '../../context.ts';
+import { serviceChoice } from '../../../remote/service.ts';
 import { readFlagFile, single, verbose } from '../../options.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../../schedule-flags.ts';
 
@@ -36,6 +40,18 @@ export interface TransferFlags extends ScheduleFlags {
   'fail-on-quota-errors'?: boolean | undefined;
   'recursive-symlinks'?: RecursiveSymlinks | undefined;
   'data-access'?: string[] | undefined;
+  'delete-destination-extra'?: boolean | undefined;
+  /** Repeatable; one use is a string (not `array: true`, which would swallow the words after it). */
+  include?: string | string[] | undefined;
+  exclude?: string | string[] | undefined;
+  'source-local-user'?: string | undefined;
+  'destination-local-user'?: string | undefined;
+  'external-checksum'?: string | undefined;
+  'checksum-algorithm'?: string | undefined;
+  deadline?: string | undefined;
+  'notify-on-succeeded'?: boolean | undefined;
+  'notify-on-failed'?: boolean | undefined;
+  'notify-on-inactive'?: boolean | undefined;
 }
 
 export type ReadTextFile = (path: string) => string;
@@ -54,7 +70,7 @@ function itemsFromFlags(flags: TransferFlags, readFile: ReadTextFile): TransferI
   if (file !== undefined) {
     items.push(...parseItemsCsv(readFlagFile('items-file', file, readFile), file));
   }
-  return items;
+  return withChecksum(items, flags['external-checksum'], flags['checksum-algorithm']);
 }
 
 /**
@@ -62,10 +78,17 @@ function itemsFromFlags(flags: TransferFlags, readFile: ReadTextFile): TransferI
  * bad flag exits 2 before the daemon is asked. The schedule flags mean exactly what they
  * mean for `job submit` (schedule-flags.ts).
  */
-export function transferParamsFromFlags(flags: TransferFlags, env: NodeJS.ProcessEnv, readFile: ReadTextFile = readUtf8): SubmitJobParams {
+export function transferParamsFromFlags(
+  flags: TransferFlags,
+  env: NodeJS.ProcessEnv,
+  readFile: ReadTextFile = readUtf8,
+  nowMs: number = Date.now(),
+): SubmitJobParams {
   if (!flags.item?.length && flags['items-file'] === undefined) {
     throw new InvalidInputError('Must provide at least one of the following options: --item/-i, --items-file');
   }
+  const schedule = scheduleParamsFromFlags(flags, nowMs);
+  const startAtMs = typeof schedule.start === 'string' ? Date.parse(schedule.start) : null;
   const callbackBody = buildTransferBody({
     name: flags.name,
     sourceEndpoint: flags['source-endpoint'],
@@ -79,9 +102,17 @@ export function transferParamsFromFlags(flags: TransferFlags, env: NodeJS.Proces
     skipSourceErrors: flags['skip-source-errors'],
     failOnQuotaErrors: flags['fail-on-quota-errors'],
     recursiveSymlinks: flags['recursive-symlinks'],
+    deleteDestinationExtra: flags['delete-destination-extra'],
+    filterRules: filterRules([flags.include ?? []].flat(), [flags.exclude ?? []].flat()),
+    sourceLocalUser: flags['source-local-user'],
+    destinationLocalUser: flags['destination-local-user'],
+    deadline: flags.deadline !== undefined ? parseDeadline(flags.deadline, nowMs, startAtMs) : undefined,
+    notifyOnSucceeded: flags['notify-on-succeeded'],
+    notifyOnFailed: flags['notify-on-failed'],
+    notifyOnInactive: flags['notify-on-inactive'],
   });
   return {
-    ...scheduleParamsFromFlags(flags),
+    ...schedule,
     callback_url: transferActionUrl(env),
     callback_body: callbackBody,
     scope: transferScopeFor(flags['data-access'] ?? []),
@@ -108,12 +139,13 @@ function transferOptions(b: Argv<GlobalArgs>): Argv<TransferArgs> {
       alias: 'i',
       type: 'string',
       nargs: 3,
-      describe: 'An item to transfer: SRC DST RECURSIVE (RECURSIVE: yes/no, true/false, 1/0 ...); repeat for more',
+      describe:
+        'An item to transfer: SRC DST RECURSIVE (RECURSIVE: yes/no, true/false, 1/0 ..., or auto to let Transfer tell files from directories); repeat for more',
     })
     .option('items-file', {
       ...single('items-file'),
       type: 'string',
-      describe: 'CSV of items: source_path,destination_path,recursive per line; # starts a comment',
+      describe: 'CSV of items: source_path,destination_path,recursive[,external_checksum[,checksum_algorithm]] per line; # starts a comment',
     })
     .option('label', { ...single('label'), type: 'string', describe: 'Label of each transfer task (default: "Job from Timer service named <name>")' })
     .option('sync-level', {
@@ -121,9 +153,41 @@ function transferOptions(b: Argv<GlobalArgs>): Argv<TransferArgs> {
       type: 'string',
       describe: 'Copy only files that: 0 do not exist, 1 differ in size, 2 are newer, 3 differ in checksum (or exists|size|mtime|checksum)',
     })
-    .option('recursive-symlinks', { ...single('recursive-symlinks'), choices: RECURSIVE_SYMLINKS, describe: 'Symlinks met in recursive items' });
+    .option('recursive-symlinks', {
+      ...single('recursive-symlinks'),
+      choices: RECURSIVE_SYMLINKS,
+      describe: "Symlinks met in recursive items (sent only if the provider's input schema lists it)",
+    });
   for (const [flag, describe] of TRANSFER_FLAGS) y = y.option(flag, { type: 'boolean', default: false, describe });
+  // No defaults below: a flag not given sends no key, and Transfer applies its own default.
   return y
+    .option('delete-destination-extra', { type: 'boolean', describe: 'Delete destination files that are not in the source (recursive items)' })
+    .option('include', {
+      type: 'string',
+      describe:
+        'Transfer only names matching this pattern (*, ?, []); needs an --exclude, e.g. --exclude "*"; repeat for more. Every --include comes before every --exclude',
+    })
+    .option('exclude', { type: 'string', describe: 'Skip names matching this pattern (*, ?, []); repeat for more' })
+    .option('source-local-user', { ...single('source-local-user'), type: 'string', describe: 'Local account to read the source collection as' })
+    .option('destination-local-user', {
+      ...single('destination-local-user'),
+      type: 'string',
+      describe: 'Local account to write the destination collection as',
+    })
+    .option('external-checksum', {
+      ...single('external-checksum'),
+      type: 'string',
+      describe: "Checksum of the source file, checked after the transfer (one item only; for several, the items file's 4th column)",
+    })
+    .option('checksum-algorithm', { ...single('checksum-algorithm'), type: 'string', describe: 'Algorithm of --external-checksum (default MD5)' })
+    .option('deadline', {
+      ...single('deadline'),
+      type: 'string',
+      describe: 'Date and time by which each task must finish (one fixed time: runs after it fail)',
+    })
+    .option('notify-on-succeeded', { type: 'boolean', describe: 'E-mail on each successful task (default: no, unlike Transfer)' })
+    .option('notify-on-failed', { type: 'boolean', describe: "E-mail when a task fails (default: Transfer's, yes; --no-notify-on-failed: no)" })
+    .option('notify-on-inactive', { type: 'boolean', describe: "E-mail when a task needs attention (default: Transfer's, yes; --no-notify-on-inactive: no)" })
     .option('data-access', { type: 'string', array: true, describe: 'UUID of a mapped collection that needs data_access consent; repeat for more' })
     .option('verbose', verbose);
 }
@@ -134,8 +198,31 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
   describe: 'Submit a job that runs a Globus Transfer on a schedule',
   builder: transferOptions,
   handler: async (args) => {
-    const params = transferParamsFromFlags(args, args.io.env);
+    const given = transferParamsFromFlags(args, args.io.env);
+    // The local daemon runs the transfer with this machine's consents; a remote service with its own.
+    const params = serviceChoice(args.service, args.io.env).kind === 'local' ? await withDetectedDataAccess(args, given) : given;
     const { submitJob } = await import('../../submit.ts'); // on demand, as in job submit
-    await submitJob(args, params);
+    // recursive_symlinks is not in every Transfer provider's input: sent only where it is listed.
+    await submitJob(args, params, { schemaOnlyKeys: { recursive_symlinks: '--recursive-symlinks' } });
   },
 };
+
+/**
+ * The job's scope with a `data_access` dependency for each collection Transfer says needs one
+ * (auth/data-access.ts: a GCSv5 mapped collection that is not high-assurance), added to those
+ * --data-access named, so the user need not know which. Transfer is asked with the user's
+ * Transfer token; before the first login there is none, and the scope stays as given (the
+ * login that follows asks for the Transfer scope, and the next `job transfer` can ask).
+ * When Transfer cannot be asked, one line says so and how to name a collection by hand.
+ */
+async function withDetectedDataAccess(args: TransferArgs, params: SubmitJobParams): Promise<SubmitJobParams> {
+  const { collectionsNeedingDataAccess, dataAccessDepsFromEnv, dataAccessHint } = await import('../../../auth/data-access.ts');
+  const deps = dataAccessDepsFromEnv(args.io.env, (message) => args.io.err(`globus-timer: warning: ${message}`));
+  const detected = await collectionsNeedingDataAccess([args['source-endpoint'], args['dest-endpoint']], {
+    ...deps,
+    onUnknown: (why) => {
+      if (why.kind !== 'no-token') args.io.err(dataAccessHint(why));
+    },
+  });
+  return detected === null ? params : { ...params, scope: transferScopeFor([...(args['data-access'] ?? []), ...detected]) };
+}

@@ -1,0 +1,204 @@
+/**
+ * Issue 15, remote mode: the CLI drives another globus-timer daemon's Timers REST API
+ * (`--service URL`, GLOBUS_TIMER_SERVICE, GLOBUS_TIMER_SERVICE_TOKEN) with the same job
+ * commands and the same output as against its local daemon. Real processes: a daemon with
+ * the API on 127.0.0.1:0 in one home ("there"), the CLI in a second home with no daemon
+ * ("here"), a fake Action Provider the jobs call.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test, type TestContext } from 'node:test';
+import type { JobDocument } from '../src/contract/protocol.ts';
+import { API_ADDR_ENV } from '../src/core/api-addr.ts';
+import { SERVICE_ENV, SERVICE_TOKEN_ENV } from '../src/remote/service.ts';
+import { cliThatSucceeds, startApiDaemon } from './support/api.ts';
+import { freePort, runCliProcess, tempHome, type CliResult } from './support/env.ts';
+import { until } from './support/until.ts';
+
+function assertExit(r: CliResult, code: number, what: string): void {
+  assert.equal(r.code, code, `${what}: exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+}
+
+/** A daemon serving the API ("there"), and a second home whose CLI drives it by URL ("here"). */
+async function setUp(t: TestContext) {
+  const { ap, url, token, cli: local } = await startApiDaemon(t);
+  const here = tempHome(t);
+  // No autostart: were remote mode to reach for a local daemon, the command would fail.
+  const hereEnv: NodeJS.ProcessEnv = { ...here.env, GLOBUS_TIMER_NO_AUTOSTART: '1', [SERVICE_ENV]: url, [SERVICE_TOKEN_ENV]: token };
+  delete hereEnv[API_ADDR_ENV];
+  return { ap, url, token, local, remote: cliThatSucceeds(hereEnv), hereEnv, hereHome: here.home };
+}
+
+const jobOf = (text: string) => JSON.parse(text) as JobDocument;
+
+test('--service URL: every job command against another daemon, with the output local mode gives, and no local daemon', async (t) => {
+  const { ap, url, token, local, remote, hereEnv, hereHome } = await setUp(t);
+
+  // Made here, remotely: runs there every second.
+  const made = jobOf(
+    await remote(
+      'job',
+      'submit',
+      '--name',
+      'remote job',
+      '--action-url',
+      ap.runUrl,
+      '--action-body',
+      '{"body":{"n":1}}',
+      '--interval',
+      '1',
+      '--no-scope',
+      '--format',
+      'json',
+    ),
+  );
+  assert.equal(made.name, 'remote job');
+  assert.equal(made.status, 'loaded');
+  const id = made.job_id;
+  // Seen there by the local CLI: one job store.
+  assert.equal(jobOf(await local('job', 'status', id, '--format', 'json')).callback_url, ap.runUrl);
+
+  await ap.waitForRuns(2);
+  await until('two finished runs there', async () => (jobOf(await local('job', 'status', id, '--format', 'json')).n_runs >= 2 ? true : undefined));
+  await remote('job', 'pause', id);
+  // Paused: nothing runs or changes there while we compare the two views.
+  const settled = await until('the run in flight closed', async () => {
+    const j = jobOf(await local('job', 'status', id, '--format', 'json'));
+    return j.status === 'inactive' && j.results.data.every((r) => r.completed_at !== null) ? j : undefined;
+  });
+  assert.equal(settled.inactive_reason?.cause, 'user');
+
+  // The same text as local mode, for the record, the list and the upcoming runs.
+  assert.equal(await remote('job', 'status', id), await local('job', 'status', id));
+  assert.equal(await remote('job', 'list'), await local('job', 'list'));
+  assert.equal(await remote('job', 'next', id), await local('job', 'next', id));
+  // A unique prefix works remotely too (matched against the service's list).
+  assert.equal(await remote('job', 'status', id.slice(0, 8)), await local('job', 'status', id));
+
+  // History: the same runs and results; the service keeps no slot, so no lateness column there.
+  type Runs = { runs: { status: number; run_state: string; lateness_ms: number | null }[] };
+  const remoteRuns = (JSON.parse(await remote('job', 'history', id, '--format', 'json')) as Runs).runs;
+  const localRuns = (JSON.parse(await local('job', 'history', id, '--format', 'json')) as Runs).runs;
+  assert.ok(remoteRuns.length >= 2);
+  assert.deepEqual(
+    remoteRuns.map((r) => [r.status, r.run_state]),
+    localRuns.map((r) => [r.status, r.run_state]),
+  );
+  assert.ok(remoteRuns.every((r) => r.lateness_ms === null));
+  // The API pages `results` as upstream does (page_size, results_pt), which remote history follows.
+  const page = async (query: string) => {
+    const res = await fetch(`${url}/jobs/${id}?${query}`, { headers: { Authorization: `Bearer ${token}` } });
+    return (await res.json()) as { results: { data: { ran_at: string }[]; page_next: string | null } };
+  };
+  const first = await page('page_size=1');
+  assert.equal(first.results.data.length, 1);
+  assert.ok(first.results.page_next);
+  const second = await page(`page_size=1&results_pt=${encodeURIComponent(first.results.page_next)}`);
+  assert.equal(second.results.data.length, 1);
+  assert.ok(second.results.data[0]!.ran_at < first.results.data[0]!.ran_at, 'older, newest first');
+  const bad = await fetch(`${url}/jobs/${id}?page_size=0`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(bad.status, 422);
+
+  // Resume, rename, and (our daemon's PATCH extension) a new interval.
+  await remote('job', 'resume', id);
+  assert.equal(jobOf(await local('job', 'status', id, '--format', 'json')).status, 'loaded');
+  await remote('job', 'update', id, '--name', 'renamed', '--interval', '3600');
+  const updated = jobOf(await local('job', 'status', id, '--format', 'json'));
+  assert.equal(updated.name, 'renamed');
+  assert.equal(updated.interval, 3600);
+
+  // What only the local daemon has: one line, exit 2, nothing changed there.
+  for (const cmd of [
+    ['job', 'run', id],
+    ['job', 'purge', id, '--yes'],
+  ]) {
+    const r = await runCliProcess(cmd, hereEnv);
+    assertExit(r, 2, cmd.join(' '));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^globus-timer: job (run|purge) needs the local daemon: the Timers API at ${url.replace(/[.]/g, '\\.')} has no such call \\(use --service local\\)\\n$`,
+      ),
+    );
+  }
+  const cron = await runCliProcess(
+    ['job', 'submit', '--name', 'c', '--action-url', ap.runUrl, '--action-body', '{"body":{}}', '--cron', '0 2 * * *', '--no-scope'],
+    hereEnv,
+  );
+  assertExit(cron, 2, 'a cron job remotely');
+  assert.match(cron.stderr, /has no cron schedules \(--cron\): use --interval, or keep this job on the local daemon/);
+  assert.equal((JSON.parse(await local('job', 'list', '--format', 'json')) as unknown[]).length, 1, 'no job was made');
+
+  // -v names the service.
+  const verbose = await runCliProcess(['job', 'status', id, '-v'], hereEnv);
+  assertExit(verbose, 0, 'job status -v');
+  assert.equal(verbose.stderr, `globus-timer: answered by the Timers API at ${url}\n`);
+
+  // Delete remotely: deleted there.
+  await remote('job', 'delete', id);
+  assert.equal(jobOf(await local('job', 'status', id, '--format', 'json')).status, 'deleted');
+  // Remote mode never started (or even looked for) a local daemon: this home is as it was made.
+  assert.deepEqual(fs.readdirSync(hereHome), []);
+});
+
+test('--service URL: a missing or wrong token, an unreachable or non-loopback http URL, an unknown job: one line each, the right exit', async (t) => {
+  const { url, hereEnv } = await setUp(t);
+  const closed = await freePort();
+  const cases: [string, string[], NodeJS.ProcessEnv, number, RegExp][] = [
+    [
+      'no token',
+      ['job', 'list'],
+      { ...hereEnv, [SERVICE_TOKEN_ENV]: '' },
+      2,
+      /^globus-timer: set GLOBUS_TIMER_SERVICE_TOKEN to the token of the Timers API at http:\/\/127\.0\.0\.1:\d+ \(/,
+    ],
+    [
+      'a wrong token',
+      ['job', 'list'],
+      { ...hereEnv, [SERVICE_TOKEN_ENV]: 'wrong' },
+      1,
+      /^globus-timer: the Timers API at http:\/\/127\.0\.0\.1:\d+ refused the token \(HTTP 401: .*\); check GLOBUS_TIMER_SERVICE_TOKEN/,
+    ],
+    [
+      'nothing listening',
+      ['--service', `http://127.0.0.1:${closed}`, 'job', 'list'],
+      hereEnv,
+      1,
+      new RegExp(
+        `^globus-timer: no answer from the Timers API at http://127\\.0\\.0\\.1:${closed}: .*connection refused \\(ECONNREFUSED\\); check the address`,
+      ),
+    ],
+    [
+      'plain http off loopback',
+      ['--service', 'http://10.0.0.1:8080', 'job', 'list'],
+      hereEnv,
+      2,
+      /^globus-timer: invalid --service "http:\/\/10\.0\.0\.1:8080": a Timers API is reached over https, or over http on loopback/,
+    ],
+    [
+      'not a service',
+      ['job', 'list'],
+      { ...hereEnv, [SERVICE_ENV]: 'elsewhere' },
+      2,
+      /^globus-timer: invalid GLOBUS_TIMER_SERVICE "elsewhere": use local, hosted, or the base URL/,
+    ],
+    [
+      'an unknown job',
+      ['job', 'status', '00000000-0000-4000-8000-000000000000'],
+      hereEnv,
+      1,
+      /^globus-timer: no job with id 00000000-0000-4000-8000-000000000000/,
+    ],
+  ];
+  for (const [what, args, env, code, line] of cases) {
+    const r = await runCliProcess(args, env);
+    assertExit(r, code, what);
+    assert.match(r.stderr, line, what);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `${what}: one line`);
+    assert.equal(r.stdout, '', what);
+  }
+  // The token never shows in what the CLI prints, even when it is refused.
+  const r = await runCliProcess(['job', 'list'], { ...hereEnv, [SERVICE_TOKEN_ENV]: 'sekrit-token-value' });
+  assert.ok(!r.stderr.includes('sekrit-token-value'));
+  assert.ok(url.startsWith('http://127.0.0.1:'));
+});
