@@ -14,7 +14,7 @@ import { timersApiRoutes } from '../src/daemon/api/routes.ts';
 import { apiJobs, betweenFires } from '../src/daemon/api/jobs.ts';
 import { bodyOf, piecesOf } from './support/api.ts';
 import { apiStatus } from '../src/daemon/api/documents.ts';
-import { ONCE_INTERVAL_SECONDS } from '../src/daemon/api/requests.ts';
+import { MAX_INTERVAL_SECONDS as ONCE_INTERVAL_SECONDS } from '../src/core/input.ts';
 import { JsonChunks, type ApiMethod, type ApiResponse } from '../src/daemon/api/types.ts';
 import { JobNotFoundError, RequestValidationError } from '../src/core/errors.ts';
 import { TRANSFER_SCOPE } from '../src/core/scopes.ts';

@@ -65,12 +65,15 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
   const big = transferBody(4_460);
   assert.ok(jsonBytes(small) > 13_000 && jsonBytes(small) < 14_500, `a small body is ${jsonBytes(small)} bytes`);
   assert.ok(jsonBytes(big) > 900_000 && jsonBytes(big) < MAX_ACTION_BODY_BYTES, `the big body is ${jsonBytes(big)} bytes`);
-  const ids: string[] = [];
+  const made: JobDocument[] = [];
   for (let i = 0; i < 150; i++) {
-    ids.push((await client.call('job.submit', submitParams(`job-${i}`, small))).job_id);
-    if (i === 75) ids.push((await client.call('job.submit', submitParams('the-big-one', big))).job_id);
+    made.push(await client.call('job.submit', submitParams(`job-${i}`, small)));
+    if (i === 75) made.push(await client.call('job.submit', submitParams('the-big-one', big)));
   }
-  assert.equal(ids.length, 151);
+  assert.equal(made.length, 151);
+  // Lists are in submission order: by submitted_at, and jobs submitted in the same millisecond by id.
+  const ids = made.toSorted((a, b) => Date.parse(a.submitted_at) - Date.parse(b.submitted_at) || (a.job_id < b.job_id ? -1 : 1)).map((j) => j.job_id);
+  const bigId = made.find((j) => j.name === 'the-big-one')!.job_id;
 
   const tableIds = (stdout: string) =>
     stdout
@@ -94,7 +97,7 @@ test('job list, job status --all and job list --show-deleted over 1 MiB: 150 job
     docs.map((d) => d.job_id),
     ids,
   );
-  assert.deepEqual(docs[76]!.callback_body, big, 'the 900 KB body comes back whole');
+  assert.deepEqual(docs.find((d) => d.job_id === bigId)!.callback_body, big, 'the 900 KB body comes back whole');
 
   // The daemon's pages stay under the frame limit: at most MAX_PAGE_BYTES of jobs, or one job.
   let cursor: string | null = null;

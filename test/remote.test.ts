@@ -12,7 +12,7 @@ import type { JobDocument } from '../src/contract/protocol.ts';
 import { API_ADDR_ENV } from '../src/core/api-addr.ts';
 import { SERVICE_ENV, SERVICE_TOKEN_ENV } from '../src/remote/service.ts';
 import { cliThatSucceeds, startApiDaemon } from './support/api.ts';
-import { freePort, runCliProcess, tempHome, type CliResult } from './support/env.ts';
+import { freePort, runCliProcess, startDaemonProcess, tempHome, type CliResult } from './support/env.ts';
 import { until } from './support/until.ts';
 
 function assertExit(r: CliResult, code: number, what: string): void {
@@ -201,4 +201,81 @@ test('--service URL: a missing or wrong token, an unreachable or non-loopback ht
   const r = await runCliProcess(['job', 'list'], { ...hereEnv, [SERVICE_TOKEN_ENV]: 'sekrit-token-value' });
   assert.ok(!r.stderr.includes('sekrit-token-value'));
   assert.ok(url.startsWith('http://127.0.0.1:'));
+});
+
+test('job copy: local → another daemon → local, same schedule and body; the source deleted only when asked and only once the copy exists', async (t) => {
+  const { url, token, local: there, hereEnv: remoteEnv } = await setUp(t);
+  // "Here" runs a daemon of its own this time: the source of the first copy.
+  const hereEnv: NodeJS.ProcessEnv = { ...remoteEnv, [SERVICE_ENV]: 'local' };
+  await startDaemonProcess(t, hereEnv);
+  t.after(() => runCliProcess(['daemon', 'stop'], hereEnv));
+  const here = cliThatSucceeds(hereEnv);
+  const made = jobOf(
+    await here(
+      'job',
+      'submit',
+      '--name',
+      'backup',
+      '--action-url',
+      'http://127.0.0.1:9/run',
+      '--action-body',
+      '{"body":{"n":2}}',
+      '--interval',
+      '3600',
+      '--start',
+      '2030-01-01T00:00:00Z',
+      '--stop-after-runs',
+      '5',
+      '--no-scope',
+      '--format',
+      'json',
+    ),
+  );
+
+  const out = await here('job', 'copy', made.job_id, '--to', url);
+  const copyId = /its id there is ([0-9a-f-]{36})\./.exec(out)?.[1];
+  assert.ok(copyId, out);
+  assert.match(out, new RegExp(`^Copied job ${made.job_id} \\(backup\\) from the local daemon to the Timers API at ${url.replace(/[.]/g, '\\.')}: `));
+  const copy = jobOf(await there('job', 'status', copyId, '--format', 'json'));
+  const same = (j: JobDocument) => [j.name, j.start, j.interval, j.stop_after, j.callback_url, j.callback_body, j.status];
+  assert.deepEqual(same(copy), same(made));
+  assert.equal(jobOf(await here('job', 'status', made.job_id, '--format', 'json')).status, 'loaded', 'the source is kept');
+
+  // Back again, and the copy there deleted once the new one exists here.
+  const back = JSON.parse(await here('job', 'copy', copyId, '--from', url, '--to', 'local', '--delete-source', '--format', 'json')) as {
+    copy: JobDocument;
+    source_deleted: boolean;
+  };
+  assert.equal(back.source_deleted, true);
+  assert.deepEqual(same(back.copy), same(made));
+  assert.equal(jobOf(await there('job', 'status', copyId, '--format', 'json')).status, 'deleted');
+
+  // What the target cannot hold is refused before anything is made.
+  const cron = jobOf(
+    await here(
+      'job',
+      'submit',
+      '--name',
+      'c',
+      '--action-url',
+      'http://127.0.0.1:9/run',
+      '--action-body',
+      '{"body":{}}',
+      '--cron',
+      '0 2 * * *',
+      '--no-scope',
+      '--format',
+      'json',
+    ),
+  );
+  const before = (JSON.parse(await there('job', 'list', '--format', 'json')) as unknown[]).length;
+  const refused = await runCliProcess(['job', 'copy', cron.job_id, '--to', url], hereEnv);
+  assertExit(refused, 2, 'a cron job to a service without cron');
+  assert.match(refused.stderr, /runs on a cron schedule, which the Timers API at .* does not have; it stays on the local daemon\n$/);
+  // A target that refuses (a wrong token): nothing made there, and --delete-source deletes nothing.
+  const wrong = await runCliProcess(['job', 'copy', made.job_id, '--to', url, '--delete-source'], { ...hereEnv, [SERVICE_TOKEN_ENV]: 'wrong' });
+  assertExit(wrong, 1, 'the target refuses the token');
+  assert.equal((JSON.parse(await there('job', 'list', '--format', 'json')) as unknown[]).length, before);
+  assert.equal(jobOf(await here('job', 'status', made.job_id, '--format', 'json')).status, 'loaded');
+  assert.ok(token);
 });

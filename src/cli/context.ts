@@ -4,7 +4,7 @@ import { resolvePaths } from '../config/paths.ts';
 import { ERROR_CODES, TimerError } from '../core/errors.ts';
 import { RpcClient, type JobsClient } from '../contract/client.ts';
 import { startDetached } from './daemon-control.ts';
-import { serviceChoice, serviceName } from '../remote/service.ts';
+import { serviceChoice, serviceName, type ServiceChoice } from '../remote/service.ts';
 
 /** What a command needs from the outside world; tests pass their own. */
 export interface CliIo {
@@ -104,7 +104,11 @@ export async function withDaemon<T>(args: GlobalArgs, fn: (client: RpcClient) =>
  * answered (an error names it already, in its one line).
  */
 export async function withJobs<T>(args: GlobalArgs & { verbose?: boolean }, fn: (client: JobsClient) => Promise<T>): Promise<T> {
-  const choice = serviceChoice(args.service, args.io.env);
+  return withService(args, serviceChoice(args.service, args.io.env), fn);
+}
+
+/** withJobs against a service named otherwise (`job copy --from/--to`). */
+export async function withService<T>(args: GlobalArgs & { verbose?: boolean }, choice: ServiceChoice, fn: (client: JobsClient) => Promise<T>): Promise<T> {
   let result: T;
   if (choice.kind === 'local') result = await withDaemon(args, fn);
   else {

@@ -13,6 +13,7 @@ import { formatIso } from './time.ts';
  */
 
 /** 100 years: far beyond any real schedule, and safely inside exact millisecond arithmetic. */
+/** Also the interval a job that runs once is stored with (ending after its one run): the REST API's `once` timers, hosted one-time timers copied here. */
 export const MAX_INTERVAL_SECONDS = 100 * 365 * 24 * 3600;
 
 const UNIT_SECONDS = { w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1 } as const;

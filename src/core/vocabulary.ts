@@ -16,6 +16,9 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 export const MISFIRE_POLICIES = ['coalesce', 'skip'] as const;
 export type MisfirePolicy = (typeof MISFIRE_POLICIES)[number];
 
+/** A job's policies when none are given: what the hosted Timers service does too (it has no others). */
+export const DEFAULT_POLICY: { readonly overlap: OverlapPolicy; readonly misfire: MisfirePolicy } = { overlap: 'skip', misfire: 'coalesce' };
+
 /**
  * - `pending`: created; the submission has not been answered yet (after a crash its
  *   outcome is unknown, so it is re-sent with the same request_id);

@@ -13,7 +13,7 @@
 import type { HistoryEntry, JobDocument, RunResult, SubmitJobParams } from '../contract/protocol.ts';
 import { ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
 import { summarizeRun } from '../core/run-summary.ts';
-import type { InactiveReason, JobStatus, RunState } from '../core/vocabulary.ts';
+import { DEFAULT_POLICY, type InactiveReason, type JobStatus, type RunState } from '../core/vocabulary.ts';
 import { formatIso } from '../core/time.ts';
 
 const STATUS_OF: Readonly<Record<string, JobStatus>> = {
@@ -168,8 +168,8 @@ export function jobFromV1(service: string, raw: unknown, at = ''): JobDocument {
     n_errors: r.count('n_errors'),
     results: { data: runs, page_next: results?.stringOrNull('page_next') ?? null },
     activity: { code: activityOf(status, runs[0]), start_timestamp: null },
-    // The hosted service has no policies: what it does is what ours call these.
-    policy: { overlap: 'skip', misfire: 'coalesce' },
+    // The hosted service has no policies: what it does is what ours call the defaults.
+    policy: { ...DEFAULT_POLICY },
     skipped_slots: { missed: 0, overlap: 0 },
   };
 }

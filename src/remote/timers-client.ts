@@ -136,7 +136,7 @@ export class RemoteTimers implements JobsClient {
     if (!Array.isArray(list)) throw new UnexpectedReplyError(this.#name, 'jobs is not a list');
     const jobs = list.map((raw, i) => jobFromV1(this.#name, raw, `jobs[${i}]`));
     // In submission order, as the local daemon lists them (globus-cli asks for `order=submitted_at asc`).
-    jobs.sort((a, b) => a.submitted_at.localeCompare(b.submitted_at) || a.job_id.localeCompare(b.job_id));
+    jobs.sort(bySubmission);
     return showDeleted ? jobs : jobs.filter((j) => j.status !== 'deleted');
   }
 
@@ -293,6 +293,11 @@ function errorMessageOf(body: unknown): string | null {
     return b.detail.map((d: Json) => `${typeof d?.msg === 'string' ? d.msg : 'invalid'}: ${Array.isArray(d?.loc) ? d.loc.join('.') : '?'}`).join('; ');
   }
   return null;
+}
+
+/** Submission order, as the local daemon lists (by instant: the text of a time need not sort, `…01+00:00` has no fraction), then id. */
+function bySubmission(a: JobDocument, b: JobDocument): number {
+  return Date.parse(a.submitted_at) - Date.parse(b.submitted_at) || (a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0);
 }
 
 /** `job next` from the schedule the service reports: its next run, then every interval, up to the end. */

@@ -10,7 +10,7 @@
  *   it, §4); offsets are honoured. They reach the service as `+00:00` instants.
  * - A job that runs once (`interval: null` with `stop_after_n: 1`, or a V2 `once`
  *   schedule) has no form of its own here: it is an interval job with `stop_after.n_runs`
- *   1, its interval the longest there is (ONCE_INTERVAL_SECONDS), so no second slot could
+ *   1, its interval the longest there is (MAX_INTERVAL_SECONDS), so no second slot could
  *   come even if its end were lifted; a time in the past means now. The documents show it
  *   as upstream does (interval null, `{"type": "once"}`): api/documents.ts.
  */
@@ -24,9 +24,6 @@ import { TRANSFER_SCOPE } from '../../core/scopes.ts';
 import { flowScope, knownScope } from '../../actions/known-scopes.ts';
 import { JOB_UPDATE_SCHEMA, RESUME_SCHEMA, TIMER_JOB_SCHEMA, V2_TIMER_CREATE_SCHEMA } from './schemas.ts';
 import { checkBody, invalid, missing, throwProblems } from './validate.ts';
-
-/** The interval a run-once job is stored with (see above). */
-export const ONCE_INTERVAL_SECONDS = MAX_INTERVAL_SECONDS;
 
 /** A flow's run URL at the Flows service, as the hosted Timers service calls it (§8.11). */
 function flowRunUrl(flowId: string): string {
@@ -129,7 +126,7 @@ export function submitParamsFromTimerJob(body: unknown, ctx: RequestContext): Su
   let schedule: Pick<SubmitJobParams, 'start' | 'interval_seconds' | 'stop_after'>;
   if (interval === null) {
     if (end?.n_runs !== 1) p.add(invalid([...loc, 'interval'], 'interval may be null only for a job that runs once: give stop_after_n 1'));
-    schedule = { start: onceStart(startMs, ctx.nowMs), interval_seconds: ONCE_INTERVAL_SECONDS, stop_after: { ...end, n_runs: 1 } };
+    schedule = { start: onceStart(startMs, ctx.nowMs), interval_seconds: MAX_INTERVAL_SECONDS, stop_after: { ...end, n_runs: 1 } };
   } else {
     const seconds = p.seconds(interval, [...loc, 'interval']);
     schedule = { start: isoOrNull(startMs), interval_seconds: seconds ?? 1, stop_after: end ?? null };
@@ -159,7 +156,7 @@ interface ScheduleBody {
 function scheduleOf(p: Problems, s: ScheduleBody, loc: Loc, nowMs: number): Pick<SubmitJobParams, 'start' | 'interval_seconds' | 'stop_after'> {
   if (s.type === 'once') {
     const atMs = s.datetime === undefined ? undefined : p.time(s.datetime, [...loc, 'datetime']);
-    return { start: onceStart(atMs, nowMs), interval_seconds: ONCE_INTERVAL_SECONDS, stop_after: { n_runs: 1 } };
+    return { start: onceStart(atMs, nowMs), interval_seconds: MAX_INTERVAL_SECONDS, stop_after: { n_runs: 1 } };
   }
   const given = s.interval_seconds ?? s.interval;
   let seconds: number | undefined;

@@ -15,7 +15,7 @@ import {
 import type { Db } from '../store/open.ts';
 import { countRunsOfJob, hasOpenRun, newestRunOfEach, newestRuns, unclaimRuns } from '../store/runs.ts';
 import type { JobRow, RunRow } from '../store/schema.ts';
-import type { InactiveReason, JobStatus } from '../../core/vocabulary.ts';
+import { DEFAULT_POLICY, type InactiveReason, type JobStatus } from '../../core/vocabulary.ts';
 import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';
 import { MAX_PAGE_BYTES, type JobDocument, type JobPage, type ListJobsParams, type ResumeResult, type SubmitJobParams } from '../../contract/protocol.ts';
 import type { HistoryPage, HistoryParams, PauseParams, PauseResult, RunNowParams, RunNowResult } from '../../contract/protocol.ts';
@@ -98,8 +98,8 @@ export class JobService {
       runCount: 0,
       stopAfterRuns,
       stopAfterDateMs,
-      overlap: params.policy?.overlap ?? 'skip',
-      misfire: params.policy?.misfire ?? 'coalesce',
+      overlap: params.policy?.overlap ?? DEFAULT_POLICY.overlap,
+      misfire: params.policy?.misfire ?? DEFAULT_POLICY.misfire,
     } as const;
     const { nextRunAtMs, finished } = nextRunOf(schedule);
     const job = insertJob(db, {

@@ -1,4 +1,5 @@
 import type { Command } from '../../context.ts';
+import { copyCommand } from './copy.ts';
 import { deleteCommand } from './delete.ts';
 import { historyCommand } from './history.ts';
 import { listCommand } from './list.ts';
@@ -25,5 +26,6 @@ export const jobCommands: Command[] = [
   historyCommand,
   updateCommand,
   nextCommand,
+  copyCommand,
   purgeCommand,
 ];
