@@ -12,7 +12,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { JobDocument } from '../src/contract/protocol.ts';
 import { ALLOW_HTTP_TOKENS_ENV } from '../src/auth/token-rules.ts';
-import { TIMERS_SCOPE } from '../src/remote/timers-client.ts';
+import { formatScope, TIMERS_SCOPE, TRANSFER_SCOPE } from '../src/core/scopes.ts';
 import { startFakeAuth, type FakeAuth } from './support/auth.ts';
 import { ROOT, runCliProcess, tempHome, type CliResult } from './support/env.ts';
 
@@ -213,31 +213,35 @@ test('--service hosted: the recorded documents read as jobs, each command makes 
 
 test('--service hosted: a job transfer is a TransferTimer to POST /v2/timer; an expired token is refreshed; a 500 is one line', async (t) => {
   const { auth, hosted, login, cli, ok } = await setUp(t);
-  // The Timers scope only: the hosted service, not this machine, holds the consent a transfer runs with.
   await login([TIMERS_SCOPE]);
+  const transferArgs = [
+    'job',
+    'transfer',
+    '--name',
+    'nightly',
+    '--source-endpoint',
+    'ddb59aef-6d04-11e5-ba46-22000b92c6ec',
+    '--dest-endpoint',
+    'ddb59af0-6d04-11e5-ba46-22000b92c6ec',
+    '--item',
+    '/src',
+    '/dst',
+    'true',
+    '--interval',
+    '86400',
+    '--stop-after-runs',
+    '5',
+  ];
+  // The hosted service runs a transfer with dependent tokens: the Timers scope must carry the
+  // Transfer scope as a dependency (as globus-cli asks for it). Without it: one line, nothing sent.
+  const dependent = formatScope(TIMERS_SCOPE, [TRANSFER_SCOPE]);
+  const unconsented = await cli(...transferArgs);
+  assertExit(unconsented, 1, 'a transfer without the dependent consent');
+  assert.ok(unconsented.stderr.includes(`globus-timer session login --scope '${dependent}'`), unconsented.stderr);
+  assert.ok(!hosted.seen.some((s) => s.method === 'POST'));
+  await login([dependent]);
 
-  const made = JSON.parse(
-    await ok(
-      'job',
-      'transfer',
-      '--name',
-      'nightly',
-      '--source-endpoint',
-      'ddb59aef-6d04-11e5-ba46-22000b92c6ec',
-      '--dest-endpoint',
-      'ddb59af0-6d04-11e5-ba46-22000b92c6ec',
-      '--item',
-      '/src',
-      '/dst',
-      'true',
-      '--interval',
-      '86400',
-      '--stop-after-runs',
-      '5',
-      '--format',
-      'json',
-    ),
-  ) as JobDocument;
+  const made = JSON.parse(await ok(...transferArgs, '--format', 'json')) as JobDocument;
   // The recorded reply's job, read back (GET /jobs/{id}).
   assert.equal(made.job_id, (recorded('create_timer').json as { timer: { job_id: string } }).timer.job_id);
   const sent = hosted.seen.find((s) => s.method === 'POST' && s.path === '/v2/timer')?.body as { timer: Record<string, unknown> };

@@ -11,6 +11,7 @@ import { knownScope } from '../actions/known-scopes.ts';
 import { globusServiceOf, tokenDestinationRefusal, tokenRulesFromEnv } from '../auth/token-rules.ts';
 import { shellQuote } from '../util/shell-quote.ts';
 import { InvalidInputError } from '../core/errors.ts';
+import { formatScope, TIMERS_SCOPE } from '../core/scopes.ts';
 import { currentTransferParams } from '../core/transfer.ts';
 import type { SubmitJobParams } from '../contract/protocol.ts';
 import { withJobs, type CliIo, type GlobalArgs } from './context.ts';
@@ -45,9 +46,13 @@ export async function submitJob(
   for (const notice of checked.notices) io.err(notice);
   const params = { ...current.params, callback_body: checked.callbackBody };
   const scope = scopeFromProvider ? await acceptedIntrospectedScope(promptIo(io, json), intro) : knownOrGiven;
-  // A remote service (issue 15) runs the job with its own tokens and consents: it checks
-  // both itself, and makes a job it has no consent for inactive, saying which to give.
-  if (scope && serviceChoice(args.service, io.env).kind === 'local') {
+  const service = serviceChoice(args.service, io.env);
+  // The hosted service acts with dependent tokens: a job's scope is consented to as a
+  // dependency of the Timers scope (as globus-cli asks for it), so the login covers both.
+  if (scope && service.kind === 'hosted') await ensureConsent(promptIo(io, json), formatScope(TIMERS_SCOPE, [scope]));
+  // Another daemon's API runs the job with that daemon's tokens and consents: it checks both
+  // itself, and makes a job it has no consent for inactive, saying which to give.
+  if (scope && service.kind === 'local') {
     // The daemon checks the token rules when it takes the job, with its own environment
     // (which decides plain http). The hosts a Globus service's token may go to are checked
     // here as well, so that no login is started for a token that would never be sent.

@@ -11,6 +11,9 @@ import { shellQuote } from '../util/shell-quote.ts';
 /** The Globus Transfer service scope: what the Transfer Action Provider acts with. */
 export const TRANSFER_SCOPE = 'urn:globus:auth:scope:transfer.api.globus.org:all';
 
+/** The Globus Timers service's scope (timers-api.md §1): what `--service hosted` calls it with. */
+export const TIMERS_SCOPE = 'https://auth.globus.org/scopes/524230d7-ea86-4a52-8312-86065a9e0417/timer';
+
 /** Identity scopes every login asks for: `session whoami` reads the user's name with them. */
 export const IDENTITY_SCOPES = ['openid', 'profile', 'email'] as const;
 

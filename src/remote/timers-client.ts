@@ -20,16 +20,13 @@ import type { HistoryPage, JobDocument, JobMethodName, Methods, NextSlotsResult,
 import { systemClock } from '../core/clock.ts';
 import { AuthRequiredError, ERROR_CODES, InvalidInputError, JobNotFoundError, TimerError } from '../core/errors.ts';
 import { parseJobId } from '../core/job-id.ts';
-import { loginCommand } from '../core/scopes.ts';
+import { loginCommand, TIMERS_SCOPE } from '../core/scopes.ts';
 import { formatIso } from '../core/time.ts';
 import { transferActionUrl } from '../core/transfer.ts';
 import { SERVICE_TOKEN_ENV, serviceName, type ServiceChoice } from './service.ts';
 import { sendRequest, type HttpOptions, type HttpOutcome } from '../http/request.ts';
 import { sdkExchange } from '../http/sdk-fetch.ts';
 import { historyEntryOf, jobFromV1, timerJobOf, transferTimerOf, UnexpectedReplyError } from './documents.ts';
-
-/** The hosted Timers service's scope (timers-api.md §1): what its tokens are for. */
-export const TIMERS_SCOPE = 'https://auth.globus.org/scopes/524230d7-ea86-4a52-8312-86065a9e0417/timer';
 
 /** As the Globus SDKs (GLOBUS_SDK_HTTP_TIMEOUT defaults to 60 s). */
 const REQUEST_TIMEOUT_MS = 60_000;

@@ -199,8 +199,9 @@ export const transferCommand: CommandModule<GlobalArgs, TransferArgs> = {
   builder: transferOptions,
   handler: async (args) => {
     const given = transferParamsFromFlags(args, args.io.env);
-    // The local daemon runs the transfer with this machine's consents; a remote service with its own.
-    const params = serviceChoice(args.service, args.io.env).kind === 'local' ? await withDetectedDataAccess(args, given) : given;
+    // With this user's consents: the local daemon's, and the hosted service's (dependent
+    // tokens); another daemon's API runs it with that daemon's own.
+    const params = serviceChoice(args.service, args.io.env).kind === 'url' ? given : await withDetectedDataAccess(args, given);
     const { submitJob } = await import('../../submit.ts'); // on demand, as in job submit
     // recursive_symlinks is not in every Transfer provider's input: sent only where it is listed.
     await submitJob(args, params, { schemaOnlyKeys: { recursive_symlinks: '--recursive-symlinks' } });
