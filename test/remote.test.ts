@@ -134,6 +134,35 @@ test('--service URL: every job command against another daemon, with the output l
   assertExit(verbose, 0, 'job status -v');
   assert.equal(verbose.stderr, `globus-timer: answered by the Timers API at ${url}\n`);
 
+  // job transfer remotely is a TransferTimer (POST /v2/timer): there, a transfer job on its
+  // Transfer provider, inactive until that daemon's user consents (its tokens, not ours).
+  const transfer = jobOf(
+    await remote(
+      'job',
+      'transfer',
+      '--name',
+      'remote transfer',
+      '--source-endpoint',
+      'ddb59aef-6d04-11e5-ba46-22000b92c6ec',
+      '--dest-endpoint',
+      'ddb59af0-6d04-11e5-ba46-22000b92c6ec',
+      '--item',
+      '/a',
+      '/b',
+      'false',
+      '--interval',
+      '3600',
+      '--format',
+      'json',
+    ),
+  );
+  const seenThere = jobOf(await local('job', 'status', transfer.job_id, '--format', 'json'));
+  assert.equal(seenThere.callback_url, 'https://transfer.actions.globus.org/transfer/run');
+  assert.equal(seenThere.status, 'inactive');
+  assert.equal(seenThere.inactive_reason?.cause, 'globus_auth_requirements');
+  assert.deepEqual((seenThere.callback_body.body as { DATA: unknown }).DATA, [{ source_path: '/a', destination_path: '/b', recursive: false }]);
+  await remote('job', 'delete', transfer.job_id);
+
   // Delete remotely: deleted there.
   await remote('job', 'delete', id);
   assert.equal(jobOf(await local('job', 'status', id, '--format', 'json')).status, 'deleted');
