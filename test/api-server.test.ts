@@ -14,6 +14,7 @@ import { request } from 'undici';
 import { ensureApiToken, readApiToken } from '../src/auth/api-token.ts';
 import { ALLOW_HTTP_TOKENS_ENV } from '../src/auth/token-rules.ts';
 import { RpcClient } from '../src/contract/client.ts';
+import { withoutPreloads } from '../src/daemon/api/thread.ts';
 import { InvalidInputError, JobDeletedError, JobNotFoundError, RequestValidationError } from '../src/core/errors.ts';
 import { MAX_API_BODY_BYTES, startApiServer, type ApiServer, type ApiTimeouts } from '../src/daemon/api/server.ts';
 import { JsonChunks, type ApiRoute } from '../src/daemon/api/types.ts';
@@ -440,4 +441,23 @@ test('requests node:http cannot parse are answered in JSON too (400, 431, 417), 
     assert.equal(typeof (JSON.parse(body) as { detail: unknown }).detail, 'string', `${what}: {"detail": "..."}`);
   }
   assert.equal((await call(url, 'GET', '/jobs/')).status, 200, 'served on');
+});
+
+test("the API thread gets the daemon's node options without its preloads (a bench's --import of a .ts file stopped the API from starting)", () => {
+  assert.deepEqual(
+    withoutPreloads([
+      '--import',
+      'tsx',
+      '--cpu-prof',
+      '--import=./bench/probe.ts',
+      '-r',
+      'x.cjs',
+      '--max-old-space-size=64',
+      '--require=y.cjs',
+      '--loader',
+      'l.mjs',
+    ]),
+    ['--cpu-prof', '--max-old-space-size=64'],
+  );
+  assert.deepEqual(withoutPreloads([]), []);
 });

@@ -21,10 +21,31 @@ const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : '.
  * hooks in a worker, so it could not load a .ts file on its own.
  */
 function startWorker(workerData: ApiWorkerData): Worker {
-  if (!WORKER_FILE.pathname.endsWith('.ts')) return new Worker(WORKER_FILE, { workerData });
+  const execArgv = withoutPreloads(process.execArgv);
+  if (!WORKER_FILE.pathname.endsWith('.ts')) return new Worker(WORKER_FILE, { workerData, execArgv });
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(WORKER_FILE.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, execArgv });
+}
+
+const PRELOAD_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
+/**
+ * The daemon's node options for the thread, without its preloads: a module preloaded into
+ * the daemon (the bench's `--probe`, `--import bench/probe.ts`) is the main thread's
+ * business, and the thread could not even load a .ts one (node 20 runs the preloads in a
+ * worker, but not the tsx hooks the parent registered), so the API would not start. The
+ * other options (--cpu-prof, heap and GC flags) are kept.
+ */
+export function withoutPreloads(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const [name] = arg.split('=', 1);
+    if (!PRELOAD_FLAGS.has(name!)) kept.push(arg);
+    else if (!arg.includes('=')) i++; // `--import X`: its value is the next word
+  }
+  return kept;
 }
 
 /** How long a closing thread may take to finish its answers before it is stopped. */
