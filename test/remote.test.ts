@@ -228,12 +228,12 @@ test('--service URL: a missing or wrong token, an unreachable or non-loopback ht
   }
   // The token never shows in what the CLI prints, even when it is refused.
   const r = await runCliProcess(['job', 'list'], { ...hereEnv, [SERVICE_TOKEN_ENV]: 'sekrit-token-value' });
+  assert.equal(r.code, 1, `${url} refused it`);
   assert.ok(!r.stderr.includes('sekrit-token-value'));
-  assert.ok(url.startsWith('http://127.0.0.1:'));
 });
 
 test('job copy: local → another daemon → local, same schedule and body; the source deleted only when asked and only once the copy exists', async (t) => {
-  const { url, token, local: there, hereEnv: remoteEnv } = await setUp(t);
+  const { url, local: there, hereEnv: remoteEnv } = await setUp(t);
   // "Here" runs a daemon of its own this time: the source of the first copy.
   const hereEnv: NodeJS.ProcessEnv = { ...remoteEnv, [SERVICE_ENV]: 'local' };
   await startDaemonProcess(t, hereEnv);
@@ -306,5 +306,4 @@ test('job copy: local → another daemon → local, same schedule and body; the 
   assertExit(wrong, 1, 'the target refuses the token');
   assert.equal((JSON.parse(await there('job', 'list', '--format', 'json')) as unknown[]).length, before);
   assert.equal(jobOf(await here('job', 'status', made.job_id, '--format', 'json')).status, 'loaded');
-  assert.ok(token);
 });

@@ -1,12 +1,10 @@
 import { Agent } from 'undici';
-import { systemClock } from '../core/clock.ts';
 import { TRANSFER_SCOPE } from '../core/scopes.ts';
-import { resolvePaths } from '../config/paths.ts';
 import type { HttpOptions } from '../http/request.ts';
 import { sdkExchange } from '../http/sdk-fetch.ts';
 import { authBaseUrl } from './environment.ts';
 import { tokenDestinationRefusal, tokenRulesFromEnv, type TokenRules } from './token-rules.ts';
-import { createTokenProvider, type TokenProvider } from './tokens.ts';
+import { cliTokenProvider, type TokenProvider } from './tokens.ts';
 
 /**
  * Which collections of a transfer need a `data_access` consent, asked of Globus Transfer
@@ -50,8 +48,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TIMEOUT_MS = 10_000;
 /** An endpoint document is a few kB; a bigger answer is not Transfer's. */
 const MAX_RESPONSE_BYTES = 256 << 10;
-/** As the CLI's session commands: a token this close to expiry is refreshed first. */
-const CLI_REFRESH_MARGIN_MS = 60_000;
 
 /** globus-cli's rule (Endpointish.requires_data_access_scope): mapped, and `high_assurance` exactly false. */
 export function needsDataAccess(doc: unknown): boolean {
@@ -77,7 +73,7 @@ export function dataAccessDepsFromEnv(env: NodeJS.ProcessEnv, warn: (message: st
   return {
     transferUrl: transferBaseUrl(env),
     rules: tokenRulesFromEnv(env),
-    tokens: createTokenProvider({ env, tokensFile: resolvePaths(env).tokensFile, clock: systemClock, refreshMarginMs: CLI_REFRESH_MARGIN_MS, warn }),
+    tokens: cliTokenProvider(env, warn),
   };
 }
 

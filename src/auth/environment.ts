@@ -21,13 +21,20 @@ export interface AuthSettings {
 export function authBaseUrl(env: NodeJS.ProcessEnv): string {
   const override = env.GLOBUS_SDK_SERVICE_URL_AUTH?.trim();
   if (override) return override.replace(/\/+$/, '');
-  const name = (env.GLOBUS_SDK_ENVIRONMENT?.trim() || 'production').toLowerCase();
-  if (name === 'production' || name === 'default') return 'https://auth.globus.org';
+  const name = globusEnvironment(env);
+  if (name === 'production') return 'https://auth.globus.org';
   if (name === 'preview') return 'https://auth.preview.globus.org';
+  return `https://auth.${name}.globuscs.info`;
+}
+
+/** GLOBUS_SDK_ENVIRONMENT as the Globus SDKs read it: `production` when unset (or `default`), lower case. */
+export function globusEnvironment(env: NodeJS.ProcessEnv): string {
+  const name = (env.GLOBUS_SDK_ENVIRONMENT?.trim() || 'production').toLowerCase();
+  if (name === 'default') return 'production';
   if (!/^[a-z0-9-]+$/.test(name)) {
     throw new InvalidInputError(`invalid GLOBUS_SDK_ENVIRONMENT "${name}": use production, preview, sandbox, test, integration or staging`);
   }
-  return `https://auth.${name}.globuscs.info`;
+  return name;
 }
 
 export function authSettings(env: NodeJS.ProcessEnv): AuthSettings {

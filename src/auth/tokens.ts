@@ -4,6 +4,8 @@ import { AuthClient, type TokenGrant } from './auth-client.ts';
 import { authSettings, type AuthSettings } from './environment.ts';
 import { loginCommand, parseScope } from '../core/scopes.ts';
 import { lookupToken, TokenCache, withGrants } from './token-cache.ts';
+import { resolvePaths } from '../config/paths.ts';
+import { systemClock } from '../core/clock.ts';
 
 /**
  * Access tokens for job scopes: the real `TokenProvider` behind the runner's seam, and
@@ -217,4 +219,12 @@ export function createTokenProvider(opts: TokenProviderOptions): UserTokens | Cl
   const deps = { client: new AuthClient(settings), clock: opts.clock, refreshMarginMs: opts.refreshMarginMs };
   if (settings.clientSecret) return new ClientCredentialTokens(deps);
   return new UserTokens(new TokenCache(opts.tokensFile, opts.warn), deps);
+}
+
+/** Refresh a token that has less than this left before using it from the CLI. */
+export const CLI_REFRESH_MARGIN_MS = 60_000;
+
+/** The token provider of a CLI command: the user's token cache (or the confidential client) on the system clock. */
+export function cliTokenProvider(env: NodeJS.ProcessEnv, warn: (message: string) => void): UserTokens | ClientCredentialTokens {
+  return createTokenProvider({ env, tokensFile: resolvePaths(env).tokensFile, clock: systemClock, refreshMarginMs: CLI_REFRESH_MARGIN_MS, warn });
 }

@@ -113,7 +113,7 @@ export async function withService<T>(args: GlobalArgs & { verbose?: boolean }, c
   if (choice.kind === 'local') result = await withDaemon(args, fn);
   else {
     const { RemoteTimers } = await import('../remote/timers-client.ts');
-    const client = RemoteTimers.open(choice, args.io.env, resolvePaths(args.io.env).tokensFile);
+    const client = RemoteTimers.open(choice, args.io.env);
     try {
       result = await fn(client);
     } finally {

@@ -3,7 +3,7 @@ import { AuthClient, pkcePair } from '../auth/auth-client.ts';
 import { authSettings, type AuthSettings } from '../auth/environment.ts';
 import { IDENTITY_SCOPES, loginCommand, mergeScopes, TRANSFER_SCOPE } from '../core/scopes.ts';
 import { clearTokenCache, consentedScopes, lookupToken, TokenCache, withGrants } from '../auth/token-cache.ts';
-import { UserTokens } from '../auth/tokens.ts';
+import { CLI_REFRESH_MARGIN_MS, UserTokens } from '../auth/tokens.ts';
 import { resolvePaths } from '../config/paths.ts';
 import { AuthError, AuthRequiredError, ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
 import { safe } from '../util/printable.ts';
@@ -17,9 +17,6 @@ import type { CliIo } from './context.ts';
  */
 
 export const NOT_LOGGED_IN = 'Not logged in yet; use `globus-timer session login` to initialize your session';
-
-/** Refresh a token that has less than this left before using it from the CLI. */
-const CLI_REFRESH_MARGIN_MS = 60_000;
 
 function tokenCacheFor(io: CliIo): TokenCache {
   return new TokenCache(resolvePaths(io.env).tokensFile, (message) => io.err(`globus-timer: warning: ${message}`));

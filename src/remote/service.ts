@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../core/errors.ts';
 import { isLoopback } from '../core/api-addr.ts';
+import { globusEnvironment } from '../auth/environment.ts';
 
 /**
  * Which Timers service a job command drives (issue 15): `local`, the daemon on this
@@ -27,9 +28,9 @@ const HOSTED_TIMERS_HOSTS: Readonly<Record<string, string>> = {
 function hostedBaseUrl(env: NodeJS.ProcessEnv): string {
   const override = (env.GLOBUS_SDK_SERVICE_URL_TIMERS ?? env.GLOBUS_SDK_SERVICE_URL_TIMER)?.trim();
   if (override) return override.replace(/\/+$/, '');
-  const name = (env.GLOBUS_SDK_ENVIRONMENT?.trim() || 'production').toLowerCase();
-  const host = HOSTED_TIMERS_HOSTS[name === 'default' ? 'production' : name];
-  if (!host) throw new InvalidInputError(`invalid GLOBUS_SDK_ENVIRONMENT "${name}": use ${Object.keys(HOSTED_TIMERS_HOSTS).join(', ')}`);
+  const name = globusEnvironment(env);
+  const host = HOSTED_TIMERS_HOSTS[name];
+  if (!host) throw new InvalidInputError(`GLOBUS_SDK_ENVIRONMENT "${name}" has no Timers service: use ${Object.keys(HOSTED_TIMERS_HOSTS).join(', ')}`);
   return `https://${host}`;
 }
 

@@ -13,11 +13,10 @@
 
 import { timers } from '@globus/sdk';
 import { Agent } from 'undici';
-import { createTokenProvider } from '../auth/tokens.ts';
+import { cliTokenProvider } from '../auth/tokens.ts';
 import { tokenDestinationRefusal, tokenRulesFromEnv } from '../auth/token-rules.ts';
 import type { JobsClient } from '../contract/client.ts';
 import type { HistoryPage, JobDocument, JobMethodName, Methods, NextSlotsResult, SubmitJobParams, UpdateJobParams } from '../contract/protocol.ts';
-import { systemClock } from '../core/clock.ts';
 import { AuthRequiredError, ERROR_CODES, InvalidInputError, JobNotFoundError, TimerError } from '../core/errors.ts';
 import { parseJobId } from '../core/job-id.ts';
 import { loginCommand, TIMERS_SCOPE } from '../core/scopes.ts';
@@ -69,7 +68,7 @@ export class RemoteTimers implements JobsClient {
    * scope's token from the token cache, refreshed as the daemon refreshes, and sent only
    * where the token rules let a Timers token go (auth/token-rules.ts).
    */
-  static open(choice: Exclude<ServiceChoice, { kind: 'local' }>, env: NodeJS.ProcessEnv, tokensFile: string): RemoteTimers {
+  static open(choice: Exclude<ServiceChoice, { kind: 'local' }>, env: NodeJS.ProcessEnv): RemoteTimers {
     if (choice.kind === 'url') {
       const token = env[SERVICE_TOKEN_ENV]?.trim();
       if (!token) {
@@ -81,7 +80,7 @@ export class RemoteTimers implements JobsClient {
     }
     const refusal = tokenDestinationRefusal(TIMERS_SCOPE, `${choice.baseUrl}/jobs/`, tokenRulesFromEnv(env));
     if (refusal) throw new InvalidInputError(refusal);
-    const tokens = createTokenProvider({ env, tokensFile, clock: systemClock, refreshMarginMs: 60_000, warn: () => {} });
+    const tokens = cliTokenProvider(env, () => {});
     return new RemoteTimers(choice, env, async (rejected) => {
       const token = await tokens.getToken(TIMERS_SCOPE, { rejected });
       if (!token)
