@@ -21,7 +21,7 @@ import { medianOf, round } from './lib/stats.ts';
 import { runCliScenario } from './scenarios/cli.ts';
 import { runScale } from './scenarios/scale.ts';
 
-const SCENARIOS = ['precision', 'throughput', 'api', 'search', 'scale', 'cli', 'peer'] as const;
+const SCENARIOS = ['precision', 'throughput', 'api', 'watch', 'search', 'scale', 'cli', 'peer'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const HELP = `Usage: npm run bench -- [options]
@@ -33,6 +33,7 @@ Scenarios (default: all, in this order): ${SCENARIOS.join(', ')}
               how much the p99 lateness moves (issue 14: at most 10 %), and the API's latency
   search      highest R at which p99 lateness stays under 100 ms with nothing missed
   scale       --scale-n jobs in the database: ready time, idle RSS, job.get/list latency, submit rate
+  watch       the precision row without and with 5 RPC watchers (job watch --all) and a dashboard event stream
   cli         wall time of 'globus-timer job status ID' and 'job list' next to 'node -e 0'
   peer        BullMQ job schedulers on redis-server (defaults, and hz 100) at each of --peer-rates
 
@@ -313,6 +314,38 @@ await scenario('api', async () => {
     within_1_10: q.within,
     ...(cfg.runs > 1 ? { per_run_p99_ratio: group.perRunP99Ratio.map((x) => round(x, 4)) } : {}),
     api_load: group.loaded.api_load ?? null,
+  });
+});
+
+await scenario('watch', async () => {
+  // Issue 16: watchers cost the firing path nothing but a write. The same precision run
+  // without and with five `job watch --all` connections and one dashboard event stream,
+  // alternated as in the api scenario.
+  const p = firingParams(cfg.n, cfg.rate);
+  const watchers = { rpc: 5, sse: 1 };
+  const base: FiringRow[] = [];
+  const watched: FiringRow[] = [];
+  for (let i = 0; i < cfg.runs; i++) {
+    const of = cfg.runs > 1 ? ` (run ${i + 1}/${cfg.runs})` : '';
+    progress(`watch: globus-timer N=${p.n} R=${p.rate}/s D=${p.durationS}s, no watchers${of}`);
+    base.push(await runFiring('watch', oursSystem({ probe: args.probe }), p));
+    progress(`watch: globus-timer N=${p.n} R=${p.rate}/s D=${p.durationS}s, ${watchers.rpc} RPC watchers and ${watchers.sse} dashboard stream${of}`);
+    watched.push(await runFiring('watch', oursSystem({ probe: args.probe, watchers }), p));
+  }
+  const without = summarize(base);
+  const withWatchers = summarize(watched);
+  emit(without);
+  emit(withWatchers);
+  const p99 = ratioOf(withWatchers, without);
+  emit({
+    scenario: 'watch-ratio',
+    n: without.n,
+    rate: without.rate,
+    watchers,
+    lateness_ms: { without_watchers: pick(without), with_watchers: pick(withWatchers) },
+    p99_ratio: p99 === null ? null : round(p99, 4),
+    ...(cfg.runs > 1 ? { per_run_p99_ratio: watched.map((r, i) => round(ratioOf(r, base[i]!), 4)) } : {}),
+    received: watched.map((r) => (r as { watchers?: unknown }).watchers ?? null),
   });
 });
 

@@ -44,6 +44,9 @@ try {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
+  // The dashboard's page, script and styles (issue 16), served by the API thread from
+  // dist/cli/dashboard (daemon/api/dashboard.ts): plain files, shipped with the package.
+  fs.cpSync(path.join(root, 'src', 'dashboard'), path.join(fresh, 'dashboard'), { recursive: true });
   // Another build may swap its output in between our two renames: then move that one aside too.
   for (;;) {
     fs.rmSync(old, { recursive: true, force: true });

@@ -385,7 +385,9 @@ test('a streamed answer: a client that goes away ends it (no more pieces made), 
   const port = Number(new URL(url).port);
   // Read the head and a little, then hang up: far fewer than the 100,000 pieces are made.
   await new Promise<void>((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1', () => sock.write(`GET /stream/100000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`));
+    const sock = net.connect(port, '127.0.0.1', () =>
+      sock.write(`GET /stream/100000 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`),
+    );
     sock.once('data', () => {
       sock.destroy();
       resolve();

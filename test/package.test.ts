@@ -115,7 +115,15 @@ test('the packed tarball installs into a fresh prefix and its globus-timer runs 
     .readdirSync(path.join(ROOT, 'drizzle'))
     .filter((f) => f.endsWith('.sql'))
     .map((f) => `drizzle/${f}`);
-  for (const want of ['package.json', 'LICENSE', 'bin/globus-timer.js', 'dist/cli/main.js', 'drizzle/meta/_journal.json', ...migrations]) {
+  for (const want of [
+    'package.json',
+    'LICENSE',
+    'bin/globus-timer.js',
+    'dist/cli/main.js',
+    'dist/cli/dashboard/index.html',
+    'drizzle/meta/_journal.json',
+    ...migrations,
+  ]) {
     assert.ok(files.includes(want), `the tarball lacks ${want}: ${files.join(', ')}`);
   }
 

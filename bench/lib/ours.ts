@@ -12,6 +12,36 @@ import type { FireRecord } from './provider-client.ts';
 import { seedGrid, type Grid } from './seed.ts';
 import { percentiles, round } from './stats.ts';
 import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** bench/watchers.ts against the daemon; resolves once every watcher is subscribed. */
+async function startWatchers(daemon: DaemonHandle, w: { rpc: number; sse: number }): Promise<ChildProcess> {
+  const args = [daemon.paths.socketPath, daemon.api?.url ?? '', daemon.api?.token ?? '', String(w.rpc), String(w.sse)];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/watchers.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the watchers did not subscribe within 30 s:\n${stderr}`)), 30_000);
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      if (stderr.includes('watchers ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the watchers exited (${code}):\n${stderr}`)));
+  });
+  return child;
+}
+
+/** What each watcher received (bench/watchers.ts prints it on SIGTERM). */
+async function stopWatchers(child: ChildProcess): Promise<unknown> {
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+  return JSON.parse(stdout.trim() || 'null') as unknown;
+}
 
 export interface OursOptions {
   /** Write a V8 CPU profile of the daemon into this directory. */
@@ -23,6 +53,12 @@ export interface OursOptions {
    * from its own process (bench/api-load.ts) from t0 to the end of the window.
    */
   api?: ApiLoadOptions | null;
+  /**
+   * Watchers attached from their own process (bench/watchers.ts) for the whole run: `rpc`
+   * connections subscribed to every job's events (`job watch --all`), `sse` dashboard
+   * event streams (`GET /events`; the daemon then serves its REST API).
+   */
+  watchers?: { rpc: number; sse: number } | null;
 }
 
 export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
@@ -34,8 +70,11 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
   let load: ApiLoad | undefined;
   let loadStats: Record<string, unknown> | undefined;
   const api = opts.api ?? null;
+  const watching = opts.watchers ?? null;
+  let watchers: ChildProcess | undefined;
+  let watcherStats: unknown;
   return {
-    name: api ? `globus-timer + API ${api.rate} req/s` : 'globus-timer',
+    name: api ? `globus-timer + API ${api.rate} req/s` : watching ? `globus-timer + ${watching.rpc} watchers, ${watching.sse} dashboards` : 'globus-timer',
     setupEstimateMs: (grid) => 1_500 + grid.n * 0.06 + (api ? 1_500 : 0),
     async setup(grid: Grid, providerUrl: string, dir: string) {
       home = dir;
@@ -53,8 +92,12 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
       }
       // The load generator's start-up (a node process) overlaps the daemon's.
       if (api) load = startApiLoad(dir);
-      daemon = await startDaemon(dir, { nodeArgs, env, api: !!api });
+      daemon = await startDaemon(dir, { nodeArgs, env, api: !!api || (watching?.sse ?? 0) > 0 });
       const info = { seed_ms: Math.round(seedMs), ready_ms: Math.round(daemon.readyMs) };
+      if (watching) {
+        watchers = await startWatchers(daemon, watching);
+        return { ...info, watchers_rpc: watching.rpc, watchers_sse: watching.sse };
+      }
       if (!api || !load) return info;
       await load.setup({
         baseUrl: daemon.api!.url,
@@ -81,8 +124,10 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
             const stats = await load.results(api?.answerWaitMs ?? 0);
             loadStats = { ...stats, cpu_total_s: round(procStats(load.pid)?.cpuS, 2) };
           }
+          if (watchers) watcherStats = await stopWatchers(watchers);
         } finally {
           await load?.stop();
+          watchers?.kill('SIGKILL');
           if (daemon) await daemon.stop();
         }
       })()),
@@ -129,6 +174,7 @@ export function oursSystem(opts: OursOptions = {}): SystemUnderTest {
             daemon_errors: sums.errors ?? 0,
             ...(probe ? { probe } : {}),
             ...(loadStats ? { api_load: loadStats } : {}),
+            ...(watcherStats ? { watchers: watcherStats } : {}),
           },
         };
       } finally {

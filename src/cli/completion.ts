@@ -18,7 +18,7 @@ export const COMPLETION_DESCRIPTION = 'Print a bash/zsh completion script: sourc
  * String options whose `--no-` form means "none", by command: `job submit --no-scope`, a
  * provider that takes no token (`session login --scope` has no such form).
  */
-const NEGATABLE_STRING_OPTIONS: Readonly<Record<string, readonly string[]>> = { 'job submit': ['scope'] };
+const NEGATABLE_STRING_OPTIONS: Readonly<Record<string, readonly string[]>> = { 'job submit': ['scope'], 'job update': ['on-failure'] };
 
 /** The part of yargs' `getOptions()` this reads: the options of the command being completed. */
 interface CompletedOptions {

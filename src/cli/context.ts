@@ -15,6 +15,8 @@ export interface CliIo {
   readLine?(prompt: string): Promise<string | null>;
   /** A person at a terminal: commands may then start the login flow themselves. */
   interactive?: boolean;
+  /** stdout is a terminal, this many columns wide: live lines are redrawn in place (`job watch`). Absent: not a terminal. */
+  terminalColumns?: number;
 }
 
 export const processIo: CliIo = {
@@ -23,6 +25,7 @@ export const processIo: CliIo = {
   env: process.env,
   readLine: readStdinLine,
   interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+  ...(process.stdout.isTTY ? { terminalColumns: process.stdout.columns || 80 } : {}),
 };
 
 /** One line from stdin, a terminal or a pipe alike (a pasted code, or one a test writes). */

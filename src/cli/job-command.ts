@@ -33,8 +33,8 @@ interface OneJobCommandSpec<A extends OneJobArgs, P extends object, R> {
   request(args: ArgumentsCamelCase<A>): P;
   /** What the command asks the daemon, with the request and the job's full id. */
   call(client: JobsClient, request: P & { job_id: string }, args: ArgumentsCamelCase<A>): Promise<R>;
-  /** What it prints on stdout: text, or JSON with --format json (or -v). */
-  print(result: R, args: ArgumentsCamelCase<A>, request: P): string;
+  /** What it prints on stdout: text, or JSON with --format json (or -v); null when `call` has shown all (`job run --wait`). */
+  print(result: R, args: ArgumentsCamelCase<A>, request: P): string | null;
 }
 
 /**
@@ -51,7 +51,8 @@ export function oneJobCommand<A extends OneJobArgs, P extends object, R>(spec: O
       const typed = checkJobIdArg(args.job_id);
       const request = spec.request(args);
       const result = await withJobs(args, async (c) => spec.call(c, { ...request, job_id: await resolveJobId(c, typed) }, args));
-      args.io.out(spec.print(result, args, request));
+      const text = spec.print(result, args, request);
+      if (text !== null) args.io.out(text);
     },
   };
 }

@@ -1,9 +1,10 @@
 import { pathToFileURL } from 'node:url';
-import yargs, { type Argv, type MiddlewareFunction } from 'yargs';
+import yargs, { type Argv, type CommandModule, type MiddlewareFunction } from 'yargs';
 import { coerceError, ERROR_CODES, InvalidInputError, ReportedError, TimerError } from '../core/errors.ts';
 import { fileSystemError } from '../fs/fs-error.ts';
 import { VERSION } from '../util/package-root.ts';
 import { apiCommands } from './commands/api/index.ts';
+import { dashboardCommand } from './commands/dashboard.ts';
 import { daemonCommands } from './commands/daemon/index.ts';
 import { jobCommands } from './commands/job/index.ts';
 import { sessionCommands } from './commands/session/index.ts';
@@ -81,6 +82,8 @@ function commandLine(argv: string[], io: CliIo) {
       (y) => withCommands(y, apiCommands),
       groupHelp,
     )
+    // A top-level command: the global options' types are the group commands' GlobalArgs, not yargs' inferred ones.
+    .command(dashboardCommand as unknown as CommandModule)
     // Shell completion (completion.ts): our command prints the script, yargs answers the shell.
     .command(
       'completion',

@@ -1,9 +1,10 @@
 import stringWidth from 'string-width';
 import { loginCommand } from '../core/scopes.ts';
 import { jsonForTerminal, printable, safe } from '../util/printable.ts';
-import type { JobDocument, RunResult } from '../contract/protocol.ts';
+import type { JobDocument } from '../contract/protocol.ts';
 import { summarizeRun } from '../core/run-summary.ts';
 import { displayTime, displayTimeOrNull } from './display-time.ts';
+import { runStatusLabel } from '../core/history-line.ts';
 
 /**
  * Text layouts of the original CLI (reference globus-timer-cli.md §1 "Output layouts"):
@@ -30,13 +31,6 @@ export function formatInterval(totalSeconds: number): string {
 export function lastRunResult(job: JobDocument): string {
   const run = job.results.data[0];
   return run ? runStatusLabel(run) : 'NOT RUN';
-}
-
-/** Where one run stands: its action's status, or where its submission is (`job history`, `job list`). */
-export function runStatusLabel(run: RunResult): string {
-  if (run.run_state === 'pending') return run.attempts > 1 ? 'RETRYING' : 'SUBMITTING';
-  if (run.run_state === 'failed') return 'FAILED';
-  return run.action_status ?? run.run_state.toUpperCase();
 }
 
 /**
@@ -66,7 +60,14 @@ export function jobRecord(job: JobDocument, { short = false } = {}): string {
   if (error) fields.push(['Last Run Error', error]);
   const reason = inactiveReasonLine(job);
   if (reason) fields.push(['Inactive Reason', reason]);
+  if (job.on_failure) fields.push(['On Failure', onFailureText(job.on_failure)]);
   return formatRecord(fields);
+}
+
+/** A job's failure hook: its command, a desktop notification, or both. */
+function onFailureText({ command, notify }: NonNullable<JobDocument['on_failure']>): string {
+  if (command === null) return 'desktop notification';
+  return notify ? `${command} (and a desktop notification)` : command;
 }
 
 /**
@@ -109,15 +110,18 @@ export function inactiveReasonLine(job: JobDocument): string | null {
  * CJK character or an emoji takes two columns, a combining mark none, so a job named
  * `データ転送` or `👩‍🔬 backup` does not push its row's `|` out of line.
  */
-export function formatTable(headers: string[], rawRows: string[][]): string {
+export function formatTable(headers: string[], rawRows: string[][], minWidths: readonly number[] = []): string {
   const rows = rawRows.map((r) => r.map((cell) => printable(cell)));
-  const widths = headers.map((h, i) => Math.max(stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ''))));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => padToWidth(c, widths[i]!))
-      .join(' | ')
-      .trimEnd();
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
+  const widths = headers.map((h, i) => Math.max(minWidths[i] ?? 0, stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ''))));
+  return [tableRow(headers, widths), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map((r) => tableRow(r, widths))].join('\n');
+}
+
+/** One row of a table, its cells padded to `widths` (a row added under a table printed before: `job history -f`). */
+export function tableRow(cells: string[], widths: readonly number[]): string {
+  return cells
+    .map((c, i) => padToWidth(printable(c), widths[i] ?? 0))
+    .join(' | ')
+    .trimEnd();
 }
 
 /** `text` padded with spaces to `width` display columns. */

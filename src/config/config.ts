@@ -1,4 +1,5 @@
-import { InvalidInputError } from '../core/errors.ts';
+import { ERROR_CODES, InvalidInputError, TimerError } from '../core/errors.ts';
+import { checkOnFailureCommand, type OnFailure } from '../core/on-failure.ts';
 
 /**
  * Daemon settings, every one with its unit in its name. Resolved once at startup from the
@@ -58,6 +59,8 @@ export interface ResolvedConfig {
   retentionRunsPerJob: number;
   /** On SIGTERM, how long in-flight bookkeeping may take before it is cut off. */
   shutdownGraceMs: number;
+  /** How long a failure hook (`--on-failure`, daemon/notify) may run before it is stopped (SIGTERM, then SIGKILL). */
+  onFailureTimeoutMs: number;
 }
 
 /** setTimeout's longest delay (2^31 - 1 ms): a longer one fires at once, so a wait that long would spin. */
@@ -103,6 +106,7 @@ const SETTINGS: { readonly [K in keyof ResolvedConfig]: Setting } = {
   retentionDays: { default: 90, min: 0, max: 100_000, unit: 'days', fractions: true },
   retentionRunsPerJob: { default: 1_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
   shutdownGraceMs: { default: 5_000, min: 0, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
+  onFailureTimeoutMs: { default: 60_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
 };
 
 const KEYS = Object.keys(SETTINGS) as (keyof ResolvedConfig)[];
@@ -151,4 +155,37 @@ export function resolveConfig(env: NodeJS.ProcessEnv = process.env, overrides: P
     if (given !== undefined) resolved[key] = checked(key, given, `config ${key}: ${given}`);
   }
   return resolved;
+}
+
+/** The daemon-wide failure hook's variables: a command, and whether to show a desktop notification. */
+const ON_FAILURE_ENV = 'GLOBUS_TIMER_ON_FAILURE';
+const ON_FAILURE_NOTIFY_ENV = 'GLOBUS_TIMER_ON_FAILURE_NOTIFY';
+
+/**
+ * The daemon-wide failure hook (issue 16 item 5), for jobs that set none of their own: a
+ * shell command in GLOBUS_TIMER_ON_FAILURE, a desktop notification with
+ * GLOBUS_TIMER_ON_FAILURE_NOTIFY=1; null when neither is set. A string, not a number, so
+ * not one of the SETTINGS above; refused as they are when malformed, as CONFIG_INVALID (read
+ * when the daemon starts: exit 1, as for every setting, not a usage error).
+ */
+export function onFailureDefaultFromEnv(env: NodeJS.ProcessEnv = process.env): OnFailure | null {
+  const raw = env[ON_FAILURE_ENV];
+  let command: string | null = null;
+  // Empty is unset, as for every setting.
+  if (raw !== undefined && raw !== '') {
+    try {
+      command = checkOnFailureCommand(raw, ON_FAILURE_ENV);
+    } catch (err) {
+      throw new TimerError(ERROR_CODES.CONFIG_INVALID, (err as Error).message, { cause: err });
+    }
+  }
+  const flag = env[ON_FAILURE_NOTIFY_ENV]?.trim().toLowerCase() ?? '';
+  if (!['', '0', '1', 'true', 'false', 'yes', 'no'].includes(flag)) {
+    throw new TimerError(
+      ERROR_CODES.CONFIG_INVALID,
+      `invalid ${ON_FAILURE_NOTIFY_ENV}=${env[ON_FAILURE_NOTIFY_ENV]}: give 1 (show a desktop notification) or 0, or unset it`,
+    );
+  }
+  const notify = ['1', 'true', 'yes'].includes(flag);
+  return command === null && !notify ? null : { command, notify };
 }

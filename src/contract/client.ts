@@ -23,6 +23,9 @@ export class RpcClient {
   readonly #timeoutMs: number;
   /** Why the connection is over (closed, an unreadable or oversized reply): later calls fail with it at once. */
   #endedBecause: string | null = null;
+  /** Who hears each notification method (`job.events` for a watcher), and who hears the connection end. */
+  readonly #notified = new Map<string, (params: unknown) => void>();
+  #onEnd: ((reason: string) => void) | null = null;
   /** What the daemon said about itself when we connected. */
   daemon: HelloResult = { protocol_version: PROTOCOL_VERSION, version: VERSION, pid: 0 };
 
@@ -62,12 +65,14 @@ export class RpcClient {
     }
     // An error the daemon could not tie to a request (its frame too large to read, or
     // unreadable): it ends the connection, and the calls on the way learn why.
-    const orphan = reply as { id?: unknown; error?: { message?: unknown } } | null;
+    const orphan = reply as { id?: unknown; error?: { message?: unknown }; method?: unknown; params?: unknown } | null;
     if (orphan?.id === null && typeof orphan.error?.message === 'string') this.#end(orphan.error.message);
+    else if (typeof orphan?.method === 'string' && orphan.id === undefined) this.#notified.get(orphan.method)?.(orphan.params);
     else this.#rpc.receive(reply as Parameters<JSONRPCClient['receive']>[0]);
   }
 
   #end(reason: string): void {
+    if (this.#endedBecause === null) this.#onEnd?.(reason);
     this.#endedBecause ??= reason;
     this.#rpc.rejectAllPendingRequests(reason);
     this.#sock.destroy();
@@ -118,7 +123,18 @@ export class RpcClient {
     }
   }
 
+  /** Hear the daemon's notifications of `method` (one listener per method; the last one set). */
+  onNotification(method: string, listener: (params: unknown) => void): void {
+    this.#notified.set(method, listener);
+  }
+
+  /** Hear the connection end, with why (the daemon stopped, or dropped a watcher that did not read). */
+  onEnd(listener: (reason: string) => void): void {
+    this.#onEnd = listener;
+  }
+
   close(): void {
+    this.#onEnd = null;
     this.#sock.end();
     this.#sock.destroy();
   }

@@ -16,6 +16,7 @@ import {
   type RunError,
   type RunState,
 } from '../core/vocabulary.ts';
+import type { OnFailure, OnFailureChange } from '../core/on-failure.ts';
 
 /**
  * Bumped on any incompatible change; the daemon reports it in `daemon.status`.
@@ -66,6 +67,8 @@ export interface SubmitJobParams {
   scope?: string | null;
   stop_after?: { date?: string | null; n_runs?: number | null } | null;
   policy?: { overlap?: OverlapPolicy; misfire?: MisfirePolicy };
+  /** Absent, null or neither set: the daemon-wide default (GLOBUS_TIMER_ON_FAILURE), if any. */
+  on_failure?: OnFailureChange | null;
 }
 
 /**
@@ -171,6 +174,8 @@ export interface JobDocument {
   activity: { code: ActivityCode; start_timestamp: string | null };
   policy: { overlap: OverlapPolicy; misfire: MisfirePolicy };
   skipped_slots: { missed: number; overlap: number };
+  /** Only when the job has its own (a job without one follows the daemon-wide default, if any). */
+  on_failure?: OnFailure;
 }
 
 export interface ResumeResult {
@@ -252,6 +257,8 @@ export interface UpdateJobParams {
   stop_after?: { date?: string | null; n_runs?: number | null } | null;
   callback_body?: Record<string, unknown>;
   policy?: { overlap?: OverlapPolicy; misfire?: MisfirePolicy };
+  /** Each key given replaces that setting (command null: none); `on_failure: null` clears both, back to the daemon-wide default. */
+  on_failure?: OnFailureChange | null;
 }
 
 export interface UpdateJobResult {
@@ -318,6 +325,53 @@ export interface HelloResult {
   pid: number;
 }
 
+/**
+ * How far a run has got, read from its provider's latest status document: for a Globus
+ * Transfer task the counts of its `details` (the Transfer task document); for any other
+ * provider only its status words. Every count is null when the provider did not say.
+ */
+export interface RunProgress {
+  /** The provider's status: ACTIVE, INACTIVE, SUCCEEDED, FAILED. */
+  status: string;
+  /** A short human word from the provider (Transfer's nice_status, or display_status). */
+  label: string | null;
+  /** Files in the task, and those done (transferred plus skipped). */
+  files_total: number | null;
+  files_done: number | null;
+  bytes_transferred: number | null;
+  /** The provider's own rate, bytes per second (Transfer's effective_bytes_per_second). */
+  bytes_per_second: number | null;
+  /** Transfer's subtasks: a finer measure of progress than files for a few big files. */
+  subtasks_total: number | null;
+  subtasks_done: number | null;
+  faults: number | null;
+}
+
+/** A run changed: sent, accepted, polled, ended. `run` is its `job history` entry without the provider's document. */
+export interface RunEvent {
+  type: 'run';
+  job_id: string;
+  job_name: string;
+  /** The run's internal id: stable key for a run across events (request_id is too). */
+  run_id: number;
+  run: Omit<HistoryEntry, 'data'>;
+  progress: RunProgress | null;
+}
+
+/** A job changed (submitted, updated, paused, resumed, inactive, finished, deleted): the dashboard refetches it. */
+export interface JobEvent {
+  type: 'job';
+  job_id: string;
+  status: JobStatus;
+}
+
+export type DaemonEvent = RunEvent | JobEvent;
+
+/** Params of the `job.events` notification: the events of one commit, oldest first. */
+export interface EventsNotification {
+  events: DaemonEvent[];
+}
+
 export interface Methods {
   'job.submit': { params: SubmitJobParams; result: JobDocument };
   'job.get': { params: JobIdParams; result: JobDocument };
@@ -350,6 +404,24 @@ export interface Methods {
    * older daemon answers METHOD_NOT_FOUND, which the CLI words as "restart the daemon".
    */
   'api.rotate_token': { params: Record<string, never>; result: RotateTokenResult };
+  /**
+   * Watch run and job changes on this connection (issue 16): from the answer on, the daemon
+   * sends `job.events` notifications (contract/events.ts) until `events.unsubscribe` or the
+   * connection ends. A second subscribe replaces the first. Added without a protocol bump,
+   * as api.rotate_token: an older daemon answers METHOD_NOT_FOUND.
+   */
+  'events.subscribe': { params: SubscribeParams; result: SubscribeResult };
+  'events.unsubscribe': { params: Record<string, never>; result: { subscribed: false } };
+}
+
+export interface SubscribeParams {
+  /** Full job ids to watch (resolve prefixes first); absent or null: every job. */
+  job_ids?: string[] | null;
+}
+
+export interface SubscribeResult {
+  /** The open runs of the watched jobs as the subscription began, oldest first: a watcher follows these, then what the notifications tell. */
+  open_runs: RunEvent[];
 }
 
 interface RotateTokenResult {
@@ -427,6 +499,13 @@ const policySchema = optional({
   additionalProperties: false,
   properties: { overlap: optional({ type: 'string', enum: OVERLAP_POLICIES }), misfire: optional({ type: 'string', enum: MISFIRE_POLICIES }) },
 });
+const onFailureSchema = {
+  type: 'object',
+  nullable: true,
+  additionalProperties: false,
+  // The command's rules (no NUL, its length) are core/on-failure.ts's.
+  properties: { command: { type: 'string', nullable: true }, notify: optional({ type: 'boolean' }) },
+} as const;
 const jobIdProperty = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const jobIdListSchema = { type: 'array', minItems: 1, maxItems: 1000, items: jobIdProperty } as const;
 const jobIdSchema = {
@@ -455,6 +534,7 @@ export const PARAM_SCHEMAS = checkedSchemas({
       scope: { type: 'string', nullable: true },
       stop_after: stopAfterSchema,
       policy: policySchema,
+      on_failure: onFailureSchema,
     },
   },
   'job.get': jobIdSchema,
@@ -499,6 +579,7 @@ export const PARAM_SCHEMAS = checkedSchemas({
       stop_after: stopAfterSchema,
       callback_body: optional({ type: 'object' }),
       policy: policySchema,
+      on_failure: onFailureSchema,
     },
   },
   'job.next': {
@@ -537,4 +618,10 @@ export const PARAM_SCHEMAS = checkedSchemas({
   'daemon.status': noParamsSchema,
   'daemon.stop': noParamsSchema,
   'api.rotate_token': noParamsSchema,
+  'events.subscribe': {
+    type: 'object',
+    additionalProperties: false,
+    properties: { job_ids: optional(jobIdListSchema) },
+  },
+  'events.unsubscribe': noParamsSchema,
 });

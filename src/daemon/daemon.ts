@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { createProviderAgent } from '../actions/provider.ts';
-import type { ResolvedConfig } from '../config/config.ts';
+import { onFailureDefaultFromEnv, type ResolvedConfig } from '../config/config.ts';
 import type { AppPaths } from '../config/paths.ts';
 import { openDb, type Db } from './store/open.ts';
 import { ensurePrivateDir } from '../fs/private.ts';
@@ -15,6 +15,9 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { Scheduler } from './loop.ts';
 import { NO_TOKENS, type TokenProvider } from '../auth/tokens.ts';
 import { ALLOW_HTTP_TOKENS_ENV, tokenRulesFromEnv, type TokenRules } from '../auth/token-rules.ts';
+import { EventHub } from './events/hub.ts';
+import { FailureHooks } from './notify/failure-hooks.ts';
+import type { OnFailure } from '../core/on-failure.ts';
 import { Runner } from './runner.ts';
 import { WriteBehind } from './store/write-behind.ts';
 import { VERSION } from '../util/package-root.ts';
@@ -51,6 +54,8 @@ export interface DaemonOptions {
   apiAddr?: ApiAddr | null;
   /** The API's slow-client limits (tests shorten them); default: api/server.ts. */
   apiTimeouts?: Partial<ApiTimeouts>;
+  /** The failure hook of jobs without their own; default: from the daemon's environment (config.ts onFailureDefaultFromEnv). */
+  onFailureDefault?: OnFailure | null;
 }
 
 /** A running daemon. Startup and `stop()` are mirror images. */
@@ -59,6 +64,7 @@ export interface Daemon extends AsyncDisposable {
   readonly service: JobService;
   readonly scheduler: Scheduler;
   readonly runner: Runner;
+  readonly events: EventHub;
   stop(): Promise<void>;
   /** The REST API's base URL, or null when it is off. */
   readonly apiUrl: string | null;
@@ -102,7 +108,13 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   const tokens = opts.tokens ?? NO_TOKENS;
   const writes = new WriteBehind(db, log.child({ component: 'runner' }));
   started.defer('run bookkeeping', () => writes.close());
-  const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens, tokenRules });
+  // Run and job changes for whoever watches (issue 16): the RPC socket's watchers, the dashboard, the failure hooks.
+  const events = new EventHub({ db, writes, log: log.child({ component: 'events' }), betweenFires: () => betweenFires(() => scheduler.msUntilWake()) });
+  // Told when it fails (issue 16 item 5): a job's --on-failure / --notify, or the daemon-wide default.
+  const defaultHook = opts.onFailureDefault !== undefined ? opts.onFailureDefault : onFailureDefaultFromEnv(process.env);
+  const hooks = new FailureHooks({ db, events, log: log.child({ component: 'notify' }), timeoutMs: config.onFailureTimeoutMs, defaultHook });
+  started.defer('failure hooks', () => hooks.stop());
+  const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens, tokenRules, events });
   started.defer('runner', () => runner.stop(config.shutdownGraceMs));
   const scheduler = new Scheduler({
     db,
@@ -116,7 +128,11 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
     db,
     clock,
     config,
-    onScheduleChange: () => scheduler.reschedule(),
+    onScheduleChange: (jobId) => {
+      scheduler.reschedule();
+      hooks.jobChanged(jobId);
+      events.jobChanged(jobId);
+    },
     fireRun: (run, job) => runner.fire(run, job),
     flushRunWrites: () => writes.flush(),
     withdrawRuns: (jobId) => runner.withdraw(jobId),
@@ -137,6 +153,7 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   const rpc = new RpcServer(
     rpcRoutes({ service, db, paths, startedAtMs, logFile: opts.logFile ?? null, socketActivated, stop: requestStop, apiUrl, rotateApiToken }),
     log.child({ component: 'rpc' }),
+    events,
   );
   // Before the socket answers (a second daemon was refused at the state lock already), so
   // that once the CLI gets an answer there the API is up too (`daemon start --api` asks for
@@ -147,6 +164,7 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
       config,
       apiJobs(service, tokens, () => betweenFires(() => scheduler.msUntilWake())),
       started,
+      events,
     );
   // Pushed before listening: a listen that fails after binding still closes what it bound.
   started.defer('rpc server', () => rpc.close());
@@ -158,7 +176,7 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   scheduler.start();
   started.defer('scheduler', () => scheduler.stop());
   log.info({ socket: paths.socketPath, api: apiUrl() ?? undefined, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
-  return { db, service, scheduler, runner, apiUrl: apiUrl(), stop, stopped, [Symbol.asyncDispose]: stop };
+  return { db, service, scheduler, runner, events, apiUrl: apiUrl(), stop, stopped, [Symbol.asyncDispose]: stop };
 }
 
 /** The Timers REST API: its token (made on the first start, then kept) and its server, on `addr` or the socket systemd passed. */
@@ -167,13 +185,24 @@ async function startApi(
   config: ResolvedConfig,
   jobs: ApiJobs,
   started: UndoStack,
+  events: EventHub,
 ): Promise<ApiServer> {
   const token = ensureApiToken(paths.apiTokenFile);
   const addr = apiAddr ?? null;
   // systemd's socket, when it passed one, rather than binding: it holds the port (and checks nothing; server.ts does).
   const fd = inheritedApiFd ?? null;
   // On a thread of its own (api/jobs.ts): the firing path stays first.
-  const api = await startApiThread({ dbFile: paths.dbFile, addr, fd, token, timeouts: apiTimeouts, config, jobs, log: log.child({ component: 'api' }) });
+  const api = await startApiThread({
+    dbFile: paths.dbFile,
+    addr,
+    fd,
+    token,
+    timeouts: apiTimeouts,
+    config,
+    jobs,
+    events,
+    log: log.child({ component: 'api' }),
+  });
   started.defer('api server', () => api.close());
   if (fd !== null && addr && !servesAt(api.url, addr)) {
     // The socket is what clients reach; the variable only said where it should be (an edited unit?).

@@ -16,11 +16,16 @@ import { ensurePrivateDir } from '../fs/private.ts';
 import type { Logger } from '../log/logger.ts';
 import { isAnswering } from '../contract/client.ts';
 import { encodeFrame, frameTooLargeMessage, onLines, writeFrame, type Frame } from '../contract/framing.ts';
-import { MAX_FRAME_BYTES, PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods } from '../contract/protocol.ts';
+import { MAX_FRAME_BYTES, PARAM_SCHEMAS, RPC_ERROR_CODES, type MethodName, type Methods, type SubscribeParams } from '../contract/protocol.ts';
+import type { EventHub } from './events/hub.ts';
+import { RpcWatchers } from './rpc-watchers.ts';
+
+/** Methods about the connection itself, answered by the server (rpc-watchers.ts), not the route table. */
+type ConnectionMethodName = 'events.subscribe' | 'events.unsubscribe';
 
 /** What answers each method: the route table (rpc-routes.ts). */
 export type Handlers = {
-  [M in MethodName]: (params: Methods[M]['params']) => Methods[M]['result'] | Promise<Methods[M]['result']>;
+  [M in Exclude<MethodName, ConnectionMethodName>]: (params: Methods[M]['params']) => Methods[M]['result'] | Promise<Methods[M]['result']>;
 };
 
 /** JSON-RPC code for each stable error code; anything else is a generic server error. */
@@ -49,9 +54,16 @@ function errorResponse(id: JSONRPCID, err: unknown, log: Logger): JSONRPCErrorRe
   return createJSONRPCErrorResponse(id, RPC_ERROR_CODES.INTERNAL, 'internal error; see the daemon log', { code: ERROR_CODES.INTERNAL });
 }
 
+/** The connection a request came on: json-rpc-2.0's `serverParams`, handed to every method. */
+type Caller = net.Socket;
+
 /** `handler`, behind a check of its params against the method's schema (contract/protocol.ts PARAM_SCHEMAS). */
-function checkedParams(method: MethodName, validate: ValidateFunction, handler: (params: unknown) => unknown): (params: unknown) => unknown {
-  return (params) => {
+function checkedParams(
+  method: MethodName,
+  validate: ValidateFunction,
+  handler: (params: unknown, caller: Caller) => unknown,
+): (params: unknown, caller: Caller) => unknown {
+  return (params, caller) => {
     const p = params ?? {};
     if (!validate(p)) {
       const e = validate.errors?.[0];
@@ -60,7 +72,7 @@ function checkedParams(method: MethodName, validate: ValidateFunction, handler: 
         code: ERROR_CODES.INVALID_INPUT,
       });
     }
-    return handler(p);
+    return handler(p, caller);
   };
 }
 
@@ -71,19 +83,35 @@ function checkedParams(method: MethodName, validate: ValidateFunction, handler: 
  * answered with a bare "internal error" (errorResponse).
  */
 export class RpcServer {
-  readonly #rpc: JSONRPCServer;
+  readonly #rpc: JSONRPCServer<Caller>;
   readonly #log: Logger;
   readonly #clients = new Set<net.Socket>();
   #server: net.Server | undefined;
   #socketPath: string | undefined;
 
-  constructor(handlers: Handlers, log: Logger) {
+  /** `events` feeds the watchers (events.subscribe); without it (tests of the transport alone) nobody can watch. */
+  constructor(handlers: Handlers, log: Logger, events?: EventHub) {
     this.#log = log;
-    this.#rpc = new JSONRPCServer({ errorListener: (message, data) => log.debug({ data }, message) });
+    this.#rpc = new JSONRPCServer<Caller>({ errorListener: (message, data) => log.debug({ data }, message) });
     this.#rpc.mapErrorToJSONRPCErrorResponse = (id, err: unknown) => errorResponse(id, err, log);
+    const watchers = events && new RpcWatchers(events, log);
+    const connectionMethods: Record<ConnectionMethodName, (params: unknown, caller: Caller) => unknown> = {
+      'events.subscribe': (params, caller) => {
+        if (!watchers) throw new TimerError(ERROR_CODES.INTERNAL, 'this daemon has no events to watch');
+        return watchers.subscribe(caller, params as SubscribeParams);
+      },
+      'events.unsubscribe': (_params, caller) => {
+        watchers?.unsubscribe(caller);
+        return { subscribed: false };
+      },
+    };
+    const all: Record<string, (params: unknown, caller: Caller) => unknown> = {
+      ...(handlers as Record<string, (params: unknown) => unknown>),
+      ...connectionMethods,
+    };
     const ajv = new Ajv({ allErrors: false, strict: true });
-    for (const method of Object.keys(handlers) as MethodName[]) {
-      this.#rpc.addMethod(method, checkedParams(method, ajv.compile(PARAM_SCHEMAS[method]), handlers[method] as (params: unknown) => unknown));
+    for (const method of Object.keys(all) as MethodName[]) {
+      this.#rpc.addMethod(method, checkedParams(method, ajv.compile(PARAM_SCHEMAS[method]), all[method]!));
     }
   }
 
@@ -157,7 +185,7 @@ export class RpcServer {
    * would leave the whole batch unanswered: such members get their Invalid Request reply
    * here and the others go through as usual.
    */
-  async #dispatch(line: string): Promise<unknown> {
+  async #dispatch(line: string, caller: Caller): Promise<unknown> {
     if (line.trimStart().startsWith('[')) {
       let batch: unknown;
       try {
@@ -167,12 +195,12 @@ export class RpcServer {
       }
       if (Array.isArray(batch) && batch.some((m) => typeof m !== 'object' || m === null || Array.isArray(m))) {
         const requests = batch.filter((m): m is JSONRPCRequest => typeof m === 'object' && m !== null && !Array.isArray(m));
-        const answered = requests.length ? ((await this.#rpc.receive(requests)) ?? []) : [];
+        const answered = requests.length ? ((await this.#rpc.receive(requests, caller)) ?? []) : [];
         const invalid = batch.filter((m) => !requests.includes(m as JSONRPCRequest)).map(() => createJSONRPCErrorResponse(null, -32600, 'Invalid Request'));
         return [...(Array.isArray(answered) ? answered : [answered]), ...invalid];
       }
     }
-    return this.#rpc.receiveJSON(line);
+    return this.#rpc.receiveJSON(line, caller);
   }
 
   /**
@@ -206,7 +234,7 @@ export class RpcServer {
       sock,
       (line) => {
         pending += 1;
-        this.#dispatch(line)
+        this.#dispatch(line, sock)
           .then((response) => {
             if (response) writeFrame(sock, this.#replyFrame(response as JSONRPCResponse | JSONRPCResponse[]));
           })

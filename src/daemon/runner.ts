@@ -15,6 +15,7 @@ import type { TokenProvider } from '../auth/tokens.ts';
 import { STRICT_TOKEN_RULES, tokenDestinationRefusal, type TokenRules } from '../auth/token-rules.ts';
 import { Cancellation } from '../util/cancellation.ts';
 import { sleep, sleepUntil, type Clock } from '../core/clock.ts';
+import type { EventHub } from './events/hub.ts';
 
 /**
  * A refusal that stands: the run fails with `error`, and its job waits for the user, inactive
@@ -62,6 +63,8 @@ export interface RunnerDeps {
   tokens: TokenProvider;
   /** Where a job's token may go (auth/token-rules.ts), checked before every request that carries one. Default: the strict rules. */
   tokenRules?: TokenRules;
+  /** Told of every run write, and of a job made inactive (issue 16's watchers). */
+  events?: EventHub;
 }
 
 /**
@@ -295,7 +298,7 @@ export class Runner {
           this.#fail(run, job, { ...token.error, message: `${token.error.message} (gave up)` });
           return 'done';
         }
-        this.#write(() => recordRunError(db, run.id, token.error));
+        this.#write(run, () => recordRunError(db, run.id, token.error));
         this.#deps.log.warn({ jobId: job.id, runId: run.id, error: token.error }, 'no token yet; will retry');
         if (!(await sleep(clock, retryDelayMs, driven.wake))) return null;
         retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
@@ -309,7 +312,7 @@ export class Runner {
       // first send is when the run really fired.
       const firedAtMs = attempts === 1 ? sentAtMs : run.firedAtMs;
       const attempt = attempts;
-      this.#write(() => recordAttempt(db, run.id, attempt, firedAtMs));
+      this.#write(run, () => recordAttempt(db, run.id, attempt, firedAtMs));
       const outcome = await submission;
       // Cut off by shutdown: the provider may or may not have the request. Leave the run
       // pending; the next start re-sends it with the same request_id.
@@ -333,7 +336,7 @@ export class Runner {
           }
           const error = verdict.error;
           refusals.answered();
-          this.#write(() => recordRunError(db, run.id, error));
+          this.#write(run, () => recordRunError(db, run.id, error));
           this.#deps.log.warn({ jobId: job.id, runId: run.id, attempts, error }, 'submission failed; will retry');
           if (!(await sleep(clock, waitMs, driven.wake))) return null;
           retryDelayMs = Math.min(retryDelayMs * 2, config.retryMaxMs);
@@ -476,16 +479,20 @@ export class Runner {
     }
     const update = { httpStatus, actionId, actionStatus: status.status, actionDocument: status.document };
     if (!isTerminal(status.status)) {
-      this.#write(() => recordActionStatus(db, run.id, { ...update, state: 'active', completedAtMs: null }));
+      this.#write(run, () => recordActionStatus(db, run.id, { ...update, state: 'active', completedAtMs: null }));
       return 'active';
     }
     const failed = status.status === 'FAILED';
     const completedAtMs = clock.now();
-    this.#write(() => {
-      recordActionStatus(db, run.id, { ...update, state: failed ? 'failed' : 'succeeded', completedAtMs });
-      if (failed) incrementErrorCount(db, job.id);
-      this.#pruneNowAndThen(job);
-    });
+    this.#write(
+      run,
+      () => {
+        recordActionStatus(db, run.id, { ...update, state: failed ? 'failed' : 'succeeded', completedAtMs });
+        if (failed) incrementErrorCount(db, job.id);
+        this.#pruneNowAndThen(job);
+      },
+      true,
+    );
     // debug, not info: a 1-second job would write 86,400 lines a day; failures are warnings.
     this.#deps.log.debug({ jobId: job.id, runId: run.id, actionId, status: status.status }, 'run completed');
     if (actionId) void this.#release(job, actionId);
@@ -511,11 +518,15 @@ export class Runner {
     const { db, clock } = this.#deps;
     const completedAtMs = clock.now();
     const httpStatus = fromSubmission && error.httpStatus !== undefined ? error.httpStatus : null;
-    this.#write(() => {
-      recordRunFailure(db, run.id, error, completedAtMs, httpStatus);
-      if (countsAsError) incrementErrorCount(db, job.id);
-      this.#pruneNowAndThen(job);
-    });
+    this.#write(
+      run,
+      () => {
+        recordRunFailure(db, run.id, error, completedAtMs, httpStatus);
+        if (countsAsError) incrementErrorCount(db, job.id);
+        this.#pruneNowAndThen(job);
+      },
+      true,
+    );
     if (countsAsError) this.#deps.log.warn({ jobId: job.id, runId: run.id, error }, 'run failed');
     else this.#deps.log.info({ jobId: job.id, runId: run.id, error }, 'run closed');
   }
@@ -529,13 +540,18 @@ export class Runner {
   #refusalStands(run: RunRow, job: JobRow, { error, inactive }: Refusal, fromSubmission: boolean): 'done' {
     this.#fail(run, job, error, fromSubmission);
     const nowMs = this.#deps.clock.now();
-    this.#write(() => markInactive(this.#deps.db, job.id, inactive, nowMs));
+    this.#deps.writes.add(() => markInactive(this.#deps.db, job.id, inactive, nowMs));
+    this.#deps.events?.jobChanged(job.id);
     return 'done';
   }
 
-  /** Queue a bookkeeping write (see WriteBehind). */
-  #write(write: () => void): void {
+  /**
+   * Queue a bookkeeping write of `run` (see WriteBehind), and tell the event hub, which reads
+   * the run back once the write has committed. `ended`: the write completes the run.
+   */
+  #write(run: RunRow, write: () => void, ended = false): void {
     this.#deps.writes.add(write);
+    this.#deps.events?.runChanged(run.id, run.jobId, ended);
   }
 
   /** Read a run as it stands, queued writes included. */

@@ -153,6 +153,8 @@ export class RemoteTimers implements JobsClient {
   async #submit(params: SubmitJobParams): Promise<JobDocument> {
     if (params.cron != null) throw this.#lacks('cron schedules (--cron)', 'use --interval');
     if (params.policy?.misfire !== undefined || params.policy?.overlap !== undefined) throw this.#lacks('misfire and overlap policies', 'leave them out');
+    // Run by the daemon the job is on: a REST API takes none (issue 16 item 5).
+    if (params.on_failure != null) throw this.#lacks('failure hooks (--on-failure, --notify)', 'leave them out');
     if (params.interval_seconds === undefined) throw new InvalidInputError('give --interval');
     if (this.#choice.kind === 'hosted' && params.interval_seconds < HOSTED_MIN_INTERVAL_SECONDS) {
       throw new InvalidInputError(`${this.#name} runs a timer at most once a minute: give --interval ${HOSTED_MIN_INTERVAL_SECONDS} or more`);
@@ -178,6 +180,7 @@ export class RemoteTimers implements JobsClient {
         throw this.#lacks(`changing ${others.join(', ')} (it changes only a timer's name)`, 'copy the job with the new settings and delete the old one');
       if (change.cron !== undefined || change.timezone !== undefined) throw this.#lacks('cron schedules', 'use --interval');
       if (change.policy !== undefined) throw this.#lacks('misfire and overlap policies', 'leave them out');
+      if (change.on_failure !== undefined) throw this.#lacks('failure hooks (--on-failure, --notify)', 'leave them out');
       // Another globus-timer daemon takes these too (its PATCH extension, daemon/api/requests.ts).
       if (change.interval_seconds !== undefined) patch.interval = change.interval_seconds;
       if (change.start !== undefined) patch.start = change.start;

@@ -88,6 +88,11 @@ export interface FakeProvider {
    * request it answers; e.g. to echo the request's bearer token in JSON escapes.
    */
   rewriteBody: ((text: string, request: RecordedRequest) => string) | null;
+  /**
+   * Optional (default null): the `details` of each status document, given the polls still to
+   * come before the final status (0 at the end): a Transfer task making progress poll by poll.
+   */
+  detailsAt: ((pollsLeft: number, status: string) => Record<string, unknown>) | null;
   runRequests(): RecordedRequest[];
   statusRequests(): RecordedRequest[];
   releaseRequests(): RecordedRequest[];
@@ -122,6 +127,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     introspectionScope: null,
     inputSchema: { type: 'object' },
     rewriteBody: null,
+    detailsAt: null,
     runRequests: () => requests.filter((r) => r.method === 'POST' && r.path.endsWith('/run')),
     statusRequests: () => requests.filter((r) => r.path.endsWith('/status')),
     releaseRequests: () => requests.filter((r) => r.path.endsWith('/release')),
@@ -148,6 +154,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
   function statusDocument(action: Action, status: string): Record<string, unknown> {
     return {
       ...action.document,
+      ...(provider.detailsAt ? { details: provider.detailsAt(action.pollsLeft, status) } : {}),
       action_id: action.actionId,
       status,
       display_status: status,

@@ -694,7 +694,10 @@ function validBase(method: MethodName, jobId: string): Record<string, unknown> {
     case 'daemon.status':
     case 'daemon.stop':
     case 'api.rotate_token':
+    case 'events.unsubscribe':
       return {};
+    case 'events.subscribe':
+      return { job_ids: [jobId] };
   }
 }
 

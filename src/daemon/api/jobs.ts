@@ -20,6 +20,8 @@ import type {
   HistoryPage,
   HistoryParams,
   ResumeResult,
+  RunNowParams,
+  RunNowResult,
   SubmitJobParams,
   UpdateJobParams,
   UpdateJobResult,
@@ -40,12 +42,14 @@ export interface ApiJobs {
   delete(jobId: string): Promise<JobDocument>;
   pause(params: PauseParams): Promise<PauseResult>;
   resume(jobId: string): Promise<ResumeResult>;
+  /** Fire one run now, outside the grid (the dashboard's Run now). */
+  runNow(params: RunNowParams): Promise<RunNowResult>;
 }
 
 /** The changes, by name: what crosses the MessagePort. */
-type Changes = Pick<ApiJobs, 'submit' | 'update' | 'delete' | 'pause' | 'resume'>;
+type Changes = Pick<ApiJobs, 'submit' | 'update' | 'delete' | 'pause' | 'resume' | 'runNow'>;
 type ChangeName = keyof Changes;
-const CHANGES: readonly ChangeName[] = ['submit', 'update', 'delete', 'pause', 'resume'];
+const CHANGES: readonly ChangeName[] = ['submit', 'update', 'delete', 'pause', 'resume', 'runNow'];
 
 /**
  * A new job's reason to wait: its scope has no consent the token provider knows of (asked
@@ -84,6 +88,7 @@ export function apiJobs(service: JobService, tokens?: Pick<TokenProvider, 'hasCo
     delete: gated((jobId: string) => service.delete(jobId)),
     pause: gated((params: PauseParams) => service.pause(params)),
     resume: gated((jobId: string) => service.resume(jobId)),
+    runNow: gated((params: RunNowParams) => service.runNow(params)),
   };
 }
 
@@ -189,5 +194,6 @@ export function callsOverPort(port: Port, reader: Pick<ApiJobs, 'get' | 'list' |
     delete: call('delete'),
     pause: call('pause'),
     resume: call('resume'),
+    runNow: call('runNow'),
   };
 }

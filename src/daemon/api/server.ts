@@ -20,7 +20,8 @@ import { ERROR_CODES, InvalidInputError, RequestValidationError, TimerError, typ
 import { MAX_ACTION_BODY_BYTES } from '../../core/input.ts';
 import type { Logger } from '../../log/logger.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../util/json-depth.ts';
-import { JsonChunks, type ApiMethod, type ApiRequest, type ApiRoute } from './types.ts';
+import { changes, cookieOf, hostAllowed, originAllowed, ourHosts, sameText, SESSION_COOKIE, sessionCookieHeader, sessionOf } from './door.ts';
+import { JsonChunks, type ApiMethod, type ApiRequest, type ApiRoute, type WebHandler } from './types.ts';
 
 /**
  * The largest request body: the largest job body (1 MiB) plus room for the rest of a job
@@ -58,6 +59,8 @@ export interface ApiServerOptions {
   routes: readonly ApiRoute[];
   log: ApiLog;
   timeouts?: Partial<ApiTimeouts> | undefined;
+  /** The dashboard's pages, files and event stream, served behind the same door (api/door.ts). */
+  web?: WebHandler | undefined;
 }
 
 export interface ApiServer {
@@ -69,7 +72,7 @@ export interface ApiServer {
 }
 
 /** Listen on `addr`, or on the listening socket `fd` (loopback only, checked again here), and answer with `routes`. */
-export async function startApiServer({ addr, fd, token, routes, log, timeouts = {} }: ApiServerOptions): Promise<ApiServer> {
+export async function startApiServer({ addr, fd, token, routes, log, timeouts = {}, web }: ApiServerOptions): Promise<ApiServer> {
   // Defense in depth: parseApiAddr refuses these already, but this is the socket that opens.
   if (addr && !isLoopback(addr.host)) throw new InvalidInputError(`the API listens on loopback only (127.0.0.1 or ::1), not ${addr.host}`);
   // systemd's socket is bound and listening already: served as it is, its address checked below.
@@ -79,7 +82,9 @@ export async function startApiServer({ addr, fd, token, routes, log, timeouts = 
   const table = compile(routes);
   // Read at each request, so a rotated token takes effect on the very next one, also on
   // a kept-alive connection that came in with the old token.
-  const auth = { expected: digest(token) };
+  const auth = { expected: digest(token), session: sessionOf(token), token };
+  // Filled in once the port is known (port 0, systemd's socket): the Host values let in.
+  const ctx: Ctx = { table, auth, log, hosts: new Set(), web };
   const server = http.createServer(
     {
       headersTimeout: t.headersMs,
@@ -90,7 +95,7 @@ export async function startApiServer({ addr, fd, token, routes, log, timeouts = 
       requireHostHeader: false,
     },
     (req, res) => {
-      serve(req, res, { table, auth, log }).catch((err: unknown) => {
+      serve(req, res, ctx).catch((err: unknown) => {
         // serve answers every error itself; this is a failure to write the answer (a gone client).
         log.debug({ err }, 'api response failed');
         res.destroy();
@@ -123,10 +128,14 @@ export async function startApiServer({ addr, fd, token, routes, log, timeouts = 
     throw notLoopbackError(bound, fd);
   }
   const url = apiBaseUrl({ host: fd === undefined && addr ? addr.host : bound.address, port: bound.port });
+  ctx.hosts = ourHosts(bound.port);
   return {
     url,
     setToken: (next) => {
       auth.expected = digest(next);
+      auth.session = sessionOf(next);
+      auth.token = next;
+      web?.revoke();
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -240,9 +249,20 @@ function authorized(header: string | undefined, expected: Buffer): boolean {
 
 interface Ctx {
   table: CompiledRoute[];
-  /** The token's digest; replaced when the token is rotated. */
-  auth: { expected: Buffer };
+  /** The token's digest, the dashboard cookie made from it, and the token; replaced when the token is rotated. */
+  auth: { expected: Buffer; session: string; token: string };
   log: ApiLog;
+  /** `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`: the only Host values served. */
+  hosts: Set<string>;
+  web: WebHandler | undefined;
+}
+
+/** A body that is not JSON: the dashboard's short pages the server answers itself. */
+class Html {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
 }
 
 /** An answer the server makes itself, before or around a route. */
@@ -258,32 +278,63 @@ class HttpAnswer extends Error {
   }
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, { table, auth, log }: Ctx): Promise<void> {
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<void> {
+  const { log } = ctx;
   const startedMs = performance.now();
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   let status: number;
   try {
-    const answer = await route(req, path, q < 0 ? '' : rawUrl.slice(q + 1), table, auth.expected);
+    const answer = await route(req, res, path, q < 0 ? '' : rawUrl.slice(q + 1), ctx);
     status = answer.status;
-    if (answer.body instanceof JsonChunks) await sendChunks(res, answer.status, answer.body);
+    if (answer.body === WEB_ANSWERED) {
+      // Written by the web handler (a page, a file, an event stream).
+    } else if (answer.body instanceof JsonChunks) await sendChunks(res, answer.status, answer.body);
     else send(req, res, answer.status, answer.body);
   } catch (err) {
     const answer = errorAnswer(err, log, req.method, path);
     status = answer.status;
     send(req, res, answer.status, answer.body, answer.headers);
   }
-  // Method, path and status only: never a header (the token), never a body.
+  // Method, path and status only: never the query (`/?token=…`), never a header (the token or cookie), never a body.
   log.debug({ method: req.method, path, status, ms: Math.round(performance.now() - startedMs) }, 'api request');
 }
 
-async function route(req: http.IncomingMessage, path: string, query: string, table: CompiledRoute[], expected: Buffer) {
+/** The marker of an answer the web handler wrote itself. */
+const WEB_ANSWERED = Symbol('web answered');
+
+/**
+ * The door (api/door.ts says why each check): Host, then Origin, then the dashboard's token
+ * exchange, then the bearer token or the cookie; then the web handler's paths, then the
+ * JSON routes.
+ */
+async function route(req: http.IncomingMessage, res: http.ServerResponse, path: string, query: string, ctx: Ctx) {
+  const { table, auth, hosts, web } = ctx;
   // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTP/1.0 clients may leave it out.
   if (req.headers.host === undefined && req.httpVersion !== '1.0')
     throw new HttpAnswer(400, { detail: 'Bad Request: an HTTP/1.1 request needs a Host header' }, { Connection: 'close' });
+  // DNS rebinding: a foreign page that resolved its own name to 127.0.0.1 sends that name.
+  if (!hostAllowed(req.headers.host, hosts)) {
+    throw new HttpAnswer(403, { detail: `Forbidden: the Host header must be one of ${[...hosts].join(', ')}` }, { Connection: 'close' });
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !originAllowed(origin, hosts)) {
+    throw new HttpAnswer(403, { detail: 'Forbidden: a request from another origin' }, { Connection: 'close' });
+  }
+  if (path === '/' && req.method === 'GET' && query !== '') {
+    const given = new URLSearchParams(query).get('token');
+    if (given !== null) {
+      // `globus-timer dashboard` opens /?token=…: trade it for the cookie, and drop it from the address bar and history.
+      if (!sameText(given, auth.token)) throw new HttpAnswer(401, new Html(LOGIN_PAGE), { Connection: 'close' });
+      throw new HttpAnswer(303, new Html(''), { Location: '/', 'Set-Cookie': sessionCookieHeader(auth.token) });
+    }
+  }
+  const bearer = authorized(req.headers.authorization, auth.expected);
+  const cookie = !bearer && sameText(cookieOf(req.headers.cookie, SESSION_COOKIE) ?? '', auth.session);
   // First, before the path is even looked at: no route table for strangers.
-  if (!authorized(req.headers.authorization, expected)) {
+  if (!bearer && !cookie) {
+    if (path === '/' && req.method === 'GET') throw new HttpAnswer(401, new Html(LOGIN_PAGE), { Connection: 'close' });
     throw new HttpAnswer(
       401,
       { code: 'AuthenticationFailed', message: 'missing or wrong bearer token; send Authorization: Bearer <token>, the token from: globus-timer api token' },
@@ -292,6 +343,11 @@ async function route(req: http.IncomingMessage, path: string, query: string, tab
       { 'WWW-Authenticate': 'Bearer', Connection: 'close' },
     );
   }
+  // CSRF: a browser sends Origin with every POST/PUT/PATCH/DELETE; without it, it is not our page's.
+  if (cookie && changes(req.method) && origin === undefined) {
+    throw new HttpAnswer(403, { detail: 'Forbidden: a change with the dashboard cookie needs an Origin header' }, { Connection: 'close' });
+  }
+  if (web?.handle(req, res, path)) return { status: res.statusCode, body: WEB_ANSWERED };
   const segments = splitPath(path);
   const matched = table.flatMap(({ route, segments: pattern }) => {
     const params = match(pattern, segments);
@@ -377,6 +433,7 @@ function wrapped(status: number, code: string, detail: string): HttpAnswer {
  */
 async function sendChunks(res: http.ServerResponse, status: number, body: JsonChunks): Promise<void> {
   res.statusCode = status;
+  for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
   res.setHeader('Content-Type', 'application/json');
   try {
     for await (const piece of body.pieces) {
@@ -403,12 +460,34 @@ function drainedOrClosed(res: http.ServerResponse): Promise<void> {
   });
 }
 
+/** Answered at `/` to a browser without the cookie: no page data, only how to get in. */
+const LOGIN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>globus-timer dashboard</title>
+<meta name="color-scheme" content="light dark"></head>
+<body style="font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em">
+<h1>globus-timer dashboard</h1>
+<p>This page needs a session. Open it with:</p>
+<pre style="font-size:1.1em"><code>globus-timer dashboard</code></pre>
+<p>(or <code>globus-timer dashboard --print</code> for its address).</p>
+</body></html>
+`;
+
+/** On every answer: nothing is cached (job data, the token exchange), nothing sniffed, nothing loaded from elsewhere. */
+export const COMMON_HEADERS: Readonly<Record<string, string>> = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'Referrer-Policy': 'no-referrer',
+};
+
 function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body ?? null);
+  const html = body instanceof Html;
+  const text = html ? body.text : JSON.stringify(body ?? null);
   res.statusCode = status;
+  for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Type', html ? 'text/html; charset=utf-8' : 'application/json');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   // A body left unread (a 401 or 413 before reading it) is not drained: the connection closes.
   if (!req.complete) res.setHeader('Connection', 'close');

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log/logger.ts';
+import type { EventHub } from '../events/hub.ts';
 import { answerCalls, errorOf, type ApiJobs } from './jobs.ts';
 import type { ApiServer } from './server.ts';
 import type { ApiWorkerData, FromApiThread, ToApiThread } from './worker.ts';
@@ -56,16 +57,29 @@ export interface ApiThreadOptions extends Omit<ApiWorkerData, 'logLevel'> {
   /** The changes (submit, pause, …): the main thread's job service. */
   jobs: ApiJobs;
   log: Logger;
+  /** The daemon's events: listened to only while a dashboard has its event stream open. */
+  events?: Pick<EventHub, 'subscribe'> | undefined;
 }
 
 /** Start the API's thread; resolves once it listens, rejects with its reason when it cannot. */
 export function startApiThread(o: ApiThreadOptions): Promise<ApiServer> {
-  const { jobs, log, ...given } = o;
+  const { jobs, log, events, ...given } = o;
   const workerData: ApiWorkerData = { ...given, logLevel: log.level };
   const worker = startWorker(workerData);
   // Only a thread that served and was not asked to close has gone wrong by ending.
   let state: 'starting' | 'serving' | 'closing' = 'starting';
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // Subscribed while the dashboard's streams are open: a daemon nobody looks at sends the thread nothing.
+  let unsubscribe: (() => void) | null = null;
+  const streams = (count: number) => {
+    if (count > 0 && !unsubscribe && events) {
+      unsubscribe = events.subscribe((batch) => worker.postMessage({ events: batch } satisfies ToApiThread), { runs: 'all' });
+    } else if (count === 0 && unsubscribe) {
+      unsubscribe();
+      unsubscribe = null;
+    }
+  };
+  void exited.then(() => streams(0));
   return new Promise((resolve, reject) => {
     const started = (url: string): ApiServer => ({
       url,
@@ -85,6 +99,7 @@ export function startApiThread(o: ApiThreadOptions): Promise<ApiServer> {
         resolve(started(m.ready.url));
       } else if ('failed' in m) reject(errorOf(m.failed));
       else if ('log' in m) log[m.log.level](m.log.obj as object, m.log.msg);
+      else if ('eventStreams' in m) streams(m.eventStreams);
     });
     worker.on('error', (err) => {
       // A bug of ours on that thread: the API is gone, the firing goes on (it is the main thread's).

@@ -7,6 +7,8 @@
  * RequestValidationError → 422 with FastAPI's `detail[]`).
  */
 
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 export type ApiMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface ApiRequest {
@@ -44,4 +46,16 @@ export interface ApiRoute {
   /** `/jobs/`, `/jobs/:job_id`, `/jobs/:job_id/pause`, `/v2/timer`. A trailing slash matches with or without it. */
   pattern: string;
   handle(req: ApiRequest): ApiResponse | Promise<ApiResponse>;
+}
+
+/**
+ * What the server hands a request that passed the door (api/door.ts) before the JSON routes
+ * are tried: the dashboard's pages, files and event stream (api/dashboard.ts), which are not
+ * JSON and write their own answers.
+ */
+export interface WebHandler {
+  /** Answers the request and returns true, or returns false: not one of its paths. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string): boolean;
+  /** The token was rotated: what was let in with the old one (open event streams) ends. */
+  revoke(): void;
 }

@@ -14,6 +14,10 @@ import type { ApiAddr } from '../../core/api-addr.ts';
 import { systemClock } from '../../core/clock.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { openDbReadOnly } from '../store/open.ts';
+import { runsInWindow } from '../store/runs.ts';
+import type { DaemonEvent } from '../../contract/events.ts';
+import { dashboard } from './dashboard.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
 import { apiJobs, callsOverPort, errorShape } from './jobs.ts';
 import { withOpenApi } from './openapi.ts';
 import { timersApiRoutes } from './routes.ts';
@@ -32,12 +36,14 @@ export interface ApiWorkerData {
 
 type LogLevelName = 'debug' | 'error';
 
-/** What the main thread (api/thread.ts) sends: a rotated token, or close. */
-export type ToApiThread = { token: string } | { close: true };
+/** What the main thread (api/thread.ts) sends: a rotated token, a batch of the hub's events for the dashboard's streams, or close. */
+export type ToApiThread = { token: string } | { events: DaemonEvent[] } | { close: true };
 /** What this thread sends besides the job changes of api/jobs.ts. */
 export type FromApiThread =
   | { ready: { url: string } }
   | { failed: ReturnType<typeof errorShape> }
+  /** How many dashboard event streams are open: the main thread forwards the hub's events while it is > 0. */
+  | { eventStreams: number }
   | { log: { level: LogLevelName; obj: unknown; msg: string } };
 
 const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.POSITIVE_INFINITY };
@@ -79,13 +85,18 @@ function lowerThisThreadsPriority(): void {
 
 lowerThisThreadsPriority();
 let server: ApiServer | null = null;
+const web = dashboard({ onClients: (count) => post({ eventStreams: count }) });
 try {
   const db = openDbReadOnly(data.dbFile);
   // Reads only: the service's changes are the main thread's (callsOverPort sends them there).
   const reader = new JobService({ db, clock: systemClock, config: data.config, onScheduleChange: () => {} });
   const jobs = callsOverPort(port, apiJobs(reader));
-  const routes = withOpenApi(timersApiRoutes({ jobs }), () => server?.url ?? null);
-  server = await startApiServer({ addr: data.addr ?? undefined, fd: data.fd ?? undefined, token: data.token, routes, log, timeouts: data.timeouts });
+  // The dashboard's own JSON is not the Timers API: left out of its OpenAPI document.
+  const routes = [
+    ...withOpenApi(timersApiRoutes({ jobs }), () => server?.url ?? null),
+    ...dashboardRoutes({ jobs, runsInWindow: (sinceMs, untilMs, limit) => runsInWindow(db, sinceMs, untilMs, limit) }),
+  ];
+  server = await startApiServer({ addr: data.addr ?? undefined, fd: data.fd ?? undefined, token: data.token, routes, log, timeouts: data.timeouts, web });
   post({ ready: { url: server.url } });
 } catch (err) {
   post({ failed: errorShape(err) });
@@ -94,5 +105,9 @@ try {
 
 port.on('message', (m: ToApiThread) => {
   if ('token' in m) server?.setToken(m.token);
-  if ('close' in m) void server?.close().then(() => process.exit(0));
+  if ('events' in m) web.broadcast(m.events);
+  if ('close' in m) {
+    web.close();
+    void server?.close().then(() => process.exit(0));
+  }
 });

@@ -70,5 +70,7 @@ export function toJobDocument(job: JobRow, newestRuns: RunRow[]): JobDocument {
     activity: activityOf(job, newestRuns[0]),
     policy: { overlap: job.overlap, misfire: job.misfire },
     skipped_slots: { missed: job.missedSlots, overlap: job.overlapSkippedSlots },
+    // Only when set: a job without one keeps the document it always had.
+    ...(job.onFailure ? { on_failure: job.onFailure } : {}),
   };
 }

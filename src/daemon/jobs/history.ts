@@ -36,7 +36,8 @@ export function jobHistory(db: Db, params: HistoryParams): HistoryPage {
   return { runs: items, next_cursor: more && last ? encodeHistoryCursor(last.id) : null };
 }
 
-function toHistoryEntry(run: RunRow): HistoryEntry {
+/** A run as `job history` shows it (and as run events carry it, daemon/events/hub.ts). */
+export function toHistoryEntry(run: RunRow): HistoryEntry {
   return {
     ...toRunResult(run),
     lateness_ms: run.manual ? null : run.firedAtMs - run.slotAtMs,

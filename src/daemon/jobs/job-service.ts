@@ -36,13 +36,17 @@ import type { JobRef, PurgeParams, PurgeResult, ResolveJobIdsParams, ResolveJobI
 import { parseJobId } from '../../core/job-id.ts';
 import { fillPage } from './page.ts';
 import { updateJob } from './update.ts';
+import { onFailureOfSubmit } from '../../core/on-failure.ts';
 
 export interface JobServiceDeps {
   db: Db;
   clock: Clock;
   config: ResolvedConfig;
-  /** Tell the scheduler that a schedule changed. */
-  onScheduleChange: () => void;
+  /**
+   * A job changed (made, updated, paused, resumed, deleted), committed: the scheduler re-arms
+   * (its schedule may have changed) and the event hub tells watchers (daemon.ts).
+   */
+  onScheduleChange: (jobId: string) => void;
   /** `job run`: hand a run to the runner, and commit its queued writes first (see run-now.ts). */
   fireRun?: RunNowDeps['fireRun'];
   flushRunWrites?: RunNowDeps['flushRunWrites'];
@@ -109,6 +113,7 @@ export class JobService {
       scope,
       callbackUrl,
       callbackBody: checkActionBody(params.callback_body),
+      onFailure: onFailureOfSubmit(params.on_failure),
       ...(finished
         ? { status: 'finished' as const, nextRunAtMs }
         : opts.inactive
@@ -117,7 +122,7 @@ export class JobService {
       submittedAtMs: nowMs,
       updatedAtMs: nowMs,
     });
-    this.#deps.onScheduleChange();
+    this.#deps.onScheduleChange(job.id);
     return toJobDocument(job, []);
   }
 
@@ -208,7 +213,7 @@ export class JobService {
       this.#unclaim(job.id);
       // After the unclaim: the runs it took back are gone, and must not be closed as well.
       this.#deps.closeDeletedJobRuns?.(job.id);
-      this.#deps.onScheduleChange();
+      this.#deps.onScheduleChange(job.id);
     }
     return this.get(jobId);
   }
@@ -231,7 +236,7 @@ export class JobService {
     if (refusal) throw new InvalidInputError(`${refusal}; delete the job and submit it again`);
     if (job.status === 'inactive') {
       resumed = markResumed(this.#deps.db, job.id, nextRunOf(job).nextRunAtMs, this.#deps.clock.now());
-      if (resumed) this.#deps.onScheduleChange();
+      if (resumed) this.#deps.onScheduleChange(job.id);
     }
     return { job: this.get(jobId), resumed };
   }
@@ -241,10 +246,10 @@ export class JobService {
     // The runner's queued bookkeeping first: a run that just ended shows as ended, and an auth
     // failure it is about to record (markInactive) is not overwritten by this pause.
     this.#deps.flushRunWrites?.();
-    const { paused } = pauseJob(this.#deps.db, params.job_id, params.note ?? null, this.#deps.clock.now());
+    const { paused, job } = pauseJob(this.#deps.db, params.job_id, params.note ?? null, this.#deps.clock.now());
     if (paused) {
-      this.#unclaim(params.job_id);
-      this.#deps.onScheduleChange();
+      this.#unclaim(job.id);
+      this.#deps.onScheduleChange(job.id);
     }
     return { job: this.get(params.job_id), paused };
   }
@@ -263,8 +268,9 @@ export class JobService {
   /** Change a job from its next slot on (update.ts). */
   update(params: UpdateJobParams): UpdateJobResult {
     const { reanchored } = updateJob(this.#deps.db, this.#deps.clock.now(), params);
-    this.#deps.onScheduleChange();
-    return { job: this.get(params.job_id), reanchored };
+    const job = this.get(params.job_id);
+    this.#deps.onScheduleChange(job.job_id);
+    return { job, reanchored };
   }
 
   /** The next slots as the daemon will fire them (next.ts). */

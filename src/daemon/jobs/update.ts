@@ -31,6 +31,7 @@ import { nextRunOf, nextSlotAtMsOf, type ScheduleState } from '../../core/slots.
 import { checkActionBody, checkIntervalSeconds, checkName, checkStopAfterDate, checkStopAfterRuns, STOP_DATE } from '../../core/input.ts';
 import { calendarZone, reanchoredPlacement, type ScheduleKind } from '../../core/schedule.ts';
 import { parseDateTime } from '../../core/time.ts';
+import { onFailureAfterUpdate } from '../../core/on-failure.ts';
 
 /** The given values, checked; undefined: not given (keep), null: clear. */
 interface CheckedUpdate {
@@ -44,6 +45,8 @@ interface CheckedUpdate {
   callbackBody?: Record<string, unknown>;
   overlap?: JobRow['overlap'];
   misfire?: JobRow['misfire'];
+  /** Checked here (its command), merged with the job's in the transaction. */
+  onFailure?: UpdateJobParams['on_failure'];
 }
 
 /**
@@ -71,9 +74,14 @@ function checkUpdate(params: UpdateJobParams, defaultZone: string | null): Check
   if (params.callback_body !== undefined) u.callbackBody = checkActionBody(params.callback_body);
   if (params.policy?.overlap !== undefined) u.overlap = params.policy.overlap;
   if (params.policy?.misfire !== undefined) u.misfire = params.policy.misfire;
+  if (params.on_failure !== undefined) {
+    // Checked now, on no job: a bad command changes nothing.
+    onFailureAfterUpdate(null, params.on_failure);
+    u.onFailure = params.on_failure;
+  }
   if (Object.keys(u).length === 0) {
     throw new InvalidInputError(
-      'nothing to update: give at least one of name, interval, cron, timezone, start, stop-after date or runs, action body, overlap, misfire',
+      'nothing to update: give at least one of name, interval, cron, timezone, start, stop-after date or runs, action body, overlap, misfire, on_failure',
     );
   }
   return u;
@@ -195,6 +203,7 @@ export function updateJob(db: Db, nowMs: number, params: UpdateJobParams): Updat
         nextSlotIndex: next.nextSlotIndex,
         nextSlotAtMs: nextSlotAtMsOf(next),
         nextRunAtMs,
+        onFailure: onFailureAfterUpdate(job.onFailure, u.onFailure),
       },
       nowMs,
     );

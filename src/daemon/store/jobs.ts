@@ -164,6 +164,7 @@ export type JobDefinitionUpdate = Pick<
   | 'nextSlotIndex'
   | 'nextSlotAtMs'
   | 'nextRunAtMs'
+  | 'onFailure'
 >;
 
 export function updateJobDefinition(db: Db, jobId: string, update: JobDefinitionUpdate, nowMs: number): JobRow {

@@ -305,3 +305,18 @@ export function unclaimRuns(db: Db, jobId: string, runIds: number[]): number {
     return removed;
   });
 }
+
+/**
+ * The runs of every job whose slot is in [sinceMs, untilMs), newest slot first, at most
+ * `limit`: the dashboard's timeline (read on the API thread's own connection). No index
+ * leads with the slot across jobs; the scan is off the firing path, and bounded by `limit`.
+ */
+export function runsInWindow(db: Db, sinceMs: number, untilMs: number, limit: number): RunRow[] {
+  return db
+    .select()
+    .from(runs)
+    .where(and(gte(runs.slotAtMs, sinceMs), lt(runs.slotAtMs, untilMs)))
+    .orderBy(desc(runs.slotAtMs), desc(runs.id))
+    .limit(limit)
+    .all();
+}

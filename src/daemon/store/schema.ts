@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { OnFailure } from '../../core/on-failure.ts';
 import { JOB_STATUSES, MISFIRE_POLICIES, OVERLAP_POLICIES, RUN_STATES, type InactiveReason, type RunError } from '../../core/vocabulary.ts';
 
 /**
@@ -64,6 +65,13 @@ export const jobs = sqliteTable(
     /** Slots skipped because the previous run was still in progress. */
     overlapSkippedSlots: integer('overlap_skipped_slots').notNull().default(0),
     updatedAtMs: integer('updated_at_ms').notNull(),
+    /** The job's own failure hook (issue 16 item 5); null: the daemon-wide default, if any (daemon/notify). */
+    onFailure: text('on_failure', { mode: 'json' }).$type<OnFailure>(),
+    /**
+     * A failure streak of this job has been told: further failures are not, the next success
+     * tells its recovery. Stored, so that a daemon restarted mid-streak does not tell it again.
+     */
+    failureNotified: integer('failure_notified', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [
     // The scheduler's "what is due next" lookup: an index range, never a scan.
@@ -74,6 +82,8 @@ export const jobs = sqliteTable(
     // (daemon/store/jobs.ts adoptZoneForCalendarJobsWithoutOne): empty once they are, so that start-up step is an
     // index probe, not a scan of every job.
     index('jobs_calendar_without_zone').on(t.id).where(sql`cron IS NOT NULL AND timezone IS NULL`),
+    // The jobs with a failure hook, read at every start (daemon/notify): an index probe, not a scan.
+    index('jobs_with_on_failure').on(t.id).where(sql`on_failure IS NOT NULL`),
   ],
 );
 

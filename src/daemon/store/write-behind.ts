@@ -21,6 +21,7 @@ export class WriteBehind {
   #queue: (() => void)[] = [];
   #pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
   #closed = false;
+  #onCommit: (() => void) | null = null;
 
   constructor(db: Db, log: Logger) {
     this.#db = db;
@@ -51,11 +52,27 @@ export class WriteBehind {
         for (const write of batch) write();
       });
     } catch (err) {
-      this.#queue = [...batch, ...this.#queue];
-      this.#log.error({ err, writes: batch.length }, 'recording runs failed; will retry');
-      // unref: a retry pending at shutdown must not keep the process alive.
-      if (!this.#closed) this.#pending = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS).unref();
+      this.#failed(batch, err);
+      return;
     }
+    // After the commit, so whoever is told reads what was written (daemon/events/hub.ts).
+    this.#onCommit?.();
+  }
+
+  /**
+   * Call `listener` after each commit of queued writes (one listener: the event hub). Not
+   * after a failed one: the writes are retried, and the listener hears of them then. It runs
+   * inside whoever flushed (the scheduler's claim, a reader): it must only take note.
+   */
+  onCommit(listener: () => void): void {
+    this.#onCommit = listener;
+  }
+
+  #failed(batch: (() => void)[], err: unknown): void {
+    this.#queue = [...batch, ...this.#queue];
+    this.#log.error({ err, writes: batch.length }, 'recording runs failed; will retry');
+    // unref: a retry pending at shutdown must not keep the process alive.
+    if (!this.#closed) this.#pending = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS).unref();
   }
 
   /** Commit what is queued (one try) and take no more writes: the database closes next. */

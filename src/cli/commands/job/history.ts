@@ -6,13 +6,27 @@ import type { HistoryEntry, HistoryPage, HistoryParams } from '../../../contract
 import type { GlobalArgs } from '../../context.ts';
 import { oneJobCommand, type OneJobArgs } from '../../job-command.ts';
 import { single } from '../../options.ts';
-import { formatTable, runStatusLabel, toJson } from '../../output.ts';
+import { formatTable, tableRow, toJson } from '../../output.ts';
 import { displayTime } from '../../display-time.ts';
+import { daemonOnly, followEndedRuns } from '../../watch/follow.ts';
+import type { RpcClient } from '../../../contract/client.ts';
+import { HISTORY_COLUMNS, historyCells as historyLineCells } from '../../../core/history-line.ts';
+
+// Moved to core/history-line.ts (the daemon's failure hooks give the same line); still exported here.
+export { formatLateness } from '../../../core/history-line.ts';
+
+const HISTORY_HEADERS = [...HISTORY_COLUMNS];
+
+/** A run's cells in the table, its times in the display zone. */
+function historyCells(r: Parameters<typeof historyLineCells>[0]): string[] {
+  return historyLineCells(r, displayTime);
+}
 
 interface HistoryArgs extends OneJobArgs {
   limit?: string | undefined;
   since?: string | undefined;
   status?: string | undefined;
+  follow: boolean;
 }
 
 const DEFAULT_LIMIT = 20;
@@ -52,9 +66,20 @@ export const historyCommand: CommandModule<GlobalArgs, HistoryArgs> = oneJobComm
     y
       .option('limit', { ...single('limit'), alias: 'n', type: 'string', describe: `Show at most N runs, newest first (default ${DEFAULT_LIMIT})` })
       .option('since', { ...single('since'), type: 'string', describe: 'Only runs fired at or after: YYYY-MM-DD[THH:MM:SS][offset]; no offset = local time' })
-      .option('status', { ...single('status'), type: 'string', describe: 'Only runs in this state: pending, active, succeeded or failed' }),
+      .option('status', { ...single('status'), type: 'string', describe: 'Only runs in this state: pending, active, succeeded or failed' })
+      .option('follow', {
+        alias: 'f',
+        type: 'boolean',
+        default: false,
+        describe: 'Then print each run as it ends, until Ctrl-C (oldest first, as tail -f; with --format json one run per line)',
+      }),
   request: historyQueryFromFlags,
-  call: async (c, { job_id, limit, filters }) => {
+  call: async (c, { job_id, limit, filters }, args) => {
+    if (args.follow) {
+      const client = daemonOnly(c, 'job history -f');
+      // Subscribed before the page is read: a run ending in between is told, never lost (shown at most twice).
+      return followHistory(client, job_id, args, async () => (await c.call('job.history', { job_id, ...filters, limit: Math.min(PAGE, limit) })).runs);
+    }
     const runs: HistoryEntry[] = [];
     let cursor: string | null = null;
     do {
@@ -66,34 +91,52 @@ export const historyCommand: CommandModule<GlobalArgs, HistoryArgs> = oneJobComm
   },
   // `--format json` only: this command has no -v (there is no job document to print).
   print: ({ job_id, runs, more }, args, { limit, filters }) =>
-    args.format === 'json'
-      ? toJson({ job_id, runs, more })
-      : historyText(job_id, runs, more, limit, filters.since !== undefined || filters.status !== undefined),
+    args.follow
+      ? null
+      : args.format === 'json'
+        ? toJson({ job_id, runs, more })
+        : historyText(job_id, runs, more, limit, filters.since !== undefined || filters.status !== undefined),
 });
-
-/** `12 ms`, `1.5 s`, `3m 05s`, `2h 10m`. */
-export function formatLateness(ms: number): string {
-  const sign = ms < 0 ? '-' : '';
-  const a = Math.abs(ms);
-  if (a < 1000) return `${sign}${a} ms`;
-  if (a < 60_000) return `${sign}${(a / 1000).toFixed(1)} s`;
-  const s = Math.floor(a / 1000);
-  if (s < 3600) return `${sign}${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${sign}${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
 
 function historyText(jobId: string, runs: HistoryEntry[], more: boolean, limit: number, filtered: boolean): string {
   if (runs.length === 0) return filtered ? `No runs of job ${jobId} match.` : `Job ${jobId} has not run yet.`;
   const table = formatTable(
-    ['Slot', 'Fired At', 'Late', 'Action ID', 'Status', 'Summary'],
-    runs.map((r) => [
-      r.manual ? 'manual (job run)' : displayTime(r.slot),
-      displayTime(r.ran_at),
-      r.lateness_ms === null ? '' : formatLateness(r.lateness_ms),
-      r.action_id ?? '',
-      runStatusLabel(r),
-      r.summary,
-    ]),
+    HISTORY_HEADERS,
+    runs.map((r) => historyCells(r)),
   );
   return more ? `${table}\n(the newest ${limit} runs; older ones with a larger --limit)` : table;
+}
+
+/**
+ * Columns wide enough for any run (a time as shown, a UUID action id, SUCCEEDED), so the rows
+ * printed as runs end line up under the table printed first.
+ */
+function followWidths(): number[] {
+  const time = displayTime(formatIso(Date.now())).length;
+  return [time, time, 8, 36, 10, 0].map((w, i) => Math.max(w, HISTORY_HEADERS[i]!.length));
+}
+
+/**
+ * `job history -f`: the newest runs, oldest first (as tail -f), then each run as it ends; runs
+ * still open at the start are printed when they end. Text: table rows; JSON: one run per line.
+ */
+async function followHistory(client: RpcClient, jobId: string, args: GlobalArgs, firstPage: () => Promise<HistoryEntry[]>): Promise<never> {
+  const shown = new Set<string>();
+  const json = args.format === 'json';
+  const widths = followWidths();
+  const printRun = (r: Omit<HistoryEntry, 'data'>) => {
+    if (shown.has(r.request_id)) return;
+    shown.add(r.request_id);
+    args.io.out(json ? JSON.stringify(r) : tableRow(historyCells(r), widths));
+  };
+  return followEndedRuns(
+    client,
+    jobId,
+    async () => {
+      const ended = (await firstPage()).filter((r) => r.completed_at !== null).reverse();
+      if (!json) args.io.out(formatTable(HISTORY_HEADERS, [], widths));
+      for (const { data: _document, ...r } of ended) printRun(r);
+    },
+    (e) => printRun(e.run),
+  );
 }

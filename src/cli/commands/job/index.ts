@@ -12,6 +12,7 @@ import { statusCommand } from './status.ts';
 import { submitCommand } from './submit.ts';
 import { transferCommand } from './transfer.ts';
 import { updateCommand } from './update.ts';
+import { watchCommand } from './watch.ts';
 
 /** `globus-timer job …`, in the order `job --help` lists them. */
 export const jobCommands: Command[] = [
@@ -23,6 +24,7 @@ export const jobCommands: Command[] = [
   resumeCommand,
   pauseCommand,
   runCommand,
+  watchCommand,
   historyCommand,
   updateCommand,
   nextCommand,

@@ -6,13 +6,19 @@ import { verbose, changedJobJson } from '../../options.ts';
 import { formatRecord } from '../../output.ts';
 import { displayTime } from '../../display-time.ts';
 import { safe } from '../../../util/printable.ts';
+import { daemonOnly, exitCodeOf, runAndWait } from '../../watch/follow.ts';
 
 interface RunArgs extends OneJobArgs {
   force: boolean;
   verbose: boolean;
+  wait: boolean;
 }
 
-/** `job run JOB_ID [--force]`: one extra run now, outside the schedule, which stays as it is. */
+/**
+ * `job run JOB_ID [--force] [--wait]`: one extra run now, outside the schedule, which stays as
+ * it is. With --wait the run is followed live to its end (watch/follow.ts), and the exit
+ * status is the run's: 0 SUCCEEDED, 1 FAILED.
+ */
 export const runCommand: CommandModule<GlobalArgs, RunArgs> = oneJobCommand({
   command: 'run <job_id>',
   describe: 'Run a job once now, outside its schedule (the schedule is unchanged)',
@@ -24,10 +30,16 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = oneJobCommand({
         default: false,
         describe: 'Fire even while the previous run is in progress (overlap policy skip), or the job has its most runs in flight (overlap policy allow)',
       })
+      .option('wait', { alias: 'w', type: 'boolean', default: false, describe: 'Follow the run live to its end; exit 0 if it SUCCEEDED, 1 if it FAILED' })
       .option('verbose', verbose),
   request: (args) => ({ force: args.force }),
-  call: (c, request) => c.call('job.run', request),
-  print: (result, args) => changedJobJson(args, result) ?? runText(result, args.force),
+  call: async (c, request, args) => {
+    if (!args.wait) return c.call('job.run', request);
+    const end = await runAndWait(daemonOnly(c, 'job run --wait'), request.job_id, args, () => c.call('job.run', request));
+    args.setExitCode(exitCodeOf(end));
+    return null;
+  },
+  print: (result, args) => (result === null ? null : (changedJobJson(args, result) ?? runText(result, args.force))),
 });
 
 function runText({ job, run }: RunNowResult, forced: boolean): string {

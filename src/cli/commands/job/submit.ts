@@ -7,8 +7,9 @@ import { actionBodyFromFlags } from '../../action-body.ts';
 import type { GlobalArgs } from '../../context.ts';
 import { single, verbose } from '../../options.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../../schedule-flags.ts';
+import { onFailureFromFlags, onFailureOptions, type OnFailureFlags } from '../../on-failure-flags.ts';
 
-interface SubmitFlags extends ScheduleFlags {
+interface SubmitFlags extends ScheduleFlags, OnFailureFlags {
   'action-url': string;
   'action-body'?: string | undefined;
   'action-file'?: string | undefined;
@@ -33,6 +34,7 @@ function submitParamsFromFlags(flags: SubmitFlags): SubmitJobParams {
     callback_url: checkActionUrl(flags['action-url']),
     callback_body: callbackBody,
     ...(scope !== undefined ? { scope } : {}),
+    ...onFailureFromFlags(flags),
   };
 }
 
@@ -48,7 +50,7 @@ export const submitCommand: CommandModule<GlobalArgs, SubmitArgs> = {
   command: 'submit',
   describe: 'Submit a job that calls an Action Provider on a schedule',
   builder: (y) =>
-    scheduleOptions(y)
+    onFailureOptions(scheduleOptions(y))
       .option('action-url', {
         ...single('action-url'),
         type: 'string',

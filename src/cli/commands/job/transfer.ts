@@ -20,9 +20,10 @@ import type { GlobalArgs } from '../../context.ts';
 import { serviceChoice } from '../../../remote/service.ts';
 import { readFlagFile, single, verbose } from '../../options.ts';
 import { scheduleOptions, scheduleParamsFromFlags, type ScheduleFlags } from '../../schedule-flags.ts';
+import { onFailureFromFlags, onFailureOptions, type OnFailureFlags } from '../../on-failure-flags.ts';
 
 /** The flags of `job transfer` as yargs hands them over (option names as typed). */
-export interface TransferFlags extends ScheduleFlags {
+export interface TransferFlags extends ScheduleFlags, OnFailureFlags {
   'source-endpoint': string;
   'dest-endpoint': string;
   /**
@@ -116,6 +117,7 @@ export function transferParamsFromFlags(
     callback_url: transferActionUrl(env),
     callback_body: callbackBody,
     scope: transferScopeFor(flags['data-access'] ?? []),
+    ...onFailureFromFlags(flags),
   };
 }
 
@@ -132,7 +134,7 @@ interface TransferArgs extends GlobalArgs, TransferFlags {
 }
 
 function transferOptions(b: Argv<GlobalArgs>): Argv<TransferArgs> {
-  let y = scheduleOptions(b)
+  let y = onFailureOptions(scheduleOptions(b))
     .option('source-endpoint', { ...single('source-endpoint'), type: 'string', demandOption: true, describe: 'UUID of the source collection' })
     .option('dest-endpoint', { ...single('dest-endpoint'), type: 'string', demandOption: true, describe: 'UUID of the destination collection' })
     .option('item', {

@@ -14,9 +14,10 @@ import { jobRecord } from '../../output.ts';
 import { displayTime } from '../../display-time.ts';
 import { safe } from '../../../util/printable.ts';
 import { clientTimezoneParam, timezoneFromFlag, type ScheduleFlags } from '../../schedule-flags.ts';
+import { onFailureFromFlags, onFailureOptions, type OnFailureFlags } from '../../on-failure-flags.ts';
 
 /** The flags of `job update` as yargs hands them over: the schedule flags, all optional, and the body. */
-export interface UpdateFlags extends Partial<ScheduleFlags>, ActionBodyFlags {
+export interface UpdateFlags extends Partial<ScheduleFlags>, ActionBodyFlags, OnFailureFlags {
   job_id: string;
 }
 
@@ -73,9 +74,10 @@ export function updateParamsFromFlags(
   if (flags.overlap !== undefined || flags.misfire !== undefined) {
     params.policy = { ...(flags.overlap ? { overlap: flags.overlap } : {}), ...(flags.misfire ? { misfire: flags.misfire } : {}) };
   }
+  Object.assign(params, onFailureFromFlags(flags));
   if (Object.keys(params).length === 1) {
     throw new InvalidInputError(
-      'nothing to update: give at least one of --name, --interval, --cron, --timezone, --start, --stop-after-date, --stop-after-runs, --action-body, --action-file, --overlap, --misfire',
+      'nothing to update: give at least one of --name, --interval, --cron, --timezone, --start, --stop-after-date, --stop-after-runs, --action-body, --action-file, --overlap, --misfire, --on-failure, --notify',
     );
   }
   return params;
@@ -116,7 +118,7 @@ export const updateCommand: CommandModule<GlobalArgs, UpdateArgs> = oneJobComman
   options: (y): Argv<UpdateArgs> => {
     let b = y;
     for (const [flag, describe, alias] of CHANGE_FLAGS) b = b.option(flag, { ...single(flag), ...(alias ? { alias } : {}), type: 'string', describe });
-    return b
+    return onFailureOptions(b)
       .option('overlap', { ...single('overlap'), choices: OVERLAP_POLICIES, describe: 'While the previous run is in progress: skip the slot or allow' })
       .option('misfire', {
         ...single('misfire'),
