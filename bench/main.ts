@@ -177,7 +177,7 @@ const emit = (row: object) => process.stdout.write(JSON.stringify(row) + '\n');
 
 installCleanupHandlers();
 
-const results: Results = { precision: [], throughput: [], api: null, search: null, scale: null, cli: [], peer: [], errors: [] };
+const results: Results = { precision: [], throughput: [], api: null, watch: null, search: null, scale: null, cli: [], peer: [], errors: [] };
 const oursCache = new Map<string, FiringRow>();
 const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'gtb-prof-')) : null;
 
@@ -334,6 +334,7 @@ await scenario('watch', async () => {
   }
   const without = summarize(base);
   const withWatchers = summarize(watched);
+  results.watch = { baseline: without, loaded: withWatchers, perRunP99Ratio: watched.map((r, i) => ratioOf(r, base[i]!)) };
   emit(without);
   emit(withWatchers);
   const p99 = ratioOf(withWatchers, without);

@@ -613,8 +613,18 @@ test('daemon status prints the daemon record', async (t) => {
   assert.equal(values.PID, String(process.pid));
   assert.equal(values.Socket, resolvePaths(env).socketPath);
   assert.match(values.Jobs!, /\b1 loaded\b/);
+  // The store's size and room (issue 17 item 3).
+  assert.match(values.Store!, /^\d+\.\d (KiB|MiB) \(WAL \d+(\.\d)? (B|KiB|MiB)\), \d+\.\d (MiB|GiB|TiB) free/);
   const j = await cli(env, ['daemon', 'status', '--format', 'json']);
-  assert.equal((JSON.parse(j.stdout) as { version: string }).version, VERSION);
+  const json = JSON.parse(j.stdout) as {
+    version: string;
+    store: { db_bytes: number; wal_bytes: number; free_bytes: number; low_space: boolean; writes_failing: boolean };
+  };
+  assert.equal(json.version, VERSION);
+  assert.equal(json.store.db_bytes, fs.statSync(resolvePaths(env).dbFile).size);
+  assert.ok(json.store.free_bytes > 0);
+  assert.equal(json.store.writes_failing, false);
+  assert.equal(typeof json.store.low_space, 'boolean');
 });
 
 test('usage errors without a command', async (t) => {

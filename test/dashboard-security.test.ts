@@ -7,9 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { API_ADDR_ENV } from '../src/core/api-addr.ts';
 import { MAX_EVENT_STREAMS } from '../src/daemon/api/dashboard.ts';
+import { startApiServer } from '../src/daemon/api/server.ts';
+import { silentLogger } from '../src/log/logger.ts';
 import { apiAccess, cliThatSucceeds } from './support/api.ts';
 import { FAST_POLLING, runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
@@ -89,7 +92,19 @@ async function daemonWithApi(t: TestContext) {
     'json',
   );
   const jobId = (JSON.parse(out) as { job_id: string }).job_id;
-  return { daemon, cli, env, url, token, port, jobId };
+  return { daemon, cli, env, url, token, port, jobId, ap };
+}
+
+/** The raw answer to bytes written on a fresh connection (a request node:http would not send). */
+function rawRequest(base: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname, () => sock.write(bytes));
+    let text = '';
+    sock.setEncoding('utf8').on('data', (c: string) => (text += c));
+    sock.on('end', () => resolve(text));
+    sock.on('error', reject);
+  });
 }
 
 /** The session cookie (`name=value`) the token is traded for. */
@@ -101,8 +116,9 @@ async function sessionCookie(url: string, token: string, host: string): Promise<
 }
 
 test('the door: Host, Origin, cookie and token, rotation, the stream bound, headers, and no token in the log', { timeout: 60_000 }, async (t) => {
-  const { daemon, cli, env, url, token, port, jobId } = await daemonWithApi(t);
+  const { daemon, cli, env, url, token, port, jobId, ap } = await daemonWithApi(t);
   const host = `127.0.0.1:${port}`;
+  const cookieName = `globus_timer_session_${port}`;
   const bearer = { Authorization: `Bearer ${token}` };
 
   // Host: only the loopback names with our port (DNS rebinding sends the attacker's name).
@@ -133,7 +149,7 @@ test('the door: Host, Origin, cookie and token, rotation, the stream bound, head
   assert.equal(trade.status, 303);
   assert.equal(trade.headers.location, '/');
   const setCookie = trade.headers['set-cookie']?.[0] ?? '';
-  assert.match(setCookie, /^globus_timer_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/$/);
+  assert.match(setCookie, new RegExp(`^${cookieName}=[\\w-]{43}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200$`));
   assert.ok(!setCookie.includes(token));
   const cookie = setCookie.slice(0, setCookie.indexOf(';'));
   // The cookie value is not a bearer token.
@@ -143,7 +159,11 @@ test('the door: Host, Origin, cookie and token, rotation, the stream bound, head
   const html = await request(url, 'GET', '/', { host, cookie });
   assert.equal(html.status, 200);
   assert.ok(!html.body.includes(token), 'no token in the HTML');
-  for (const r of [html, await request(url, 'GET', '/dashboard/api/runs', { host, cookie }), await request(url, 'GET', '/jobs/', { host, cookie })]) {
+  for (const r of [
+    html,
+    await request(url, 'GET', '/dashboard/api/runs', { host, cookie }),
+    await request(url, 'GET', '/dashboard/api/jobs', { host, cookie }),
+  ]) {
     assert.match(String(r.headers['content-security-policy']), /^default-src 'self'/);
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
     assert.equal(r.headers['cache-control'], 'no-store');
@@ -155,6 +175,77 @@ test('the door: Host, Origin, cookie and token, rotation, the stream bound, head
   }
   assert.equal((await request(url, 'GET', `/job/${jobId}`, { host, cookie })).status, 200);
   assert.equal((await request(url, 'GET', '/static/../package.json', { host, cookie })).status, 404);
+
+  // The cookie opens the dashboard only: the Timers API takes the bearer token (a page on
+  // another local port may get this cookie: browsers do not keep cookies apart by port).
+  const ours = { host, cookie, origin: `http://${host}` };
+  const timersApi: [string, string][] = [
+    ['GET', '/jobs/'],
+    ['GET', `/jobs/${jobId}`],
+    ['POST', '/jobs/'],
+    ['PATCH', `/jobs/${jobId}`],
+    ['DELETE', `/jobs/${jobId}`],
+    ['POST', '/v2/timer'],
+    ['GET', '/openapi.json'],
+  ];
+  for (const [method, path] of timersApi) {
+    const r = await request(url, method, path, method === 'GET' ? { host, cookie } : ours);
+    assert.equal(r.status, 401, `${method} ${path} with the cookie`);
+    assert.equal(r.headers['www-authenticate'], 'Bearer');
+  }
+  assert.equal((await request(url, 'GET', '/jobs/', { host, ...bearer })).status, 200, 'the bearer token opens it');
+  // Cookie tossing: another port's page set a cookie of our name; the browser sends both, ours counts.
+  assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: `${cookieName}=tossed; ${cookie}` })).status, 200);
+  assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: `${cookie}; ${cookieName}=tossed` })).status, 200);
+  assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: `${cookieName}=tossed` })).status, 401);
+  // Another port's name (another daemon's dashboard) is not ours.
+  const value = cookie.split('=')[1]!;
+  assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: `globus_timer_session_${Number(port) + 1}=${value}` })).status, 401);
+  assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: `globus_timer_session=${value}` })).status, 401);
+  // The session probe the page makes when its stream fails: 204, nothing else.
+  const probe = await request(url, 'GET', '/dashboard/api/session', { host, cookie });
+  assert.equal(probe.status, 204);
+  assert.equal(probe.body, '');
+  assert.equal((await request(url, 'GET', '/dashboard/api/session', { host })).status, 401);
+
+  // A job's on_failure command may hold a secret: the page's JSON says only that there is one.
+  const hooked = JSON.parse(
+    await cli(
+      'job',
+      'submit',
+      '--name',
+      'hooked',
+      '--interval',
+      '1d',
+      '--start',
+      '2099-01-01T00:00:00Z',
+      '--no-scope',
+      '--action-url',
+      ap.runUrl,
+      '--action-body',
+      '{"body": {}}',
+      '--on-failure',
+      'curl -fsS https://hooks.example.org/T0KEN-S3CRET',
+      '--notify',
+      '--format',
+      'json',
+    ),
+  ) as { job_id: string };
+  const jobJson = await request(url, 'GET', `/dashboard/api/jobs/${hooked.job_id}`, { host, cookie });
+  assert.equal(jobJson.status, 200, jobJson.body);
+  assert.ok(!jobJson.body.includes('S3CRET'), 'no on_failure command in the dashboard JSON');
+  assert.deepEqual((JSON.parse(jobJson.body) as { job: { on_failure: unknown } }).job.on_failure, { command_set: true, notify: true });
+  const listed = await request(url, 'GET', '/dashboard/api/jobs', { host, cookie });
+  assert.equal(listed.status, 200);
+  assert.ok(!listed.body.includes('S3CRET'), 'nor in the job list');
+  assert.ok(listed.body.includes(hooked.job_id));
+
+  // HTTP/1.0 may leave Host out, but the DNS-rebinding check needs it: 400, as for HTTP/1.1.
+  for (const version of ['1.0', '1.1']) {
+    const raw = await rawRequest(url, `GET /jobs/ HTTP/${version}\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    assert.match(raw, /^HTTP\/1\.1 400 /, `HTTP/${version} without Host`);
+    assert.match(raw, /needs a Host header/);
+  }
 
   // Origin: a change with the cookie needs ours; a foreign one is refused with the token too.
   const pause = `/jobs/${jobId}/pause`;
@@ -210,22 +301,49 @@ test('the door: Host, Origin, cookie and token, rotation, the stream bound, head
   assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: fresh })).status, 200);
   for (const s of streams) s.close();
 
-  // `globus-timer dashboard` without a desktop (or with --print) prints the URL that makes the session.
-  const printed = (await cli('dashboard', '--print')).trim();
-  assert.equal(printed, `${url}/?token=${rotated}`);
-  assert.equal((JSON.parse(await cli('dashboard', '--print', '--format', 'json')) as { url: string }).url, printed);
+  // `globus-timer dashboard` without a desktop (or with --print) prints a one-time login URL: a code, never the token.
+  const printedRun = await runCliProcess(['dashboard', '--print'], env);
+  assert.equal(printedRun.code, 0, printedRun.stderr);
+  const printed = printedRun.stdout.trim();
+  assert.match(printed, new RegExp(`^${url.replaceAll('.', '\\.')}/\\?code=[\\w-]{43}$`));
+  assert.ok(!printed.includes(rotated) && !printed.includes(token), 'no token in the URL');
+  assert.match(printedRun.stderr, /works once, within 5 minutes/);
+  const jsonUrl = (JSON.parse(await cli('dashboard', '--print', '--format', 'json')) as { url: string }).url;
+  assert.notEqual(jsonUrl, printed, 'a new code each time');
   const { DISPLAY: _d, WAYLAND_DISPLAY: _w, ...headless } = env;
   const noDesktop = await runCliProcess(['dashboard'], headless);
   assert.equal(noDesktop.code, 0, noDesktop.stderr);
-  assert.equal(noDesktop.stdout.trim(), printed);
-  assert.equal((await request(url, 'GET', new URL(printed).pathname + new URL(printed).search, { host })).status, 303);
+  assert.match(noDesktop.stdout.trim(), /\/\?code=[\w-]{43}$/);
+  const pathOf = (u: string) => new URL(u).pathname + new URL(u).search;
+  // The code: traded once for a session cookie (303 to /, the code out of the address), then dead.
+  const redeemed = await request(url, 'GET', pathOf(printed), { host });
+  assert.equal(redeemed.status, 303);
+  assert.equal(redeemed.headers.location, '/');
+  const codeCookie = (redeemed.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+  assert.match(codeCookie, new RegExp(`^${cookieName}=[\\w-]{43}$`));
+  assert.equal((await request(url, 'GET', '/', { host, cookie: codeCookie })).status, 200);
+  const reused = await request(url, 'GET', pathOf(printed), { host });
+  assert.equal(reused.status, 401, 'a used code');
+  assert.match(reused.headers['content-type'] ?? '', /^text\/html/);
+  assert.equal(reused.headers['set-cookie'], undefined);
+  assert.equal((await request(url, 'GET', `/?code=${'A'.repeat(43)}`, { host })).status, 401, 'an unknown code');
+  assert.equal((await request(url, 'GET', '/?code=', { host })).status, 401, 'an empty code');
+  assert.equal((await request(url, 'GET', pathOf(jsonUrl), { host: 'evil.example' })).status, 403, 'a code with a foreign Host');
+  assert.equal((await request(url, 'GET', pathOf(jsonUrl), { host })).status, 303, 'the foreign try did not use it up');
+  // A rotation voids codes not yet used, and the sessions made from codes.
+  const unused = (JSON.parse(await cli('dashboard', '--print', '--format', 'json')) as { url: string }).url;
+  await cli('api', 'token', '--rotate');
+  assert.equal((await request(url, 'GET', pathOf(unused), { host })).status, 401, 'a code from before the rotation');
+  assert.equal((await request(url, 'GET', '/dashboard/api/runs', { host, cookie: codeCookie })).status, 401, 'a session from before the rotation');
 
   // Nothing of either token, nor of a cookie, in the daemon's log (debug level: every request is in it).
   await daemon.stop();
   const log = daemon.log();
   assert.match(log, /"api request"/, 'requests were logged');
-  for (const secret of [token, rotated, cookie.split('=')[1]!, fresh.split('=')[1]!]) assert.ok(!log.includes(secret), 'a secret in the log');
-  assert.ok(!/token=/.test(log), 'no token= in the log');
+  for (const secret of [token, rotated, cookie.split('=')[1]!, fresh.split('=')[1]!, codeCookie.split('=')[1]!])
+    assert.ok(!log.includes(secret), 'a secret in the log');
+  for (const u of [printed, jsonUrl, unused]) assert.ok(!log.includes(new URL(u).searchParams.get('code')!), 'a login code in the log');
+  assert.ok(!/token=|code=/.test(log), 'no token= nor code= in the log');
 });
 
 test('globus-timer dashboard with the API off: one line saying how to turn it on; no URL', async (t) => {
@@ -260,9 +378,13 @@ test('the built daemon (dist/cli, as installed) serves the dashboard: its page, 
 
 async function servesTheDashboard(env: NodeJS.ProcessEnv): Promise<void> {
   const cli = cliThatSucceeds(env);
-  const { url, token } = await apiAccess(cli);
+  const { url } = await apiAccess(cli);
   const host = new URL(url).host;
-  const cookie = await sessionCookie(url, token, host);
+  // The one-time code, from the built daemon's RPC through the bundle's API thread.
+  const login = new URL((JSON.parse(await cli('dashboard', '--print', '--format', 'json')) as { url: string }).url);
+  const trade = await request(url, 'GET', login.pathname + login.search, { host });
+  assert.equal(trade.status, 303);
+  const cookie = (trade.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
   const page = await request(url, 'GET', '/', { host, cookie });
   assert.equal(page.status, 200);
   assert.match(page.body, /<script src="\/static\/app\.js" defer><\/script>/);
@@ -278,3 +400,25 @@ async function servesTheDashboard(env: NodeJS.ProcessEnv): Promise<void> {
     assert.ok(r.body.includes(text), `${file} is the file it should be`);
   }
 }
+
+test('Host: the address the API is bound to counts as ours too (127.0.0.2 is loopback), with its port only', async (t) => {
+  const token = 'a'.repeat(43);
+  const server = await startApiServer({
+    addr: { host: '127.0.0.2', port: 0 },
+    token,
+    routes: [{ method: 'GET', pattern: '/jobs/', handle: () => ({ status: 200, body: { jobs: [] } }) }],
+    log: silentLogger(),
+  });
+  t.after(() => server.close());
+  const { host, port } = new URL(server.url);
+  assert.equal(host, `127.0.0.2:${port}`);
+  const bearer = { Authorization: `Bearer ${token}` };
+  for (const good of [host, `localhost:${port}`, `127.0.0.1:${port}`]) {
+    assert.equal((await request(server.url, 'GET', '/jobs/', { host: good, ...bearer })).status, 200, `Host ${good}`);
+  }
+  for (const bad of [`127.0.0.3:${port}`, `127.0.0.2:${Number(port) + 1}`, '127.0.0.2']) {
+    assert.equal((await request(server.url, 'GET', '/jobs/', { host: bad, ...bearer })).status, 403, `Host ${bad}`);
+  }
+  // A change from the page at that address: its Origin is ours too.
+  assert.equal((await request(server.url, 'GET', '/jobs/', { host, origin: `http://${host}`, ...bearer })).status, 200);
+});

@@ -2,12 +2,13 @@
  * The dashboard (issue 16 items 3 and 6) in a real headless Chromium (Debian's, driven by
  * playwright-core; .ci/run installs it), against a real daemon with the API on, jobs that
  * have run against loopback Action Providers (one whose runs fail), and the real CLI:
- * the token trade and its cookie, the jobs table, one timeline mark per run, Pause from the
+ * the login code's trade for its cookie, the jobs table, one timeline mark per run, Pause from the
  * job's page as the CLI sees it, a new run arriving over Server-Sent Events without a
  * reload, no token in the page. It also takes the screenshots in docs/.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -62,7 +63,7 @@ async function pageRunKeys(page: Page): Promise<string[]> {
   });
 }
 
-test('the dashboard in headless Chromium: token → cookie, every job, one mark per run, Pause, live runs, no token in the page', {
+test('the dashboard in headless Chromium: login code → cookie, every job, one mark per run, Pause, live runs, no token in the page', {
   skip: !fs.existsSync(CHROMIUM) && `no ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does)`,
   timeout: 120_000,
 }, async (t) => {
@@ -140,13 +141,16 @@ test('the dashboard in headless Chromium: token → cookie, every job, one mark 
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
 
-  // The token is traded for the cookie, and the address loses it (303 to /).
-  const response = await page.goto(`${url}/?token=${token}`);
-  assert.equal(page.url(), `${url}/`, 'the redirect dropped the token from the address');
-  assert.equal(response?.request().redirectedFrom()?.url(), `${url}/?token=${token}`);
+  // `globus-timer dashboard`'s one-time login URL is traded for the cookie, and the address loses it (303 to /).
+  const login = (JSON.parse(await cli('dashboard', '--print', '--format', 'json')) as { url: string }).url;
+  assert.match(login, /\/\?code=[\w-]{43}$/);
+  const response = await page.goto(login);
+  assert.equal(page.url(), `${url}/`, 'the redirect dropped the code from the address');
+  assert.equal(response?.request().redirectedFrom()?.url(), login);
   assert.equal((await response?.request().redirectedFrom()?.response())?.status(), 303);
   const cookies = await context.cookies(url);
   assert.equal(cookies.length, 1);
+  assert.equal(cookies[0]!.name, `globus_timer_session_${new URL(url).port}`);
   assert.equal(cookies[0]!.httpOnly, true);
   assert.equal(cookies[0]!.sameSite, 'Strict');
   assert.notEqual(cookies[0]!.value, token, 'the cookie is not the token');
@@ -270,6 +274,33 @@ test('the dashboard in headless Chromium: token → cookie, every job, one mark 
   assert.ok((await pageRunKeys(page)).includes(`${report}|${Date.parse(reportRuns[0]!.slot)}`));
   await eventually('its row updated', async () => ((await page.textContent(`tr[data-job-id="${report}"] .run`)) === 'succeeded' ? true : undefined));
   assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
+
+  // Refused (503: every stream taken), the browser's EventSource gives up for good: the page
+  // makes a new one, with a backoff, and is live again once a place is free.
+  const cookie = `${cookies[0]!.name}=${cookies[0]!.value}`;
+  const held: http.ClientRequest[] = [];
+  const hold = () =>
+    new Promise<number>((resolve, reject) => {
+      const { hostname, port } = new URL(url);
+      const req = http.get({ host: hostname, port, path: '/events', headers: { cookie }, agent: false }, (res) => {
+        res.on('error', () => {});
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => {});
+      req.once('response', () => held.push(req));
+      req.once('error', reject);
+    });
+  while ((await hold()) === 200);
+  held.pop()?.destroy(); // the 503 one
+  const late = await context.newPage();
+  late.on('pageerror', (err) => errors.push(err.message));
+  await late.goto(`${url}/`);
+  await late.waitForSelector('body[data-ready="true"]');
+  await late.waitForSelector('#live.off');
+  held.shift()!.destroy();
+  await late.waitForSelector('#live.on', { timeout: 15_000 });
+  for (const req of held) req.destroy();
 
   assert.deepEqual(errors, [], 'no script errors on the pages');
 });

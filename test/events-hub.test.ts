@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DaemonEvent, RunEvent } from '../src/contract/protocol.ts';
+import { MAX_FRAME_BYTES, type DaemonEvent, type EventsNotification, type JobEvent, type RunEvent } from '../src/contract/protocol.ts';
+import { notifications } from '../src/daemon/rpc-watchers.ts';
 import { getRun } from '../src/daemon/store/runs.ts';
 import { advanceUntil, clockedDaemon, waitFor } from './support/clocked-daemon.ts';
 
@@ -59,4 +60,22 @@ test('interest: completed-only listeners hear only ends; a job filter keeps othe
     JSON.stringify(ends),
   );
   assert.ok(all.some((e) => e.job_id === b && e.run.completed_at === null));
+});
+
+test('a burst of events goes out as several notifications, each far below the frame limit, in order', () => {
+  const events: JobEvent[] = Array.from({ length: 20_000 }, (_, i) => ({ type: 'job', job_id: `job-${i}-${'x'.repeat(40)}`, status: 'loaded' }));
+  const frames = notifications(events);
+  assert.ok(frames.length > 1, `${frames.length} frames`);
+  const told: DaemonEvent[] = [];
+  for (const frame of frames) {
+    assert.ok(frame.bytes < MAX_FRAME_BYTES / 8, `${frame.bytes} bytes`);
+    assert.equal(frame.bytes, Buffer.byteLength(frame.text));
+    const message = JSON.parse(frame.text) as { jsonrpc: string; method: string; params: EventsNotification; id?: unknown };
+    assert.equal(message.jsonrpc, '2.0');
+    assert.equal(message.method, 'job.events');
+    assert.equal(message.id, undefined, 'a notification has no id');
+    told.push(...message.params.events);
+  }
+  assert.deepEqual(told, events);
+  assert.deepEqual(notifications([]), []);
 });

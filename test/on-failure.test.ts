@@ -4,6 +4,7 @@
  * the inactive case in-process (a job whose token is missing).
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { startDaemon } from '../src/daemon/daemon.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { onFailureDefaultFromEnv, resolveConfig } from '../src/config/config.ts';
 import { desktopNotification } from '../src/daemon/notify/desktop.ts';
+import { resolvePaths } from '../src/config/paths.ts';
 import { HOOK_OUTPUT_CAP_BYTES, runHook } from '../src/daemon/notify/run-hook.ts';
 import { FAST_POLLING, runCliProcess, startDaemonProcess, tempHome, testConfig, TEST_TOKEN_RULES, type DaemonProcess } from './support/env.ts';
 import { startFakeProvider, type FakeProvider } from './support/provider.ts';
@@ -390,6 +392,9 @@ test('desktop notifications: notify-send with a session, osascript on macOS, non
     args: ['--app-name=globus-timer', '--urgency=normal', '--', 't', '-b'],
     env: {},
   });
+  // The body is markup to a notification server: a provider's text is shown, never a link.
+  const hostile = desktopNotification('t', 'see <a href="https://evil.example">this</a> & <b>act</b>', 'critical', { DISPLAY: ':0' }, 'linux')!;
+  assert.equal(hostile.args.at(-1), 'see &lt;a href="https://evil.example"&gt;this&lt;/a&gt; &amp; &lt;b&gt;act&lt;/b&gt;');
   const mac = desktopNotification('a "quoted" title', 'body', 'critical', {}, 'darwin')!;
   assert.equal(mac.file, 'osascript');
   assert.deepEqual(mac.args.slice(-2), ['a "quoted" title', 'body'], 'text as arguments, never inside the script');
@@ -442,4 +447,30 @@ test('stopping the daemon stops a hook that is running, without waiting for its 
   await daemon.stop();
   assert.ok(Date.now() - started < 5_000, `stopped in ${Date.now() - started} ms`);
   assert.equal(running(pid), false, 'the hook was stopped with the daemon');
+});
+
+test('a failure committed but never told (the daemon stopped before its event) is told at the next start, once', async (t) => {
+  const ap = await provider(t, true);
+  const h = hookHome(t);
+  let daemon = await startDaemonProcess(t, h.env);
+  const job = await submit(h.env, ap, 'told late', '1h', '--on-failure', h.command);
+  await cli(['job', 'run', job.job_id], h.env);
+  await until('the hook', () => hookCalls(h.out).length >= 1);
+  assert.equal(await daemon.stop(), 0);
+  // As if the daemon had stopped between the failed run's commit and its event: nothing told, nothing marked.
+  fs.rmSync(h.out);
+  const db = new Database(resolvePaths(h.env).dbFile);
+  db.prepare('UPDATE jobs SET failure_notified = 0 WHERE id = ?').run(job.job_id);
+  db.close();
+  daemon = await startDaemonProcess(t, h.env);
+  const [call] = await until('the untold failure', () => hookCalls(h.out).length >= 1 && hookCalls(h.out));
+  assert.equal(call!.env.GLOBUS_TIMER_JOB_ID, job.job_id);
+  assert.equal(call!.env.GLOBUS_TIMER_RUN_STATUS, 'FAILED');
+  assert.match(call!.env.GLOBUS_TIMER_ERROR ?? '', /no such path/);
+  // Told once: a second restart finds it marked.
+  assert.equal(await daemon.stop(), 0);
+  daemon = await startDaemonProcess(t, h.env);
+  await cli(['job', 'status', job.job_id], h.env);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(hookCalls(h.out).length, 1);
 });

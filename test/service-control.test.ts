@@ -205,6 +205,37 @@ test('a CLI and a daemon of different protocol versions: a clear message to rest
   }
 });
 
+test('a daemon of this protocol without a newer method (events, dashboard login, token rotation): one line to restart it', async (t) => {
+  const { env, paths } = tempHome(t);
+  // The same protocol version as far as daemon.hello goes; every other method unknown, as in a daemon older than them.
+  const server = net.createServer((sock) => {
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) {
+        const req = JSON.parse(line) as { id: number; method: string };
+        const answer =
+          req.method === 'daemon.hello'
+            ? { result: { protocol_version: PROTOCOL_VERSION, version: '0.0.1', pid: 1 } }
+            : { error: { code: -32601, message: 'Method not found' } };
+        sock.write(`${JSON.stringify({ jsonrpc: '2.0', id: req.id, ...answer })}\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(paths.socketPath, resolve));
+  t.after(() => server.close());
+  for (const [args, method] of [
+    [['job', 'watch', '--all'], 'events.subscribe'],
+    [['api', 'token', '--rotate'], 'api.rotate_token'],
+  ] as const) {
+    const r = await runCliProcess([...args], env);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(
+      r.stderr,
+      `globus-timer: the running daemon is older than this CLI and has no ${method}; restart it: globus-timer daemon stop && globus-timer daemon start\n`,
+    );
+  }
+});
+
 test('a database migrated by a newer version is refused, not opened', async (t) => {
   const { env, paths } = tempHome(t);
   openDb(paths.dbFile).$client.close();

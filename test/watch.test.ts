@@ -12,7 +12,8 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { progressOf } from '../src/contract/events.ts';
 import type { EventsNotification, RunEvent } from '../src/contract/protocol.ts';
-import { changeLine, endLine, figures, formatBytes, liveLine, progressBar } from '../src/cli/watch/run-lines.ts';
+import { changeLine, endLine, figures, liveLine, progressBar } from '../src/cli/watch/run-lines.ts';
+import { shortSize } from '../src/util/byte-size.ts';
 import { FAST_POLLING, ROOT, runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 import { readFixture, startFakeProvider } from './support/provider.ts';
 import { cliThatSucceeds } from './support/api.ts';
@@ -144,9 +145,9 @@ test('the bar and the figures of a run line', () => {
   assert.equal(progressBar(0.5, 8), '████░░░░  50%');
   assert.equal(progressBar(1 / 16, 8), '▌░░░░░░░   6%');
   assert.equal(progressBar(1, 8), '████████ 100%');
-  assert.equal(formatBytes(512), '512 B');
-  assert.equal(formatBytes(1536), '1.5 KiB');
-  assert.equal(formatBytes(250 * BYTES_PER_FILE), '2.4 GiB');
+  assert.equal(shortSize(512), '512 B');
+  assert.equal(shortSize(1536), '1.5 KiB');
+  assert.equal(shortSize(250 * BYTES_PER_FILE), '2.4 GiB');
   const progress = progressOf({ status: 'ACTIVE', details: transferDetails(42, 'ACTIVE') });
   assert.equal(figures(progress, false), '42/100 files · 420.0 MiB · 50.0 MiB/s');
   const run = {
@@ -212,6 +213,14 @@ test('job run --wait exits 1 when the run FAILED, and --format json prints one e
   const refused = await runCliProcess(['job', 'run', id, '--wait'], env);
   assert.equal(refused.code, 1, refused.stdout + refused.stderr);
   assert.match(refused.stdout, /FAILED .*no such endpoint/);
+  // Its event tells the error's code and message, not the provider's error document (which may be a megabyte).
+  ap.runReplies.push({ kind: 'raw', httpStatus: 400, body: { code: 'BadRequest', description: 'no such endpoint' } });
+  const asJson = await runCliProcess(['job', 'run', id, '--wait', '--format', 'json'], env);
+  const last = JSON.parse(asJson.stdout.trim().split('\n').at(-1)!) as RunEvent;
+  assert.equal(last.run.run_state, 'failed');
+  assert.equal(typeof last.run.errors?.code, 'string');
+  assert.match(last.run.errors?.message ?? '', /no such endpoint/);
+  assert.equal(last.run.errors?.providerError, undefined);
 });
 
 test('job watch follows the run in progress to its end; a paused job with none is exit 2', async (t) => {

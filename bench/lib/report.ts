@@ -35,6 +35,8 @@ export interface Results {
   precision: FiringRow[];
   throughput: FiringRow[];
   api: ApiGroup | null;
+  /** The `watch` scenario (issue 16): `loaded` is the run with watchers attached. */
+  watch: ApiGroup | null;
   search: SearchResult | null;
   scale: ScaleRow | null;
   cli: CliRow[];
@@ -141,6 +143,31 @@ function peerTable(groups: PeerGroup[]): string {
 export function apiRatio(g: ApiGroup): { p99: number | null; within: boolean | null } {
   const p99 = ratio(g.loaded.lateness_ms.p99, g.baseline.lateness_ms.p99);
   return { p99, within: p99 === null ? null : p99 <= API_P99_LIMIT };
+}
+
+/** The `watch` scenario: lateness without and with the watchers, and what each watcher received. */
+function watchTable(g: ApiGroup): string {
+  const runs = typeof g.loaded.runs === 'number' && g.loaded.runs > 1 ? ` (median of ${g.loaded.runs})` : '';
+  const p99 = ratio(g.loaded.lateness_ms.p99, g.baseline.lateness_ms.p99);
+  const received = (g.loaded.watchers as { kind: string; messages: number; bytes: number }[] | undefined) ?? [];
+  const rpc = received.find((w) => w.kind === 'rpc');
+  return table(
+    ['watchers', 'N', 'R /s', 'D s', 'missed / dup / early', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'daemon CPU %', 'p99 ÷ without', 'per watcher'],
+    [g.baseline, g.loaded].map((r) => [
+      (r === g.baseline ? 'none' : `${f(r.watchers_rpc as number, 0)} RPC + ${f(r.watchers_sse as number, 0)} dashboard`) + runs,
+      f(r.n, 0),
+      f(r.rate, 1),
+      f(r.duration_s, 0),
+      `${f(r.missed, 0)} / ${f(r.duplicates, 0)} / ${f(r.early, 0)}`,
+      f(r.lateness_ms.p50),
+      f(r.lateness_ms.p90),
+      f(r.lateness_ms.p99),
+      f(r.lateness_ms.max),
+      f(r.cpu_pct as number | null, 0),
+      r === g.baseline ? '' : f(p99, 3),
+      r === g.baseline || !rpc ? '' : `${f(rpc.messages, 0)} notifications, ${f(rpc.bytes / 1_048_576, 1)} MiB`,
+    ]),
+  );
 }
 
 function apiTables(g: ApiGroup): string {
@@ -339,6 +366,8 @@ export function markdown(res: Results, defaults: { n: number; largeN: number }):
     parts.push('### Precision and throughput (lateness = provider receive − slot)\n\n' + firingTable([...res.precision, ...res.throughput]));
   }
   if (res.api) parts.push('### The firing path with the REST API under load (same N, R, D; without and with the load)\n\n' + apiTables(res.api));
+  if (res.watch)
+    parts.push('### The firing path with watchers (same N, R, D; without and with 5 `job watch --all` and a dashboard stream)\n\n' + watchTable(res.watch));
   if (res.search) parts.push('### Highest rate with p99 < 100 ms\n\n' + searchTable(res.search));
   if (res.scale) parts.push('### Scale\n\n' + scaleTable(res.scale));
   if (res.cli.length) parts.push('### CLI (whole process, median)\n\n' + cliTable(res.cli));

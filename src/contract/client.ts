@@ -115,6 +115,9 @@ export class RpcClient {
       return (await this.#rpc.timeout(this.#timeoutMs).request(method, params)) as Methods[M]['result'];
     } catch (err) {
       if (err instanceof JSONRPCErrorException) {
+        // A method this CLI knows and the daemon does not: the daemon is older (methods are added
+        // without a protocol bump). The one wording of it, for every such method.
+        if (err.code === -32601) throw new RpcError(ERROR_CODES.PROTOCOL_MISMATCH, err.code, olderDaemon(method));
         const data = err.data as { code?: unknown } | undefined;
         const code = typeof data?.code === 'string' && KNOWN_CODES.has(data.code) ? (data.code as ErrorCode) : ERROR_CODES.RPC_FAILED;
         throw new RpcError(code, err.code, err.message);
@@ -138,6 +141,10 @@ export class RpcClient {
     this.#sock.end();
     this.#sock.destroy();
   }
+}
+
+function olderDaemon(method: string): string {
+  return `the running daemon is older than this CLI and has no ${method}; restart it: globus-timer daemon stop && globus-timer daemon start`;
 }
 
 function mismatch(daemon: string): TimerError {

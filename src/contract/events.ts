@@ -22,6 +22,11 @@ function str(v: unknown): string | null {
   return typeof v === 'string' && v.trim() ? v : null;
 }
 
+/** A provider's word, as long as a word should be: an event stays small whatever the provider sends. */
+function clipped(text: string | null): string | null {
+  return text === null || text.length <= 80 ? text : `${text.slice(0, 79)}…`;
+}
+
 function sum(a: number | null, b: number | null): number | null {
   return a === null && b === null ? null : (a ?? 0) + (b ?? 0);
 }
@@ -38,7 +43,7 @@ export function progressOf(doc: Record<string, unknown> | null): RunProgress | n
   const subtasksDone = sum(sum(num(d.subtasks_succeeded), num(d.subtasks_skipped_errors)), sum(num(d.subtasks_canceled), num(d.subtasks_expired)));
   return {
     status,
-    label: str(d.nice_status) ?? str(doc.display_status),
+    label: clipped(str(d.nice_status) ?? str(doc.display_status)),
     files_total: num(d.files),
     files_done: sum(num(d.files_transferred), num(d.files_skipped)),
     bytes_transferred: num(d.bytes_transferred),

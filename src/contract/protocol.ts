@@ -307,6 +307,19 @@ export interface DaemonStatus {
   socket_activated: boolean;
   /** The Timers REST API's base URL (`http://127.0.0.1:8080`), or null when it is off (issue 14). */
   api_url: string | null;
+  /** The store's size and room (daemon/store/space.ts). */
+  store: StoreSpace;
+}
+
+export interface StoreSpace {
+  db_bytes: number;
+  wal_bytes: number;
+  /** Free space of the store's file system for the daemon's user; null where it cannot be read. */
+  free_bytes: number | null;
+  /** Below 1 GiB or twice the store: `daemon status` warns. */
+  low_space: boolean;
+  /** The run bookkeeping cannot commit now (a full disk): new jobs and runs are refused until it can. */
+  writes_failing: boolean;
 }
 
 /**
@@ -404,6 +417,12 @@ export interface Methods {
    * older daemon answers METHOD_NOT_FOUND, which the CLI words as "restart the daemon".
    */
   'api.rotate_token': { params: Record<string, never>; result: RotateTokenResult };
+  /**
+   * A one-time dashboard login URL (`API_URL/?code=…`, good once within 5 minutes) for
+   * `globus-timer dashboard`: the browser gets that, never the token. API_OFF when the
+   * daemon serves no API. Added without a protocol bump, as api.rotate_token.
+   */
+  'api.dashboard_login': { params: Record<string, never>; result: { url: string } };
   /**
    * Watch run and job changes on this connection (issue 16): from the answer on, the daemon
    * sends `job.events` notifications (contract/events.ts) until `events.unsubscribe` or the
@@ -618,6 +637,7 @@ export const PARAM_SCHEMAS = checkedSchemas({
   'daemon.status': noParamsSchema,
   'daemon.stop': noParamsSchema,
   'api.rotate_token': noParamsSchema,
+  'api.dashboard_login': noParamsSchema,
   'events.subscribe': {
     type: 'object',
     additionalProperties: false,

@@ -4,11 +4,11 @@ import { onFailureDefaultFromEnv, type ResolvedConfig } from '../config/config.t
 import type { AppPaths } from '../config/paths.ts';
 import { openDb, type Db } from './store/open.ts';
 import { ensurePrivateDir } from '../fs/private.ts';
-import { startCheckpointer } from './store/checkpointer.ts';
+import { startCheckpointer, type Checkpointer } from './store/checkpointer.ts';
 import { adoptZoneForCalendarJobsWithoutOne } from './store/jobs.ts';
 import { localTimezone } from '../core/time.ts';
 import { JobService } from './jobs/job-service.ts';
-import { coerceError } from '../core/errors.ts';
+import { coerceError, ERROR_CODES, TimerError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { RpcServer } from './rpc-server.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -30,6 +30,7 @@ import { ensureApiToken, rotateApiToken as rotateApiTokenFile } from '../auth/ap
 import type { ApiServer, ApiTimeouts } from './api/server.ts';
 import { apiJobs, betweenFires, type ApiJobs } from './api/jobs.ts';
 import { startApiThread } from './api/thread.ts';
+import { newLoginCode } from './api/sessions.ts';
 
 export interface DaemonOptions {
   paths: AppPaths;
@@ -99,7 +100,7 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   const { paths, config, log } = opts;
   const clock = opts.clock ?? systemClock;
   const startedAtMs = Date.now();
-  const db = openState(opts, started);
+  const { db, checkpointer } = openState(opts, started);
   const dispatcher = opts.dispatcher ?? providerAgent(config, started);
   const tokenRules = opts.tokenRules ?? tokenRulesFromEnv(process.env);
   if (tokenRules.allowHttpTokens) {
@@ -138,6 +139,7 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
     withdrawRuns: (jobId) => runner.withdraw(jobId),
     closeDeletedJobRuns: (jobId) => runner.closeRunsOfDeletedJob(jobId),
     tokenRules,
+    storeFailing: () => writes.failing,
   });
   const { stop, stopped } = stopper(started, log);
   const socketActivated = opts.inheritedSocketFd != null;
@@ -150,8 +152,27 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
     api?.setToken(token);
     log.info({ api: apiUrl() ?? undefined }, 'api token rotated');
   };
+  const dashboardLogin = () => {
+    if (!api) throw new TimerError(ERROR_CODES.API_OFF, 'the daemon serves no REST API: restart it with --api 127.0.0.1:8080');
+    // Made here, where the RPC socket (the user's alone) asked; the API thread only checks it.
+    const code = newLoginCode();
+    api.addLoginCode(code);
+    return { url: `${api.url}/?code=${code}` };
+  };
   const rpc = new RpcServer(
-    rpcRoutes({ service, db, paths, startedAtMs, logFile: opts.logFile ?? null, socketActivated, stop: requestStop, apiUrl, rotateApiToken }),
+    rpcRoutes({
+      service,
+      db,
+      paths,
+      startedAtMs,
+      logFile: opts.logFile ?? null,
+      socketActivated,
+      stop: requestStop,
+      apiUrl,
+      rotateApiToken,
+      writesFailing: () => writes.failing,
+      dashboardLogin,
+    }),
     log.child({ component: 'rpc' }),
     events,
   );
@@ -175,9 +196,16 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   started.defer('retention', startRetention({ db, clock, config, log: log.child({ component: 'retention' }) }));
   scheduler.start();
   started.defer('scheduler', () => scheduler.stop());
+  // Out of space for the run bookkeeping: first give back what is ours to give, the WAL (issue 17 item 3).
+  writes.onFailing(() => checkpointer.truncateNow());
+  // A WAL a burst left large is truncated only while nothing is due soon and nothing in flight (checkpointer.ts).
+  checkpointer.truncateWhen(() => runner.inFlight === 0 && writes.queued === 0 && (scheduler.msUntilWake() ?? Number.POSITIVE_INFINITY) > IDLE_AHEAD_MS);
   log.info({ socket: paths.socketPath, api: apiUrl() ?? undefined, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
   return { db, service, scheduler, runner, events, apiUrl: apiUrl(), stop, stopped, [Symbol.asyncDispose]: stop };
 }
+
+/** How far ahead nothing may be due for the daemon to count as idle (a WAL truncate holds writers back). */
+const IDLE_AHEAD_MS = 2_000;
 
 /** The Timers REST API: its token (made on the first start, then kept) and its server, on `addr` or the socket systemd passed. */
 async function startApi(
@@ -221,8 +249,8 @@ function servesAt(url: string, addr: ApiAddr): boolean {
   return have.hostname === want.hostname && (addr.port === 0 || have.port === want.port);
 }
 
-/** The state directory: its lock, the database (returned) and the database's checkpointer. */
-function openState({ paths, log, inheritedSocketFd }: DaemonOptions, started: UndoStack): Db {
+/** The state directory: its lock, the database and the database's checkpointer. */
+function openState({ paths, log, inheritedSocketFd }: DaemonOptions, started: UndoStack): { db: Db; checkpointer: Checkpointer } {
   // Checked (or created 0700) before anything is opened in them, never chmod-ed: another
   // user's directory means another user's database and socket (src/fs/private.ts).
   ensurePrivateDir(paths.dataDir, 'state directory');
@@ -235,7 +263,7 @@ function openState({ paths, log, inheritedSocketFd }: DaemonOptions, started: Un
   if (zoned > 0) log.info({ zone, jobs: zoned }, "calendar jobs without a stored time zone now keep the daemon's (job update --timezone changes it)");
   const checkpointer = startCheckpointer(db, paths.dbFile, log.child({ component: 'checkpoint' }));
   started.defer('checkpointer', () => checkpointer.stop());
-  return db;
+  return { db, checkpointer };
 }
 
 /** The pooled connections to Action Providers, closed once the runner has stopped. */

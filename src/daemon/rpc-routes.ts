@@ -6,6 +6,7 @@ import type { JobService } from './jobs/job-service.ts';
 import type { Handlers } from './rpc-server.ts';
 import type { Db } from './store/open.ts';
 import { countOpenRuns, recentLatenessMs } from './store/runs.ts';
+import { storeSpace } from './store/space.ts';
 
 /** What the routes answer from. */
 interface RouteDeps {
@@ -20,10 +21,14 @@ interface RouteDeps {
   socketActivated: boolean;
   /** The REST API's base URL once it listens (it starts after this socket), else null. */
   apiUrl: () => string | null;
+  /** Whether the run bookkeeping's commits are failing now (write-behind.ts), for `daemon status`. */
+  writesFailing: () => boolean;
   /** Begin a graceful stop (`daemon.stop`), once the reply has gone out. */
   stop: () => void;
   /** A new REST API token, in its file and in the running API server (`api.rotate_token`). */
   rotateApiToken: () => void;
+  /** A one-time dashboard login URL, its code handed to the API server (`api.dashboard_login`). */
+  dashboardLogin: () => { url: string };
 }
 
 /** How many recent runs `daemon status` summarises for fire lateness. */
@@ -61,10 +66,11 @@ export function rpcRoutes(deps: RouteDeps): Handlers {
       deps.rotateApiToken();
       return { token_file: deps.paths.apiTokenFile, api_url: deps.apiUrl() };
     },
+    'api.dashboard_login': () => deps.dashboardLogin(),
   };
 }
 
-function daemonStatus({ service, db, paths, startedAtMs, logFile, socketActivated, apiUrl }: RouteDeps): DaemonStatus {
+function daemonStatus({ service, db, paths, startedAtMs, logFile, socketActivated, apiUrl, writesFailing }: RouteDeps): DaemonStatus {
   return {
     pid: process.pid,
     version: VERSION,
@@ -79,6 +85,7 @@ function daemonStatus({ service, db, paths, startedAtMs, logFile, socketActivate
     log_file: logFile,
     socket_activated: socketActivated,
     api_url: apiUrl(),
+    store: storeSpace(paths.dbFile, writesFailing()),
   };
 }
 

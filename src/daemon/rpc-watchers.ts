@@ -11,16 +11,19 @@
  */
 import type net from 'node:net';
 import { EVENTS_NOTIFICATION } from '../contract/events.ts';
-import { encodeFrame, writeFrame, type Frame } from '../contract/framing.ts';
-import type { DaemonEvent, EventsNotification, SubscribeParams, SubscribeResult } from '../contract/protocol.ts';
+import { writeFrame, type Frame } from '../contract/framing.ts';
+import type { DaemonEvent, SubscribeParams, SubscribeResult } from '../contract/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventHub } from './events/hub.ts';
 
 /** Unsent bytes a watcher may leave queued before it is dropped: about a minute of a busy daemon's events. */
 const MAX_BACKLOG_BYTES = 8 << 20;
 
-/** Events per notification: a burst of thousands of runs goes out in frames far below MAX_FRAME_BYTES. */
-const EVENTS_PER_NOTIFICATION = 500;
+/**
+ * Bytes of events per notification: a burst of thousands of runs goes out in several frames,
+ * each far below MAX_FRAME_BYTES (an event is small: hub.ts leaves the provider's documents out).
+ */
+const NOTIFICATION_BYTES = 256 << 10;
 
 interface Watch {
   /** null: every job. */
@@ -51,6 +54,8 @@ export class RpcWatchers {
     // Read first: an unknown id throws before anything is registered.
     const openRuns = this.#events.openRunEvents(ids);
     this.unsubscribe(sock);
+    // A connection already gone would hold its place, and the hub's subscription, for ever.
+    if (sock.destroyed) return { open_runs: openRuns };
     const jobs = ids ? new Set(ids.map((id) => id.toLowerCase())) : null;
     const watch: Watch = { jobs, key: jobs ? [...jobs].sort().join(',') : '*' };
     this.#watching.set(sock, watch);
@@ -105,11 +110,25 @@ export class RpcWatchers {
   }
 }
 
-function notifications(events: DaemonEvent[]): Frame[] {
+/** The `job.events` notifications of a batch: frames of at most about NOTIFICATION_BYTES of events each, in order. */
+export function notifications(events: DaemonEvent[]): Frame[] {
   const frames: Frame[] = [];
-  for (let i = 0; i < events.length; i += EVENTS_PER_NOTIFICATION) {
-    const params: EventsNotification = { events: events.slice(i, i + EVENTS_PER_NOTIFICATION) };
-    frames.push(encodeFrame({ jsonrpc: '2.0', method: EVENTS_NOTIFICATION, params }));
+  let batch: string[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (batch.length === 0) return;
+    // The same frame as encodeFrame({jsonrpc, method, params: {events}}) would make, from events serialized once each.
+    const text = `{"jsonrpc":"2.0","method":${JSON.stringify(EVENTS_NOTIFICATION)},"params":{"events":[${batch.join(',')}]}}`;
+    frames.push({ text, bytes: Buffer.byteLength(text) });
+    batch = [];
+    bytes = 0;
+  };
+  for (const event of events) {
+    const json = JSON.stringify(event);
+    if (bytes + json.length > NOTIFICATION_BYTES) close();
+    batch.push(json);
+    bytes += json.length;
   }
+  close();
   return frames;
 }

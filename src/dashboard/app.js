@@ -166,7 +166,7 @@
         'section',
         { class: 'panel gone' },
         h('h2', {}, 'This dashboard session has ended'),
-        h('p', {}, 'The API token was rotated, or the daemon restarted with a new one. Open the dashboard again with:'),
+        h('p', {}, 'A session lasts 12 hours, and ends when the API token is rotated or the daemon restarts. Open the dashboard again with:'),
         h('pre', {}, h('code', {}, 'globus-timer dashboard')),
       ),
     );
@@ -298,7 +298,7 @@
 
     let jobs = [];
     async function loadJobs() {
-      const body = await api('/jobs/');
+      const body = await api('/dashboard/api/jobs');
       jobs = body.jobs
         .map((job) => ({ job, last: job.results?.data?.[0] ?? null }))
         .map((x) => ({ ...x, failed: failure(x.job, x.last) }))
@@ -350,10 +350,10 @@
     zoom(fittingZoom(runs));
     window.dashboard = { timeline: tl, page: 'jobs' };
 
-    const reload = debounce(() => loadJobs().catch(fail), 300);
+    const reload = throttle(() => loadJobs().catch(fail), 1000);
     return {
       onEvents(events) {
-        for (const e of events) if (e.type === 'run') tl.upsert(timelineRunOfEvent(e));
+        tl.upsert(events.filter((e) => e.type === 'run').map(timelineRunOfEvent));
         reload();
       },
       tick: () => tl.tick(),
@@ -454,7 +454,11 @@
         ['Inactive', reason],
         ['Action URL', job.callback_url],
         ['Scope', job.scope],
-        ['On failure', job.on_failure ? JSON.stringify(job.on_failure) : null],
+        // The daemon sends whether a command is set, never the command (it may hold a secret).
+        [
+          'On failure',
+          job.on_failure ? `${job.on_failure.command_set ? 'a command is set' : 'no command'}; notify ${job.on_failure.notify ? 'on' : 'off'}` : null,
+        ],
         ['Started', when(job.start)],
         ['Job id', h('code', {}, job.job_id)],
       ].filter(([, v]) => v !== null && v !== undefined);
@@ -492,7 +496,7 @@
 
     await load();
     window.dashboard = { timeline: tl, page: 'job' };
-    const reload = debounce(() => load().catch(fail), 300);
+    const reload = throttle(() => load().catch(fail), 1000);
     return {
       onEvents(events) {
         if (events.some((e) => e.job_id === jobId)) reload();
@@ -502,11 +506,22 @@
     };
   }
 
-  function debounce(fn, ms) {
-    let t = null;
+  /**
+   * `fn` at most once per `ms`, and at least once per `ms` while calls keep coming: the hub
+   * publishes every 50 ms on a busy daemon, so a debounce would never fire. A call in the
+   * quiet after a run is made at the end of the `ms` (the last change is always shown).
+   */
+  function throttle(fn, ms) {
+    let last = 0;
+    let timer = null;
     return () => {
-      clearTimeout(t);
-      t = setTimeout(fn, ms);
+      if (timer !== null) return;
+      const wait = Math.max(0, last + ms - Date.now());
+      timer = setTimeout(() => {
+        timer = null;
+        last = Date.now();
+        fn();
+      }, wait);
     };
   }
 
@@ -517,9 +532,14 @@
     const dot = document.getElementById('live');
     const text = document.getElementById('live-text');
     let es = null;
+    /** After a refused stream (503: too many open) the browser gives up for good: we start a new one, 2 s doubling to 30 s. */
+    let backoffMs = 2000;
+    let retry = null;
     function connect() {
+      retry = null;
       es = new EventSource('/events');
       es.onopen = () => {
+        backoffMs = 2000;
         dot.className = 'live on';
         text.textContent = 'live';
         // Whatever happened while the stream was down.
@@ -535,15 +555,22 @@
       es.onerror = async () => {
         dot.className = 'live off';
         text.textContent = 'reconnecting…';
-        // A stream refused for the session (token rotated): stop, and say so.
+        // A stream refused for the session (token rotated, expired): stop, and say so.
         try {
-          await api('/dashboard/api/runs?since=0&until=1');
+          await api('/dashboard/api/session');
         } catch (err) {
           if (err instanceof SessionGone) {
             es.close();
+            clearTimeout(retry);
             text.textContent = 'signed out';
             sessionGone();
+            return;
           }
+        }
+        // A closed one (not a 200) is not retried by the browser: a new EventSource is.
+        if (es.readyState === EventSource.CLOSED && retry === null) {
+          retry = setTimeout(connect, backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 30_000);
         }
       };
     }

@@ -209,6 +209,23 @@
       plot?.redraw(false, false);
     }
 
+    /** Runs older than the widest zoom can show are dropped: a tab left open for weeks keeps a bounded map. */
+    function prune() {
+      const oldest = Date.now() - MAX_SPAN_MS;
+      for (const [id, run] of runs) if (run.slot < oldest) runs.delete(id);
+    }
+
+    // Events come in batches every 50 ms on a busy daemon: the canvas is redrawn once per frame, not per run.
+    let frame = null;
+    function changedSoon() {
+      if (frame !== null) return;
+      frame = requestAnimationFrame(() => {
+        frame = null;
+        prune();
+        changed();
+      });
+    }
+
     let built = false;
     window.addEventListener('resize', () => plot?.setSize({ width: Math.max(el.clientWidth, 300), height: height() }));
     // Rebuilt on a scheme change: the axes' colours are options, not CSS.
@@ -231,11 +248,13 @@
       setRuns(list) {
         runs.clear();
         for (const r of list) runs.set(r.id, r);
+        prune();
         changed();
       },
-      upsert(run) {
-        runs.set(run.id, run);
-        changed();
+      /** A batch of new or changed runs: drawn on the next frame. */
+      upsert(list) {
+        for (const run of list) runs.set(run.id, run);
+        if (list.length > 0) changedSoon();
       },
       /** Zoom to the last `ms` and follow now. */
       show(ms) {

@@ -21,6 +21,22 @@ export function sizeWithBytes(bytes: number): string {
   return exact;
 }
 
+/**
+ * `512 B`, `1.2 GiB`: a size at a glance (progress of a transfer, the store in `daemon
+ * status`), binary units as `du -h` and Transfer's web app show them.
+ */
+export function shortSize(bytes: number): string {
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1024 && unit < SHORT_UNITS.length - 1) {
+    n /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${n} B` : `${n.toFixed(1)} ${SHORT_UNITS[unit]}`;
+}
+
+const SHORT_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
 /** Size of a value as JSON on the wire and in the database: UTF-8 bytes of JSON.stringify. */
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value));

@@ -694,6 +694,7 @@ function validBase(method: MethodName, jobId: string): Record<string, unknown> {
     case 'daemon.status':
     case 'daemon.stop':
     case 'api.rotate_token':
+    case 'api.dashboard_login':
     case 'events.unsubscribe':
       return {};
     case 'events.subscribe':

@@ -1,8 +1,5 @@
 import { spawn } from 'node:child_process';
 import type { Argv, CommandModule } from 'yargs';
-import { readApiToken } from '../../auth/api-token.ts';
-import { resolvePaths } from '../../config/paths.ts';
-import { ERROR_CODES, TimerError } from '../../core/errors.ts';
 import { apiOffError } from '../api-flag.ts';
 import { withDaemon, type GlobalArgs } from '../context.ts';
 import { toJson } from '../output.ts';
@@ -34,30 +31,33 @@ function open(opener: string, url: string): Promise<boolean> {
 }
 
 /**
- * `dashboard` (issue 16): open the daemon's web dashboard at `URL/?token=…`. The page trades
- * the token for an HttpOnly cookie and drops it from the address (daemon/api/server.ts), so
- * it is in the browser's address bar for one redirect only. Without a desktop (or with
- * --print) the URL is printed for the user to open where a browser is; it is never logged.
+ * `dashboard` (issue 16): open the daemon's web dashboard with a one-time login URL
+ * (`URL/?code=…`, RPC api.dashboard_login). The token never leaves the CLI: a browser's argv
+ * (/proc/PID/cmdline, readable by other users) and its history get a code that works once,
+ * within 5 minutes, and that the page trades for an HttpOnly cookie at once (the redirect
+ * drops it from the address). Without a desktop (or with --print) the URL is printed for the
+ * user to open where a browser is; it is never logged.
  */
 export const dashboardCommand: CommandModule<GlobalArgs, DashboardArgs> = {
   command: 'dashboard',
   describe: "Open the daemon's web dashboard (jobs, runs and a run timeline) in a browser",
   builder: (y: Argv<GlobalArgs>): Argv<DashboardArgs> =>
-    y.option('print', { type: 'boolean', default: false, describe: 'Print the URL (it carries the API token) instead of opening a browser' }),
+    y.option('print', { type: 'boolean', default: false, describe: 'Print a login URL (it works once, within 5 minutes) instead of opening a browser' }),
   handler: async (args) => {
-    const status = await withDaemon(args, (c) => c.call('daemon.status', {}));
-    if (status.api_url === null) throw apiOffError(status.pid);
-    const paths = resolvePaths(args.io.env);
-    const token = readApiToken(paths.apiTokenFile);
-    if (token === null) {
-      throw new TimerError(ERROR_CODES.API_OFF, `no REST API token in ${paths.apiTokenFile}: restart the daemon with --api to make one`);
-    }
-    const url = `${status.api_url}/?token=${encodeURIComponent(token)}`;
+    const { status, url } = await withDaemon(args, async (c) => {
+      const status = await c.call('daemon.status', {});
+      if (status.api_url === null) throw apiOffError(status.pid);
+      return { status, url: (await c.call('api.dashboard_login', {})).url };
+    });
     const opener = args.print ? null : browserOpener(args.io.env);
     if (opener && (await open(opener, url))) {
       args.io.err(`globus-timer: opened the dashboard at ${status.api_url}/ in your browser`);
       return;
     }
-    args.io.out(args.format === 'json' ? toJson({ url }) : url);
+    if (args.format === 'json') args.io.out(toJson({ url }));
+    else {
+      args.io.out(url);
+      args.io.err('globus-timer: the link works once, within 5 minutes; run globus-timer dashboard again for another');
+    }
   },
 };

@@ -5,22 +5,11 @@
  * Globus Transfer task its files, bytes and rate; for any other provider its status only.
  */
 import type { RunEvent, RunProgress } from '../../contract/protocol.ts';
+import { shortSize } from '../../util/byte-size.ts';
 import { printable } from '../../util/printable.ts';
 import { formatLateness, runStatusLabel } from '../../core/history-line.ts';
 
 const BAR_CELLS = 24;
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** `512 B`, `1.2 GiB`: binary units, as `du -h` and Transfer's web app show sizes. */
-export function formatBytes(bytes: number): string {
-  let n = bytes;
-  let unit = 0;
-  while (n >= 1024 && unit < UNITS.length - 1) {
-    n /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${n} B` : `${n.toFixed(1)} ${UNITS[unit]}`;
-}
 
 /** `0:01:23`, `12:00:05`: elapsed time as the original CLI prints intervals. */
 function formatElapsed(ms: number): string {
@@ -55,8 +44,8 @@ export function figures(p: RunProgress | null, ended: boolean): string {
       p.files_total !== null && !(ended && p.files_done === p.files_total) ? `${p.files_done ?? 0}/${p.files_total} files` : `${p.files_done ?? 0} files`,
     );
   }
-  if (p.bytes_transferred !== null) parts.push(formatBytes(p.bytes_transferred));
-  if (p.bytes_per_second !== null && p.bytes_per_second > 0) parts.push(`${formatBytes(p.bytes_per_second)}/s`);
+  if (p.bytes_transferred !== null) parts.push(shortSize(p.bytes_transferred));
+  if (p.bytes_per_second !== null && p.bytes_per_second > 0) parts.push(`${shortSize(p.bytes_per_second)}/s`);
   if (p.faults) parts.push(`${p.faults} fault${p.faults === 1 ? '' : 's'}`);
   return parts.join(' · ');
 }

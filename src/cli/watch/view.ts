@@ -6,6 +6,7 @@
  */
 import type { RunEvent } from '../../contract/protocol.ts';
 import type { CliIo } from '../context.ts';
+import { jsonForTerminal } from '../../util/printable.ts';
 import { changeLine, endLine, liveLine } from './run-lines.ts';
 
 export type ViewMode = 'terminal' | 'lines' | 'json';
@@ -44,7 +45,8 @@ export class WatchView {
       if (this.#said.get(e.run_id) === key) return;
       this.#said.set(e.run_id, key);
       if (ended) this.#said.delete(e.run_id);
-      this.#io.out(this.#mode === 'json' ? JSON.stringify(e) : changeLine(e, this.#now()));
+      // JSON too goes through jsonForTerminal: a provider's text may hold terminal controls.
+      this.#io.out(this.#mode === 'json' ? jsonForTerminal(JSON.stringify(e)) : changeLine(e, this.#now()));
       return;
     }
     if (ended) {

@@ -1,12 +1,15 @@
 /**
  * The JSON the dashboard needs that the Timers API routes (api/routes.ts) do not give
  * (issue 16 item 3): the runs of every job in a time window, compact, for the timeline;
- * one job with its runs as `job history` shows them (slot, lateness, summary); and run now.
- * Under `/dashboard/api/` but for run now, which is a job's action like pause and resume.
+ * one job with its runs as `job history` shows them (slot, lateness, summary); the job list
+ * (the Timers API's, under the dashboard's path: the cookie does not open the Timers API);
+ * and run now. Under `/dashboard/api/` but for run now, which is a job's action like pause
+ * and resume.
  */
 import { InvalidInputError, JobNotFoundError } from '../../core/errors.ts';
 import { summarizeRun } from '../../core/run-summary.ts';
-import type { RunRow } from '../store/schema.ts';
+import type { TimelineRunRow } from '../store/runs.ts';
+import type { JobDocument } from '../../contract/protocol.ts';
 import type { ApiJobs } from './jobs.ts';
 import type { ApiRequest, ApiRoute } from './types.ts';
 
@@ -16,6 +19,11 @@ const MAX_TIMELINE_RUNS = 20_000;
 const MAX_WINDOW_MS = 91 * 24 * 3600_000;
 /** Runs on a job's page, newest first. */
 const JOB_PAGE_RUNS = 200;
+/**
+ * Action documents read for one timeline answer, at most (each may be 1 MiB): the newest
+ * runs' summaries come from theirs; past it a run's summary is its status alone.
+ */
+const MAX_TIMELINE_DOCUMENT_BYTES = 8 << 20;
 
 /** A run on the timeline: times in ms since the epoch, as short as it can be (20,000 of them). */
 interface TimelineRun {
@@ -24,7 +32,7 @@ interface TimelineRun {
   slot: number;
   fired: number;
   done: number | null;
-  state: RunRow['state'];
+  state: TimelineRunRow['state'];
   manual: boolean;
   /** fired − slot; null for a manual run. */
   late: number | null;
@@ -34,7 +42,11 @@ interface TimelineRun {
 export interface DashboardRoutesDeps {
   jobs: ApiJobs;
   /** The runs with a slot in [sinceMs, untilMs), newest first, at most `limit` (store/runs.ts runsInWindow). */
-  runsInWindow: (sinceMs: number, untilMs: number, limit: number) => RunRow[];
+  runsInWindow: (sinceMs: number, untilMs: number, limit: number) => TimelineRunRow[];
+  /** One run's action document as stored, JSON text (store/runs.ts runActionDocumentText). */
+  actionDocument: (runId: number) => string | null;
+  /** The Timers API's job list (api/routes.ts GET /jobs/), served at /dashboard/api/jobs. */
+  listJobs: ApiRoute['handle'];
   now?: () => number;
 }
 
@@ -55,7 +67,42 @@ function instantOf(query: URLSearchParams, name: string, fallback: number): numb
   return ms;
 }
 
-function timelineRunOf(run: RunRow): TimelineRun {
+/** The summary line of each run: from its document while the byte budget lasts, else from its status. */
+function summariesOf(rows: readonly TimelineRunRow[], actionDocument: (runId: number) => string | null): string[] {
+  let budget = MAX_TIMELINE_DOCUMENT_BYTES;
+  return rows.map((run) => {
+    let doc: Record<string, unknown> | null = null;
+    // An error is the summary (core/run-summary.ts): the document is not read for it.
+    if (run.hasDocument && !run.error && budget > 0) {
+      const text = actionDocument(run.id);
+      budget -= text?.length ?? 0;
+      doc = parsedObject(text);
+    }
+    if (doc === null && run.hasDocument && !run.error) return run.actionStatus ?? '';
+    return summarizeRun({ ...run, actionDocument: doc });
+  });
+}
+
+function parsedObject(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A job as its page shows it: `on_failure.command` may hold a secret (a webhook URL with its
+ * key), so the page learns only whether there is one, and whether notify is on.
+ */
+function jobForPage(job: JobDocument): Omit<JobDocument, 'results' | 'on_failure'> & { on_failure?: { command_set: boolean; notify: boolean } } {
+  const { results: _results, on_failure, ...rest } = job;
+  return on_failure ? { ...rest, on_failure: { command_set: on_failure.command !== null, notify: on_failure.notify } } : rest;
+}
+
+function timelineRunOf(run: TimelineRunRow, summary: string): TimelineRun {
   return {
     id: run.id,
     job: run.jobId,
@@ -65,12 +112,15 @@ function timelineRunOf(run: RunRow): TimelineRun {
     state: run.state,
     manual: run.manual,
     late: run.manual ? null : run.firedAtMs - run.slotAtMs,
-    summary: summarizeRun(run),
+    summary,
   };
 }
 
-export function dashboardRoutes({ jobs, runsInWindow, now = Date.now }: DashboardRoutesDeps): ApiRoute[] {
+export function dashboardRoutes({ jobs, runsInWindow, actionDocument, listJobs, now = Date.now }: DashboardRoutesDeps): ApiRoute[] {
   return [
+    { method: 'GET', pattern: '/dashboard/api/jobs', handle: listJobs },
+    // What the page asks after its event stream failed: is the session still good (204), or gone (401)?
+    { method: 'GET', pattern: '/dashboard/api/session', handle: () => ({ status: 204, body: undefined }) },
     {
       method: 'GET',
       pattern: '/dashboard/api/runs',
@@ -78,9 +128,11 @@ export function dashboardRoutes({ jobs, runsInWindow, now = Date.now }: Dashboar
         const t = now();
         const until = instantOf(req.query, 'until', t + 3600_000);
         const since = Math.max(instantOf(req.query, 'since', t - 7 * 24 * 3600_000), until - MAX_WINDOW_MS);
-        const rows = runsInWindow(since, until, MAX_TIMELINE_RUNS + 1);
-        const truncated = rows.length > MAX_TIMELINE_RUNS;
-        return { status: 200, body: { since, until, now: t, truncated, runs: rows.slice(0, MAX_TIMELINE_RUNS).map(timelineRunOf) } };
+        const found = runsInWindow(since, until, MAX_TIMELINE_RUNS + 1);
+        const truncated = found.length > MAX_TIMELINE_RUNS;
+        const rows = found.slice(0, MAX_TIMELINE_RUNS);
+        const summaries = summariesOf(rows, actionDocument);
+        return { status: 200, body: { since, until, now: t, truncated, runs: rows.map((run, i) => timelineRunOf(run, summaries[i]!)) } };
       },
     },
     {
@@ -88,7 +140,7 @@ export function dashboardRoutes({ jobs, runsInWindow, now = Date.now }: Dashboar
       pattern: '/dashboard/api/jobs/:job_id',
       handle: (req) => {
         const jobId = jobIdOf(req);
-        const { results: _results, ...job } = jobs.get(jobId);
+        const job = jobForPage(jobs.get(jobId));
         const page = jobs.history({ job_id: jobId, limit: JOB_PAGE_RUNS });
         // The provider's documents stay out: a page shows the summary line.
         const runs = page.runs.map(({ data: _data, ...entry }) => entry);

@@ -20,7 +20,8 @@ import { ERROR_CODES, InvalidInputError, RequestValidationError, TimerError, typ
 import { MAX_ACTION_BODY_BYTES } from '../../core/input.ts';
 import type { Logger } from '../../log/logger.ts';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../util/json-depth.ts';
-import { changes, cookieOf, hostAllowed, originAllowed, ourHosts, sameText, SESSION_COOKIE, sessionCookieHeader, sessionOf } from './door.ts';
+import { changes, cookieOpens, cookiesOf, hostAllowed, originAllowed, ourHosts, sessionCookieHeader, sessionCookieName } from './door.ts';
+import { DashboardSessions, SESSION_TTL_MS } from './sessions.ts';
 import { JsonChunks, type ApiMethod, type ApiRequest, type ApiRoute, type WebHandler } from './types.ts';
 
 /**
@@ -66,8 +67,10 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** The base URL, with the bound port (`addr.port` 0 binds any free one). */
   readonly url: string;
-  /** From the next request on, only `token` is let in (`api token --rotate`). */
+  /** From the next request on, only `token` is let in (`api token --rotate`); dashboard sessions end. */
   setToken(token: string): void;
+  /** A one-time dashboard login code (api/sessions.ts), made by the main thread: `/?code=…` trades it for a session. */
+  addLoginCode(code: string): void;
   close(): Promise<void>;
 }
 
@@ -82,9 +85,9 @@ export async function startApiServer({ addr, fd, token, routes, log, timeouts = 
   const table = compile(routes);
   // Read at each request, so a rotated token takes effect on the very next one, also on
   // a kept-alive connection that came in with the old token.
-  const auth = { expected: digest(token), session: sessionOf(token), token };
-  // Filled in once the port is known (port 0, systemd's socket): the Host values let in.
-  const ctx: Ctx = { table, auth, log, hosts: new Set(), web };
+  const auth = { expected: digest(token) };
+  // Filled in once the port is known (port 0, systemd's socket): the Host values let in, the cookie's name.
+  const ctx: Ctx = { table, auth, log, hosts: new Set(), cookieName: '', sessions: new DashboardSessions(), web };
   const server = http.createServer(
     {
       headersTimeout: t.headersMs,
@@ -128,15 +131,16 @@ export async function startApiServer({ addr, fd, token, routes, log, timeouts = 
     throw notLoopbackError(bound, fd);
   }
   const url = apiBaseUrl({ host: fd === undefined && addr ? addr.host : bound.address, port: bound.port });
-  ctx.hosts = ourHosts(bound.port);
+  ctx.hosts = ourHosts(bound.port, new URL(url).host);
+  ctx.cookieName = sessionCookieName(bound.port);
   return {
     url,
     setToken: (next) => {
       auth.expected = digest(next);
-      auth.session = sessionOf(next);
-      auth.token = next;
+      ctx.sessions.revokeAll();
       web?.revoke();
     },
+    addLoginCode: (code) => ctx.sessions.addLoginCode(code),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -249,11 +253,14 @@ function authorized(header: string | undefined, expected: Buffer): boolean {
 
 interface Ctx {
   table: CompiledRoute[];
-  /** The token's digest, the dashboard cookie made from it, and the token; replaced when the token is rotated. */
-  auth: { expected: Buffer; session: string; token: string };
+  /** The token's digest; replaced when the token is rotated. */
+  auth: { expected: Buffer };
   log: ApiLog;
-  /** `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT`: the only Host values served. */
+  /** `127.0.0.1:PORT`, `localhost:PORT`, `[::1]:PORT` and the URL's own: the only Host values served. */
   hosts: Set<string>;
+  /** `globus_timer_session_PORT`. */
+  cookieName: string;
+  sessions: DashboardSessions;
   web: WebHandler | undefined;
 }
 
@@ -305,15 +312,16 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, ctx: C
 const WEB_ANSWERED = Symbol('web answered');
 
 /**
- * The door (api/door.ts says why each check): Host, then Origin, then the dashboard's token
- * exchange, then the bearer token or the cookie; then the web handler's paths, then the
+ * The door (api/door.ts says why each check): Host, then Origin, then the dashboard's login
+ * (a one-time code, or the token), then the bearer token or the cookie (on the dashboard's routes); then the web handler's paths, then the
  * JSON routes.
  */
 async function route(req: http.IncomingMessage, res: http.ServerResponse, path: string, query: string, ctx: Ctx) {
-  const { table, auth, hosts, web } = ctx;
-  // HTTP/1.1 requires Host (RFC 9112 §3.2); HTTP/1.0 clients may leave it out.
-  if (req.headers.host === undefined && req.httpVersion !== '1.0')
-    throw new HttpAnswer(400, { detail: 'Bad Request: an HTTP/1.1 request needs a Host header' }, { Connection: 'close' });
+  const { table, auth, hosts, web, sessions, cookieName } = ctx;
+  // HTTP/1.1 requires Host (RFC 9112 §3.2). HTTP/1.0 allows leaving it out, but the
+  // DNS-rebinding check below reads it: a request without one is refused whatever its version.
+  if (req.headers.host === undefined)
+    throw new HttpAnswer(400, { detail: 'Bad Request: a request needs a Host header (send Host: 127.0.0.1:PORT)' }, { Connection: 'close' });
   // DNS rebinding: a foreign page that resolved its own name to 127.0.0.1 sends that name.
   if (!hostAllowed(req.headers.host, hosts)) {
     throw new HttpAnswer(403, { detail: `Forbidden: the Host header must be one of ${[...hosts].join(', ')}` }, { Connection: 'close' });
@@ -323,15 +331,20 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, path: 
     throw new HttpAnswer(403, { detail: 'Forbidden: a request from another origin' }, { Connection: 'close' });
   }
   if (path === '/' && req.method === 'GET' && query !== '') {
-    const given = new URLSearchParams(query).get('token');
-    if (given !== null) {
-      // `globus-timer dashboard` opens /?token=…: trade it for the cookie, and drop it from the address bar and history.
-      if (!sameText(given, auth.token)) throw new HttpAnswer(401, new Html(LOGIN_PAGE), { Connection: 'close' });
-      throw new HttpAnswer(303, new Html(''), { Location: '/', 'Set-Cookie': sessionCookieHeader(auth.token) });
+    const params = new URLSearchParams(query);
+    const code = params.get('code');
+    const given = params.get('token');
+    // `globus-timer dashboard` opens /?code=… (once, within 5 minutes); /?token=… is for a URL built by hand.
+    // Either is traded for the cookie, and the redirect drops it from the address bar.
+    const session = code !== null ? sessions.redeem(code) : given !== null && timingSafeEqual(digest(given), auth.expected) ? sessions.open() : null;
+    if (code !== null || given !== null) {
+      if (session === null) throw new HttpAnswer(401, new Html(LOGIN_PAGE), { Connection: 'close' });
+      throw new HttpAnswer(303, new Html(''), { Location: '/', 'Set-Cookie': sessionCookieHeader(cookieName, session, SESSION_TTL_MS) });
     }
   }
   const bearer = authorized(req.headers.authorization, auth.expected);
-  const cookie = !bearer && sameText(cookieOf(req.headers.cookie, SESSION_COOKIE) ?? '', auth.session);
+  // The cookie opens the dashboard's routes only (api/door.ts cookieOpens says which).
+  const cookie = !bearer && cookieOpens(req.method, path) && sessions.valid(cookiesOf(req.headers.cookie, cookieName));
   // First, before the path is even looked at: no route table for strangers.
   if (!bearer && !cookie) {
     if (path === '/' && req.method === 'GET') throw new HttpAnswer(401, new Html(LOGIN_PAGE), { Connection: 'close' });
@@ -468,7 +481,7 @@ const LOGIN_PAGE = `<!doctype html>
 <h1>globus-timer dashboard</h1>
 <p>This page needs a session. Open it with:</p>
 <pre style="font-size:1.1em"><code>globus-timer dashboard</code></pre>
-<p>(or <code>globus-timer dashboard --print</code> for its address).</p>
+<p>(or <code>globus-timer dashboard --print</code> for its address). Its login link works once, within 5 minutes.</p>
 </body></html>
 `;
 
@@ -483,7 +496,8 @@ export const COMMON_HEADERS: Readonly<Record<string, string>> = {
 function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const html = body instanceof Html;
-  const text = html ? body.text : JSON.stringify(body ?? null);
+  // 204 (the dashboard's session probe) has no body at all.
+  const text = status === 204 ? '' : html ? body.text : JSON.stringify(body ?? null);
   res.statusCode = status;
   for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);

@@ -84,6 +84,7 @@ export function startApiThread(o: ApiThreadOptions): Promise<ApiServer> {
     const started = (url: string): ApiServer => ({
       url,
       setToken: (token) => worker.postMessage({ token } satisfies ToApiThread),
+      addLoginCode: (code) => worker.postMessage({ loginCode: code } satisfies ToApiThread),
       close: async () => {
         state = 'closing';
         worker.postMessage({ close: true } satisfies ToApiThread);

@@ -14,7 +14,7 @@ import type { ApiAddr } from '../../core/api-addr.ts';
 import { systemClock } from '../../core/clock.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { openDbReadOnly } from '../store/open.ts';
-import { runsInWindow } from '../store/runs.ts';
+import { runActionDocumentText, runsInWindow } from '../store/runs.ts';
 import type { DaemonEvent } from '../../contract/events.ts';
 import { dashboard } from './dashboard.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
@@ -36,8 +36,12 @@ export interface ApiWorkerData {
 
 type LogLevelName = 'debug' | 'error';
 
-/** What the main thread (api/thread.ts) sends: a rotated token, a batch of the hub's events for the dashboard's streams, or close. */
-export type ToApiThread = { token: string } | { events: DaemonEvent[] } | { close: true };
+/**
+ * What the main thread (api/thread.ts) sends: a rotated token, a dashboard login code
+ * (api/sessions.ts; made there, where the RPC that asks for it is answered), a batch of the
+ * hub's events for the dashboard's streams, or close.
+ */
+export type ToApiThread = { token: string } | { loginCode: string } | { events: DaemonEvent[] } | { close: true };
 /** What this thread sends besides the job changes of api/jobs.ts. */
 export type FromApiThread =
   | { ready: { url: string } }
@@ -92,9 +96,17 @@ try {
   const reader = new JobService({ db, clock: systemClock, config: data.config, onScheduleChange: () => {} });
   const jobs = callsOverPort(port, apiJobs(reader));
   // The dashboard's own JSON is not the Timers API: left out of its OpenAPI document.
+  const timers = timersApiRoutes({ jobs });
+  const list = timers.find((r) => r.method === 'GET' && r.pattern === '/jobs/');
+  if (!list) throw new Error('the Timers API routes have no GET /jobs/ for the dashboard');
   const routes = [
-    ...withOpenApi(timersApiRoutes({ jobs }), () => server?.url ?? null),
-    ...dashboardRoutes({ jobs, runsInWindow: (sinceMs, untilMs, limit) => runsInWindow(db, sinceMs, untilMs, limit) }),
+    ...withOpenApi(timers, () => server?.url ?? null),
+    ...dashboardRoutes({
+      jobs,
+      runsInWindow: (sinceMs, untilMs, limit) => runsInWindow(db, sinceMs, untilMs, limit),
+      actionDocument: (runId) => runActionDocumentText(db, runId),
+      listJobs: list.handle,
+    }),
   ];
   server = await startApiServer({ addr: data.addr ?? undefined, fd: data.fd ?? undefined, token: data.token, routes, log, timeouts: data.timeouts, web });
   post({ ready: { url: server.url } });
@@ -105,6 +117,7 @@ try {
 
 port.on('message', (m: ToApiThread) => {
   if ('token' in m) server?.setToken(m.token);
+  if ('loginCode' in m) server?.addLoginCode(m.loginCode);
   if ('events' in m) web.broadcast(m.events);
   if ('close' in m) {
     web.close();

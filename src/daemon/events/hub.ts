@@ -28,6 +28,13 @@ export interface Interest {
   jobs?: (jobId: string) => boolean;
 }
 
+/** The longest error message an event carries: the summary line says the rest. */
+const EVENT_MESSAGE_MAX_CHARS = 1_000;
+
+function clip(text: string): string {
+  return text.length <= EVENT_MESSAGE_MAX_CHARS ? text : `${text.slice(0, EVENT_MESSAGE_MAX_CHARS - 1)}…`;
+}
+
 /** Open runs told to a watcher of every job when it starts: the newest; more would not fit one reply. */
 const MAX_OPEN_RUNS_TOLD = 1_000;
 
@@ -125,9 +132,28 @@ export class EventHub {
     return found.flatMap((job) => openRunsOfJob(db, job.id).map((run) => this.#runEventOf(run, job)));
   }
 
+  /**
+   * A run as watchers are told it: its history entry without the provider's documents (its
+   * status document, and the error document kept in `errors.providerError`), which may be a
+   * megabyte each; the summary and the error's code and message say what happened.
+   */
+  /** A run as an event, read now (after a restart: failure-hooks.ts catchUp); null when it is gone. */
+  runEvent(runId: number): RunEvent | null {
+    const run = getRun(this.#deps.db, runId);
+    return run ? this.#runEventOf(run, getJob(this.#deps.db, run.jobId)) : null;
+  }
+
   #runEventOf(run: RunRow, job: JobRow | undefined): RunEvent {
-    const { data: _document, ...entry } = toHistoryEntry(run);
-    return { type: 'run', job_id: run.jobId, job_name: job?.name ?? '', run_id: run.id, run: entry, progress: progressOf(run.actionDocument) };
+    const { data: _document, errors, ...entry } = toHistoryEntry(run);
+    const error = errors && { code: errors.code, message: clip(errors.message), ...(errors.httpStatus !== undefined ? { httpStatus: errors.httpStatus } : {}) };
+    return {
+      type: 'run',
+      job_id: run.jobId,
+      job_name: job?.name ?? '',
+      run_id: run.id,
+      run: { ...entry, errors: error },
+      progress: progressOf(run.actionDocument),
+    };
   }
 
   #onCommit(): void {

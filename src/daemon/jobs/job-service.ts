@@ -59,6 +59,8 @@ export interface JobServiceDeps {
   closeDeletedJobRuns?: ((jobId: string) => void) | undefined;
   /** Where a job's token may go (auth/token-rules.ts): checked when a job is submitted or resumed. Default: the strict rules. */
   tokenRules?: TokenRules;
+  /** Whether the run bookkeeping cannot commit now (a full disk): new jobs and runs are refused meanwhile (write-behind.ts). */
+  storeFailing?: () => boolean;
 }
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -83,6 +85,7 @@ export class JobService {
    * made inactive for that reason, in the same insert: it never runs before `job resume`.
    */
   submit(params: SubmitJobParams, opts: { inactive?: InactiveReason | undefined } = {}): JobDocument {
+    this.#refuseWhileStoreFails('submitted');
     const { db, clock, config } = this.#deps;
     const nowMs = clock.now();
     const kind = scheduleKindOf(params);
@@ -256,6 +259,7 @@ export class JobService {
 
   /** Fire one extra run now, outside the grid (run-now.ts). */
   runNow(params: RunNowParams): RunNowResult {
+    this.#refuseWhileStoreFails('run');
     const { run } = runNow(this.#deps, params.job_id, params.force ?? false);
     return { job: this.get(params.job_id), run: toRunResult(run) };
   }
@@ -283,6 +287,18 @@ export class JobService {
   #unclaim(jobId: string): void {
     const ids = this.#deps.withdrawRuns?.(jobId) ?? [];
     unclaimRuns(this.#deps.db, jobId, ids);
+  }
+
+  /**
+   * While the daemon cannot record runs (write-behind.ts `failing`), nothing new is taken on:
+   * a job or a run it could not keep track of. Said plainly, with what to do; it resumes by itself.
+   */
+  #refuseWhileStoreFails(what: string): void {
+    if (!this.#deps.storeFailing?.()) return;
+    throw new TimerError(
+      ERROR_CODES.STORE_FAILED,
+      `the daemon cannot write its database now (is the disk full?), so nothing was ${what}: free space on the file system of its state directory (globus-timer daemon status shows where), then try again; scheduled runs go on by themselves once it can write`,
+    );
   }
 
   countByStatus(): Record<JobStatus, number> {

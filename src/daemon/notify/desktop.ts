@@ -35,7 +35,8 @@ export function desktopNotification(
   // `--` ends the options: a job name or summary that starts with `-` is text.
   return {
     file: 'notify-send',
-    args: ['--app-name=globus-timer', `--urgency=${urgency}`, '--', title, body],
+    // Notification servers read the body as markup (<a href>, <img>): a provider's text is escaped, never a link.
+    args: ['--app-name=globus-timer', `--urgency=${urgency}`, '--', title, escapeMarkup(body)],
     env: bus && !env.DBUS_SESSION_BUS_ADDRESS ? { DBUS_SESSION_BUS_ADDRESS: bus } : {},
   };
 }
@@ -53,4 +54,9 @@ function sessionBus(env: NodeJS.ProcessEnv): string | null {
   } catch {
     return null;
   }
+}
+
+/** `&`, `<`, `>` as entities: the freedesktop notification body markup, shown as text. */
+function escapeMarkup(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -27,7 +27,7 @@ import { printable } from '../../util/printable.ts';
 import type { EventHub } from '../events/hub.ts';
 import type { Db } from '../store/open.ts';
 import { desktopNotification, type Urgency } from './desktop.ts';
-import { hookedJobIds, hookState, setFailureNotified, type HookState } from './hook-store.ts';
+import { hookedJobIds, hookState, newestEndedRun, setFailureNotified, untoldCandidates, type HookState } from './hook-store.ts';
 import { runHook, type HookOutcome, type RunningHook } from './run-hook.ts';
 
 /** Hooks running at once: a burst of failures (a provider down for every job) does not fork hundreds of shells. */
@@ -38,6 +38,8 @@ const MAX_QUEUED = 100;
 const KILL_GRACE_MS = 5_000;
 /** At shutdown, the grace running hooks get: the daemon's stop must not wait on them. */
 const STOP_GRACE_MS = 500;
+/** How far back a start looks for a failure that went untold (the daemon stopped before its event): a day. */
+const CATCH_UP_WINDOW_MS = 86_400_000;
 /** The longest GLOBUS_TIMER_ERROR. */
 const ERROR_MAX_CHARS = 500;
 
@@ -105,6 +107,31 @@ export class FailureHooks {
     this.#deps = deps;
     this.#hooked = new Set(hookedJobIds(deps.db));
     this.#listen();
+    this.#catchUp();
+  }
+
+  /**
+   * At start: a failure committed just before the daemon stopped (its event not yet out, the
+   * hub publishes after the commit) was never told, and its job is not marked told. Its
+   * streak is told now: a job whose newest ended run failed within CATCH_UP_WINDOW_MS, or
+   * that is inactive for a reason not the user's, and is not marked told.
+   */
+  #catchUp(): void {
+    if (!this.#unsubscribe) return;
+    const { db, log } = this.#deps;
+    try {
+      const { failed, inactive } = untoldCandidates(db, Date.now() - CATCH_UP_WINDOW_MS);
+      for (const jobId of failed) {
+        if (!this.#wants(jobId)) continue;
+        const newest = newestEndedRun(db, jobId);
+        const event = newest?.state === 'failed' ? this.#deps.events.runEvent(newest.id) : null;
+        if (event) this.#runEnded(event);
+      }
+      for (const jobId of inactive) if (this.#wants(jobId)) this.#jobInactive(jobId);
+    } catch (err) {
+      log.warn({ err: coerceError(err) }, 'untold failures not looked for');
+    }
+    if (this.#queue.length > 0) this.#schedulePump();
   }
 
   /** A job was submitted, updated, paused, resumed or deleted: whether it has a hook now. Cheap: one row by its key. */

@@ -306,17 +306,49 @@ export function unclaimRuns(db: Db, jobId: string, runIds: number[]): number {
   });
 }
 
+/** A run as the dashboard's timeline reads it: no action document (up to 1 MiB), only whether it has one. */
+export interface TimelineRunRow
+  extends Pick<RunRow, 'id' | 'jobId' | 'slotAtMs' | 'firedAtMs' | 'completedAtMs' | 'state' | 'manual' | 'attempts' | 'actionStatus' | 'error'> {
+  hasDocument: boolean;
+}
+
+const runsInWindowStatement = preparedFor((db) =>
+  db
+    .select({
+      id: runs.id,
+      jobId: runs.jobId,
+      slotAtMs: runs.slotAtMs,
+      firedAtMs: runs.firedAtMs,
+      completedAtMs: runs.completedAtMs,
+      state: runs.state,
+      manual: runs.manual,
+      attempts: runs.attempts,
+      actionStatus: runs.actionStatus,
+      error: runs.error,
+      // SQLite reads the type from the record header: the document itself (overflow pages) is not loaded.
+      hasDocument: sql<number>`${runs.actionDocument} IS NOT NULL`,
+    })
+    .from(runs)
+    .where(and(gte(runs.slotAtMs, sql.placeholder('since')), lt(runs.slotAtMs, sql.placeholder('until'))))
+    .orderBy(desc(runs.slotAtMs), desc(runs.id))
+    .limit(sql.placeholder('limit'))
+    .prepare(),
+);
+
 /**
  * The runs of every job whose slot is in [sinceMs, untilMs), newest slot first, at most
- * `limit`: the dashboard's timeline (read on the API thread's own connection). No index
- * leads with the slot across jobs; the scan is off the firing path, and bounded by `limit`.
+ * `limit`: the dashboard's timeline (read on the API thread's own connection), through the
+ * runs_slot index. Without their action documents: runActionDocumentText reads one.
  */
-export function runsInWindow(db: Db, sinceMs: number, untilMs: number, limit: number): RunRow[] {
-  return db
-    .select()
-    .from(runs)
-    .where(and(gte(runs.slotAtMs, sinceMs), lt(runs.slotAtMs, untilMs)))
-    .orderBy(desc(runs.slotAtMs), desc(runs.id))
-    .limit(limit)
-    .all();
+export function runsInWindow(db: Db, sinceMs: number, untilMs: number, limit: number): TimelineRunRow[] {
+  return runsInWindowStatement(db)
+    .all({ since: sinceMs, until: untilMs, limit })
+    .map((r) => ({ ...r, hasDocument: Boolean(r.hasDocument) }));
+}
+
+const actionDocumentStatement = preparedFor((db) => db.$client.prepare('SELECT action_document FROM runs WHERE id = ?').pluck());
+
+/** A run's action status document as stored (JSON text), or null: read one at a time, so its reader can count the bytes. */
+export function runActionDocumentText(db: Db, runId: number): string | null {
+  return (actionDocumentStatement(db).get(runId) as string | null | undefined) ?? null;
 }

@@ -122,6 +122,8 @@ export const runs = sqliteTable(
     // Unfinished runs: overlap checks and recovery after a restart.
     index('runs_open').on(t.jobId).where(sql`completed_at_ms IS NULL`),
     index('runs_completed').on(t.completedAtMs),
+    // Every job's runs in a time window, newest first: the dashboard's timeline.
+    index('runs_slot').on(t.slotAtMs),
   ],
 );
 

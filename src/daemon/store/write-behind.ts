@@ -2,6 +2,8 @@ import type { Logger } from '../../log/logger.ts';
 import type { Db } from './open.ts';
 
 const RETRY_AFTER_FAILURE_MS = 1_000;
+/** While commits keep failing (a full disk), the failure is logged once per this, not at every retry. */
+const LOG_FAILURE_EVERY_MS = 60_000;
 
 /**
  * Write-behind for the runner's bookkeeping: every write of a turn of the event loop
@@ -22,6 +24,11 @@ export class WriteBehind {
   #pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
   #closed = false;
   #onCommit: (() => void) | null = null;
+  /** Since when commits fail (null: they do not), how many retries failed, and when that was last logged. */
+  #failingSinceMs: number | null = null;
+  #failures = 0;
+  #loggedAtMs = 0;
+  #onFailing: (() => void) | null = null;
 
   constructor(db: Db, log: Logger) {
     this.#db = db;
@@ -55,8 +62,27 @@ export class WriteBehind {
       this.#failed(batch, err);
       return;
     }
+    if (this.#failingSinceMs !== null) {
+      this.#log.info({ failedForMs: Date.now() - this.#failingSinceMs, failedCommits: this.#failures }, 'recording runs works again');
+      this.#failingSinceMs = null;
+      this.#failures = 0;
+      this.#loggedAtMs = 0;
+    }
     // After the commit, so whoever is told reads what was written (daemon/events/hub.ts).
     this.#onCommit?.();
+  }
+
+  /** Whether commits are failing now (a full disk, a read-only file): new work is refused meanwhile (job-service.ts). */
+  get failing(): boolean {
+    return this.#failingSinceMs !== null;
+  }
+
+  /**
+   * Call `listener` when commits start to fail (once per spell of failures): the daemon frees
+   * what it owns (daemon.ts: truncates the WAL) before the retries go on.
+   */
+  onFailing(listener: () => void): void {
+    this.#onFailing = listener;
   }
 
   /**
@@ -70,7 +96,25 @@ export class WriteBehind {
 
   #failed(batch: (() => void)[], err: unknown): void {
     this.#queue = [...batch, ...this.#queue];
-    this.#log.error({ err, writes: batch.length }, 'recording runs failed; will retry');
+    const nowMs = Date.now();
+    this.#failures += 1;
+    const first = this.#failingSinceMs === null;
+    this.#failingSinceMs ??= nowMs;
+    // Once a minute, not once a second: a full disk must not also fill the log.
+    if (nowMs - this.#loggedAtMs >= LOG_FAILURE_EVERY_MS) {
+      this.#loggedAtMs = nowMs;
+      this.#log.error(
+        { err, writes: this.#queue.length, failedCommits: this.#failures, failingForMs: nowMs - this.#failingSinceMs },
+        'recording runs failed; retrying every second (logged once a minute until it works again)',
+      );
+    }
+    if (first) {
+      try {
+        this.#onFailing?.();
+      } catch (listenerErr) {
+        this.#log.warn({ err: listenerErr }, 'freeing space after a failed commit failed');
+      }
+    }
     // unref: a retry pending at shutdown must not keep the process alive.
     if (!this.#closed) this.#pending = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS).unref();
   }

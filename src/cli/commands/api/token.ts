@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { readApiToken } from '../../../auth/api-token.ts';
 import { resolvePaths } from '../../../config/paths.ts';
-import { ERROR_CODES, RpcError, TimerError } from '../../../core/errors.ts';
+import { ERROR_CODES, TimerError } from '../../../core/errors.ts';
 import { EXAMPLE_API_ADDR } from '../../api-flag.ts';
 import { withDaemon, type GlobalArgs } from '../../context.ts';
 import { toJson } from '../../output.ts';
@@ -30,15 +30,8 @@ export const tokenCommand: CommandModule<GlobalArgs, TokenArgs> = {
   handler: async (args) => {
     const paths = resolvePaths(args.io.env);
     if (args.rotate) {
-      const rotated = await withDaemon(args, (c) => c.call('api.rotate_token', {})).catch((err: unknown) => {
-        if (err instanceof RpcError && err.rpcCode === -32601) {
-          throw new TimerError(
-            ERROR_CODES.PROTOCOL_MISMATCH,
-            'the running daemon is older than this CLI and cannot rotate the token; restart it: globus-timer daemon stop && globus-timer daemon start',
-          );
-        }
-        throw err;
-      });
+      // An older daemon has no api.rotate_token: the client words that as "restart the daemon".
+      const rotated = await withDaemon(args, (c) => c.call('api.rotate_token', {}));
       const where = rotated.api_url === null ? 'the API takes it when the daemon serves it' : `the API at ${rotated.api_url} takes only it from now on`;
       args.io.err(`globus-timer: new REST API token in ${rotated.token_file}; ${where}`);
     }

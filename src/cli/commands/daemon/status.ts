@@ -7,6 +7,7 @@ import type { GlobalArgs } from '../../context.ts';
 import { daemonPid } from '../../daemon-control.ts';
 import { displayTime } from '../../display-time.ts';
 import { formatRecord, toJson } from '../../output.ts';
+import { shortSize } from '../../../util/byte-size.ts';
 
 /** `daemon status` exit codes, as LSB init scripts and `systemctl status` use them. */
 const STATUS_EXIT = { RUNNING: 0, NOT_RUNNING: 3 } as const;
@@ -32,7 +33,19 @@ function statusRecord(status: DaemonStatus): string {
     ],
     ['Runs In Flight', status.runs_in_flight],
     ['Fire Lateness', late.runs ? `p50 ${late.p50} ms, p99 ${late.p99} ms, max ${late.max} ms (last ${late.runs} runs)` : null],
+    ['Store', storeText(status.store)],
   ]);
+}
+
+/** `12.3 MiB (WAL 1.0 MiB), 45.6 GiB free`, and what is wrong when something is (issue 17 item 3). */
+function storeText(store: DaemonStatus['store'] | undefined): string | null {
+  // An older daemon does not say.
+  if (!store) return null;
+  const free = store.free_bytes === null ? 'free space unknown' : `${shortSize(store.free_bytes)} free`;
+  const parts = [`${shortSize(store.db_bytes)} (WAL ${shortSize(store.wal_bytes)}), ${free}`];
+  if (store.writes_failing) parts.push('WARNING: runs cannot be recorded (disk full?): new jobs are refused until there is room');
+  else if (store.low_space) parts.push('WARNING: little free space left: free some, or move the state directory (GLOBUS_TIMER_HOME)');
+  return parts.join('; ');
 }
 
 /**

@@ -8,6 +8,7 @@ import { oneJobCommand, type OneJobArgs } from '../../job-command.ts';
 import { single } from '../../options.ts';
 import { formatTable, tableRow, toJson } from '../../output.ts';
 import { displayTime } from '../../display-time.ts';
+import { jsonForTerminal } from '../../../util/printable.ts';
 import { daemonOnly, followEndedRuns } from '../../watch/follow.ts';
 import type { RpcClient } from '../../../contract/client.ts';
 import { HISTORY_COLUMNS, historyCells as historyLineCells } from '../../../core/history-line.ts';
@@ -127,7 +128,7 @@ async function followHistory(client: RpcClient, jobId: string, args: GlobalArgs,
   const printRun = (r: Omit<HistoryEntry, 'data'>) => {
     if (shown.has(r.request_id)) return;
     shown.add(r.request_id);
-    args.io.out(json ? JSON.stringify(r) : tableRow(historyCells(r), widths));
+    args.io.out(json ? jsonForTerminal(JSON.stringify(r)) : tableRow(historyCells(r), widths));
   };
   return followEndedRuns(
     client,

@@ -1,0 +1,1 @@
+CREATE INDEX `runs_slot` ON `runs` (`slot_at_ms`);
