@@ -56,7 +56,7 @@ export async function watchJob(client: RpcClient, job: JobDocument, args: Global
         ERROR_CODES.INVALID_INPUT,
         safe`job ${job.job_id} is ${job.status} and has no run in progress: there is no run to watch (resume it, or run it now with: globus-timer job run ${job.job_id} --wait)`,
       );
-    } else view.note(`waiting for the next run of ${job.name} at ${displayTime(job.next_run)} (in ${formatSpan(Date.parse(job.next_run) - Date.now())})`);
+    } else view.note(safe`waiting for the next run of ${job.name} at ${displayTime(job.next_run)} (in ${formatSpan(Date.parse(job.next_run) - Date.now())})`);
     const end = await untilEnded(stream, view, job.job_id, current?.run_id ?? null, () => true);
     view.note(null);
     return end;

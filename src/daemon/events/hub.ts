@@ -132,17 +132,17 @@ export class EventHub {
     return found.flatMap((job) => openRunsOfJob(db, job.id).map((run) => this.#runEventOf(run, job)));
   }
 
-  /**
-   * A run as watchers are told it: its history entry without the provider's documents (its
-   * status document, and the error document kept in `errors.providerError`), which may be a
-   * megabyte each; the summary and the error's code and message say what happened.
-   */
   /** A run as an event, read now (after a restart: failure-hooks.ts catchUp); null when it is gone. */
   runEvent(runId: number): RunEvent | null {
     const run = getRun(this.#deps.db, runId);
     return run ? this.#runEventOf(run, getJob(this.#deps.db, run.jobId)) : null;
   }
 
+  /**
+   * A run as watchers are told it: its history entry without the provider's documents (its
+   * status document, and the error document kept in `errors.providerError`), which may be a
+   * megabyte each; the summary and the error's code and message say what happened.
+   */
   #runEventOf(run: RunRow, job: JobRow | undefined): RunEvent {
     const { data: _document, errors, ...entry } = toHistoryEntry(run);
     const error = errors && { code: errors.code, message: clip(errors.message), ...(errors.httpStatus !== undefined ? { httpStatus: errors.httpStatus } : {}) };
