@@ -14,6 +14,7 @@ import { openDb } from '../src/daemon/store/open.ts';
 import { WriteBehind } from '../src/daemon/store/write-behind.ts';
 import { ERROR_CODES, TimerError } from '../src/core/errors.ts';
 import { systemClock } from '../src/core/clock.ts';
+import { OncePer } from '../src/util/once-per.ts';
 import { testConfig } from './support/env.ts';
 
 const JOB = {
@@ -73,4 +74,20 @@ test('a full disk: logged once a minute, the WAL given back once, new jobs and r
   assert.ok(lines.some((l) => l.level === 30 && l.msg === 'recording runs works again'));
   assert.deepEqual(db.$client.prepare('SELECT n FROM marks ORDER BY n').pluck().all(), [1, 2], 'the writes held back are all committed, in order');
   assert.equal(service.submit({ ...JOB, name: 'after' }).name, 'after');
+});
+
+test('OncePer: the first let through, then one per period, counting what was held back; reset lets the next through', () => {
+  let now = 0;
+  const once = new OncePer(60_000, () => now);
+  assert.deepEqual(once.take(), { held: 0 });
+  now = 1_000;
+  assert.equal(once.take(), null);
+  now = 59_999;
+  assert.equal(once.take(), null);
+  now = 60_000;
+  assert.deepEqual(once.take(), { held: 2 });
+  now = 60_001;
+  assert.equal(once.take(), null);
+  once.reset();
+  assert.deepEqual(once.take(), { held: 0 });
 });

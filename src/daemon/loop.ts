@@ -4,6 +4,7 @@ import { dueJobs, earliestNextRunAtMs, updateSchedule, type ScheduleUpdate } fro
 import type { Db } from './store/open.ts';
 import { atRunsInFlightCap, hasOpenRun, insertRun } from './store/runs.ts';
 import type { JobRow, RunRow } from './store/schema.ts';
+import { OncePer } from '../util/once-per.ts';
 import { coerceError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
@@ -46,6 +47,8 @@ export class Scheduler {
   #running = false;
   /** Consecutive failed passes: the retry backs off while the failure lasts. */
   #failedPasses = 0;
+  /** Failed passes are logged once a minute while they last. */
+  readonly #passFailureLog = new OncePer(60_000);
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -77,14 +80,18 @@ export class Scheduler {
     this.#disarm();
     try {
       this.#fireDue();
+      if (this.#failedPasses > 0) this.#deps.log.info({ failedPasses: this.#failedPasses }, 'scheduler passes work again');
       this.#failedPasses = 0;
+      this.#passFailureLog.reset();
     } catch (err) {
       // A failed pass (disk full, locked database) must not kill the loop, nor spin on a
       // failure that lasts: log it and try again after a backoff (1 s, doubling up to 5 s). Nothing was committed for the failed batch; the slots it would
       // have fired are decided (coalesced or skipped) by the first pass that succeeds.
       this.#failedPasses += 1;
       const retryMs = Math.min(PASS_RETRY_INITIAL_MS * 2 ** (this.#failedPasses - 1), PASS_RETRY_MAX_MS, this.#deps.config.maxTimerDelayMs);
-      this.#deps.log.error({ err: coerceError(err), failedPasses: this.#failedPasses, retryMs }, 'scheduler pass failed');
+      // The first failure, then once a minute while they last (a full disk fails every pass).
+      const told = this.#passFailureLog.take();
+      if (told) this.#deps.log.error({ err: coerceError(err), failedPasses: this.#failedPasses, retryMs, notLogged: told.held }, 'scheduler pass failed');
       this.#armIn(retryMs);
       return;
     }

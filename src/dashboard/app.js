@@ -119,9 +119,13 @@
     return text;
   }
 
-  /** Why a job is red: its last run failed, or it is inactive for a reason other than the user's pause. */
-  function failure(job, last) {
-    if (last?.run_state === 'failed' || last?.run_status === 'failed') return 'last run failed';
+  /**
+   * Why a job is red: its last run that ended failed (`endedState`: a run in progress does not
+   * turn it green, or it would blink with every retry), or it is inactive for a reason other
+   * than the user's pause.
+   */
+  function failure(job, endedState) {
+    if (endedState === 'failed') return 'last run failed';
     if (job.status === 'inactive' && job.inactive_reason && job.inactive_reason.cause !== 'user') return `inactive: ${job.inactive_reason.cause}`;
     return null;
   }
@@ -297,11 +301,20 @@
     main.replaceChildren(jobsPanel, panel);
 
     let jobs = [];
+    /** Each job's newest ended run (`at`: when it ended): a list document carries only the newest run, which may be in progress. */
+    const lastEnded = new Map();
+    const noteEnded = (jobId, at, state) => {
+      if (!(lastEnded.get(jobId)?.at > at)) lastEnded.set(jobId, { at, state });
+    };
+    const endedState = (job, last) => {
+      if (last?.completed_at) noteEnded(job.job_id, Date.parse(last.completed_at), last.run_state);
+      return lastEnded.get(job.job_id)?.state;
+    };
     async function loadJobs() {
       const body = await api('/dashboard/api/jobs');
       jobs = body.jobs
         .map((job) => ({ job, last: job.results?.data?.[0] ?? null }))
-        .map((x) => ({ ...x, failed: failure(x.job, x.last) }))
+        .map((x) => ({ ...x, failed: failure(x.job, endedState(x.job, x.last)) }))
         // Failed first: the eye lands on them; then by name.
         .sort((a, b) => (a.failed ? 0 : 1) - (b.failed ? 0 : 1) || a.job.name.localeCompare(b.job.name));
       renderJobs();
@@ -344,8 +357,9 @@
       tl.setLanes(jobs.map(({ job, failed }) => ({ id: job.job_id, name: job.name || job.job_id.slice(0, 8), failed: Boolean(failed) })));
     }
 
-    await loadJobs();
     const { runs } = await api(`/dashboard/api/runs?since=${Date.now() - 90 * DAY}`);
+    for (const r of runs) if (r.done !== null) noteEnded(r.job, r.done, r.state);
+    await loadJobs();
     tl.setRuns(runs);
     zoom(fittingZoom(runs));
     window.dashboard = { timeline: tl, page: 'jobs' };
@@ -353,7 +367,9 @@
     const reload = throttle(() => loadJobs().catch(fail), 1000);
     return {
       onEvents(events) {
-        tl.upsert(events.filter((e) => e.type === 'run').map(timelineRunOfEvent));
+        const runEvents = events.filter((e) => e.type === 'run');
+        for (const e of runEvents) if (e.run.completed_at) noteEnded(e.job_id, Date.parse(e.run.completed_at), e.run.run_state);
+        tl.upsert(runEvents.map(timelineRunOfEvent));
         reload();
       },
       tick: () => tl.tick(),
@@ -405,7 +421,7 @@
 
     async function load() {
       const { job, runs } = await api(`/dashboard/api/jobs/${encodeURIComponent(jobId)}`);
-      const failed = failure(job, runs[0]);
+      const failed = failure(job, runs.find((r) => r.completed_at)?.run_state);
       document.title = `${job.name} · globus-timer`;
       document.getElementById('crumbs').replaceChildren(h('a', { href: '/' }, 'Jobs'), h('span', { class: 'sep' }, '›'), h('span', {}, job.name));
       document.getElementById('counts').replaceChildren();

@@ -31,10 +31,26 @@ import { waitFor } from '../lib/util.ts';
 
 const NAME = 'disk-full';
 /**
- * Size of the tmpfs in MiB: small, so filling it is quick, but with room for what the runs
- * write before the fill and after the space returns (~5 KB a run, WAL and database).
+ * The tmpfs is mounted large (START_SIZE_MB), the daemon's store is measured as it grows
+ * for GROWTH_SAMPLE_MS, then the tmpfs is shrunk (`mount -o remount,size=`) to what is used
+ * plus HEADROOM_S seconds of that growth: the filler, not the daemon, must be what fills it
+ * (issue 17: a fixed size of 8 MiB + jobs/4 was once full of the store before the filler
+ * started), and filling it stays quick. The growth of the rest of the episode (the full
+ * spell is written to nothing; the recovery is HEADROOM_S at most) fits the headroom.
  */
-const fsSizeMb = (jobs: number) => 8 + Math.ceil(jobs / 4);
+const START_SIZE_MB = 1024;
+/**
+ * The store grows in bursts (the WAL: it restarts only when a checkpoint has caught up with
+ * the writes, which under steady load is seldom), so it is sampled every GROWTH_STEP_MS for
+ * GROWTH_SAMPLE_MS, and sized from its largest use and its fastest second.
+ */
+const GROWTH_SAMPLE_MS = 10_000;
+const GROWTH_STEP_MS = 200;
+const HEADROOM_S = 30;
+/** The least room left beside the store, whatever the growth: SQLite, the WAL, a socket. */
+const MIN_HEADROOM_MB = 16;
+/** Less filler than this means the daemon had filled the filesystem itself before the filler started. */
+const MIN_FILLER_MB = 4;
 /** Padding of each status document, so every run writes a few pages. */
 const DOC_PAD_BYTES = 4_000;
 /**
@@ -54,6 +70,12 @@ export const diskFull: Scenario = {
   },
   run,
 };
+
+/** Bytes in use on the filesystem at `dir` (statfs). */
+function usedBytes(dir: string): number {
+  const st = fs.statfsSync(dir);
+  return (st.blocks - st.bfree) * st.bsize;
+}
 
 /** Write until the filesystem refuses another byte; returns the bytes written. */
 function fill(file: string): number {
@@ -136,7 +158,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
   if (process.getuid?.() !== 0) return notRun(NAME, `disk full: mounting a small tmpfs needs root (running as uid ${process.getuid?.()})`);
   const mountpoint = makeTempDir('gtdf-');
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${fsSizeMb(nJobs)}m,mode=0700`, 'tmpfs', mountpoint], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${START_SIZE_MB}m,mode=0700`, 'tmpfs', mountpoint], { stdio: 'pipe' });
   } catch (err) {
     removeTempDir(mountpoint);
     return notRun(
@@ -196,7 +218,21 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     });
     const d = daemon;
     await waitFor('two runs of every job', () => ap.runRequests().length >= 2 * nJobs, 30_000);
-    log(`daemon up on a ${fsSizeMb(nJobs)} MiB tmpfs, ${nJobs} jobs firing`);
+    // Measure the store's growth, then leave it HEADROOM_S seconds of its fastest.
+    const samples: number[] = [];
+    for (let t = 0; t <= GROWTH_SAMPLE_MS; t += GROWTH_STEP_MS) {
+      samples.push(usedBytes(mountpoint));
+      await sleep(GROWTH_STEP_MS);
+    }
+    const perSecond = 1000 / GROWTH_STEP_MS;
+    const growthPerS = Math.max(0, ...samples.slice(perSecond).map((used, i) => used - samples[i]!));
+    const used1 = Math.max(...samples);
+    const sizeMb = Math.ceil((used1 + Math.max(MIN_HEADROOM_MB << 20, growthPerS * HEADROOM_S)) / 1048576);
+    execFileSync('mount', ['-o', `remount,size=${sizeMb}m`, mountpoint], { stdio: 'pipe' });
+    result.notes.push(
+      `the store grew up to ${(growthPerS / 1024).toFixed(0)} KiB in a second (up to ${(used1 / 1048576).toFixed(1)} MiB used over ${GROWTH_SAMPLE_MS / 1000} s); tmpfs sized to ${sizeMb} MiB (${HEADROOM_S} s of that growth, at least ${MIN_HEADROOM_MB} MiB of room)`,
+    );
+    log(`daemon up on a ${sizeMb} MiB tmpfs (the store grows ${(growthPerS / 1024).toFixed(0)} KiB/s), ${nJobs} jobs firing`);
 
     // The daemon's CPU in normal operation, to compare with its CPU while the disk is full.
     const cpuBase0 = d.stats()?.cpuS ?? 0;
@@ -210,6 +246,10 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     const bytes = fill(filler);
     const runsAtFull = ap.runRequests().length;
     log(`filesystem full: ${(bytes / 1048576).toFixed(1)} MiB of filler`);
+    result.notes.push(`filler: ${(bytes / 1048576).toFixed(1)} MiB`);
+    if (bytes < MIN_FILLER_MB << 20) {
+      result.violations.push(`only ${(bytes / 1048576).toFixed(1)} MiB of filler fitted: the daemon's own files had filled the filesystem first`);
+    }
     let rpcFailures = 0;
     let rpcTries = 0;
     while (Date.now() - fullAtMs < fullMs) {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log/logger.ts';
+import { OncePer } from '../../util/once-per.ts';
 import type { Db } from './open.ts';
 
 /**
@@ -79,7 +80,12 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     log.error({ err: why }, 'checkpoint worker failed; SQLite checkpoints on the main thread again');
     db.$client.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   };
-  worker.on('message', (m: { error?: string }) => log.warn({ error: m.error }, 'background checkpoint failed'));
+  // A full disk fails every checkpoint: said once a minute while it lasts.
+  const failureLog = new OncePer(60_000);
+  worker.on('message', (m: { error?: string }) => {
+    const told = failureLog.take();
+    if (told) log.warn({ error: m.error, notLogged: told.held }, 'background checkpoint failed (logged once a minute while it fails)');
+  });
   worker.on('error', fallBack);
   worker.on('exit', (code) => {
     if (!stopped && code !== 0) fallBack(new Error(`exit ${code}`));

@@ -1,4 +1,5 @@
 import type { Logger } from '../../log/logger.ts';
+import { OncePer } from '../../util/once-per.ts';
 import type { Db } from './open.ts';
 
 const RETRY_AFTER_FAILURE_MS = 1_000;
@@ -24,10 +25,11 @@ export class WriteBehind {
   #pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
   #closed = false;
   #onCommit: (() => void) | null = null;
-  /** Since when commits fail (null: they do not), how many retries failed, and when that was last logged. */
+  /** Since when commits fail (null: they do not), and how many retries failed. */
   #failingSinceMs: number | null = null;
   #failures = 0;
-  #loggedAtMs = 0;
+  /** A full disk fails every retry: logged once a minute, not once a second. */
+  readonly #failureLog = new OncePer(LOG_FAILURE_EVERY_MS);
   #onFailing: (() => void) | null = null;
 
   constructor(db: Db, log: Logger) {
@@ -66,7 +68,7 @@ export class WriteBehind {
       this.#log.info({ failedForMs: Date.now() - this.#failingSinceMs, failedCommits: this.#failures }, 'recording runs works again');
       this.#failingSinceMs = null;
       this.#failures = 0;
-      this.#loggedAtMs = 0;
+      this.#failureLog.reset();
     }
     // After the commit, so whoever is told reads what was written (daemon/events/hub.ts).
     this.#onCommit?.();
@@ -101,8 +103,7 @@ export class WriteBehind {
     const first = this.#failingSinceMs === null;
     this.#failingSinceMs ??= nowMs;
     // Once a minute, not once a second: a full disk must not also fill the log.
-    if (nowMs - this.#loggedAtMs >= LOG_FAILURE_EVERY_MS) {
-      this.#loggedAtMs = nowMs;
+    if (this.#failureLog.take()) {
       this.#log.error(
         { err, writes: this.#queue.length, failedCommits: this.#failures, failingForMs: nowMs - this.#failingSinceMs },
         'recording runs failed; retrying every second (logged once a minute until it works again)',
