@@ -256,12 +256,16 @@ test('job copy: local → another daemon → local, same schedule and body; the 
       '--stop-after-runs',
       '5',
       '--no-scope',
+      '--on-failure',
+      'true',
       '--format',
       'json',
     ),
   );
 
   const out = await here('job', 'copy', made.job_id, '--to', url);
+  // The Timers API has no failure hooks: said, not dropped silently.
+  assert.match(out, /Not carried: .*its failure hook \(--on-failure\/--notify: the Timers API at .* has none\)\./);
   const copyId = /its id there is ([0-9a-f-]{36})\./.exec(out)?.[1];
   assert.ok(copyId, out);
   assert.match(out, new RegExp(`^Copied job ${made.job_id} \\(backup\\) from the local daemon to the Timers API at ${url.replace(/[.]/g, '\\.')}: `));

@@ -80,6 +80,8 @@ function copyParams(job: JobDocument, to: ServiceChoice): { params: SubmitJobPar
     stopAfter.n_runs = left;
   }
   if (job.status === 'inactive') notCarried.push('its pause (the copy is active: pause it there if it should wait)');
+  // Only the local daemon has failure hooks, and a copy to it comes from a service without them.
+  if (job.on_failure) notCarried.push(`its failure hook (--on-failure/--notify: ${where} has none)`);
   const params: SubmitJobParams = {
     name: job.name,
     start: job.start,
