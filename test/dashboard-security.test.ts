@@ -13,7 +13,7 @@ import { API_ADDR_ENV } from '../src/core/api-addr.ts';
 import { MAX_EVENT_STREAMS } from '../src/daemon/api/dashboard.ts';
 import { startApiServer } from '../src/daemon/api/server.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { apiAccess, cliThatSucceeds } from './support/api.ts';
+import { apiAccess, cliThatSucceeds, submitJob } from './support/api.ts';
 import { FAST_POLLING, runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 import { startFakeProvider } from './support/provider.ts';
 
@@ -74,24 +74,7 @@ async function daemonWithApi(t: TestContext) {
   const cli = cliThatSucceeds(env);
   const { url, token } = await apiAccess(cli);
   const port = new URL(url).port;
-  const out = await cli(
-    'job',
-    'submit',
-    '--name',
-    'door',
-    '--interval',
-    '1d',
-    '--start',
-    '2099-01-01T00:00:00Z',
-    '--no-scope',
-    '--action-url',
-    ap.runUrl,
-    '--action-body',
-    '{"body": {}}',
-    '--format',
-    'json',
-  );
-  const jobId = (JSON.parse(out) as { job_id: string }).job_id;
+  const jobId = await submitJob(cli, 'door', ap.runUrl);
   return { daemon, cli, env, url, token, port, jobId, ap };
 }
 
@@ -209,36 +192,15 @@ test('the door: Host, Origin, cookie and token, rotation, the stream bound, head
   assert.equal((await request(url, 'GET', '/dashboard/api/session', { host })).status, 401);
 
   // A job's on_failure command may hold a secret: the page's JSON says only that there is one.
-  const hooked = JSON.parse(
-    await cli(
-      'job',
-      'submit',
-      '--name',
-      'hooked',
-      '--interval',
-      '1d',
-      '--start',
-      '2099-01-01T00:00:00Z',
-      '--no-scope',
-      '--action-url',
-      ap.runUrl,
-      '--action-body',
-      '{"body": {}}',
-      '--on-failure',
-      'curl -fsS https://hooks.example.org/T0KEN-S3CRET',
-      '--notify',
-      '--format',
-      'json',
-    ),
-  ) as { job_id: string };
-  const jobJson = await request(url, 'GET', `/dashboard/api/jobs/${hooked.job_id}`, { host, cookie });
+  const hookedId = await submitJob(cli, 'hooked', ap.runUrl, { flags: ['--on-failure', 'curl -fsS https://hooks.example.org/T0KEN-S3CRET', '--notify'] });
+  const jobJson = await request(url, 'GET', `/dashboard/api/jobs/${hookedId}`, { host, cookie });
   assert.equal(jobJson.status, 200, jobJson.body);
   assert.ok(!jobJson.body.includes('S3CRET'), 'no on_failure command in the dashboard JSON');
   assert.deepEqual((JSON.parse(jobJson.body) as { job: { on_failure: unknown } }).job.on_failure, { command_set: true, notify: true });
   const listed = await request(url, 'GET', '/dashboard/api/jobs', { host, cookie });
   assert.equal(listed.status, 200);
   assert.ok(!listed.body.includes('S3CRET'), 'nor in the job list');
-  assert.ok(listed.body.includes(hooked.job_id));
+  assert.ok(listed.body.includes(hookedId));
 
   // HTTP/1.0 may leave Host out, but the DNS-rebinding check needs it: 400, as for HTTP/1.1.
   for (const version of ['1.0', '1.1']) {

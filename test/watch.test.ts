@@ -16,7 +16,7 @@ import { changeLine, endLine, figures, liveLine, progressBar } from '../src/cli/
 import { shortSize } from '../src/util/byte-size.ts';
 import { FAST_POLLING, ROOT, runCliProcess, startDaemonProcess, tempHome } from './support/env.ts';
 import { readFixture, startFakeProvider } from './support/provider.ts';
-import { cliThatSucceeds } from './support/api.ts';
+import { cliThatSucceeds, submitJob } from './support/api.ts';
 
 const FILES = 100;
 const BYTES_PER_FILE = 10 * 1024 * 1024;
@@ -51,29 +51,7 @@ async function watchedDaemon(t: TestContext) {
   const env = { ...base, ...FAST_POLLING, GLOBUS_TIMER_POLL_INITIAL_MS: '150', GLOBUS_TIMER_POLL_MAX_MS: '150', GLOBUS_TIMER_NO_AUTOSTART: '1' };
   const daemon = await startDaemonProcess(t, env);
   const cli = cliThatSucceeds(env);
-  const submit = async (name: string, extra: string[] = []) => {
-    const doc = JSON.parse(
-      await cli(
-        'job',
-        'submit',
-        '--name',
-        name,
-        '--interval',
-        '1d',
-        '--start',
-        '2099-01-01T00:00:00Z',
-        '--no-scope',
-        '--action-url',
-        ap.runUrl,
-        '--action-body',
-        '{"body": {}}',
-        '--format',
-        'json',
-        ...extra,
-      ),
-    ) as { job_id: string };
-    return doc.job_id;
-  };
+  const submit = (name: string) => submitJob(cli, name, ap.runUrl);
   return { ap, env, paths, daemon, cli, submit };
 }
 
@@ -250,26 +228,8 @@ test('job watch waits for the next run when none is in progress, then follows it
   const { env, cli, ap } = await watchedDaemon(t);
   ap.detailsAt = null;
   const start = new Date(Date.now() + 2_000).toISOString();
-  const doc = JSON.parse(
-    await cli(
-      'job',
-      'submit',
-      '--name',
-      'soon',
-      '--interval',
-      '1h',
-      '--start',
-      start,
-      '--no-scope',
-      '--action-url',
-      ap.runUrl,
-      '--action-body',
-      '{"body": {}}',
-      '--format',
-      'json',
-    ),
-  ) as { job_id: string };
-  const r = await runCliProcess(['job', 'watch', doc.job_id], env);
+  const jobId = await submitJob(cli, 'soon', ap.runUrl, { interval: '1h', start });
+  const r = await runCliProcess(['job', 'watch', jobId], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /waiting for the next run of soon at .* \(in \d+s\)/);
   assert.match(r.stdout.trim().split('\n').at(-1)!, /soon {2}SUCCEEDED/);

@@ -147,64 +147,64 @@ export function apiRatio(g: ApiGroup): { p99: number | null; within: boolean | n
 
 /** The `watch` scenario: lateness without and with the watchers, and what each watcher received. */
 function watchTable(g: ApiGroup): string {
-  const runs = typeof g.loaded.runs === 'number' && g.loaded.runs > 1 ? ` (median of ${g.loaded.runs})` : '';
-  const p99 = ratio(g.loaded.lateness_ms.p99, g.baseline.lateness_ms.p99);
   const received = (g.loaded.watchers as { kind: string; messages: number; bytes: number }[] | undefined) ?? [];
   const rpc = received.find((w) => w.kind === 'rpc');
+  return pairTable(g, 'watchers', (r) => `${f(r.watchers_rpc as number, 0)} RPC + ${f(r.watchers_sse as number, 0)} dashboard`, {
+    head: 'per watcher',
+    cell: () => (rpc ? `${f(rpc.messages, 0)} notifications, ${f(rpc.bytes / 1_048_576, 1)} MiB` : ''),
+  });
+}
+
+/**
+ * The lateness of a pair of firing rows, without and with something added (the api and watch
+ * scenarios): `what` heads the first column, `added` says what the second row added; `extra`
+ * is a last column, filled for that row only.
+ */
+function pairTable(g: ApiGroup, what: string, added: (r: FiringRow) => string, extra?: { head: string; cell: (r: FiringRow) => string }): string {
+  const runs = typeof g.loaded.runs === 'number' && g.loaded.runs > 1 ? ` (median of ${g.loaded.runs})` : '';
+  const p99 = ratio(g.loaded.lateness_ms.p99, g.baseline.lateness_ms.p99);
+  const head = [
+    what,
+    'N',
+    'R /s',
+    'D s',
+    'expected',
+    'missed / dup / early',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    'daemon CPU %',
+    'peak RSS MiB',
+    'p99 ÷ without',
+  ];
   return table(
-    ['watchers', 'N', 'R /s', 'D s', 'missed / dup / early', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'daemon CPU %', 'p99 ÷ without', 'per watcher'],
-    [g.baseline, g.loaded].map((r) => [
-      (r === g.baseline ? 'none' : `${f(r.watchers_rpc as number, 0)} RPC + ${f(r.watchers_sse as number, 0)} dashboard`) + runs,
-      f(r.n, 0),
-      f(r.rate, 1),
-      f(r.duration_s, 0),
-      `${f(r.missed, 0)} / ${f(r.duplicates, 0)} / ${f(r.early, 0)}`,
-      f(r.lateness_ms.p50),
-      f(r.lateness_ms.p90),
-      f(r.lateness_ms.p99),
-      f(r.lateness_ms.max),
-      f(r.cpu_pct as number | null, 0),
-      r === g.baseline ? '' : f(p99, 3),
-      r === g.baseline || !rpc ? '' : `${f(rpc.messages, 0)} notifications, ${f(rpc.bytes / 1_048_576, 1)} MiB`,
-    ]),
+    extra ? [...head, extra.head] : head,
+    [g.baseline, g.loaded].map((r) => {
+      const base = r === g.baseline;
+      const cells = [
+        (base ? 'none' : added(r)) + runs,
+        f(r.n, 0),
+        f(r.rate, 1),
+        f(r.duration_s, 0),
+        f(r.expected, 0),
+        `${f(r.missed, 0)} / ${f(r.duplicates, 0)} / ${f(r.early, 0)}`,
+        f(r.lateness_ms.p50),
+        f(r.lateness_ms.p90),
+        f(r.lateness_ms.p99),
+        f(r.lateness_ms.max),
+        f(r.cpu_pct as number | null, 0),
+        f(r.peak_rss_mb, 0),
+        base ? '' : f(p99, 3),
+      ];
+      return extra ? [...cells, base ? '' : extra.cell(r)] : cells;
+    }),
   );
 }
 
 function apiTables(g: ApiGroup): string {
   const q = apiRatio(g);
-  const runs = typeof g.loaded.runs === 'number' && g.loaded.runs > 1 ? ` (median of ${g.loaded.runs})` : '';
-  const lateness = table(
-    [
-      'REST API load',
-      'N',
-      'R /s',
-      'D s',
-      'expected',
-      'missed / dup / early',
-      'p50 ms',
-      'p90 ms',
-      'p99 ms',
-      'max ms',
-      'daemon CPU %',
-      'peak RSS MiB',
-      'p99 ÷ without',
-    ],
-    [g.baseline, g.loaded].map((r) => [
-      (r === g.baseline ? 'none' : `${f(r.api_rate as number, 0)} req/s, ${String(r.api_mix)}`) + runs,
-      f(r.n, 0),
-      f(r.rate, 1),
-      f(r.duration_s, 0),
-      f(r.expected, 0),
-      `${f(r.missed, 0)} / ${f(r.duplicates, 0)} / ${f(r.early, 0)}`,
-      f(r.lateness_ms.p50),
-      f(r.lateness_ms.p90),
-      f(r.lateness_ms.p99),
-      f(r.lateness_ms.max),
-      f(r.cpu_pct as number | null, 0),
-      f(r.peak_rss_mb, 0),
-      r === g.baseline ? '' : f(q.p99, 3),
-    ]),
-  );
+  const lateness = pairTable(g, 'REST API load', (r) => `${f(r.api_rate as number, 0)} req/s, ${String(r.api_mix)}`);
   const load = g.loaded.api_load as ApiLoadStats | undefined;
   if (!load) return lateness;
   const kinds: [string, ApiLoadStats['total']][] = [

@@ -110,14 +110,14 @@ export function inactiveReasonLine(job: JobDocument): string | null {
  * CJK character or an emoji takes two columns, a combining mark none, so a job named
  * `データ転送` or `👩‍🔬 backup` does not push its row's `|` out of line.
  */
-export function formatTable(headers: string[], rawRows: string[][], minWidths: readonly number[] = []): string {
+export function formatTable(headers: readonly string[], rawRows: string[][], minWidths: readonly number[] = []): string {
   const rows = rawRows.map((r) => r.map((cell) => printable(cell)));
   const widths = headers.map((h, i) => Math.max(minWidths[i] ?? 0, stringWidth(h), ...rows.map((r) => stringWidth(r[i] ?? ''))));
   return [tableRow(headers, widths), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map((r) => tableRow(r, widths))].join('\n');
 }
 
 /** One row of a table, its cells padded to `widths` (a row added under a table printed before: `job history -f`). */
-export function tableRow(cells: string[], widths: readonly number[]): string {
+export function tableRow(cells: readonly string[], widths: readonly number[]): string {
   return cells
     .map((c, i) => padToWidth(printable(c), widths[i] ?? 0))
     .join(' | ')

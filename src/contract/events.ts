@@ -4,12 +4,10 @@
  * Events, and the failure hooks inside the daemon. One shape for all three, built once per
  * change (daemon/events/hub.ts), so a watcher costs the daemon a write, not a query.
  *
- * Pure: the CLI and the dashboard read it too.
+ * The event shapes are part of the RPC contract (protocol.ts: RunEvent, JobEvent, RunProgress);
+ * this file holds what is done with them. Pure: the CLI reads it too.
  */
 import type { RunProgress } from './protocol.ts';
-
-// The event shapes are part of the RPC contract (protocol.ts); named here too for their readers.
-export type { DaemonEvent, JobEvent, RunEvent, RunProgress } from './protocol.ts';
 
 /** The JSON-RPC notification method that carries events to a watching connection. */
 export const EVENTS_NOTIFICATION = 'job.events';

@@ -14,6 +14,22 @@ export function cliThatSucceeds(env: NodeJS.ProcessEnv): (...args: string[]) => 
   };
 }
 
+/**
+ * `job submit` through the real CLI: a job without a scope calling `actionUrl`, daily from a
+ * start far ahead (so it runs only when told) unless `interval` and `start` say otherwise,
+ * with `flags` added. Returns its id.
+ */
+export async function submitJob(
+  cli: (...args: string[]) => Promise<string>,
+  name: string,
+  actionUrl: string,
+  { interval = '1d', start = '2099-01-01T00:00:00Z', flags = [] as string[] } = {},
+): Promise<string> {
+  const args = ['job', 'submit', '--name', name, '--interval', interval, '--start', start, '--no-scope', '--action-url', actionUrl];
+  const out = await cli(...args, '--action-body', '{"body": {}}', '--format', 'json', ...flags);
+  return (JSON.parse(out) as { job_id: string }).job_id;
+}
+
 /** A running daemon's REST API, as a user finds it: `globus-timer api url` and `api token`. */
 export async function apiAccess(cli: (...args: string[]) => Promise<string>): Promise<{ url: string; token: string }> {
   const { url } = JSON.parse(await cli('api', 'url', '--format', 'json')) as { url: string };

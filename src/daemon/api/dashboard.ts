@@ -13,7 +13,7 @@ import type http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DaemonEvent } from '../../contract/events.ts';
+import type { DaemonEvent } from '../../contract/protocol.ts';
 import { COMMON_HEADERS } from './server.ts';
 import type { WebHandler } from './types.ts';
 

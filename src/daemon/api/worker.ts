@@ -15,7 +15,7 @@ import { systemClock } from '../../core/clock.ts';
 import { JobService } from '../jobs/job-service.ts';
 import { openDbReadOnly } from '../store/open.ts';
 import { runActionDocumentText, runsInWindow } from '../store/runs.ts';
-import type { DaemonEvent } from '../../contract/events.ts';
+import type { DaemonEvent } from '../../contract/protocol.ts';
 import { dashboard } from './dashboard.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import { apiJobs, callsOverPort, errorShape } from './jobs.ts';

@@ -10,8 +10,8 @@
  * daemon nobody watches pays a Set lookup per write, no query. With listeners, it is one
  * read of each changed run (and its job) per batch, whatever their number.
  */
-import type { DaemonEvent, JobEvent, RunEvent } from '../../contract/events.ts';
 import { progressOf } from '../../contract/events.ts';
+import type { DaemonEvent, JobEvent, RunEvent } from '../../contract/protocol.ts';
 import { coerceError, JobNotFoundError } from '../../core/errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import { toHistoryEntry } from '../jobs/history.ts';
@@ -85,7 +85,7 @@ export class EventHub {
     return () => this.#subs.delete(sub);
   }
 
-  /** Whether anyone listens at all (the API thread is sent nothing otherwise). */
+  /** Whether anyone listens at all: with no listener, run writes are not even noted. */
   get listened(): boolean {
     return this.#subs.size > 0;
   }

@@ -17,7 +17,7 @@
  *   or a client secret. Its output (capped) and how it ended go to the daemon log.
  */
 import os from 'node:os';
-import type { DaemonEvent, RunEvent } from '../../contract/events.ts';
+import type { DaemonEvent, RunEvent } from '../../contract/protocol.ts';
 import { coerceError } from '../../core/errors.ts';
 import { historyLine } from '../../core/history-line.ts';
 import type { OnFailure } from '../../core/on-failure.ts';

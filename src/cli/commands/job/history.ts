@@ -13,11 +13,6 @@ import { daemonOnly, followEndedRuns } from '../../watch/follow.ts';
 import type { RpcClient } from '../../../contract/client.ts';
 import { HISTORY_COLUMNS, historyCells as historyLineCells } from '../../../core/history-line.ts';
 
-// Moved to core/history-line.ts (the daemon's failure hooks give the same line); still exported here.
-export { formatLateness } from '../../../core/history-line.ts';
-
-const HISTORY_HEADERS = [...HISTORY_COLUMNS];
-
 /** A run's cells in the table, its times in the display zone. */
 function historyCells(r: Parameters<typeof historyLineCells>[0]): string[] {
   return historyLineCells(r, displayTime);
@@ -102,7 +97,7 @@ export const historyCommand: CommandModule<GlobalArgs, HistoryArgs> = oneJobComm
 function historyText(jobId: string, runs: HistoryEntry[], more: boolean, limit: number, filtered: boolean): string {
   if (runs.length === 0) return filtered ? `No runs of job ${jobId} match.` : `Job ${jobId} has not run yet.`;
   const table = formatTable(
-    HISTORY_HEADERS,
+    HISTORY_COLUMNS,
     runs.map((r) => historyCells(r)),
   );
   return more ? `${table}\n(the newest ${limit} runs; older ones with a larger --limit)` : table;
@@ -114,7 +109,7 @@ function historyText(jobId: string, runs: HistoryEntry[], more: boolean, limit: 
  */
 function followWidths(): number[] {
   const time = displayTime(formatIso(Date.now())).length;
-  return [time, time, 8, 36, 10, 0].map((w, i) => Math.max(w, HISTORY_HEADERS[i]!.length));
+  return [time, time, 8, 36, 10, 0].map((w, i) => Math.max(w, HISTORY_COLUMNS[i]!.length));
 }
 
 /**
@@ -135,7 +130,7 @@ async function followHistory(client: RpcClient, jobId: string, args: GlobalArgs,
     jobId,
     async () => {
       const ended = (await firstPage()).filter((r) => r.completed_at !== null).reverse();
-      if (!json) args.io.out(formatTable(HISTORY_HEADERS, [], widths));
+      if (!json) args.io.out(formatTable(HISTORY_COLUMNS, [], widths));
       for (const { data: _document, ...r } of ended) printRun(r);
     },
     (e) => printRun(e.run),
