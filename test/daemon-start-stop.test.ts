@@ -101,7 +101,7 @@ function envName(key: string): string {
 
 test('every config key is checked on its own: a non-number, a negative, a fraction or one past its range names that key', () => {
   const keys = Object.keys(DEFAULT_CONFIG) as (keyof ResolvedConfig)[];
-  assert.equal(keys.length, 19);
+  assert.equal(keys.length, 20);
   for (const key of keys) {
     const name = envName(key);
     assert.equal(resolveConfig({ [name]: String(DEFAULT_CONFIG[key]) })[key], DEFAULT_CONFIG[key], `${name}: its default is allowed`);
@@ -132,6 +132,7 @@ test('every config key is checked on its own: a non-number, a negative, a fracti
   assert.deepEqual(zeroRefused.sort(), [
     'actionTimeoutMs',
     'fireBatchSize',
+    'fullRunsPerJob',
     'maxConnectionsPerOrigin',
     'maxResponseBytes',
     'maxTimerDelayMs',

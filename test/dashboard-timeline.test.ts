@@ -13,7 +13,8 @@ import type { ApiJobs } from '../src/daemon/api/jobs.ts';
 import { DashboardSessions, LOGIN_CODE_TTL_MS, newLoginCode, SESSION_TTL_MS } from '../src/daemon/api/sessions.ts';
 import { JobService } from '../src/daemon/jobs/job-service.ts';
 import { openDb } from '../src/daemon/store/open.ts';
-import { insertRun, recordActionStatus, recordRunFailure, runActionDocumentText, runsInWindow } from '../src/daemon/store/runs.ts';
+import { insertRun, recordActionStatus, recordRunFailure, runActionDocumentText } from '../src/daemon/store/runs.ts';
+import { runsInWindow } from '../src/daemon/store/run-history.ts';
 import { FakeClock } from './support/clock.ts';
 import { tempHome, testConfig } from './support/env.ts';
 

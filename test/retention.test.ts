@@ -10,7 +10,8 @@ import { test, type TestContext } from 'node:test';
 import { resolveConfig } from '../src/config/config.ts';
 import { insertJob } from '../src/daemon/store/jobs.ts';
 import { openDb, type Db } from '../src/daemon/store/open.ts';
-import { pruneJobRuns, recordActionStatus, recordRunFailure } from '../src/daemon/store/runs.ts';
+import { recordActionStatus, recordRunFailure } from '../src/daemon/store/runs.ts';
+import { pruneJobRuns } from '../src/daemon/store/run-history.ts';
 import type { RunRow } from '../src/daemon/store/schema.ts';
 import { incrementErrorCount } from '../src/daemon/store/jobs.ts';
 import { startRetention } from '../src/daemon/retention.ts';
@@ -107,7 +108,7 @@ test('a large prune goes in batches of at most 500 with the event loop free in b
   });
   scheduler.start();
   t.after(() => scheduler.stop());
-  const stop = startRetention({ db, clock, config, log: silentLogger() });
+  const { stop } = startRetention({ db, clock, config, log: silentLogger() });
   t.after(stop);
 
   assert.equal(countRuns(db, isOld), 20_000);
@@ -141,7 +142,7 @@ test('stopping the retention mid-prune stops it between batches and arms nothing
   const db = freshDb(t);
   const clock = new FakeClock(T0);
   seedRuns(db, seedJob(db), 3_000, T0 - 200 * DAY, 1_000);
-  const stop = startRetention({ db, clock, config, log: silentLogger() });
+  const { stop } = startRetention({ db, clock, config, log: silentLogger() });
   clock.advance(0);
   await immediate();
   const left = countRuns(db);
@@ -200,7 +201,7 @@ test("n_runs and n_errors stay exact when a job's runs are pruned; open runs sta
 
   // 91 days later: every finished run is past the retention.
   const later = new FakeClock(clock.now() + 91 * DAY);
-  const stop = startRetention({ db, clock: later, config, log: silentLogger() });
+  const { stop } = startRetention({ db, clock: later, config, log: silentLogger() });
   t.after(stop);
   later.advance(0);
   for (let i = 0; i < 20 && countRuns(db) > 1; i++) await immediate();

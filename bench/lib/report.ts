@@ -2,6 +2,7 @@
 import type { ApiLoadStats } from '../api-load.ts';
 import type { CliRow } from '../scenarios/cli.ts';
 import type { ScaleRow } from '../scenarios/scale.ts';
+import type { StorageRow } from '../scenarios/storage.ts';
 import { entryWords } from './entry.ts';
 import type { FiringRow } from './firing-run.ts';
 import type { Machine } from './machine.ts';
@@ -39,6 +40,7 @@ export interface Results {
   watch: ApiGroup | null;
   search: SearchResult | null;
   scale: ScaleRow | null;
+  storage: StorageRow | null;
   cli: CliRow[];
   peer: PeerGroup[];
   errors: { scenario: string; error: string }[];
@@ -280,6 +282,32 @@ function scaleTable(s: ScaleRow): string {
   );
 }
 
+/** Runs of a job every minute for a year. */
+const MINUTELY_YEAR_RUNS = 525_600;
+
+function storageTable(s: StorageRow): string {
+  const mib = (bytes: number | null) => (bytes === null ? null : bytes / 1048576);
+  const yearCompacted =
+    s.compacted_bytes_per_run === null || s.whole_bytes_per_run === null
+      ? null
+      : (MINUTELY_YEAR_RUNS - 10) * s.compacted_bytes_per_run + 10 * s.whole_bytes_per_run;
+  const yearWhole = s.whole_bytes_per_run === null ? null : MINUTELY_YEAR_RUNS * s.whole_bytes_per_run;
+  return table(
+    ['measure', 'value'],
+    [
+      ['status document of each run (bytes of JSON)', f(s.document_bytes, 0)],
+      ['bytes per run kept whole (runs and its indexes)', f(s.whole_bytes_per_run, 0)],
+      ['bytes per run compacted (run_archive and its indexes)', f(s.compacted_bytes_per_run, 1)],
+      [`store after ${f(s.runs, 0)} runs of ${f(s.jobs, 0)} jobs, compacted (file + WAL, MiB)`, f(s.store_mb, 1)],
+      ['the same runs all kept whole (MiB, from bytes per run)', f(s.store_whole_estimate_mb, 0)],
+      ['writing and compacting them (s)', f(s.build_s, 0)],
+      ['a year of a minutely Transfer job (525,600 runs, all kept: MiB compacted / whole)', `${f(mib(yearCompacted), 1)} / ${f(mib(yearWhole), 0)}`],
+      [`WAL: largest during ${f(s.burst_s, 0)} s of ${f(s.burst_jobs, 0)} jobs/s with 4 KB documents (MiB)`, f(s.wal_peak_mb, 1)],
+      ['WAL at rest once the jobs are paused (MiB; after s)', `${f(s.wal_at_rest_mb, 2)}; ${f(s.wal_rest_after_s, 1)}`],
+    ],
+  );
+}
+
 function cliTable(rows: CliRow[]): string {
   return table(
     ['command', 'median ms', 'min ms', '× node -e 0', 'ran'],
@@ -354,6 +382,15 @@ function targets(res: Results, defaults: { n: number; largeN: number }): Target[
       met: le(s.job_list_ms.p99, 20),
     });
   }
+  const st = res.storage;
+  if (st) {
+    out.push({
+      target: 'a compacted run ≤ 200 bytes in the file',
+      measured: `${f(st.compacted_bytes_per_run, 1)} bytes`,
+      met: le(st.compacted_bytes_per_run, 200),
+    });
+    out.push({ target: 'WAL at rest ≤ 4 MiB after a burst', measured: `${f(st.wal_at_rest_mb, 2)} MiB`, met: le(st.wal_at_rest_mb, 4) });
+  }
   for (const c of res.cli.filter((c) => c.command.startsWith('globus-timer job'))) {
     out.push({ target: `\`${c.command}\` ≤ 2.5× \`node -e 0\``, measured: `${f(c.median_ms, 1)} ms = ${f(c.vs_node, 2)}×`, met: le(c.vs_node, 2.5) });
   }
@@ -370,6 +407,7 @@ export function markdown(res: Results, defaults: { n: number; largeN: number }):
     parts.push('### The firing path with watchers (same N, R, D; without and with 5 `job watch --all` and a dashboard stream)\n\n' + watchTable(res.watch));
   if (res.search) parts.push('### Highest rate with p99 < 100 ms\n\n' + searchTable(res.search));
   if (res.scale) parts.push('### Scale\n\n' + scaleTable(res.scale));
+  if (res.storage) parts.push('### Storage (issue 17)\n\n' + storageTable(res.storage));
   if (res.cli.length) parts.push('### CLI (whole process, median)\n\n' + cliTable(res.cli));
   if (res.peer.length) parts.push('### Side by side with BullMQ (same N, R, D, same provider, one bench run)\n\n' + peerTable(res.peer));
   const t = targets(res, defaults);

@@ -57,6 +57,12 @@ export interface ResolvedConfig {
   retentionDays: number;
   /** ...and each job keeps at most this many finished runs. */
   retentionRunsPerJob: number;
+  /**
+   * Each job's newest runs kept whole, with the provider's status document (and always its
+   * newest failure); older runs are compacted to what `job history` prints (issue 17,
+   * daemon/compaction.ts). At least 1: a job's newest run is read whole (the job document, events).
+   */
+  fullRunsPerJob: number;
   /** On SIGTERM, how long in-flight bookkeeping may take before it is cut off. */
   shutdownGraceMs: number;
   /** How long a failure hook (`--on-failure`, daemon/notify) may run before it is stopped (SIGTERM, then SIGKILL). */
@@ -105,6 +111,7 @@ const SETTINGS: { readonly [K in keyof ResolvedConfig]: Setting } = {
   tokenRefreshMarginMs: { default: 60_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'milliseconds' },
   retentionDays: { default: 90, min: 0, max: 100_000, unit: 'days', fractions: true },
   retentionRunsPerJob: { default: 1_000, min: 0, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
+  fullRunsPerJob: { default: 10, min: 1, max: Number.MAX_SAFE_INTEGER, unit: 'runs' },
   shutdownGraceMs: { default: 5_000, min: 0, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
   onFailureTimeoutMs: { default: 60_000, min: 1, max: LONGEST_TIMER_MS, unit: 'milliseconds' },
 };

@@ -23,6 +23,8 @@ import { WriteBehind } from './store/write-behind.ts';
 import { VERSION } from '../util/package-root.ts';
 import { acquirePidLock } from '../fs/daemon-lock.ts';
 import { startRetention } from './retention.ts';
+import { Compactor } from './compaction.ts';
+import { convertToIncrementalVacuum } from './store/vacuum.ts';
 import { rpcRoutes } from './rpc-routes.ts';
 import { UndoStack } from '../util/undo-stack.ts';
 import { API_ADDR_ENV, apiBaseUrl, type ApiAddr } from '../core/api-addr.ts';
@@ -115,7 +117,28 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   const defaultHook = opts.onFailureDefault !== undefined ? opts.onFailureDefault : onFailureDefaultFromEnv(process.env);
   const hooks = new FailureHooks({ db, events, log: log.child({ component: 'notify' }), timeoutMs: config.onFailureTimeoutMs, defaultHook });
   started.defer('failure hooks', () => hooks.stop());
-  const runner = new Runner({ db, writes, clock, log: log.child({ component: 'runner' }), config, dispatcher, tokens, tokenRules, events });
+  // Compact history (issue 17): older runs lose their provider documents, off the firing path.
+  const compactor = new Compactor({
+    db,
+    clock,
+    config,
+    log: log.child({ component: 'compaction' }),
+    betweenFires: () => betweenFires(() => scheduler.msUntilWake()),
+    storeFailing: () => writes.failing,
+    walCaughtUp: (timeoutMs) => checkpointer.caughtUp(timeoutMs),
+  });
+  const runner = new Runner({
+    db,
+    writes,
+    clock,
+    log: log.child({ component: 'runner' }),
+    config,
+    dispatcher,
+    tokens,
+    tokenRules,
+    events,
+    onRunEnded: (jobId) => compactor.runEnded(jobId),
+  });
   started.defer('runner', () => runner.stop(config.shutdownGraceMs));
   const scheduler = new Scheduler({
     db,
@@ -193,11 +216,21 @@ async function start(opts: DaemonOptions, started: UndoStack): Promise<Daemon> {
   else await rpc.listen(paths.socketPath);
 
   const resumed = runner.resumeOpenRuns();
-  started.defer('retention', startRetention({ db, clock, config, log: log.child({ component: 'retention' }) }));
+  const retention = startRetention({ db, clock, config, log: log.child({ component: 'retention' }) });
+  started.defer('retention', retention.stop);
+  compactor.start();
+  started.defer('compaction', () => compactor.stop());
   scheduler.start();
   started.defer('scheduler', () => scheduler.stop());
-  // Out of space for the run bookkeeping: first give back what is ours to give, the WAL (issue 17 item 3).
-  writes.onFailing(() => checkpointer.truncateNow());
+  // Out of space for the run bookkeeping: first give back what is ours to give (issue 17 item 3):
+  // the WAL, then the room old runs take inside the file (their documents, runs past retention).
+  writes.onFailing(() => {
+    checkpointer.truncateNow();
+    compactor.freeSpace();
+    retention.passNow();
+  });
+  // The room truncateNow gives back first (checkpointer.ts RESERVE_BYTES), set aside again once commits work.
+  checkpointer.reserveWhen(() => !writes.failing);
   // A WAL a burst left large is truncated only while nothing is due soon and nothing in flight (checkpointer.ts).
   checkpointer.truncateWhen(() => runner.inFlight === 0 && writes.queued === 0 && (scheduler.msUntilWake() ?? Number.POSITIVE_INFINITY) > IDLE_AHEAD_MS);
   log.info({ socket: paths.socketPath, api: apiUrl() ?? undefined, db: paths.dbFile, version: VERSION, resumedRuns: resumed }, 'daemon listening');
@@ -258,12 +291,31 @@ function openState({ paths, log, inheritedSocketFd }: DaemonOptions, started: Un
   started.defer('state lock', acquirePidLock(paths.lockFile));
   const db = openDb(paths.dbFile);
   started.defer('database', () => db.$client.close());
+  freedPagesGoBack(db, log);
   const zone = localTimezone();
   const zoned = zone === null ? 0 : adoptZoneForCalendarJobsWithoutOne(db, zone);
   if (zoned > 0) log.info({ zone, jobs: zoned }, "calendar jobs without a stored time zone now keep the daemon's (job update --timezone changes it)");
   const checkpointer = startCheckpointer(db, paths.dbFile, log.child({ component: 'checkpoint' }));
   started.defer('checkpointer', () => checkpointer.stop());
   return { db, checkpointer };
+}
+
+/**
+ * A store from before issue 17 converts once to incremental auto-vacuum (store/vacuum.ts), so
+ * that the pages compaction and retention free can go back to the file system. A conversion
+ * that fails (no room for the rewrite) is logged and the daemon goes on: pages freed inside
+ * the file are still reused.
+ */
+function freedPagesGoBack(db: Db, log: Logger): void {
+  try {
+    const tookMs = convertToIncrementalVacuum(db);
+    if (tookMs !== null) log.info({ tookMs }, 'the store now gives freed space back to the file system (converted once to incremental auto-vacuum)');
+  } catch (err) {
+    log.warn(
+      { err: coerceError(err) },
+      'could not convert the store to incremental auto-vacuum (is the disk full?); freed space stays in the file for reuse, tried again at the next start',
+    );
+  }
 }
 
 /** The pooled connections to Action Providers, closed once the runner has stopped. */

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/config.ts';
 import type { Db } from './store/open.ts';
-import { pruneOldRuns } from './store/runs.ts';
+import { pruneOldRuns } from './store/run-history.ts';
 import { coerceError } from '../core/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
@@ -13,9 +13,13 @@ const PRUNE_BATCH = 500;
  * loop free in between, so fires are never held up. Job totals (n_runs, n_errors) are
  * counters on the job row and stay exact. Returns a stop function, which resolves once the
  * pass under way (if any) has ended: at most the batch in progress finishes, and nothing
- * touches the database after it.
+ * touches the database after it. Pruned runs come from both tables (store/run-history.ts).
  */
-export function startRetention({ db, clock, config, log }: { db: Db; clock: Clock; config: ResolvedConfig; log: Logger }): () => Promise<void> {
+export function startRetention({ db, clock, config, log }: { db: Db; clock: Clock; config: ResolvedConfig; log: Logger }): {
+  stop: () => Promise<void>;
+  /** Prune now rather than at the next pass (out of space), unless a pass is under way. */
+  passNow: () => void;
+} {
   let timer: TimerHandle | undefined;
   let stopped = false;
   let passing: Promise<void> | undefined;
@@ -37,9 +41,16 @@ export function startRetention({ db, clock, config, log }: { db: Db; clock: Cloc
     passing = pass().finally(() => (passing = undefined));
   };
   timer = clock.setTimer(startPass, 0);
-  return async () => {
-    stopped = true;
-    clock.clearTimer(timer);
-    await passing;
+  return {
+    stop: async () => {
+      stopped = true;
+      clock.clearTimer(timer);
+      await passing;
+    },
+    passNow: () => {
+      if (stopped || passing) return;
+      clock.clearTimer(timer);
+      startPass();
+    },
   };
 }

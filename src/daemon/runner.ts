@@ -5,7 +5,8 @@ import { isTerminal, isUsableActionId, type ParsedStatus } from '../actions/stat
 import type { ResolvedConfig } from '../config/config.ts';
 import { incrementErrorCount, getJob, markInactive } from './store/jobs.ts';
 import type { Db } from './store/open.ts';
-import { getRun, openRuns, openRunsOfJob, pruneJobRuns, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from './store/runs.ts';
+import { pruneJobRuns } from './store/run-history.ts';
+import { getRun, openRuns, openRunsOfJob, recordActionStatus, recordAttempt, recordRunError, recordRunFailure } from './store/runs.ts';
 import type { WriteBehind } from './store/write-behind.ts';
 import type { JobRow, RunRow } from './store/schema.ts';
 import { authRequirementsReason, type InactiveReason, type RunError } from '../core/vocabulary.ts';
@@ -65,6 +66,8 @@ export interface RunnerDeps {
   tokenRules?: TokenRules;
   /** Told of every run write, and of a job made inactive (issue 16's watchers). */
   events?: EventHub;
+  /** Told when a run of a job ended (as its write is committed): daemon/compaction.ts compacts the job's older runs later. */
+  onRunEnded?: (jobId: string) => void;
 }
 
 /**
@@ -489,7 +492,7 @@ export class Runner {
       () => {
         recordActionStatus(db, run.id, { ...update, state: failed ? 'failed' : 'succeeded', completedAtMs });
         if (failed) incrementErrorCount(db, job.id);
-        this.#pruneNowAndThen(job);
+        this.#ended(job);
       },
       true,
     );
@@ -500,14 +503,17 @@ export class Runner {
   }
 
   /**
-   * Keep a job's finished runs at retentionRunsPerJob, checked on every PRUNE_EVERY_RUNS-th
-   * run of the job rather than on every run: the check reads up to that many index
-   * entries, and a job may briefly hold PRUNE_EVERY_RUNS runs too many.
+   * A run of `job` ended (inside its write). Keep the job's finished runs at
+   * retentionRunsPerJob, checked on every PRUNE_EVERY_RUNS-th run of the job rather than on
+   * every run: the check reads up to that many index entries, and a job may briefly hold
+   * PRUNE_EVERY_RUNS runs too many. Compaction only takes note here: it moves runs later, off
+   * the firing path.
    */
-  #pruneNowAndThen(job: JobRow): void {
+  #ended(job: JobRow): void {
     // `job` is the row as claimed, before this run was counted: this is run runCount + 1
     // (one off for a run now or a run resumed after a restart: a cadence, not a count).
     if ((job.runCount + 1) % PRUNE_EVERY_RUNS === 0) pruneJobRuns(this.#deps.db, job.id, this.#deps.config.retentionRunsPerJob);
+    this.#deps.onRunEnded?.(job.id);
   }
 
   /**
@@ -523,7 +529,7 @@ export class Runner {
       () => {
         recordRunFailure(db, run.id, error, completedAtMs, httpStatus);
         if (countsAsError) incrementErrorCount(db, job.id);
-        this.#pruneNowAndThen(job);
+        this.#ended(job);
       },
       true,
     );

@@ -1,7 +1,6 @@
 import { getJob } from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
-import { historyPage } from '../store/runs.ts';
-import type { RunRow } from '../store/schema.ts';
+import { historyPage, type HistoryRun } from '../store/run-history.ts';
 import { InvalidInputError, JobNotFoundError } from '../../core/errors.ts';
 import type { HistoryEntry, HistoryPage, HistoryParams } from '../../contract/protocol.ts';
 import { toRunResult } from './document.ts';
@@ -37,12 +36,13 @@ export function jobHistory(db: Db, params: HistoryParams): HistoryPage {
 }
 
 /** A run as `job history` shows it (and as run events carry it, daemon/events/hub.ts). */
-export function toHistoryEntry(run: RunRow): HistoryEntry {
+export function toHistoryEntry(run: HistoryRun): HistoryEntry {
   return {
     ...toRunResult(run),
     lateness_ms: run.manual ? null : run.firedAtMs - run.slotAtMs,
     manual: run.manual,
-    summary: summarizeRun(run),
+    // An archived run's document is gone: its summary was kept when it was compacted.
+    summary: run.compactedSummary ?? summarizeRun(run),
   };
 }
 

@@ -13,7 +13,8 @@ import {
   type JobPageKey,
 } from '../store/jobs.ts';
 import type { Db } from '../store/open.ts';
-import { countRunsOfJob, hasOpenRun, newestRunOfEach, newestRuns, unclaimRuns } from '../store/runs.ts';
+import { hasOpenRun, newestRunOfEach, unclaimRuns } from '../store/runs.ts';
+import { countRunsOfJob, newestRuns } from '../store/run-history.ts';
 import type { JobRow, RunRow } from '../store/schema.ts';
 import { DEFAULT_POLICY, type InactiveReason, type JobStatus } from '../../core/vocabulary.ts';
 import { ERROR_CODES, InvalidInputError, JobDeletedError, JobNotFoundError, TimerError } from '../../core/errors.ts';

@@ -20,7 +20,8 @@
  *   inactive; a changed schedule still moves its next slot. A deleted job cannot be updated.
  */
 
-import { getJob, lastFiredSlotAtMs, updateJobDefinition } from '../store/jobs.ts';
+import { getJob, updateJobDefinition } from '../store/jobs.ts';
+import { lastFiredSlotAtMs } from '../store/run-history.ts';
 import type { Db } from '../store/open.ts';
 import type { JobRow } from '../store/schema.ts';
 import type { JobStatus } from '../../core/vocabulary.ts';

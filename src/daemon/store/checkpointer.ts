@@ -1,4 +1,7 @@
+import { randomFill } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log/logger.ts';
@@ -28,10 +31,15 @@ const Database = require(workerData.modulePath);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
 const checkpoint = () => {
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message) }); }
+  try {
+    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    // Every frame copied: the next commit starts the WAL over.
+    if (r.busy === 0 && r.log === r.checkpointed) parentPort.postMessage({ caughtUp: true });
+  } catch (err) { parentPort.postMessage({ error: String(err && err.message) }); }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', (m) => {
+  if (m === 'checkpoint') return checkpoint();
   if (m === 'truncate') {
     // Busy (a reader, a writer after all): not an error, the next idle moment tries again.
     try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch (err) { if (!/busy|locked/i.test(String(err && err.message))) parentPort.postMessage({ error: String(err && err.message) }); }
@@ -44,15 +52,39 @@ parentPort.on('message', (m) => {
 /** The WAL's size at rest: what journal_size_limit cuts it back to, and above which an idle daemon truncates it. */
 export const WAL_AT_REST_BYTES = 4 << 20;
 
-/** How often the WAL's size is looked at, for a TRUNCATE when idle. */
+/** How often the WAL's size is looked at, for a TRUNCATE when idle (and the reserve, whether it can be made again). */
 const REST_CHECK_MS = 5_000;
+
+/**
+ * Room held back for a full disk (issue 17 item 3): a file of RESERVE_BYTES beside the
+ * database (`timer.db-reserve`), deleted when commits start to fail (`truncateNow`). Without
+ * it a disk that the store itself filled never comes back: a checkpoint copies the WAL's new
+ * pages past the database's end, so the file must grow, and every write — compaction's and
+ * retention's deletes too — must grow the WAL; measured on a full tmpfs, PASSIVE and TRUNCATE
+ * checkpoints, a DELETE and a one-row UPDATE all fail with SQLITE_FULL, for good. With the
+ * reserve gone the checkpoint completes, the WAL is truncated (or starts over), and compaction
+ * frees pages inside the file. Big enough for the few seconds of growth a checkpoint lags
+ * behind (~1 MB/s at 200 fires/s with 4 KB documents). Made again once commits work and the
+ * file system has room for it and a WAL at rest besides. Random bytes: a compressing file
+ * system would hold zeros in no space at all.
+ */
+const RESERVE_BYTES = 8 << 20;
 
 export interface Checkpointer {
   stop(): Promise<void>;
   /** From now on, truncate an oversized WAL whenever `idle()` says the daemon is idle (daemon.ts). */
   truncateWhen(idle: () => boolean): void;
-  /** Truncate the WAL now, idle or not: commits are failing for lack of space, and the WAL is space of ours. */
+  /** Truncate the WAL now, idle or not: commits are failing for lack of space, and the WAL is space of ours (so is the reserve: deleted first). */
   truncateNow(): void;
+  /** From now on, keep the reserve (RESERVE_BYTES beside the database) whenever `writable()` says commits work (daemon.ts). */
+  reserveWhen(writable: () => boolean): void;
+  /**
+   * Checkpoint now; resolves after a checkpoint that copied every frame (so the WAL starts
+   * over), or after `timeoutMs`: a bulk writer (daemon/compaction.ts) waits for it now and then, or
+   * under its steady writes no checkpoint would ever catch up and the WAL would grow without
+   * end (1.8 GB for a 48 MB store, measured).
+   */
+  caughtUp(timeoutMs: number): Promise<void>;
 }
 
 const AUTO_CHECKPOINT_PAGES = 1000;
@@ -64,7 +96,36 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
   db.$client.pragma(`journal_size_limit = ${WAL_AT_REST_BYTES}`);
   let stopped = false;
   let idle: (() => boolean) | null = null;
+  let writable: (() => boolean) | null = null;
+  const reserveFile = `${file}-reserve`;
+  let reserving = false;
+  /** Bumped by each truncateNow: a reserve written meanwhile is deleted again. */
+  let shortages = 0;
+  const reserveFailureLog = new OncePer(60_000);
+  const keepReserve = () => {
+    if (stopped || reserving || !writable?.() || fs.existsSync(reserveFile)) return;
+    try {
+      const st = fs.statfsSync(path.dirname(file));
+      if (st.bavail * st.bsize < RESERVE_BYTES + WAL_AT_REST_BYTES) return;
+    } catch {
+      return;
+    }
+    reserving = true;
+    const seen = shortages;
+    writeReserve(reserveFile)
+      .then(() => {
+        if (shortages !== seen) fs.rmSync(reserveFile, { force: true });
+      })
+      .catch((err: unknown) => {
+        fs.rmSync(reserveFile, { force: true });
+        if (reserveFailureLog.take()) log.warn({ err }, 'could not set space aside for a full disk; trying again (logged once a minute)');
+      })
+      .finally(() => {
+        reserving = false;
+      });
+  };
   const rest = setInterval(() => {
+    keepReserve();
     if (stopped || !idle) return;
     let walBytes: number;
     try {
@@ -77,12 +138,19 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
   const fallBack = (why: unknown) => {
     if (stopped) return;
     stopped = true;
+    wake();
     log.error({ err: why }, 'checkpoint worker failed; SQLite checkpoints on the main thread again');
     db.$client.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
   };
   // A full disk fails every checkpoint: said once a minute while it lasts.
   const failureLog = new OncePer(60_000);
-  worker.on('message', (m: { error?: string }) => {
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    for (const resolve of waiting) resolve();
+    waiting = [];
+  };
+  worker.on('message', (m: { error?: string; caughtUp?: true }) => {
+    if (m.caughtUp) return wake();
     const told = failureLog.take();
     if (told) log.warn({ error: m.error, notLogged: told.held }, 'background checkpoint failed (logged once a minute while it fails)');
   });
@@ -96,12 +164,32 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
       idle = isIdle;
     },
     truncateNow() {
+      shortages += 1;
+      // Before the checkpoint: it is what needs the room (the database grows by the WAL's new pages).
+      fs.rmSync(reserveFile, { force: true });
       if (!stopped) worker.postMessage('truncate');
+    },
+    reserveWhen(isWritable) {
+      writable = isWritable;
+      keepReserve();
+    },
+    caughtUp(timeoutMs) {
+      if (stopped) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        waiting.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        // One now, not at the next tick of the interval; if a write lands meanwhile, the ticks go on trying.
+        worker.postMessage('checkpoint');
+      });
     },
     async stop() {
       clearInterval(rest);
       if (stopped) return;
       stopped = true;
+      wake();
       // Kept alive until it has checkpointed and closed (it is unref'd while running).
       worker.ref();
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -113,4 +201,11 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
       db.$client.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     },
   };
+}
+
+/** Write RESERVE_BYTES of random bytes to `file` (0600), off the event loop. */
+async function writeReserve(file: string): Promise<void> {
+  const bytes = Buffer.alloc(RESERVE_BYTES);
+  await promisify(randomFill)(bytes);
+  await fs.promises.writeFile(file, bytes, { mode: 0o600 });
 }

@@ -2,6 +2,7 @@ import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { Db } from './open.ts';
 import { preparedFor } from './prepared.ts';
 import { jobs, type JobRow, type NewJobRow } from './schema.ts';
+import { deleteArchivedRunsOfJob } from './run-history.ts';
 import type { InactiveReason, JobStatus } from '../../core/vocabulary.ts';
 
 /** All SQL about jobs lives here. Every function is synchronous (better-sqlite3). */
@@ -91,9 +92,10 @@ export function jobsWithIdPrefix(db: Db, prefix: string, limit: number): { jobs:
   return { jobs: first.all(pattern, limit) as JobIdMatch[], total: count.get(pattern) as number };
 }
 
-/** Remove a job for good (`job purge`); its runs go with it (runs.job_id cascades). */
+/** Remove a job for good (`job purge`); its runs go with it (runs.job_id cascades; the archived ones by run-history.ts). */
 export function deleteJobForGood(db: Db, jobId: string): void {
   db.delete(jobs).where(eq(jobs.id, jobId)).run();
+  deleteArchivedRunsOfJob(db, jobId);
 }
 
 /** Loaded jobs whose next slot is due at `nowMs`, earliest first (index range on next_run_at_ms). */
@@ -176,13 +178,6 @@ export function updateJobDefinition(db: Db, jobId: string, update: JobDefinition
     .get()!;
 }
 
-const lastFiredSlotStatement = preparedFor((db) => db.$client.prepare('SELECT max(slot_at_ms) FROM runs WHERE job_id = ? AND manual = 0').pluck());
-
-/** Due time of the latest grid slot a run was fired for (manual runs excluded), or null. */
-export function lastFiredSlotAtMs(db: Db, jobId: string): number | null {
-  return (lastFiredSlotStatement(db).get(jobId) as number | null | undefined) ?? null;
-}
-
 /** Soft delete: the job never runs again; it and its runs stay readable. */
 export function markDeleted(db: Db, jobId: string, nowMs: number): void {
   db.update(jobs).set({ status: 'deleted', nextRunAtMs: null, updatedAtMs: nowMs }).where(eq(jobs.id, jobId)).run();
@@ -248,4 +243,15 @@ export function adoptZoneForCalendarJobsWithoutOne(db: Db, zone: string): number
     .set({ timezone: zone })
     .where(and(isNotNull(jobs.cron), isNull(jobs.timezone)))
     .run().changes;
+}
+
+const jobsWithMoreRunsStatement = preparedFor((db) => db.$client.prepare('SELECT id FROM jobs WHERE id > ? AND run_count > ? ORDER BY id LIMIT ?').pluck());
+
+/**
+ * A page of the ids of jobs that have fired more than `runs` runs, after `afterId` in id
+ * order: those that may have runs to compact (daemon/compaction.ts's sweep at start). The
+ * primary key in order, the count read from each row: a page costs `limit` rows or so.
+ */
+export function jobsWithMoreRunsThan(db: Db, runs: number, afterId: string, limit: number): string[] {
+  return jobsWithMoreRunsStatement(db).all(afterId, runs, limit) as string[];
 }

@@ -22,9 +22,15 @@ export function openDb(file: string): Db {
     securePrivateFile(file, 'database', 'if-missing');
     secureSidecars(file, securePrivateFile);
   }
+  // Empty: made just now (or never written), so it can be made in incremental auto-vacuum mode.
+  const empty = file === ':memory:' || fs.statSync(file).size === 0;
   let sqlite: Database.Database;
   try {
     sqlite = new Database(file);
+    // Before the WAL pragma, which writes the header: a new store is made in the mode (freed
+    // pages can go back to the file system, vacuum.ts); an older one converts at start, once
+    // it has been checked (set on a damaged file, the pragma writes to it as it closes).
+    if (empty) sqlite.pragma('auto_vacuum = INCREMENTAL');
     sqlite.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a power cut may lose the last commits but never corrupts the file.
     sqlite.pragma('synchronous = NORMAL');

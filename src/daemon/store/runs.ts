@@ -154,8 +154,8 @@ export function openRuns(db: Db): RunRow[] {
   return db.select().from(runs).where(isNull(runs.completedAtMs)).orderBy(asc(runs.id)).all();
 }
 
-/** How many runs a job has (runs_job_id): what `job purge` removes with it. */
-export function countRunsOfJob(db: Db, jobId: string): number {
+/** How many runs of a job `runs` holds (runs_job_id; store/run-history.ts adds the archived ones). */
+export function liveRunCount(db: Db, jobId: string): number {
   return db.select({ n: sql<number>`count(*)` }).from(runs).where(eq(runs.jobId, jobId)).get()?.n ?? 0;
 }
 
@@ -173,8 +173,8 @@ const newestRunsStatement = preparedFor((db) =>
     .prepare(),
 );
 
-/** A job's newest runs, newest first (job documents and lists: prepared, called per job). */
-export function newestRuns(db: Db, jobId: string, limit: number): RunRow[] {
+/** A job's newest runs in `runs`, newest first (prepared, called per job; store/run-history.ts newestRuns adds archived ones). */
+export function liveNewestRuns(db: Db, jobId: string, limit: number): RunRow[] {
   return newestRunsStatement(db).all({ jobId, limit });
 }
 
@@ -196,11 +196,11 @@ export function newestRunOfEach(db: Db, jobIds: readonly string[]): Map<string, 
 }
 
 /**
- * Delete up to `batchSize` finished runs completed before `completedBeforeMs` (index
- * runs_completed). Small batches keep each write transaction short, so pruning never holds
- * up a fire. Returns how many rows were deleted.
+ * Delete up to `batchSize` finished runs completed before `completedBeforeMs` from `runs`
+ * (index runs_completed; store/run-history.ts pruneOldRuns does the archive too). Returns how
+ * many rows were deleted.
  */
-export function pruneOldRuns(db: Db, completedBeforeMs: number, batchSize: number): number {
+export function pruneOldLiveRuns(db: Db, completedBeforeMs: number, batchSize: number): number {
   const ids = db
     .select({ id: runs.id })
     .from(runs)
@@ -212,28 +212,11 @@ export function pruneOldRuns(db: Db, completedBeforeMs: number, batchSize: numbe
   return db.delete(runs).where(inArray(runs.id, ids)).run().changes;
 }
 
-const pruneJobRunsStatements = preparedFor((db) => ({
-  boundary: db.$client.prepare('SELECT id FROM runs WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
-  prune: db.$client.prepare(
-    `DELETE FROM runs WHERE id IN (
-       SELECT id FROM runs WHERE job_id = ? AND id < ? AND completed_at_ms IS NOT NULL ORDER BY id LIMIT ?)`,
-  ),
-}));
+const lastGridSlotStatement = preparedFor((db) => db.$client.prepare('SELECT max(slot_at_ms) FROM runs WHERE job_id = ? AND manual = 0').pluck());
 
-/** How many runs one per-job prune deletes at most: it runs inside the runner's write batch. */
-const PRUNE_JOB_RUNS_BATCH = 500;
-
-/**
- * Keep only the newest `keep` runs of a job (unfinished ones are never deleted), oldest
- * first and at most `batchSize` per call: a job far over the limit (the limit lowered, a
- * restore) is trimmed over several calls instead of in one long delete that would hold up
- * fires. Index runs_job_id.
- */
-export function pruneJobRuns(db: Db, jobId: string, keep: number, batchSize = PRUNE_JOB_RUNS_BATCH): number {
-  const statements = pruneJobRunsStatements(db);
-  const boundaryId = statements.boundary.get(jobId, Math.max(0, keep - 1)) as number | undefined;
-  if (boundaryId === undefined) return 0;
-  return statements.prune.run(jobId, boundaryId, batchSize).changes;
+/** Due time of the latest grid slot of the job's runs in `runs` (store/run-history.ts lastFiredSlotAtMs reads both tables). */
+export function liveLastGridSlot(db: Db, jobId: string): number | null {
+  return (lastGridSlotStatement(db).get(jobId) as number | null | undefined) ?? null;
 }
 
 /** fired_at − slot of the newest `limit` runs, in ms (index: the primary key, read backwards). */
@@ -269,8 +252,8 @@ export interface HistoryQuery {
   limit: number;
 }
 
-/** One page of a job's runs, newest first (index runs_job_id, read backwards from beforeId). */
-export function historyPage(db: Db, jobId: string, q: HistoryQuery): RunRow[] {
+/** One page of a job's runs in `runs`, newest first (index runs_job_id, read backwards from beforeId). */
+export function liveHistoryPage(db: Db, jobId: string, q: HistoryQuery): RunRow[] {
   const conditions = [eq(runs.jobId, jobId)];
   if (q.beforeId !== null) conditions.push(lt(runs.id, q.beforeId));
   if (q.sinceMs !== null) conditions.push(gte(runs.firedAtMs, q.sinceMs));
@@ -336,11 +319,12 @@ const runsInWindowStatement = preparedFor((db) =>
 );
 
 /**
- * The runs of every job whose slot is in [sinceMs, untilMs), newest slot first, at most
- * `limit`: the dashboard's timeline (read on the API thread's own connection), through the
- * runs_slot index. Without their action documents: runActionDocumentText reads one.
+ * The runs in `runs` of every job whose slot is in [sinceMs, untilMs), newest slot first, at
+ * most `limit` (store/run-history.ts runsInWindow adds the archived ones): the dashboard's
+ * timeline, read on the API thread's own connection, through the runs_slot index. Without
+ * their action documents: runActionDocumentText reads one.
  */
-export function runsInWindow(db: Db, sinceMs: number, untilMs: number, limit: number): TimelineRunRow[] {
+export function liveRunsInWindow(db: Db, sinceMs: number, untilMs: number, limit: number): TimelineRunRow[] {
   return runsInWindowStatement(db)
     .all({ since: sinceMs, until: untilMs, limit })
     .map((r) => ({ ...r, hasDocument: Boolean(r.hasDocument) }));

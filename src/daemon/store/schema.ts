@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { OnFailure } from '../../core/on-failure.ts';
 import { JOB_STATUSES, MISFIRE_POLICIES, OVERLAP_POLICIES, RUN_STATES, type InactiveReason, type RunError } from '../../core/vocabulary.ts';
 
@@ -124,6 +124,48 @@ export const runs = sqliteTable(
     index('runs_completed').on(t.completedAtMs),
     // Every job's runs in a time window, newest first: the dashboard's timeline.
     index('runs_slot').on(t.slotAtMs),
+  ],
+);
+
+/**
+ * Runs past a job's newest few, compacted (issue 17, daemon/compaction.ts): what `job history`
+ * prints and nothing else — no provider document, no retry deadline. About 170 bytes a run
+ * against 4 KB and more with the document, because every byte that can be derived or packed
+ * is: the job's and the action's UUIDs as 16-byte blobs (store/run-archive.ts jobKey; any id
+ * that is not a canonical UUID stays text, which the BLOB columns keep as it is), a grid run's
+ * request_id not at all (derived from job and slot, actions/request-id.ts), times as deltas,
+ * state/manual/attempts in one integer. Keyed by the run's own id, so the rows are appended
+ * in order (full pages) and history pages through both tables by id alike. No foreign key:
+ * `job purge` deletes a job's archived runs itself (store/jobs.ts deleteJobForGood).
+ */
+export const runArchive = sqliteTable(
+  'run_archive',
+  {
+    /** The run's id in `runs`, kept: ids order a job's runs across both tables. */
+    id: integer('id').primaryKey(),
+    jobKey: blob('job_key').notNull(),
+    slotAtMs: integer('slot_at_ms').notNull(),
+    /** fired_at_ms − slot_at_ms. */
+    firedDeltaMs: integer('fired_delta_ms').notNull(),
+    /** completed_at_ms − fired_at_ms. */
+    completedDeltaMs: integer('completed_delta_ms').notNull(),
+    /** The index of the state in RUN_STATES | manual << 2 | attempts << 3 (run-archive.ts packFlags). */
+    flags: integer('flags').notNull(),
+    httpStatus: integer('http_status'),
+    /** Null for a grid run whose request_id is the derived one; else the stored one (blob if a UUID). */
+    requestKey: blob('request_key'),
+    actionKey: blob('action_key'),
+    actionStatus: text('action_status'),
+    /** The history line's summary when the document gave it; null when the run's error gives it again. */
+    summary: text('summary'),
+    /** The run's error without the provider's error document: code, message, http status (JSON). */
+    error: text('error'),
+  },
+  (t) => [
+    // A job's runs, newest first: history, the job document, per-job retention.
+    index('run_archive_job').on(t.jobKey, t.id),
+    // Every job's runs in a time window: the dashboard's timeline and retention by age.
+    index('run_archive_slot').on(t.slotAtMs),
   ],
 );
 
