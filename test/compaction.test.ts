@@ -27,6 +27,7 @@ import { cliThatSucceeds, submitJob } from './support/api.ts';
 import { FakeClock } from './support/clock.ts';
 import { FAST_POLLING, startDaemonProcess, tempHome, testConfig } from './support/env.ts';
 import { recordedStatusDocument, startFakeProvider } from './support/provider.ts';
+import { writeSucceededRun } from './support/runs.ts';
 import { until } from './support/until.ts';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
@@ -315,18 +316,7 @@ test('a compacted run costs at most 200 bytes in the file (50 jobs × 400 transf
   for (let k = 0; k < RUNS; k++) {
     db.transaction(() => {
       for (const jobId of jobIds) {
-        const slotAtMs = T0 + k * MINUTE;
-        const run = insertRun(db, { jobId, slotAtMs, requestId: requestIdFor(jobId, slotAtMs), firedAtMs: slotAtMs + 2, retryUntilMs: slotAtMs + MINUTE })!;
-        recordAttempt(db, run.id, 1, slotAtMs + 2);
-        const doc = transferDocument('SUCCEEDED', 100 + (k % 50), (k + 1) * 10_485_760);
-        recordActionStatus(db, run.id, {
-          state: 'succeeded',
-          httpStatus: 202,
-          actionId: randomUUID(),
-          actionStatus: 'SUCCEEDED',
-          actionDocument: doc,
-          completedAtMs: slotAtMs + 45_000,
-        });
+        writeSucceededRun(db, jobId, T0 + k * MINUTE, transferDocument('SUCCEEDED', 100 + (k % 50), (k + 1) * 10_485_760));
       }
     });
     // The whole runs' cost, measured once the runs table holds 10 a job (before the first move).
@@ -363,18 +353,8 @@ test('a daemon compacts 100,000 runs at start while a 1-second job fires every s
     db.transaction(() => {
       for (let k = 0; k < 1000; k++) {
         for (const jobId of jobIds) {
-          const slotAtMs = fromMs + k * MINUTE;
-          const run = insertRun(db, { jobId, slotAtMs, requestId: requestIdFor(jobId, slotAtMs), firedAtMs: slotAtMs + 2, retryUntilMs: slotAtMs + MINUTE })!;
-          recordAttempt(db, run.id, 1, slotAtMs + 2);
           const doc = { status: 'SUCCEEDED', details: { DATA_TYPE: 'task', files: 10, files_transferred: 10, bytes_transferred: k * 1000 } };
-          recordActionStatus(db, run.id, {
-            state: 'succeeded',
-            httpStatus: 202,
-            actionId: randomUUID(),
-            actionStatus: 'SUCCEEDED',
-            actionDocument: doc,
-            completedAtMs: slotAtMs + 30_000,
-          });
+          writeSucceededRun(db, jobId, fromMs + k * MINUTE, doc);
         }
       }
       db.$client.prepare('UPDATE jobs SET run_count = 1000').run();
@@ -451,16 +431,7 @@ test('freed pages go back to the file system: a store from before converts once 
   const jobId = seedJob(db);
   db.transaction(() => {
     for (let k = 0; k < 3000; k++) {
-      const slotAtMs = T0 + k * MINUTE;
-      const run = insertRun(db, { jobId, slotAtMs, requestId: requestIdFor(jobId, slotAtMs), firedAtMs: slotAtMs, retryUntilMs: slotAtMs })!;
-      recordActionStatus(db, run.id, {
-        state: 'succeeded',
-        httpStatus: 202,
-        actionId: randomUUID(),
-        actionStatus: 'SUCCEEDED',
-        actionDocument: { ...transferDocument('SUCCEEDED', 1, 1), padding: 'x'.repeat(4000) },
-        completedAtMs: slotAtMs + 1,
-      });
+      writeSucceededRun(db, jobId, T0 + k * MINUTE, { ...transferDocument('SUCCEEDED', 1, 1), padding: 'x'.repeat(4000) });
     }
   });
   const pages = () => db.$client.pragma('page_count', { simple: true }) as number;

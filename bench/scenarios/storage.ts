@@ -17,7 +17,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import { requestIdFor } from '../../src/actions/request-id.ts';
 import { resolveConfig } from '../../src/config/config.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { systemClock } from '../../src/core/clock.ts';
@@ -26,9 +25,9 @@ import { startCheckpointer } from '../../src/daemon/store/checkpointer.ts';
 import { insertJob } from '../../src/daemon/store/jobs.ts';
 import { openDb, type Db } from '../../src/daemon/store/open.ts';
 import { compactJobRuns } from '../../src/daemon/store/run-history.ts';
-import { insertRun, recordActionStatus, recordAttempt } from '../../src/daemon/store/runs.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { recordedStatusDocument, startFakeProvider } from '../../test/support/provider.ts';
+import { writeSucceededRun } from '../../test/support/runs.ts';
 import { daemonEnv, startDaemon } from '../lib/daemon.ts';
 import { makeTempDir, removeTempDir, sleep } from '../lib/procs.ts';
 import { round } from '../lib/stats.ts';
@@ -122,22 +121,7 @@ async function buildStore(p: StorageParams, progress: (m: string) => void) {
       const slotAtMs = startMs + k * MINUTE_MS;
       db.transaction(() => {
         for (const jobId of jobIds) {
-          const run = insertRun(db, {
-            jobId,
-            slotAtMs,
-            requestId: requestIdFor(jobId, slotAtMs),
-            firedAtMs: slotAtMs + 2,
-            retryUntilMs: slotAtMs + MINUTE_MS,
-          })!;
-          recordAttempt(db, run.id, 1, slotAtMs + 2);
-          recordActionStatus(db, run.id, {
-            state: 'succeeded',
-            httpStatus: 202,
-            actionId: randomUUID(),
-            actionStatus: 'SUCCEEDED',
-            actionDocument: transferStatus(k),
-            completedAtMs: slotAtMs + 45_000,
-          });
+          writeSucceededRun(db, jobId, slotAtMs, transferStatus(k));
         }
       });
       if (k === p.keepFull - 1) wholeBytesPerRun = bytesOfTable(db, 'runs') / (p.jobs * p.keepFull);
