@@ -21,9 +21,10 @@ import { medianOf, round } from './lib/stats.ts';
 import { runCliScenario } from './scenarios/cli.ts';
 import { runScale } from './scenarios/scale.ts';
 import { runStorage } from './scenarios/storage.ts';
+import { runIdle } from './scenarios/idle.ts';
 import { DEFAULT_CONFIG } from '../src/config/config.ts';
 
-const SCENARIOS = ['precision', 'throughput', 'api', 'watch', 'search', 'scale', 'storage', 'cli', 'peer'] as const;
+const SCENARIOS = ['precision', 'throughput', 'api', 'watch', 'search', 'scale', 'idle', 'storage', 'cli', 'peer'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const HELP = `Usage: npm run bench -- [options]
@@ -35,6 +36,7 @@ Scenarios (default: all, in this order): ${SCENARIOS.join(', ')}
               how much the p99 lateness moves (issue 14: at most 10 %), and the API's latency
   search      highest R at which p99 lateness stays under 100 ms with nothing missed
   scale       --scale-n jobs in the database: ready time, idle RSS, job.get/list latency, submit rate
+  idle        10 hourly jobs, nothing due: the daemon's CPU over --idle-s seconds, and its RSS
   storage     bytes per run whole and compacted, the store after --storage-runs runs, the WAL at rest after a burst
   watch       the precision row without and with 5 RPC watchers (job watch --all) and a dashboard event stream
   cli         wall time of 'globus-timer job status ID' and 'job list' next to 'node -e 0'
@@ -64,6 +66,7 @@ Options:
   --search-steps K      bisection steps after the first failure (default 3; quick 0)
   --search-max-runs K   firing runs the search may use in all (default 10; quick 3)
   --scale-n N           jobs for the scale scenario (default 1000000; quick 100000)
+  --idle-s S            the idle scenario's window (default 300; quick 30)
   --storage-jobs N      jobs of the storage scenario's store (default 10000; quick 1000)
   --storage-runs N      runs written to it, compacted as the daemon does (default 1000000; quick 50000)
   --cli-runs K          timed runs per CLI command (default 10; quick 5)
@@ -97,6 +100,7 @@ const { values: args } = parseArgs({
     'search-steps': { type: 'string' },
     'search-max-runs': { type: 'string' },
     'scale-n': { type: 'string' },
+    'idle-s': { type: 'string' },
     'storage-jobs': { type: 'string' },
     'storage-runs': { type: 'string' },
     'cli-runs': { type: 'string' },
@@ -162,6 +166,7 @@ const cfg = {
   searchSteps: num('search-steps', 3, 0),
   searchMaxRuns: num('search-max-runs', 10, 3),
   scaleN: num('scale-n', 1_000_000, 100_000),
+  idleS: Math.max(1, num('idle-s', 300, 30)),
   storageJobs: Math.max(1, Math.round(num('storage-jobs', 10_000, 1_000))),
   storageRuns: Math.max(1, Math.round(num('storage-runs', 1_000_000, 50_000))),
   cliRuns: Math.max(1, Math.round(num('cli-runs', 10, 5))),
@@ -186,7 +191,19 @@ const emit = (row: object) => process.stdout.write(JSON.stringify(row) + '\n');
 
 installCleanupHandlers();
 
-const results: Results = { precision: [], throughput: [], api: null, watch: null, search: null, scale: null, storage: null, cli: [], peer: [], errors: [] };
+const results: Results = {
+  precision: [],
+  throughput: [],
+  api: null,
+  watch: null,
+  search: null,
+  scale: null,
+  idle: null,
+  storage: null,
+  cli: [],
+  peer: [],
+  errors: [],
+};
 const oursCache = new Map<string, FiringRow>();
 const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'gtb-prof-')) : null;
 
@@ -407,6 +424,13 @@ await scenario('scale', async () => {
   const row = medianOf(rows);
   row.runs = cfg.runs;
   results.scale = row;
+  emit(row);
+});
+
+await scenario('idle', async () => {
+  progress(`idle: 10 hourly jobs, ${cfg.idleS} s`);
+  const row = await runIdle({ jobs: 10, windowS: cfg.idleS, settleS: quick ? 2 : 10 });
+  results.idle = row;
   emit(row);
 });
 

@@ -3,6 +3,7 @@ import type { ApiLoadStats } from '../api-load.ts';
 import type { CliRow } from '../scenarios/cli.ts';
 import type { ScaleRow } from '../scenarios/scale.ts';
 import type { StorageRow } from '../scenarios/storage.ts';
+import type { IdleRow } from '../scenarios/idle.ts';
 import { entryWords } from './entry.ts';
 import type { FiringRow } from './firing-run.ts';
 import type { Machine } from './machine.ts';
@@ -40,6 +41,7 @@ export interface Results {
   watch: ApiGroup | null;
   search: SearchResult | null;
   scale: ScaleRow | null;
+  idle: IdleRow | null;
   storage: StorageRow | null;
   cli: CliRow[];
   peer: PeerGroup[];
@@ -271,9 +273,14 @@ function scaleTable(s: ScaleRow): string {
       ['jobs in the database', f(s.jobs, 0)],
       ['bulk insert (s) / database size (MiB)', `${f(s.seed_s, 1)} / ${f(s.db_mb, 0)}`],
       ['start-to-ready, empty database (ms)', f(s.ready_empty_ms, 0)],
+      ['idle RSS, empty database (MiB)', f(s.idle_rss_empty_mb, 1)],
       ['start-to-ready (ms)', f(s.ready_ms, 0)],
       ['idle RSS (MiB)', f(s.idle_rss_mb, 1)],
       [`job.get p50 / p99 (ms, ${f(s.calls, 0)} calls)`, `${f(s.job_get_ms.p50, 3)} / ${f(s.job_get_ms.p99, 3)}`],
+      [
+        `REST GET /jobs/{id} p50 / p99 (ms, ${f(s.calls, 0)} calls, one keep-alive connection)`,
+        `${f(s.job_get_rest_ms?.p50, 3)} / ${f(s.job_get_rest_ms?.p99, 3)}`,
+      ],
       [`job.list first page of 100, p50 / p99 (ms, ${f(s.calls, 0)} calls)`, `${f(s.job_list_ms.p50, 3)} / ${f(s.job_list_ms.p99, 3)}`],
       [`job.submit, one at a time (/s; p50 / p99 ms)`, `${f(s.submit_per_s_sequential, 0)}; ${f(s.submit_ms.p50, 3)} / ${f(s.submit_ms.p99, 3)}`],
       [`job.submit, ${s.in_flight} in flight on one connection (/s)`, f(s.submit_per_s_in_flight, 0)],
@@ -382,6 +389,23 @@ function targets(res: Results, defaults: { n: number; largeN: number }): Target[
       met: le(s.job_list_ms.p99, 20),
     });
   }
+  if (s) {
+    out.push({ target: 'idle RSS, no jobs ≤ 70 MiB (issue 18)', measured: `${f(s.idle_rss_empty_mb, 1)} MiB`, met: le(s.idle_rss_empty_mb, 70) });
+    out.push({ target: `${f(s.jobs, 0)} jobs: idle RSS ≤ 90 MiB (issue 18)`, measured: `${f(s.idle_rss_mb, 1)} MiB`, met: le(s.idle_rss_mb, 90) });
+    out.push({
+      target: `${f(s.jobs, 0)} jobs: REST GET /jobs/{id} p99 ≤ 2 ms (issue 18)`,
+      measured: `${f(s.job_get_rest_ms?.p99, 3)} ms`,
+      met: le(s.job_get_rest_ms?.p99, 2),
+    });
+  }
+  const idle = res.idle;
+  if (idle) {
+    out.push({
+      target: `idle CPU, ${idle.jobs} hourly jobs ≤ 0.05 % (issue 18)`,
+      measured: `${f(idle.cpu_pct, 3)} % (${f(idle.cpu_ms, 0)} ms in ${f(idle.window_s, 0)} s)`,
+      met: le(idle.cpu_pct, 0.05),
+    });
+  }
   const st = res.storage;
   if (st) {
     out.push({
@@ -407,6 +431,20 @@ export function markdown(res: Results, defaults: { n: number; largeN: number }):
     parts.push('### The firing path with watchers (same N, R, D; without and with 5 `job watch --all` and a dashboard stream)\n\n' + watchTable(res.watch));
   if (res.search) parts.push('### Highest rate with p99 < 100 ms\n\n' + searchTable(res.search));
   if (res.scale) parts.push('### Scale\n\n' + scaleTable(res.scale));
+  if (res.idle)
+    parts.push(
+      '### Idle (issue 18)\n\n' +
+        table(
+          ['measure', 'value'],
+          [
+            [
+              `daemon CPU with ${res.idle.jobs} hourly jobs, nothing due (${f(res.idle.window_s, 0)} s)`,
+              `${f(res.idle.cpu_pct, 4)} % of a core (${f(res.idle.cpu_ms, 0)} ms)`,
+            ],
+            ['RSS at the end (MiB)', f(res.idle.rss_mb, 1)],
+          ],
+        ),
+    );
   if (res.storage) parts.push('### Storage (issue 17)\n\n' + storageTable(res.storage));
   if (res.cli.length) parts.push('### CLI (whole process, median)\n\n' + cliTable(res.cli));
   if (res.peer.length) parts.push('### Side by side with BullMQ (same N, R, D, same provider, one bench run)\n\n' + peerTable(res.peer));
