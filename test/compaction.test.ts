@@ -227,9 +227,14 @@ test('compaction keeps history: the same text, the same JSON but the documents; 
   // The timeline sees every run, archived ones without a document.
   const windowAfter = runsInWindow(db, T0, T0 + 200 * MINUTE, 1000);
   assert.deepEqual(
-    windowAfter.map(({ hasDocument: _, error, ...r }) => ({ ...r, error: error ? { code: error.code, message: error.message } : null })),
+    windowAfter.map(({ hasDocument: _, compactedSummary: _s, error, ...r }) => ({ ...r, error: error ? { code: error.code, message: error.message } : null })),
     windowBefore.map(({ hasDocument: _, error, ...r }) => ({ ...r, error: error ? { code: error.code, message: error.message } : null })),
   );
+  // ...and the dashboard's tooltip the summary `job history` prints.
+  const summaryAt = new Map(before.map((r) => [Date.parse(r.slot), r.summary]));
+  const archivedInWindow = windowAfter.filter((r) => r.compactedSummary !== undefined);
+  assert.equal(archivedInWindow.length, moved);
+  for (const r of archivedInWindow) assert.equal(r.compactedSummary, summaryAt.get(r.slotAtMs));
   assert.equal(countRunsOfJob(db, jobId), 120);
   // Compacting again moves nothing.
   assert.equal(compactAll(db, jobId, 10), 0);

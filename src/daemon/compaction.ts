@@ -141,7 +141,7 @@ export class Compactor {
         await betweenFires();
         if (this.#stopped || giveBackFreePages(db, VACUUM_STEP_PAGES) === 0) break;
       }
-      this.#failureLog.reset();
+      // Not reset when a pass works: a disk at its edge fails and works by turns, and the line came every other pass.
     } catch (err) {
       // A full disk fails these writes too: said once a minute, tried again at the next pass.
       if (this.#failureLog.take()) log.error({ err: coerceError(err) }, 'compacting old runs failed; trying again (logged once a minute)');

@@ -49,6 +49,8 @@ export class Scheduler {
   #failedPasses = 0;
   /** Failed passes are logged once a minute while they last. */
   readonly #passFailureLog = new OncePer(60_000);
+  /** Whether this spell of failed passes was logged: then so is its end. */
+  #failureTold = false;
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -80,9 +82,11 @@ export class Scheduler {
     this.#disarm();
     try {
       this.#fireDue();
-      if (this.#failedPasses > 0) this.#deps.log.info({ failedPasses: this.#failedPasses }, 'scheduler passes work again');
+      // Said only for a spell whose failure was said; the once-a-minute log is not reset: a disk
+      // at its edge fails and works by turns, and each spell said afresh was 15 lines a minute.
+      if (this.#failedPasses > 0 && this.#failureTold) this.#deps.log.info({ failedPasses: this.#failedPasses }, 'scheduler passes work again');
       this.#failedPasses = 0;
-      this.#passFailureLog.reset();
+      this.#failureTold = false;
     } catch (err) {
       // A failed pass (disk full, locked database) must not kill the loop, nor spin on a
       // failure that lasts: log it and try again after a backoff (1 s, doubling up to 5 s). Nothing was committed for the failed batch; the slots it would
@@ -91,7 +95,10 @@ export class Scheduler {
       const retryMs = Math.min(PASS_RETRY_INITIAL_MS * 2 ** (this.#failedPasses - 1), PASS_RETRY_MAX_MS, this.#deps.config.maxTimerDelayMs);
       // The first failure, then once a minute while they last (a full disk fails every pass).
       const told = this.#passFailureLog.take();
-      if (told) this.#deps.log.error({ err: coerceError(err), failedPasses: this.#failedPasses, retryMs, notLogged: told.held }, 'scheduler pass failed');
+      if (told) {
+        this.#failureTold = true;
+        this.#deps.log.error({ err: coerceError(err), failedPasses: this.#failedPasses, retryMs, notLogged: told.held }, 'scheduler pass failed');
+      }
       this.#armIn(retryMs);
       return;
     }

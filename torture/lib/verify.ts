@@ -9,6 +9,7 @@
  * - `PRAGMA integrity_check` is ok; no job lost, and no job's definition changed.
  */
 import Database from 'better-sqlite3';
+import { type ArchiveRow, fromArchiveRow } from '../../src/daemon/store/run-history.ts';
 import type { RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, type ScenarioResult } from './scenario.ts';
 
@@ -57,6 +58,18 @@ interface RunRow {
   state: string;
 }
 
+/** Runs compacted to run_archive (issue 17: each job keeps only its newest runs whole) count as runs too. */
+function archivedRuns(db: Database.Database): RunRow[] {
+  const hasArchive = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_archive'").get();
+  if (!hasArchive) return [];
+  return (db.prepare('SELECT * FROM run_archive').all() as ArchiveRow[]).map(fromArchiveRow).map((r) => ({
+    job_id: r.jobId,
+    slot_at_ms: r.slotAtMs,
+    request_id: r.requestId,
+    state: r.state,
+  }));
+}
+
 interface JobRow extends JobDefinition {
   status: string;
 }
@@ -70,7 +83,7 @@ export function verify(scenario: string, dbFile: string, runRequests: readonly R
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     result.integrity = (db.pragma('integrity_check', { simple: true }) as string) ?? 'no answer';
-    const runs = db.prepare('SELECT job_id, slot_at_ms, request_id, state FROM runs').all() as RunRow[];
+    const runs = [...(db.prepare('SELECT job_id, slot_at_ms, request_id, state FROM runs').all() as RunRow[]), ...archivedRuns(db)];
     const jobs = db.prepare(`SELECT ${DEFINITION.join(', ')}, ${PROGRESS}, status FROM jobs`).all() as JobRow[];
 
     // request_id ↔ slot, both ways.

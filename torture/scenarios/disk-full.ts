@@ -19,14 +19,14 @@ import path from 'node:path';
 import { startDaemon, type DaemonHandle } from '../../bench/lib/daemon.ts';
 import { isAlive, makeTempDir, removeTempDir, sleep } from '../../bench/lib/procs.ts';
 import { resolveConfig } from '../../src/config/config.ts';
-import { resolvePaths } from '../../src/config/paths.ts';
+import { resolvePaths, type AppPaths } from '../../src/config/paths.ts';
 import { openDb } from '../../src/daemon/store/open.ts';
 import { JobService } from '../../src/daemon/jobs/job-service.ts';
 import type { JobDocument, JobPage } from '../../src/contract/protocol.ts';
 import { systemClock } from '../../src/core/clock.ts';
-import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
+import { startFakeProvider, type FakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, notRun, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
-import { snapshotJobs, verify } from '../lib/verify.ts';
+import { snapshotJobs, verify, type JobDefinition } from '../lib/verify.ts';
 import { waitFor } from '../lib/util.ts';
 
 const NAME = 'disk-full';
@@ -38,7 +38,7 @@ const NAME = 'disk-full';
  * started), and filling it stays quick. The growth of the rest of the episode (the full
  * spell is written to nothing; the recovery is HEADROOM_S at most) fits the headroom.
  */
-const START_SIZE_MB = 1024;
+export const START_SIZE_MB = 1024;
 /**
  * The store grows in bursts (the WAL: it restarts only when a checkpoint has caught up with
  * the writes, which under steady load is seldom), so it is sampled every GROWTH_STEP_MS for
@@ -72,7 +72,7 @@ export const diskFull: Scenario = {
 };
 
 /** Bytes in use on the filesystem at `dir` (statfs). */
-function usedBytes(dir: string): number {
+export function usedBytes(dir: string): number {
   const st = fs.statfsSync(dir);
   return (st.blocks - st.bfree) * st.bsize;
 }
@@ -99,15 +99,18 @@ function fill(file: string): number {
   return written;
 }
 
-interface LogEntry {
+export interface LogEntry {
   level?: number;
   msg?: string;
   time?: string;
   err?: { message?: string; code?: string };
-  error?: { message?: string };
+  /** The checkpointer logs its worker's error as a string. */
+  error?: string | { message?: string };
+  failedForMs?: number;
+  failingForMs?: number;
 }
 
-function logEntries(file: string): LogEntry[] {
+export function logEntries(file: string): LogEntry[] {
   let text = '';
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -151,18 +154,40 @@ function describeOpenRuns(dbFile: string, logFile: string, requests: readonly Re
   }
 }
 
-async function run(params: ScenarioParams, log: (line: string) => void): Promise<ScenarioResult> {
-  const result = emptyResult(NAME);
-  const nJobs = Math.max(1, Math.round(params.jobs ?? 20));
-  const fullMs = Math.max(1, params.fullS ?? 5) * 1000;
-  if (process.getuid?.() !== 0) return notRun(NAME, `disk full: mounting a small tmpfs needs root (running as uid ${process.getuid?.()})`);
+/** The daemon's settings in both disk-full scenarios: quick polls and retries, so runs end within a second. */
+export const DAEMON_ENV: NodeJS.ProcessEnv = {
+  GLOBUS_TIMER_LOG_LEVEL: 'info',
+  GLOBUS_TIMER_POLL_INITIAL_MS: '100',
+  GLOBUS_TIMER_POLL_MAX_MS: '300',
+  GLOBUS_TIMER_RETRY_INITIAL_MS: '100',
+  GLOBUS_TIMER_RETRY_MAX_MS: '500',
+};
+
+/** A scenario's state directory on its own tmpfs, with what the scenario tears down at the end. */
+export interface TmpfsHome {
+  mountpoint: string;
+  paths: AppPaths;
+  /** The daemon's stderr (its log), on another filesystem, as journald or a terminal is. */
+  logFile: string;
+  ap: FakeProvider;
+  /** Set by the scenario once it starts one: stopped at the end if still alive. */
+  daemon: DaemonHandle | null;
+}
+
+/**
+ * Run `body` with GLOBUS_TIMER_HOME on a fresh tmpfs of START_SIZE_MB (resized by the body)
+ * and a recording provider whose status documents are DOC_PAD_BYTES; unmounts and cleans
+ * up whatever happens. Not root, or no mount allowed: the scenario is reported not run.
+ */
+export async function withTmpfsHome(name: string, body: (home: TmpfsHome) => Promise<ScenarioResult>): Promise<ScenarioResult> {
+  if (process.getuid?.() !== 0) return notRun(name, `disk full: mounting a small tmpfs needs root (running as uid ${process.getuid?.()})`);
   const mountpoint = makeTempDir('gtdf-');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${START_SIZE_MB}m,mode=0700`, 'tmpfs', mountpoint], { stdio: 'pipe' });
   } catch (err) {
     removeTempDir(mountpoint);
     return notRun(
-      NAME,
+      name,
       `disk full: mount -t tmpfs was refused (${
         String((err as { stderr?: Buffer }).stderr ?? (err as Error).message)
           .trim()
@@ -171,69 +196,201 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     );
   }
   const outside = makeTempDir('gtdfl-');
-  const filler = path.join(mountpoint, 'filler');
-  let daemon: DaemonHandle | null = null;
   const ap = await startFakeProvider();
-  let final: ScenarioResult = result;
+  ap.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 1, final: 'SUCCEEDED', document: { details: { pad: 'p'.repeat(DOC_PAD_BYTES) } } };
+  const logFile = path.join(outside, 'daemon.log');
+  fs.writeFileSync(logFile, '');
+  fs.symlinkSync(logFile, path.join(mountpoint, 'daemon.stderr.log'));
+  const home: TmpfsHome = { mountpoint, paths: resolvePaths({ GLOBUS_TIMER_HOME: mountpoint }), logFile, ap, daemon: null };
+  let final = emptyResult(name);
   try {
-    ap.defaultRunReply = { kind: 'accept', httpStatus: 202, activePolls: 1, final: 'SUCCEEDED', document: { details: { pad: 'p'.repeat(DOC_PAD_BYTES) } } };
-    const home = mountpoint;
-    const paths = resolvePaths({ GLOBUS_TIMER_HOME: home });
-    // The daemon's stderr (its log) on another filesystem, as journald or a terminal is.
-    const logFile = path.join(outside, 'daemon.log');
-    fs.writeFileSync(logFile, '');
-    fs.symlinkSync(logFile, path.join(home, 'daemon.stderr.log'));
-
-    const ids: string[] = [];
-    {
-      const db = openDb(paths.dbFile);
+    final = await body(home);
+  } catch (err) {
+    final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    if (home.daemon && isAlive(home.daemon.proc)) await home.daemon.stop();
+    await ap.close();
+    try {
+      execFileSync('umount', [mountpoint], { stdio: 'pipe' });
+    } catch {
       try {
-        const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {} });
-        const t0 = Date.now() + 1_500;
-        for (let i = 0; i < nJobs; i++) {
-          ids.push(
-            service.submit({
-              name: `full-${i}`,
-              start: new Date(t0 + Math.floor((i * 1000) / nJobs)).toISOString(),
-              interval_seconds: 1,
-              callback_url: ap.runUrl,
-              callback_body: { body: { job: i } },
-              scope: null,
-            }).job_id,
-          );
-        }
-      } finally {
-        db.$client.close();
+        execFileSync('umount', ['-l', mountpoint], { stdio: 'pipe' });
+      } catch {
+        // left mounted: removeTempDir fails below and says so
       }
     }
-    const before = snapshotJobs(paths.dbFile);
-    daemon = await startDaemon(home, {
-      env: {
-        GLOBUS_TIMER_LOG_LEVEL: 'info',
-        GLOBUS_TIMER_POLL_INITIAL_MS: '100',
-        GLOBUS_TIMER_POLL_MAX_MS: '300',
-        GLOBUS_TIMER_RETRY_INITIAL_MS: '100',
-        GLOBUS_TIMER_RETRY_MAX_MS: '500',
-      },
-    });
-    const d = daemon;
+    try {
+      removeTempDir(mountpoint);
+    } catch (err) {
+      final.notes.push(`could not remove ${mountpoint}: ${(err as Error).message}`);
+    }
+    removeTempDir(outside);
+  }
+  return final;
+}
+
+/** Submit `nJobs` jobs firing every second at the provider, their slots spread over the second; returns their ids. */
+export function submitJobs(home: TmpfsHome, nJobs: number, namePrefix: string): string[] {
+  const ids: string[] = [];
+  const db = openDb(home.paths.dbFile);
+  try {
+    const service = new JobService({ db, clock: systemClock, config: resolveConfig({}), onScheduleChange: () => {} });
+    const t0 = Date.now() + 1_500;
+    for (let i = 0; i < nJobs; i++) {
+      ids.push(
+        service.submit({
+          name: `${namePrefix}-${i}`,
+          start: new Date(t0 + Math.floor((i * 1000) / nJobs)).toISOString(),
+          interval_seconds: 1,
+          callback_url: home.ap.runUrl,
+          callback_body: { body: { job: i } },
+          scope: null,
+        }).job_id,
+      );
+    }
+  } finally {
+    db.$client.close();
+  }
+  return ids;
+}
+
+/**
+ * The store's growth, sampled every GROWTH_STEP_MS for `sampleMs`: the most used, the
+ * fastest second, and the average over the whole sample (bytes per second).
+ */
+export async function measureGrowth(dir: string, sampleMs = GROWTH_SAMPLE_MS): Promise<{ peakBytes: number; fastestPerS: number; averagePerS: number }> {
+  const samples: number[] = [];
+  for (let t = 0; t <= sampleMs; t += GROWTH_STEP_MS) {
+    samples.push(usedBytes(dir));
+    await sleep(GROWTH_STEP_MS);
+  }
+  const perSecond = 1000 / GROWTH_STEP_MS;
+  return {
+    peakBytes: Math.max(...samples),
+    fastestPerS: Math.max(0, ...samples.slice(perSecond).map((used, i) => used - samples[i]!)),
+    averagePerS: Math.max(0, (samples[samples.length - 1]! - samples[0]!) / (sampleMs / 1000)),
+  };
+}
+
+/** Resize the tmpfs (tmpfs refuses a size below what is in use). */
+export function resizeTmpfs(mountpoint: string, sizeMb: number): void {
+  execFileSync('mount', ['-o', `remount,size=${sizeMb}m`, mountpoint], { stdio: 'pipe' });
+}
+
+/** Whether the daemon answers a read (job.list) on its socket. */
+export async function readAnswered(d: DaemonHandle): Promise<boolean> {
+  try {
+    const client = await d.connect();
+    try {
+      await client.call('job.list', { limit: 5 });
+      return true;
+    } finally {
+      client.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** The five kinds of log line seen most among `entries`, one note each ("logged 3×: level 50 …"). */
+export function logKinds(entries: LogEntry[]): string[] {
+  const kinds = new Map<string, number>();
+  for (const e of entries) {
+    const key = `level ${e.level} ${e.msg}: ${e.err?.message ?? (typeof e.error === 'string' ? e.error : e.error?.message) ?? ''}`.slice(0, 160);
+    kinds.set(key, (kinds.get(key) ?? 0) + 1);
+  }
+  return [...kinds]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([k, n]) => `  logged ${n}×: ${k}`);
+}
+
+/** Waits until every job has a run that fired after `sinceMs` and is recorded as succeeded (job.get); returns the job documents. */
+export function freshRunsOfEveryJob(d: DaemonHandle, ids: string[], sinceMs: number, timeoutMs: number): Promise<JobDocument[]> {
+  return waitFor(
+    `a run of every job fired after ${new Date(sinceMs).toISOString().slice(11, 23)} to be recorded as succeeded`,
+    async () => {
+      const client = await d.connect();
+      try {
+        const docs = await Promise.all(ids.map((id) => client.call('job.get', { job_id: id })));
+        const fresh = docs.filter((doc) => doc.results.data.some((r) => Date.parse(r.ran_at) > sinceMs && r.run_state === 'succeeded'));
+        return fresh.length === docs.length && docs;
+      } finally {
+        client.close();
+      }
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/**
+ * The end of a scenario: delete every job (a status change only), let runs in flight end,
+ * check that job.list still shows every job, stop the daemon (violations go to `result`);
+ * then verify() the store against the provider, with what the scenario found merged in.
+ */
+export async function settleAndVerify(
+  home: TmpfsHome,
+  d: DaemonHandle,
+  ids: string[],
+  before: Map<string, JobDefinition>,
+  result: ScenarioResult,
+): Promise<ScenarioResult> {
+  if (isAlive(d.proc)) {
+    const client = await d.connect();
+    try {
+      for (const id of ids) await client.call('job.delete', { job_id: id });
+      try {
+        await waitFor('no run in flight', async () => (await client.call('daemon.status', {})).runs_in_flight === 0, 20_000, 200);
+      } catch (err) {
+        result.notes.push(`${(err as Error).message} (runs left open are counted as stuck below)`);
+      }
+      let cursor: string | null = null;
+      let n = 0;
+      do {
+        const page: JobPage = await client.call('job.list', { limit: 1000, cursor, show_deleted: true });
+        n += page.jobs.length;
+        cursor = page.next_cursor;
+      } while (cursor);
+      if (n !== before.size) result.violations.push(`job.list shows ${n} jobs, ${before.size} were submitted`);
+    } finally {
+      client.close();
+    }
+    const code = await d.stop();
+    if (code !== 0) result.violations.push(`the daemon exited with ${code} on SIGTERM`);
+  }
+  const verified = verify(result.scenario, home.paths.dbFile, home.ap.runRequests(), before);
+  if (verified.stuckRuns > 0) verified.notes.push(...describeOpenRuns(home.paths.dbFile, home.logFile, home.ap.requests));
+  return {
+    ...verified,
+    violations: [...result.violations, ...verified.violations],
+    notes: [...result.notes, ...verified.notes],
+    skipped: [...result.skipped, ...verified.skipped],
+  };
+}
+
+async function run(params: ScenarioParams, log: (line: string) => void): Promise<ScenarioResult> {
+  const nJobs = Math.max(1, Math.round(params.jobs ?? 20));
+  const fullMs = Math.max(1, params.fullS ?? 5) * 1000;
+  return withTmpfsHome(NAME, async (home) => {
+    const result = emptyResult(NAME);
+    const { mountpoint, logFile, ap } = home;
+    const filler = path.join(mountpoint, 'filler');
+    const ids = submitJobs(home, nJobs, 'full');
+    const before = snapshotJobs(home.paths.dbFile);
+    const d = await startDaemon(mountpoint, { env: DAEMON_ENV });
+    home.daemon = d;
     await waitFor('two runs of every job', () => ap.runRequests().length >= 2 * nJobs, 30_000);
     // Measure the store's growth, then leave it HEADROOM_S seconds of its fastest.
-    const samples: number[] = [];
-    for (let t = 0; t <= GROWTH_SAMPLE_MS; t += GROWTH_STEP_MS) {
-      samples.push(usedBytes(mountpoint));
-      await sleep(GROWTH_STEP_MS);
-    }
-    const perSecond = 1000 / GROWTH_STEP_MS;
-    const growthPerS = Math.max(0, ...samples.slice(perSecond).map((used, i) => used - samples[i]!));
-    const used1 = Math.max(...samples);
+    const growth = await measureGrowth(mountpoint);
+    const growthPerS = growth.fastestPerS;
+    const used1 = growth.peakBytes;
     const sizeMb = Math.ceil((used1 + Math.max(MIN_HEADROOM_MB << 20, growthPerS * HEADROOM_S)) / 1048576);
-    execFileSync('mount', ['-o', `remount,size=${sizeMb}m`, mountpoint], { stdio: 'pipe' });
+    resizeTmpfs(mountpoint, sizeMb);
     result.notes.push(
       `the store grew up to ${(growthPerS / 1024).toFixed(0)} KiB in a second (up to ${(used1 / 1048576).toFixed(1)} MiB used over ${GROWTH_SAMPLE_MS / 1000} s); tmpfs sized to ${sizeMb} MiB (${HEADROOM_S} s of that growth, at least ${MIN_HEADROOM_MB} MiB of room)`,
     );
     log(`daemon up on a ${sizeMb} MiB tmpfs (the store grows ${(growthPerS / 1024).toFixed(0)} KiB/s), ${nJobs} jobs firing`);
-
     // The daemon's CPU in normal operation, to compare with its CPU while the disk is full.
     const cpuBase0 = d.stats()?.cpuS ?? 0;
     await sleep(2_000);
@@ -255,16 +412,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     while (Date.now() - fullAtMs < fullMs) {
       if (!isAlive(d.proc)) break;
       rpcTries += 1;
-      try {
-        const client = await d.connect();
-        try {
-          await client.call('job.list', { limit: 5 });
-        } finally {
-          client.close();
-        }
-      } catch {
-        rpcFailures += 1;
-      }
+      if (!(await readAnswered(d))) rpcFailures += 1;
       await sleep(500);
     }
     const cpuFull = (d.stats()?.cpuS ?? 0) - cpuBefore;
@@ -298,36 +446,16 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
             `(${(cpuBase * 100).toFixed(0)}% before): it retries in a tight loop instead of backing off`,
         );
       }
-      const kinds = new Map<string, number>();
-      for (const e of fullEntries) {
-        const key = `level ${e.level} ${e.msg}: ${e.err?.message ?? e.error?.message ?? ''}`.slice(0, 160);
-        kinds.set(key, (kinds.get(key) ?? 0) + 1);
-      }
       result.notes.push(
         `while full (${fullS.toFixed(1)} s): ${fullEntries.length} log lines, ${errorsWhileFull.length} at error level, ` +
           `${fullMentions.length} naming the full disk; daemon CPU ${((cpuFull / fullS) * 100).toFixed(0)}% of a core (${(cpuBase * 100).toFixed(0)}% before); ${runsWhileFull} runs reached the provider`,
       );
-      for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 5)) result.notes.push(`  logged ${n}×: ${k}`);
+      result.notes.push(...logKinds(fullEntries));
 
       // Space is back: new runs fire, complete and are recorded, without a restart.
-      const recoverBy = Date.now() + 15_000;
       let recovered: JobDocument[] = [];
       try {
-        recovered = await waitFor(
-          'runs fired after the space came back to be recorded as succeeded',
-          async () => {
-            const client = await d.connect();
-            try {
-              const docs = await Promise.all(ids.map((id) => client.call('job.get', { job_id: id })));
-              const fresh = docs.filter((doc) => doc.results.data.some((r) => Date.parse(r.ran_at) > freedAtMs + 500 && r.run_state === 'succeeded'));
-              return fresh.length === docs.length && docs;
-            } finally {
-              client.close();
-            }
-          },
-          recoverBy - Date.now(),
-          250,
-        );
+        recovered = await freshRunsOfEveryJob(d, ids, freedAtMs + 500, 15_000);
         result.notes.push(`every job had a new succeeded run ${((Date.now() - freedAtMs) / 1000).toFixed(1)} s after the space came back`);
       } catch (err) {
         result.violations.push(`after the space came back: ${(err as Error).message}`);
@@ -336,59 +464,7 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
         if (doc.status !== 'loaded')
           result.violations.push(`job ${doc.job_id} is ${doc.status} after the disk-full episode (${JSON.stringify(doc.inactive_reason)})`);
       }
-
-      // Settle: delete every job (a status change only), let runs in flight end, stop.
-      const client = await d.connect();
-      try {
-        for (const id of ids) await client.call('job.delete', { job_id: id });
-        try {
-          await waitFor('no run in flight', async () => (await client.call('daemon.status', {})).runs_in_flight === 0, 20_000, 200);
-        } catch (err) {
-          result.notes.push(`${(err as Error).message} (runs left open are counted as stuck below)`);
-        }
-        let cursor: string | null = null;
-        let n = 0;
-        do {
-          const page: JobPage = await client.call('job.list', { limit: 1000, cursor, show_deleted: true });
-          n += page.jobs.length;
-          cursor = page.next_cursor;
-        } while (cursor);
-        if (n !== nJobs) result.violations.push(`job.list shows ${n} jobs, ${nJobs} were submitted`);
-      } finally {
-        client.close();
-      }
-      const code = await d.stop();
-      if (code !== 0) result.violations.push(`the daemon exited with ${code} on SIGTERM`);
     }
-    if (isAlive(d.proc)) await d.stop();
-    const verified = verify(NAME, paths.dbFile, ap.runRequests(), before);
-    if (verified.stuckRuns > 0) verified.notes.push(...describeOpenRuns(paths.dbFile, logFile, ap.requests));
-    final = {
-      ...verified,
-      violations: [...result.violations, ...verified.violations],
-      notes: [...result.notes, ...verified.notes],
-      skipped: [...result.skipped, ...verified.skipped],
-    };
-  } catch (err) {
-    final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
-  } finally {
-    if (daemon && isAlive(daemon.proc)) await daemon.stop();
-    await ap.close();
-    try {
-      execFileSync('umount', [mountpoint], { stdio: 'pipe' });
-    } catch {
-      try {
-        execFileSync('umount', ['-l', mountpoint], { stdio: 'pipe' });
-      } catch {
-        // left mounted: removeTempDir fails below and says so
-      }
-    }
-    try {
-      removeTempDir(mountpoint);
-    } catch (err) {
-      final.notes.push(`could not remove ${mountpoint}: ${(err as Error).message}`);
-    }
-    removeTempDir(outside);
-  }
-  return final;
+    return settleAndVerify(home, d, ids, before, result);
+  });
 }

@@ -67,10 +67,11 @@ function instantOf(query: URLSearchParams, name: string, fallback: number): numb
   return ms;
 }
 
-/** The summary line of each run: from its document while the byte budget lasts, else from its status. */
+/** The summary line of each run: kept when it was compacted, or from its document while the byte budget lasts, else from its status. */
 function summariesOf(rows: readonly TimelineRunRow[], actionDocument: (runId: number) => string | null): string[] {
   let budget = MAX_TIMELINE_DOCUMENT_BYTES;
   return rows.map((run) => {
+    if (run.compactedSummary !== undefined) return run.compactedSummary;
     let doc: Record<string, unknown> | null = null;
     // An error is the summary (core/run-summary.ts): the document is not read for it.
     if (run.hasDocument && !run.error && budget > 0) {

@@ -52,7 +52,7 @@ parentPort.on('message', (m) => {
 /** The WAL's size at rest: what journal_size_limit cuts it back to, and above which an idle daemon truncates it. */
 export const WAL_AT_REST_BYTES = 4 << 20;
 
-/** How often the WAL's size is looked at, for a TRUNCATE when idle (and the reserve, whether it can be made again). */
+/** How often the WAL's size is looked at, for a TRUNCATE when idle. */
 const REST_CHECK_MS = 5_000;
 
 /**
@@ -64,11 +64,18 @@ const REST_CHECK_MS = 5_000;
  * checkpoints, a DELETE and a one-row UPDATE all fail with SQLITE_FULL, for good. With the
  * reserve gone the checkpoint completes, the WAL is truncated (or starts over), and compaction
  * frees pages inside the file. Big enough for the few seconds of growth a checkpoint lags
- * behind (~1 MB/s at 200 fires/s with 4 KB documents). Made again once commits work and the
- * file system has room for it and a WAL at rest besides. Random bytes: a compressing file
+ * behind (~1 MB/s at 200 fires/s with 4 KB documents). Made again once commits work, as much
+ * of it as the file system has room for (RESERVE_ROOM_BYTES besides). Random bytes: a compressing file
  * system would hold zeros in no space at all.
  */
 const RESERVE_BYTES = 8 << 20;
+/**
+ * What must stay free beside the reserve as it is made. Small: a reserve not made again before
+ * the store next fills the disk leaves a full disk with no way back.
+ */
+const RESERVE_ROOM_BYTES = 1 << 20;
+/** The reserve is made, or grown, this much at a time (what fits). */
+const RESERVE_STEP_BYTES = 1 << 20;
 
 export interface Checkpointer {
   stop(): Promise<void>;
@@ -103,29 +110,45 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
   let shortages = 0;
   const reserveFailureLog = new OncePer(60_000);
   const keepReserve = () => {
-    if (stopped || reserving || !writable?.() || fs.existsSync(reserveFile)) return;
+    if (stopped || reserving || !writable?.()) return;
+    let have = 0;
+    let more: number;
     try {
+      have = fs.existsSync(reserveFile) ? fs.statSync(reserveFile).size : 0;
       const st = fs.statfsSync(path.dirname(file));
-      if (st.bavail * st.bsize < RESERVE_BYTES + WAL_AT_REST_BYTES) return;
+      // What fits, in whole steps: on a disk too small for all of it, part of the reserve is
+      // still a way back (what a checkpoint lags behind is about a MB); grown when room comes.
+      more = Math.floor(Math.min(RESERVE_BYTES - have, st.bavail * st.bsize - RESERVE_ROOM_BYTES) / RESERVE_STEP_BYTES) * RESERVE_STEP_BYTES;
     } catch {
       return;
     }
+    if (more <= 0) return;
     reserving = true;
     const seen = shortages;
-    writeReserve(reserveFile)
+    growReserve(reserveFile, more)
       .then(() => {
         if (shortages !== seen) fs.rmSync(reserveFile, { force: true });
       })
       .catch((err: unknown) => {
-        fs.rmSync(reserveFile, { force: true });
+        // Back to what it was (a full disk took the rest meanwhile); gone if truncateNow took it since.
+        try {
+          if (have > 0 && shortages === seen) fs.truncateSync(reserveFile, have);
+          else fs.rmSync(reserveFile, { force: true });
+        } catch {
+          // already gone
+        }
         if (reserveFailureLog.take()) log.warn({ err }, 'could not set space aside for a full disk; trying again (logged once a minute)');
       })
       .finally(() => {
         reserving = false;
       });
   };
+  // As often as checkpoints, not at the rest check: under load the WAL takes back within a
+  // second or two whatever a spell freed, and a reserve not made by then is no reserve at the
+  // next spell (torture disk-self-full: with a whole reserve or none, looked at every 5 s, 4
+  // runs in 10 had a spell that never ended).
+  const reserveCheck = setInterval(keepReserve, intervalMs).unref();
   const rest = setInterval(() => {
-    keepReserve();
     if (stopped || !idle) return;
     let walBytes: number;
     try {
@@ -187,6 +210,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     },
     async stop() {
       clearInterval(rest);
+      clearInterval(reserveCheck);
       if (stopped) return;
       stopped = true;
       wake();
@@ -203,9 +227,11 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
   };
 }
 
-/** Write RESERVE_BYTES of random bytes to `file` (0600), off the event loop. */
-async function writeReserve(file: string): Promise<void> {
-  const bytes = Buffer.alloc(RESERVE_BYTES);
-  await promisify(randomFill)(bytes);
-  await fs.promises.writeFile(file, bytes, { mode: 0o600 });
+/** Append `bytes` random bytes to `file` (made 0600), off the event loop. */
+async function growReserve(file: string, bytes: number): Promise<void> {
+  const buf = Buffer.alloc(bytes);
+  await promisify(randomFill)(buf);
+  // Never through a link planted in its place (the directory is ours and private, checked at start: belt and braces).
+  const { O_WRONLY, O_CREAT, O_APPEND, O_NOFOLLOW } = fs.constants;
+  await fs.promises.appendFile(file, buf, { mode: 0o600, flag: O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW });
 }

@@ -250,7 +250,8 @@ const archivedInWindowStatement = preparedFor((db) =>
  */
 export function runsInWindow(db: Db, sinceMs: number, untilMs: number, limit: number): TimelineRunRow[] {
   const archived = (archivedInWindowStatement(db).all(sinceMs, untilMs, limit) as ArchiveRow[]).map((row): TimelineRunRow => {
-    return { ...pickTimeline(fromArchiveRow(row)), hasDocument: false };
+    const run = fromArchiveRow(row);
+    return { ...pickTimeline(run), hasDocument: false, compactedSummary: run.compactedSummary! };
   });
   const laterSlot = (x: TimelineRunRow, y: TimelineRunRow) => x.slotAtMs > y.slotAtMs || (x.slotAtMs === y.slotAtMs && x.id > y.id);
   return mergeOrdered(liveRunsInWindow(db, sinceMs, untilMs, limit), archived, limit, laterSlot);

@@ -293,6 +293,8 @@ export function unclaimRuns(db: Db, jobId: string, runIds: number[]): number {
 export interface TimelineRunRow
   extends Pick<RunRow, 'id' | 'jobId' | 'slotAtMs' | 'firedAtMs' | 'completedAtMs' | 'state' | 'manual' | 'attempts' | 'actionStatus' | 'error'> {
   hasDocument: boolean;
+  /** A compacted run's summary, kept when its document went (store/run-history.ts). */
+  compactedSummary?: string;
 }
 
 const runsInWindowStatement = preparedFor((db) =>

@@ -28,8 +28,14 @@ export class WriteBehind {
   /** Since when commits fail (null: they do not), and how many retries failed. */
   #failingSinceMs: number | null = null;
   #failures = 0;
-  /** A full disk fails every retry: logged once a minute, not once a second. */
+  /**
+   * A full disk fails every retry: logged once a minute, not once a second. Not reset when a
+   * commit works again: a disk at its edge fails and works by turns, and each spell logged
+   * afresh was two lines a second (issue 17 disk-self-full torture).
+   */
   readonly #failureLog = new OncePer(LOG_FAILURE_EVERY_MS);
+  /** Whether this spell's failure was logged: then so is its end, else neither. */
+  #failureTold = false;
   #onFailing: (() => void) | null = null;
 
   constructor(db: Db, log: Logger) {
@@ -65,10 +71,10 @@ export class WriteBehind {
       return;
     }
     if (this.#failingSinceMs !== null) {
-      this.#log.info({ failedForMs: Date.now() - this.#failingSinceMs, failedCommits: this.#failures }, 'recording runs works again');
+      if (this.#failureTold) this.#log.info({ failedForMs: Date.now() - this.#failingSinceMs, failedCommits: this.#failures }, 'recording runs works again');
       this.#failingSinceMs = null;
       this.#failures = 0;
-      this.#failureLog.reset();
+      this.#failureTold = false;
     }
     // After the commit, so whoever is told reads what was written (daemon/events/hub.ts).
     this.#onCommit?.();
@@ -103,9 +109,11 @@ export class WriteBehind {
     const first = this.#failingSinceMs === null;
     this.#failingSinceMs ??= nowMs;
     // Once a minute, not once a second: a full disk must not also fill the log.
-    if (this.#failureLog.take()) {
+    const told = this.#failureLog.take();
+    if (told) {
+      this.#failureTold = true;
       this.#log.error(
-        { err, writes: this.#queue.length, failedCommits: this.#failures, failingForMs: nowMs - this.#failingSinceMs },
+        { err, writes: this.#queue.length, failedCommits: this.#failures, failingForMs: nowMs - this.#failingSinceMs, notLogged: told.held },
         'recording runs failed; retrying every second (logged once a minute until it works again)',
       );
     }
