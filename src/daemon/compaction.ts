@@ -76,8 +76,6 @@ export class Compactor {
   #passing: Promise<void> | undefined;
   #stopped = false;
   readonly #failureLog = new OncePer(LOG_FAILURE_EVERY_MS);
-  /** Runs moved since the start (daemon status, tests). */
-  compacted = 0;
 
   constructor(deps: CompactorDeps) {
     this.#deps = deps;
@@ -168,7 +166,6 @@ export class Compactor {
       for (const jobId of this.#noted) {
         for (let more = true; more; ) {
           const chunk = compactJobRuns(db, jobId, keep, endedBeforeMs, CHUNK_RUNS);
-          this.compacted += chunk.moved;
           more = chunk.more;
           // Nothing more to move now: a run that ends later notes the job again.
           if (!more) this.#noted.delete(jobId);

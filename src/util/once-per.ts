@@ -26,10 +26,4 @@ export class OncePer {
     this.#lastMs = nowMs;
     return { held };
   }
-
-  /** The trouble is over: the next one is let through at once. */
-  reset(): void {
-    this.#lastMs = Number.NEGATIVE_INFINITY;
-    this.#held = 0;
-  }
 }

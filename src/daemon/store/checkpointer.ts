@@ -109,8 +109,10 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
   /** Bumped by each truncateNow: a reserve written meanwhile is deleted again. */
   let shortages = 0;
   const reserveFailureLog = new OncePer(60_000);
+  /** The reserve is whole: nothing to look at (three file-system calls a second at idle) until truncateNow takes it. */
+  let reserveWhole = false;
   const keepReserve = () => {
-    if (stopped || reserving || !writable?.()) return;
+    if (stopped || reserving || reserveWhole || !writable?.()) return;
     let have = 0;
     let more: number;
     try {
@@ -128,6 +130,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     growReserve(reserveFile, more)
       .then(() => {
         if (shortages !== seen) fs.rmSync(reserveFile, { force: true });
+        else reserveWhole = have + more >= RESERVE_BYTES;
       })
       .catch((err: unknown) => {
         // Back to what it was (a full disk took the rest meanwhile); gone if truncateNow took it since.
@@ -188,6 +191,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     },
     truncateNow() {
       shortages += 1;
+      reserveWhole = false;
       // Before the checkpoint: it is what needs the room (the database grows by the WAL's new pages).
       fs.rmSync(reserveFile, { force: true });
       if (!stopped) worker.postMessage('truncate');
