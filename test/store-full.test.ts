@@ -76,6 +76,34 @@ test('a full disk: logged once a minute, the WAL given back once, new jobs and r
   assert.equal(service.submit({ ...JOB, name: 'after' }).name, 'after');
 });
 
+test('after a failed commit and its retry, a write still commits at the end of its turn (Node immediates not miscounted)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-full-'));
+  const db = openDb(path.join(dir, 'timer.db'));
+  const writes = new WriteBehind(db, pino({ level: 'silent' }));
+  t.after(() => {
+    writes.close();
+    db.$client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  db.$client.exec('CREATE TABLE marks (n INTEGER)');
+  let full = true;
+  const write = (n: number) =>
+    writes.add(() => {
+      if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      db.$client.prepare('INSERT INTO marks (n) VALUES (?)').run(n);
+    });
+  write(1);
+  writes.flush(); // fails: a retry timer is set
+  full = false;
+  writes.flush(); // works, and cancels the retry
+  // Cancelling that retry with clearImmediate() (it is a Timeout) made Node count one queued
+  // immediate too few: with this one queued the count read 0, the check phase skipped it for
+  // good, the batch was never committed, and the daemon's process never ended at shutdown.
+  write(2);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(db.$client.prepare('SELECT n FROM marks ORDER BY n').pluck().all(), [1, 2], 'the second write committed at the end of its turn');
+});
+
 test('OncePer: the first let through, then one per period, counting what was held back', () => {
   let now = 0;
   const once = new OncePer(60_000, () => now);

@@ -46,7 +46,25 @@ export async function runDaemon({ logToFile = false, apiAddr }: RunOptions = {})
   const cleanly = await daemon.stopped;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
-  return cleanly ? 0 : 1;
+  const code = cleanly ? 0 : 1;
+  exitIfStillRunning(log, code);
+  return code;
+}
+
+/** How long a stopped daemon's process may take to end by itself. */
+const EXIT_GRACE_MS = 2_000;
+
+/**
+ * Everything is closed and the process ends once its event loop is empty. Should a handle
+ * still hold it (a bug), say which and exit anyway: a daemon that logged "daemon stopped"
+ * and stays is killed by systemd's stop timeout (90 s) or by whoever waited for it. The
+ * timer is unref'd, so a process that ends by itself never sees it.
+ */
+function exitIfStillRunning(log: Logger, code: number): void {
+  setTimeout(() => {
+    log.error({ resources: process.getActiveResourcesInfo() }, 'the daemon stopped but its process did not end; exiting');
+    process.exit(code);
+  }, EXIT_GRACE_MS).unref();
 }
 
 /**

@@ -209,6 +209,8 @@ export async function withTmpfsHome(name: string, body: (home: TmpfsHome) => Pro
     final.violations.push(`scenario aborted: ${(err as Error).stack ?? String(err)}`);
   } finally {
     if (home.daemon && isAlive(home.daemon.proc)) await home.daemon.stop();
+    // The log goes with the temporary directory: on a broken guarantee, its end is the clue.
+    if (final.violations.length > 0) final.notes.push(`the daemon's last log lines:\n${lastLines(logFile, 25)}`);
     await ap.close();
     try {
       execFileSync('umount', [mountpoint], { stdio: 'pipe' });
@@ -358,6 +360,8 @@ export async function settleAndVerify(
     }
     const code = await d.stop();
     if (code !== 0) result.violations.push(`the daemon exited with ${code} on SIGTERM`);
+    const lingered = fs.readFileSync(home.logFile, 'utf8').match(/^.*its process did not end.*$/m);
+    if (lingered) result.violations.push(`the daemon's process did not end by itself once stopped (the provider at ${home.ap.baseUrl}): ${lingered[0]}`);
   }
   const verified = verify(result.scenario, home.paths.dbFile, home.ap.runRequests(), before);
   if (verified.stuckRuns > 0) verified.notes.push(...describeOpenRuns(home.paths.dbFile, home.logFile, home.ap.requests));
@@ -467,4 +471,13 @@ async function run(params: ScenarioParams, log: (line: string) => void): Promise
     }
     return settleAndVerify(home, d, ids, before, result);
   });
+}
+
+/** The last `n` lines of a file (empty if it cannot be read). */
+function lastLines(file: string, n: number): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
 }

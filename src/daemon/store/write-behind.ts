@@ -22,7 +22,16 @@ export class WriteBehind {
   readonly #db: Db;
   readonly #log: Logger;
   #queue: (() => void)[] = [];
-  #pending: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** The flush at the end of this turn. */
+  #flushSoon: NodeJS.Immediate | null = null;
+  /**
+   * The retry after a failed commit. Its own field, never cleared as an Immediate: Node's
+   * clearImmediate() given a Timeout decrements its count of queued immediates all the same,
+   * and once that count reads 0 with one queued, the check phase skips it for good — the
+   * daemon's next setImmediate never ran (a batch sat uncommitted) and, at shutdown, the
+   * process never ended (torture disk-full, 1 run in 4 after a full spell).
+   */
+  #retry: NodeJS.Timeout | null = null;
   #closed = false;
   #onCommit: (() => void) | null = null;
   /** Since when commits fail (null: they do not), and how many retries failed. */
@@ -49,16 +58,12 @@ export class WriteBehind {
     // in the database and is resumed by the next start, as after a crash.
     if (this.#closed) return;
     this.#queue.push(write);
-    this.#pending ??= setImmediate(() => this.flush());
+    this.#flushSoon ??= setImmediate(() => this.flush());
   }
 
   /** Commit everything queued now. Never throws: a failure is logged and retried. */
   flush(): void {
-    if (this.#pending) {
-      clearImmediate(this.#pending as NodeJS.Immediate);
-      clearTimeout(this.#pending as NodeJS.Timeout);
-      this.#pending = null;
-    }
+    this.#cancelPending();
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
     this.#queue = [];
@@ -125,17 +130,21 @@ export class WriteBehind {
       }
     }
     // unref: a retry pending at shutdown must not keep the process alive.
-    if (!this.#closed) this.#pending = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS).unref();
+    if (!this.#closed) this.#retry = setTimeout(() => this.flush(), RETRY_AFTER_FAILURE_MS).unref();
   }
 
   /** Commit what is queued (one try) and take no more writes: the database closes next. */
   close(): void {
     this.flush();
     this.#closed = true;
-    if (this.#pending) {
-      clearTimeout(this.#pending as NodeJS.Timeout);
-      this.#pending = null;
-    }
+    this.#cancelPending();
+  }
+
+  #cancelPending(): void {
+    if (this.#flushSoon) clearImmediate(this.#flushSoon);
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#flushSoon = null;
+    this.#retry = null;
   }
 
   get queued(): number {
