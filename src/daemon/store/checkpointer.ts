@@ -30,16 +30,26 @@ const { workerData, parentPort } = require('node:worker_threads');
 const Database = require(workerData.modulePath);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 1000');
+// An idle daemon's every second costs next to nothing (issue 18: idle CPU): no checkpoint
+// while nothing was committed since one that copied every frame (data_version changes when
+// another connection commits), and the main thread is told only when it asked (caughtUp).
+let wanted = false;
+let caughtUpAt = -1;
+const dataVersion = db.prepare('PRAGMA data_version').pluck();
 const checkpoint = () => {
   try {
+    const version = dataVersion.get();
+    if (version === caughtUpAt && !wanted) return;
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');
     // Every frame copied: the next commit starts the WAL over.
-    if (r.busy === 0 && r.log === r.checkpointed) parentPort.postMessage({ caughtUp: true });
-  } catch (err) { parentPort.postMessage({ error: String(err && err.message) }); }
+    const done = r.busy === 0 && r.log === r.checkpointed;
+    caughtUpAt = done ? version : -1;
+    if (done && wanted) { wanted = false; parentPort.postMessage({ caughtUp: true }); }
+  } catch (err) { caughtUpAt = -1; parentPort.postMessage({ error: String(err && err.message) }); }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', (m) => {
-  if (m === 'checkpoint') return checkpoint();
+  if (m === 'checkpoint') { wanted = true; return checkpoint(); }
   if (m === 'truncate') {
     // Busy (a reader, a writer after all): not an error, the next idle moment tries again.
     try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch (err) { if (!/busy|locked/i.test(String(err && err.message))) parentPort.postMessage({ error: String(err && err.message) }); }
@@ -131,6 +141,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
       .then(() => {
         if (shortages !== seen) fs.rmSync(reserveFile, { force: true });
         else reserveWhole = have + more >= RESERVE_BYTES;
+        if (reserveWhole) unwatchReserve();
       })
       .catch((err: unknown) => {
         // Back to what it was (a full disk took the rest meanwhile); gone if truncateNow took it since.
@@ -150,7 +161,16 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
   // second or two whatever a spell freed, and a reserve not made by then is no reserve at the
   // next spell (torture disk-self-full: with a whole reserve or none, looked at every 5 s, 4
   // runs in 10 had a spell that never ended).
-  const reserveCheck = setInterval(keepReserve, intervalMs).unref();
+  // Only while the reserve is not whole: at idle a tick a second that does nothing is still a wake-up.
+  let reserveCheck: NodeJS.Timeout | null = null;
+  const watchReserve = () => {
+    reserveCheck ??= setInterval(keepReserve, intervalMs).unref();
+  };
+  const unwatchReserve = () => {
+    if (reserveCheck) clearInterval(reserveCheck);
+    reserveCheck = null;
+  };
+  watchReserve();
   const rest = setInterval(() => {
     if (stopped || !idle) return;
     let walBytes: number;
@@ -192,6 +212,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     truncateNow() {
       shortages += 1;
       reserveWhole = false;
+      if (!stopped) watchReserve();
       // Before the checkpoint: it is what needs the room (the database grows by the WAL's new pages).
       fs.rmSync(reserveFile, { force: true });
       if (!stopped) worker.postMessage('truncate');
@@ -214,7 +235,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     },
     async stop() {
       clearInterval(rest);
-      clearInterval(reserveCheck);
+      unwatchReserve();
       if (stopped) return;
       stopped = true;
       wake();
