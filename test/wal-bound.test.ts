@@ -80,3 +80,29 @@ test('journal_size_limit: the first commit after a full checkpoint cuts the WAL 
     return walBytes(file) <= WAL_AT_REST_BYTES;
   });
 });
+
+test('the checkpoint worker runs only while there is something to checkpoint: started by a change or a request, ended when idle', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gt-wal-'));
+  const file = path.join(dir, 'timer.db');
+  const db = openDb(file);
+  db.$client.exec('CREATE TABLE marks (n INTEGER)');
+  // The last connection to close checkpoints the WAL and removes it: the store reopens with none.
+  db.$client.close();
+  const again = openDb(file);
+  const checkpointer = startCheckpointer(again, file, silentLogger(), { intervalMs: 20, restCheckMs: 60_000, retireMs: 300 });
+  t.after(async () => {
+    await checkpointer.stop();
+    again.$client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(checkpointer.running, false, 'nothing to checkpoint: no worker');
+  again.$client.prepare('INSERT INTO marks (n) VALUES (1)').run();
+  await until('the worker started by the change', () => checkpointer.running);
+  await until('the worker ended once idle', () => !checkpointer.running);
+  const asked = performance.now();
+  await checkpointer.caughtUp(5_000);
+  assert.ok(performance.now() - asked < 4_000, 'a checkpoint asked for starts the worker and is answered');
+  assert.equal(checkpointer.running, true);
+  assert.equal((again.$client.prepare('SELECT count(*) AS n FROM marks').get() as { n: number }).n, 1);
+});

@@ -65,6 +65,12 @@ export const WAL_AT_REST_BYTES = 4 << 20;
 /** How often the WAL's size is looked at, for a TRUNCATE when idle. */
 const REST_CHECK_MS = 5_000;
 
+/** The WAL is looked at for changes (to start the worker) every this many checkpoint intervals, or at each rest check if that is sooner. */
+const WATCH_INTERVALS = 5;
+
+/** The worker ends once the WAL has not changed for this long. */
+const WORKER_RETIRE_MS = 60_000;
+
 /**
  * Room held back for a full disk (issue 17 item 3): a file of RESERVE_BYTES beside the
  * database (`timer.db-reserve`), deleted when commits start to fail (`truncateNow`). Without
@@ -102,13 +108,19 @@ export interface Checkpointer {
    * end (1.8 GB for a 48 MB store, measured).
    */
   caughtUp(timeoutMs: number): Promise<void>;
+  /** Whether the worker runs now (it starts when there is something to checkpoint, and ends when idle). */
+  readonly running: boolean;
 }
 
 const AUTO_CHECKPOINT_PAGES = 1000;
 
-export function startCheckpointer(db: Db, file: string, log: Logger, { intervalMs = 1_000, restCheckMs = REST_CHECK_MS } = {}): Checkpointer {
+export function startCheckpointer(
+  db: Db,
+  file: string,
+  log: Logger,
+  { intervalMs = 1_000, restCheckMs = REST_CHECK_MS, retireMs = WORKER_RETIRE_MS } = {},
+): Checkpointer {
   const modulePath = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, modulePath, intervalMs } });
   db.$client.pragma('wal_autocheckpoint = 0');
   db.$client.pragma(`journal_size_limit = ${WAL_AT_REST_BYTES}`);
   let stopped = false;
@@ -171,16 +183,76 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     reserveCheck = null;
   };
   watchReserve();
-  const rest = setInterval(() => {
-    if (stopped || !idle) return;
-    let walBytes: number;
+  /**
+   * The worker runs only while there is something to checkpoint (issue 18: idle RSS and CPU):
+   * a worker with its own V8 and SQLite is 17 MiB of RSS (8 of them kept by the allocator
+   * after it ends) and a wake-up a second. It starts when the WAL changed (seen every
+   * `watchMs`: meanwhile the WAL grows by those seconds' commits at most, then the checkpoints
+   * catch up), when a checkpoint or a truncate is asked for, and at start when the WAL holds
+   * frames; it ends once the WAL has not changed for WORKER_RETIRE_MS.
+   */
+  let worker: Worker | null = null;
+  const spawn = (): Worker | null => {
+    if (stopped) return null;
+    if (worker) return worker;
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, modulePath, intervalMs } });
+    w.on('message', (m: { error?: string; caughtUp?: true }) => {
+      if (m.caughtUp) return wake();
+      const told = failureLog.take();
+      if (told) log.warn({ error: m.error, notLogged: told.held }, 'background checkpoint failed (logged once a minute while it fails)');
+    });
+    w.on('error', (err) => {
+      if (w === worker) fallBack(err);
+    });
+    w.on('exit', (code) => {
+      if (w === worker && !stopped && code !== 0) fallBack(new Error(`exit ${code}`));
+    });
+    w.unref();
+    worker = w;
+    return w;
+  };
+  const post = (message: 'checkpoint' | 'truncate') => spawn()?.postMessage(message);
+  const walState = (): { bytes: number; stamp: string } | null => {
     try {
-      walBytes = fs.statSync(`${file}-wal`).size;
+      const st = fs.statSync(`${file}-wal`);
+      return { bytes: st.size, stamp: `${st.size}:${st.mtimeMs}` };
     } catch {
-      return; // no WAL file: nothing to shrink
+      return null; // no WAL file: nothing to checkpoint or shrink
     }
-    if (walBytes > WAL_AT_REST_BYTES && idle()) worker.postMessage('truncate');
-  }, restCheckMs).unref();
+  };
+  // Opening the store commits (the migrator's bookkeeping): a WAL that small is emptied here,
+  // before anything is due, rather than with a worker; a larger one (a crash's) gets the worker.
+  let atStart = walState();
+  if (atStart && atStart.bytes > 0 && atStart.bytes <= WAL_AT_REST_BYTES) {
+    try {
+      db.$client.pragma('wal_checkpoint(TRUNCATE)');
+      atStart = walState();
+    } catch {
+      // busy (a CLI reading): the worker does it
+    }
+  }
+  let walStamp = atStart?.stamp ?? null;
+  let walChangedAtMs = performance.now();
+  let restCheckedAtMs = walChangedAtMs;
+  if (atStart && atStart.bytes > 0) spawn();
+  const watchMs = Math.min(restCheckMs, WATCH_INTERVALS * intervalMs);
+  const watch = setInterval(() => {
+    if (stopped) return;
+    const wal = walState();
+    const nowMs = performance.now();
+    if (wal && wal.stamp !== walStamp) {
+      walStamp = wal.stamp;
+      walChangedAtMs = nowMs;
+      spawn();
+    } else if (worker && nowMs - walChangedAtMs >= retireMs && waiting.length === 0) {
+      // Checkpoints once more, closes its connection and ends (code 0); a need after this starts another.
+      worker.postMessage('stop');
+      worker = null;
+    }
+    if (nowMs - restCheckedAtMs < restCheckMs) return;
+    restCheckedAtMs = nowMs;
+    if (wal && wal.bytes > WAL_AT_REST_BYTES && idle?.()) post('truncate');
+  }, watchMs).unref();
   const fallBack = (why: unknown) => {
     if (stopped) return;
     stopped = true;
@@ -195,17 +267,10 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
     for (const resolve of waiting) resolve();
     waiting = [];
   };
-  worker.on('message', (m: { error?: string; caughtUp?: true }) => {
-    if (m.caughtUp) return wake();
-    const told = failureLog.take();
-    if (told) log.warn({ error: m.error, notLogged: told.held }, 'background checkpoint failed (logged once a minute while it fails)');
-  });
-  worker.on('error', fallBack);
-  worker.on('exit', (code) => {
-    if (!stopped && code !== 0) fallBack(new Error(`exit ${code}`));
-  });
-  worker.unref();
   return {
+    get running() {
+      return worker !== null;
+    },
     truncateWhen(isIdle) {
       idle = isIdle;
     },
@@ -215,7 +280,7 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
       if (!stopped) watchReserve();
       // Before the checkpoint: it is what needs the room (the database grows by the WAL's new pages).
       fs.rmSync(reserveFile, { force: true });
-      if (!stopped) worker.postMessage('truncate');
+      post('truncate');
     },
     reserveWhen(isWritable) {
       writable = isWritable;
@@ -230,23 +295,26 @@ export function startCheckpointer(db: Db, file: string, log: Logger, { intervalM
           resolve();
         });
         // One now, not at the next tick of the interval; if a write lands meanwhile, the ticks go on trying.
-        worker.postMessage('checkpoint');
+        post('checkpoint');
       });
     },
     async stop() {
-      clearInterval(rest);
+      clearInterval(watch);
       unwatchReserve();
       if (stopped) return;
       stopped = true;
       wake();
-      // Kept alive until it has checkpointed and closed (it is unref'd while running).
-      worker.ref();
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.postMessage('stop');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)))]);
-      clearTimeout(timer);
-      await worker.terminate();
+      const w = worker;
+      if (w) {
+        // Kept alive until it has checkpointed and closed (it is unref'd while running).
+        w.ref();
+        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+        w.postMessage('stop');
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+        clearTimeout(timer);
+        await w.terminate();
+      }
       db.$client.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
     },
   };
