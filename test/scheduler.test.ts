@@ -10,7 +10,7 @@ import { formatIso } from '../src/core/time.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import type { SubmitJobParams } from '../src/contract/protocol.ts';
 import { Cancellation } from '../src/util/cancellation.ts';
-import { sleepUntil } from '../src/core/clock.ts';
+import { FineWaits, sleepUntil, systemClock } from '../src/core/clock.ts';
 import { Scheduler } from '../src/daemon/loop.ts';
 import { FakeClock } from './support/clock.ts';
 import { tempHome, testConfig } from './support/env.ts';
@@ -320,6 +320,38 @@ test('sleepUntil: a wall clock set back just before the slot, then forward again
   await turn();
   assert.equal(woke, true, 'woken within one capped step, not after the hour');
   assert.ok(clock.now() >= slotAtMs, 'never before the slot');
+});
+
+test('sleepUntil on the system clock finishes each wait at its millisecond, never before; a cancelled one ends at once; nothing is left polling', async () => {
+  const cancel = new Cancellation();
+  const base = Date.now() + 5;
+  const slots = Array.from({ length: 20 }, (_, i) => base + i * 3);
+  const woke = await Promise.all(slots.map(async (atMs) => ((await sleepUntil(systemClock, atMs, cancel)) ? Date.now() - atMs : null)));
+  assert.ok(
+    woke.every((d) => d !== null && d >= 0),
+    `every wait ended at or after its millisecond: ${woke.join(' ')}`,
+  );
+  const other = new Cancellation();
+  const cancelled = sleepUntil(systemClock, Date.now() + 60_000, other);
+  other.abort();
+  assert.equal(await cancelled, false);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!process.getActiveResourcesInfo().includes('Immediate'), 'the fine wait loop stopped with its last wait');
+});
+
+test('a fine wait whose clock is set back hands the wait back to the timer (no spinning through the jump)', async () => {
+  let nowMs = 1_000_000;
+  const waits = new FineWaits(() => nowMs);
+  const cancel = new Cancellation();
+  const pending = waits.add(nowMs + 1, cancel);
+  nowMs -= 3_600_000;
+  assert.equal(await pending, 'early');
+  nowMs += 3_600_000 + 1;
+  assert.equal(await waits.add(nowMs, cancel), 'due');
+  const aborted = new Cancellation();
+  const later = waits.add(nowMs + 1, aborted);
+  aborted.abort();
+  assert.equal(await later, 'cancelled');
 });
 
 test('a pass that fails logs nothing about the slots it would have skipped: its transaction was rolled back', (t) => {
