@@ -21,7 +21,7 @@ export interface Clock {
 export type FinishedWait = 'due' | 'early' | 'cancelled' | 'coarse';
 
 /** How much of a wait finishWait takes over from the timer. */
-export const FINE_WAIT_MS = 1;
+const FINE_WAIT_MS = 1;
 
 /** Opaque: whatever `setTimer` returned. */
 export type TimerHandle = unknown;
