@@ -55,6 +55,10 @@ const KNOBS: NodeJS.ProcessEnv = {
   GLOBUS_TIMER_RETRY_MAX_MS: String(RETRY_MAX_MS),
   GLOBUS_TIMER_POLL_INITIAL_MS: String(POLL_INITIAL_MS),
   GLOBUS_TIMER_POLL_MAX_MS: String(POLL_MAX_MS),
+  // Every run kept whole: the checks below read each run's HTTP status, error and retry window
+  // from the runs table, which compaction (issue 17) trims for all but a job's newest 10; at the
+  // long size (60-s phases) the fault jobs have 30 runs each. Compaction has its own tests.
+  GLOBUS_TIMER_FULL_RUNS_PER_JOB: '1000000',
 };
 
 /** Fault jobs fire every 4 s: a 2 s retry window (I/2) holds a few backoffs and a Retry-After of 1 s. */
