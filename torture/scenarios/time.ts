@@ -21,6 +21,7 @@
  * - nothing stuck: a run still pending at the end must be waiting for a slot that is in
  *   the daemon's future (one claimed just before the clock went back).
  */
+import { type ArchiveRow, fromArchiveRow } from '../../src/daemon/store/run-history.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -106,10 +107,19 @@ interface RunRow {
   fired_at_ms: number;
 }
 
+/** Every run, those compaction moved to run_archive too (issue 17): at the long size the catch-ups of the first disruptions are compacted by the end. */
 function readRuns(dbFile: string): RunRow[] {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
-    return db.prepare('SELECT job_id, slot_at_ms, request_id, state, fired_at_ms FROM runs').all() as RunRow[];
+    const whole = db.prepare('SELECT job_id, slot_at_ms, request_id, state, fired_at_ms FROM runs').all() as RunRow[];
+    const archived = (db.prepare('SELECT * FROM run_archive').all() as ArchiveRow[]).map(fromArchiveRow).map((r) => ({
+      job_id: r.jobId,
+      slot_at_ms: r.slotAtMs,
+      request_id: r.requestId,
+      state: r.state,
+      fired_at_ms: r.firedAtMs,
+    }));
+    return [...whole, ...archived];
   } finally {
     db.close();
   }
