@@ -58,8 +58,8 @@ interface RunRow {
   state: string;
 }
 
-/** Runs compacted to run_archive (issue 17: each job keeps only its newest runs whole) count as runs too. */
-function archivedRuns(db: Database.Database): RunRow[] {
+/** Runs compacted to run_archive (issue 17: each job keeps only its newest runs whole) count as runs too; in the runs table's column names. */
+export function archivedRuns(db: Database.Database): (RunRow & { fired_at_ms: number })[] {
   const hasArchive = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_archive'").get();
   if (!hasArchive) return [];
   return (db.prepare('SELECT * FROM run_archive').all() as ArchiveRow[]).map(fromArchiveRow).map((r) => ({
@@ -67,6 +67,7 @@ function archivedRuns(db: Database.Database): RunRow[] {
     slot_at_ms: r.slotAtMs,
     request_id: r.requestId,
     state: r.state,
+    fired_at_ms: r.firedAtMs,
   }));
 }
 

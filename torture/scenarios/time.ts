@@ -21,7 +21,6 @@
  * - nothing stuck: a run still pending at the end must be waiting for a slot that is in
  *   the daemon's future (one claimed just before the clock went back).
  */
-import { type ArchiveRow, fromArchiveRow } from '../../src/daemon/store/run-history.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,7 +31,7 @@ import { seedGrid } from '../../bench/lib/seed.ts';
 import { resolvePaths } from '../../src/config/paths.ts';
 import { startFakeProvider, type RecordedRequest } from '../../test/support/provider.ts';
 import { emptyResult, notRun, type Scenario, type ScenarioParams, type ScenarioResult } from '../lib/scenario.ts';
-import { snapshotJobs, verify } from '../lib/verify.ts';
+import { archivedRuns, snapshotJobs, verify } from '../lib/verify.ts';
 
 /** `--misfire skip` jobs still fire a slot at most this late; older ones count as missed. */
 const MISFIRE_GRACE_MS = 200;
@@ -112,14 +111,7 @@ function readRuns(dbFile: string): RunRow[] {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     const whole = db.prepare('SELECT job_id, slot_at_ms, request_id, state, fired_at_ms FROM runs').all() as RunRow[];
-    const archived = (db.prepare('SELECT * FROM run_archive').all() as ArchiveRow[]).map(fromArchiveRow).map((r) => ({
-      job_id: r.jobId,
-      slot_at_ms: r.slotAtMs,
-      request_id: r.requestId,
-      state: r.state,
-      fired_at_ms: r.firedAtMs,
-    }));
-    return [...whole, ...archived];
+    return [...whole, ...archivedRuns(db)];
   } finally {
     db.close();
   }
